@@ -1,0 +1,45 @@
+"""CloudFront's URL-safe base64 and compact JSON (layer 1: no I/O, no state)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+__all__ = ["cf_b64decode", "cf_b64encode", "compact_json"]
+
+_ENCODE = bytes.maketrans(b"+=/", b"-_~")
+_DECODE = bytes.maketrans(b"-_~", b"+=/")
+
+
+def cf_b64encode(data: bytes) -> str:
+    """Standard base64, then ``+``→``-``, ``=``→``_``, ``/``→``~`` (no newlines)."""
+    return base64.b64encode(data).translate(_ENCODE).decode("ascii")
+
+
+def cf_b64decode(text: str) -> bytes:
+    """Inverse of :func:`cf_b64encode`; raises :class:`ValueError` on bad input.
+
+    Only CloudFront's alphabet is accepted: characters of standard base64 that
+    CloudFront replaces (``+``, ``/``, ``=``) are refused, as is whitespace.
+    """
+    try:
+        raw = text.encode("ascii")
+    except UnicodeEncodeError as exc:
+        raise ValueError("not CloudFront base64: non-ASCII character") from exc
+    if any(c in raw for c in b"+/= \t\r\n"):
+        raise ValueError("not CloudFront base64: contains a character CloudFront replaces")
+    try:
+        return base64.b64decode(raw.translate(_DECODE), validate=True)
+    except binascii.Error as exc:
+        raise ValueError(f"not CloudFront base64: {exc}") from exc
+
+
+def compact_json(value: Any) -> str:
+    """JSON with no insignificant whitespace and non-ASCII kept as UTF-8 text.
+
+    ``ensure_ascii=False`` matters: CloudFront compares policy bytes, and peers that
+    emit ``\\u00e9`` or ``\\u0026`` sign bytes CloudFront never rebuilds.
+    """
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

@@ -1,0 +1,284 @@
+"""Every exception this package raises, under one root.
+
+Catch :class:`MediaStoreIngestError` to catch them all, or a family to catch one kind
+of failure. Errors caused by bad input also derive from :class:`ValueError`, so code
+that already guards a call with ``except ValueError`` keeps working::
+
+    MediaStoreIngestError
+    ├── InvalidInputError (ValueError) ........ bad argument to a public call
+    ├── PolicyError (ValueError) .............. a CloudFront policy that cannot be built
+    │   └── PolicyParseError .................. policy JSON CloudFront would not accept
+    ├── KeyMaterialError ...................... loading / generating keys
+    │   ├── KeyLoadError (ValueError) ......... unreadable, wrong password, not a key
+    │   └── UnsupportedKeyError (ValueError) .. a key type or size CloudFront refuses
+    ├── SigningError .......................... the private-key operation failed
+    ├── VerificationError ..................... a signed URL / cookie set is not valid
+    │   ├── MalformedSignatureError ........... missing or undecodable parameters
+    │   ├── UnknownKeyIdError ................. Key-Pair-Id not in the trusted set
+    │   ├── SignatureMismatchError ............ signature does not match the policy
+    │   ├── PolicyExpiredError ................ now >= DateLessThan
+    │   ├── PolicyNotYetValidError ............ now < DateGreaterThan
+    │   ├── SourceIpMismatchError ............. client address outside AWS:SourceIp
+    │   └── ResourceMismatchError ............. URL not covered by the policy Resource
+    ├── ContainerPolicyError (ValueError) ..... container / bucket policy problems
+    │   └── UnsupportedPolicyFeatureError ..... an operator or element we cannot evaluate
+    ├── DistributionConfigError (ValueError) .. a distribution config CloudFront refuses
+    ├── ProvisioningError ..................... an AWS control-plane call failed
+    ├── IngestError ........................... moving media through the edge
+    │   ├── InvalidPathError (ValueError) ..... an object path the origin would refuse
+    │   ├── InvalidContentTypeError (ValueError)
+    │   ├── TransportError .................... connection, TLS or timeout failure
+    │   ├── HTTPStatusError ................... the edge / origin answered non-2xx
+    │   │   ├── AccessDeniedError ............. 403
+    │   │   └── ObjectNotFoundError ........... 404
+    │   ├── BodyNotRetryableError ............. a failed body that cannot be re-sent
+    │   └── RetriesExhaustedError ............. gave up after the retry budget
+    └── LocalStackError ....................... the local test stack failed to start
+
+No message, ``repr`` or attribute of these errors ever contains a private key, a
+signature secret or an ingest secret.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AccessDeniedError",
+    "BodyNotRetryableError",
+    "ContainerPolicyError",
+    "DistributionConfigError",
+    "HTTPStatusError",
+    "IngestError",
+    "InvalidContentTypeError",
+    "InvalidInputError",
+    "InvalidPathError",
+    "KeyLoadError",
+    "KeyMaterialError",
+    "LocalStackError",
+    "MalformedSignatureError",
+    "MediaStoreIngestError",
+    "ObjectNotFoundError",
+    "PolicyError",
+    "PolicyExpiredError",
+    "PolicyNotYetValidError",
+    "PolicyParseError",
+    "ProvisioningError",
+    "ResourceMismatchError",
+    "RetriesExhaustedError",
+    "SignatureMismatchError",
+    "SigningError",
+    "SourceIpMismatchError",
+    "TransportError",
+    "UnknownKeyIdError",
+    "UnsupportedKeyError",
+    "UnsupportedPolicyFeatureError",
+    "VerificationError",
+]
+
+
+class MediaStoreIngestError(Exception):
+    """Root of every error raised by :mod:`mediastore_ingest`."""
+
+
+class InvalidInputError(MediaStoreIngestError, ValueError):
+    """An argument to a public call is not acceptable."""
+
+
+# --- CloudFront policies -------------------------------------------------------------
+
+
+class PolicyError(MediaStoreIngestError, ValueError):
+    """A CloudFront canned or custom policy cannot be built as asked."""
+
+
+class PolicyParseError(PolicyError):
+    """Policy JSON that CloudFront would not accept."""
+
+
+# --- keys ----------------------------------------------------------------------------
+
+
+class KeyMaterialError(MediaStoreIngestError):
+    """Family of errors about key material."""
+
+
+class KeyLoadError(KeyMaterialError, ValueError):
+    """Key bytes could not be read: bad encoding, wrong or missing password."""
+
+
+class UnsupportedKeyError(KeyMaterialError, ValueError):
+    """A key CloudFront does not accept (type, curve or size)."""
+
+
+# --- signing and verification --------------------------------------------------------
+
+
+class SigningError(MediaStoreIngestError):
+    """The private-key operation failed."""
+
+
+class VerificationError(MediaStoreIngestError):
+    """A signed URL or a set of signed cookies is not valid.
+
+    ``url`` is the URL that was checked with the signature parameters removed.
+    """
+
+    def __init__(self, message: str, *, url: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class MalformedSignatureError(VerificationError):
+    """Signature parameters are missing, duplicated or undecodable."""
+
+
+class UnknownKeyIdError(VerificationError):
+    """The Key-Pair-Id is not one of the trusted public keys."""
+
+
+class SignatureMismatchError(VerificationError):
+    """The signature does not match the policy under the named key."""
+
+
+class PolicyExpiredError(VerificationError):
+    """The request arrived at or after the policy's ``DateLessThan``."""
+
+
+class PolicyNotYetValidError(VerificationError):
+    """The request arrived before the policy's ``DateGreaterThan``."""
+
+
+class SourceIpMismatchError(VerificationError):
+    """The client address is outside the policy's ``AWS:SourceIp``."""
+
+
+class ResourceMismatchError(VerificationError):
+    """The request URL is not covered by the policy's ``Resource``."""
+
+
+# --- origin policies, distributions, provisioning ------------------------------------
+
+
+class ContainerPolicyError(MediaStoreIngestError, ValueError):
+    """A container (or bucket) policy is malformed or cannot be built."""
+
+
+class UnsupportedPolicyFeatureError(ContainerPolicyError):
+    """A policy uses an element or operator the offline evaluator does not implement.
+
+    Raised instead of guessing, so an unknown condition never becomes a silent allow.
+    """
+
+
+class DistributionConfigError(MediaStoreIngestError, ValueError):
+    """A CloudFront distribution config that CloudFront would refuse."""
+
+
+class ProvisioningError(MediaStoreIngestError):
+    """An AWS control-plane call failed.
+
+    ``operation`` is the API operation, ``code`` the AWS error code when there is one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.operation = operation
+        self.code = code
+
+
+# --- ingest --------------------------------------------------------------------------
+
+
+class IngestError(MediaStoreIngestError):
+    """Family of errors raised while moving media to or from the origin.
+
+    ``path`` is the object path concerned, when there is one.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class InvalidPathError(IngestError, ValueError):
+    """An object path the origin would refuse; no request was sent."""
+
+
+class InvalidContentTypeError(IngestError, ValueError):
+    """A Content-Type the origin would refuse; no request was sent."""
+
+
+class TransportError(IngestError):
+    """The connection failed: refused, reset, TLS failure or timeout."""
+
+
+class HTTPStatusError(IngestError):
+    """The edge or the origin answered with a non-success status.
+
+    ``status`` is the HTTP status, ``code`` the error code from the body when the
+    server sent one (MediaStore JSON ``__type``, S3 XML ``Code``, CloudFront text).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        status: int,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message, path=path)
+        self.status = status
+        self.code = code
+
+
+class AccessDeniedError(HTTPStatusError):
+    """403: the edge refused the signature, or the origin refused the request."""
+
+
+class ObjectNotFoundError(HTTPStatusError):
+    """404: no object at that path."""
+
+
+class BodyNotRetryableError(IngestError):
+    """A request failed after part of a one-shot body had been consumed.
+
+    The body was a generator larger than the retry buffer, so it could not be sent
+    again. ``attempts`` attempts were made; ``__cause__`` is the failure.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None, attempts: int) -> None:
+        super().__init__(message, path=path)
+        self.attempts = attempts
+
+
+class RetriesExhaustedError(IngestError):
+    """Every attempt allowed by the retry policy failed.
+
+    ``attempts`` is how many were made and ``last_error`` the final failure (also
+    chained as ``__cause__``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        attempts: int,
+        last_error: BaseException | None,
+    ) -> None:
+        super().__init__(message, path=path)
+        self.attempts = attempts
+        self.last_error = last_error
+
+
+# --- local stack ---------------------------------------------------------------------
+
+
+class LocalStackError(MediaStoreIngestError):
+    """The local test stack could not start or misbehaved."""
