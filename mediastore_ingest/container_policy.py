@@ -19,7 +19,6 @@ Offline evaluation of a policy against a request lives in :mod:`.policy_eval`.
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import json
 import re
@@ -32,6 +31,7 @@ import attrs
 
 from ._encoding import compact_json
 from .errors import ContainerPolicyError, InvalidInputError
+from .policies import _wildcard_regex
 
 __all__ = [
     "MAX_POLICY_LENGTH",
@@ -181,17 +181,11 @@ def mediastore_object_arn(region: str, account_id: str, container: str, path: st
     return f"{container_arn(region, account_id, container)}/{path.lstrip('/')}"
 
 
-@functools.lru_cache(maxsize=1024)
-def _wildcard_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    body = "".join(
-        ".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern
-    )
-    return re.compile(body, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
-
-
 def match_wildcard(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
     """IAM-style match: ``*`` is any run of characters, ``?`` exactly one."""
-    return _wildcard_regex(pattern, ignore_case).fullmatch(value) is not None
+    if ignore_case:
+        pattern, value = pattern.lower(), value.lower()
+    return _wildcard_regex(pattern).fullmatch(value) is not None
 
 
 # --- the policy document ---------------------------------------------------------------

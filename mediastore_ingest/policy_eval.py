@@ -1,0 +1,397 @@
+"""Offline evaluation of a container (or bucket) policy against one request.
+
+Layer 5: pure, no I/O. This is what the local MediaStore container uses to decide
+whether a request is allowed, and what tests use to check a policy without AWS.
+
+IAM rules implemented (resource-based policy, one account, no identity policies):
+
+* an explicit ``Deny`` wins over any ``Allow``; without an ``Allow`` the request is
+  implicitly denied;
+* ``Action``/``NotAction`` match with ``*``/``?`` wildcards, case-insensitively;
+  ``Resource``/``NotResource`` case-sensitively;
+* ``Principal``/``NotPrincipal``: ``"*"`` and ``{"AWS": "*"}`` match everyone,
+  anonymous callers included; ``{"AWS": "<account>"}`` or
+  ``arn:aws:iam::<account>:root`` match every IAM/STS principal of that account;
+  other ARNs match exactly; ``{"Service": ...}`` matches that service principal;
+* condition keys are case-insensitive, values case-sensitive except for
+  ``...IgnoreCase`` and ``Bool``; several operators, and several keys in one
+  operator, must all match; several values of a key are alternatives;
+* a key missing from the request makes a condition false, except that negated
+  operators (``StringNotEquals``, ``NotIpAddress``, ``ArnNotLike`` ...) are then true,
+  ``...IfExists`` is true, ``ForAllValues:`` is true, and ``Null`` tests presence.
+
+Supported operators: ``Bool``, ``StringEquals``, ``StringNotEquals``,
+``StringEqualsIgnoreCase``, ``StringNotEqualsIgnoreCase``, ``StringLike``,
+``StringNotLike``, ``IpAddress``, ``NotIpAddress``, ``ArnEquals``, ``ArnLike``,
+``ArnNotEquals``, ``ArnNotLike``, ``Null``, each (but ``Null``) with ``IfExists`` and
+the ``ForAnyValue:``/``ForAllValues:`` prefixes. Anything else (``Numeric*``,
+``Date*``, ``Binary*``, policy variables ``${...}``) raises
+:class:`~mediastore_ingest.errors.UnsupportedPolicyFeatureError` before any decision
+is made: an unknown condition is never a silent allow.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+import re
+from collections.abc import Callable, Mapping, Sequence
+
+import attrs
+
+from .container_policy import (
+    Condition,
+    ContainerPolicy,
+    Principal,
+    Statement,
+    container_arn,
+    match_wildcard,
+    mediastore_object_arn,
+)
+from .errors import ContainerPolicyError, InvalidInputError, UnsupportedPolicyFeatureError
+
+__all__ = [
+    "Decision",
+    "EvaluationResult",
+    "RequestContext",
+    "container_arn",
+    "evaluate_container_policy",
+    "mediastore_object_arn",
+]
+
+
+class Decision(enum.Enum):
+    """The outcome of evaluating a policy for one request."""
+
+    ALLOW = "allow"
+    EXPLICIT_DENY = "explicit-deny"
+    IMPLICIT_DENY = "implicit-deny"
+
+
+_NAMED_KEYS = (
+    "aws:securetransport",
+    "aws:useragent",
+    "aws:sourceip",
+    "aws:sourcearn",
+    "aws:sourceaccount",
+)
+
+
+def _check_action(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9-]+:[A-Za-z0-9]+", value):
+        raise InvalidInputError(f"action must look like 'mediastore:PutObject', got {value!r}")
+
+
+def _check_resource(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not isinstance(value, str) or not value:
+        raise InvalidInputError(f"resource must be a non-empty str (an ARN), got {value!r}")
+
+
+def _check_nonempty(
+    instance: object, attribute: attrs.Attribute[str | None], value: str | None
+) -> None:
+    if value is not None and (not isinstance(value, str) or not value):
+        raise InvalidInputError(f"{attribute.name} must be a non-empty str or None")
+
+
+def _check_ip(instance: object, attribute: attrs.Attribute[str | None], value: str | None) -> None:
+    if value is None:
+        return
+    try:
+        ipaddress.ip_address(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"source_ip is not an IP address: {value!r}") from exc
+
+
+def _extra_values(extra: Mapping[str, str | Sequence[str]]) -> Mapping[str, tuple[str, ...]]:
+    out: dict[str, tuple[str, ...]] = {}
+    for key, value in extra.items():
+        if not isinstance(key, str) or not key:
+            raise InvalidInputError(f"condition keys must be non-empty str, got {key!r}")
+        lowered = key.lower()
+        if lowered in _NAMED_KEYS:
+            raise InvalidInputError(
+                f"{key!r} has its own RequestContext field; set that instead of extra"
+            )
+        if lowered in out:
+            raise InvalidInputError(f"condition key {key!r} given twice (keys ignore case)")
+        values = (value,) if isinstance(value, str) else tuple(value)
+        if not all(isinstance(v, str) for v in values):
+            raise InvalidInputError(f"values of {key!r} must be str")
+        out[lowered] = values
+    return out
+
+
+@attrs.frozen(kw_only=True)
+class RequestContext:
+    """What the policy is evaluated against: one request as MediaStore sees it.
+
+    ``principal`` is ``None`` for an anonymous request, an IAM/STS ARN
+    (``arn:aws:iam::111122223333:user/x``), a 12-digit account id, or a service
+    principal (``cloudfront.amazonaws.com``). ``extra`` holds any other condition
+    keys; their names are case-insensitive. ``user_agent`` may hold a secret: it is
+    left out of ``repr``.
+    """
+
+    action: str = attrs.field(validator=_check_action)
+    resource: str = attrs.field(validator=_check_resource)
+    principal: str | None = attrs.field(default=None, validator=_check_nonempty)
+    secure_transport: bool = True
+    user_agent: str | None = attrs.field(default=None, repr=False)
+    source_ip: str | None = attrs.field(default=None, validator=_check_ip)
+    source_arn: str | None = attrs.field(default=None, validator=_check_nonempty)
+    source_account: str | None = attrs.field(default=None, validator=_check_nonempty)
+    extra: Mapping[str, str | Sequence[str]] = attrs.field(factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        if self.user_agent is not None and not isinstance(self.user_agent, str):
+            raise InvalidInputError("user_agent must be a str or None")
+        _extra_values(self.extra)
+
+    def condition_values(self) -> dict[str, tuple[str, ...]]:
+        """Every condition key present in the request (lower-cased) and its values."""
+        out: dict[str, tuple[str, ...]] = {
+            "aws:securetransport": ("true" if self.secure_transport else "false",)
+        }
+        for key, value in (
+            ("aws:useragent", self.user_agent),
+            ("aws:sourceip", self.source_ip),
+            ("aws:sourcearn", self.source_arn),
+            ("aws:sourceaccount", self.source_account),
+        ):
+            if value is not None:
+                out[key] = (value,)
+        out.update(_extra_values(self.extra))
+        return out
+
+
+@attrs.frozen
+class EvaluationResult:
+    """The decision, the statement that made it, and why."""
+
+    decision: Decision
+    sid: str | None
+    index: int | None
+    reason: str
+
+    @property
+    def allowed(self) -> bool:
+        """True only for :attr:`Decision.ALLOW`."""
+        return self.decision is Decision.ALLOW
+
+
+# --- principals ----------------------------------------------------------------------
+
+_IAM_ARN = re.compile(r"arn:[a-z-]+:(?:iam|sts)::(\d{12}):.+")
+_ACCOUNT_ROOT = re.compile(r"arn:[a-z-]+:iam::(\d{12}):root")
+
+
+def _principal_account(principal: str) -> str | None:
+    if re.fullmatch(r"\d{12}", principal):
+        return principal
+    m = _IAM_ARN.fullmatch(principal)
+    return m.group(1) if m else None
+
+
+def _matches_principal(element: Principal, principal: str | None) -> bool:
+    if element.is_public:
+        return True
+    if principal is None:
+        return False
+    if principal.lower() in (s.lower() for s in element.service):
+        return True
+    account = _principal_account(principal)
+    for ident in element.aws:
+        if ident == principal:
+            return True
+        root = _ACCOUNT_ROOT.fullmatch(ident)
+        owner = root.group(1) if root else ident if re.fullmatch(r"\d{12}", ident) else None
+        if owner is not None and owner == account:
+            return True
+    return principal in element.federated or principal in element.canonical_user
+
+
+# --- conditions ----------------------------------------------------------------------
+
+_Matcher = Callable[[str, str], bool]  # (policy value, request value) -> match
+
+
+def _bool_match(expected: str, actual: str) -> bool:
+    return expected.lower() == actual.lower()
+
+
+def _ip_match(expected: str, actual: str) -> bool:
+    try:
+        network = ipaddress.ip_network(expected, strict=False)
+    except ValueError as exc:
+        raise ContainerPolicyError(f"not an IP address or CIDR block: {expected!r}") from exc
+    try:
+        address = ipaddress.ip_address(actual)
+    except ValueError:
+        return False
+    return address.version == network.version and address in network
+
+
+def _arn_match(expected: str, actual: str) -> bool:
+    # IAM compares the six colon-separated parts one by one; '*' and '?' stay within a part.
+    want, got = expected.split(":", 5), actual.split(":", 5)
+    return len(want) == len(got) == 6 and all(
+        match_wildcard(w, g) for w, g in zip(want, got, strict=True)
+    )
+
+
+# base operator -> (matcher, negated)
+_OPERATORS: dict[str, tuple[_Matcher, bool]] = {
+    "Bool": (_bool_match, False),
+    "StringEquals": (str.__eq__, False),
+    "StringNotEquals": (str.__eq__, True),
+    "StringEqualsIgnoreCase": (lambda e, a: e.casefold() == a.casefold(), False),
+    "StringNotEqualsIgnoreCase": (lambda e, a: e.casefold() == a.casefold(), True),
+    "StringLike": (match_wildcard, False),
+    "StringNotLike": (match_wildcard, True),
+    "IpAddress": (_ip_match, False),
+    "NotIpAddress": (_ip_match, True),
+    "ArnEquals": (_arn_match, False),
+    "ArnLike": (_arn_match, False),
+    "ArnNotEquals": (_arn_match, True),
+    "ArnNotLike": (_arn_match, True),
+}
+
+
+@attrs.frozen
+class _Operator:
+    set_prefix: str | None  # "ForAnyValue" | "ForAllValues" | None
+    base: str
+    if_exists: bool
+
+
+def _parse_operator(name: str) -> _Operator:
+    prefix, _, rest = name.rpartition(":")
+    if prefix not in ("", "ForAnyValue", "ForAllValues"):
+        raise UnsupportedPolicyFeatureError(f"unsupported condition set operator {prefix!r}")
+    if_exists = rest.endswith("IfExists")
+    base = rest.removesuffix("IfExists") if if_exists else rest
+    if base == "Null":
+        if if_exists or prefix:
+            raise UnsupportedPolicyFeatureError(f"{name} is not a valid condition operator")
+    elif base not in _OPERATORS:
+        raise UnsupportedPolicyFeatureError(
+            f"condition operator {name!r} is not supported by the offline evaluator"
+        )
+    return _Operator(prefix or None, base, if_exists)
+
+
+def _check_supported(policy: ContainerPolicy) -> None:
+    for i, st in enumerate(policy.statements):
+        for cond in st.conditions:
+            try:
+                _parse_operator(cond.operator)
+            except UnsupportedPolicyFeatureError as exc:
+                raise UnsupportedPolicyFeatureError(f"Statement[{i}]: {exc}") from None
+            if cond.operator != "Bool" and any("${" in v for v in cond.values):
+                raise UnsupportedPolicyFeatureError(
+                    f"Statement[{i}]: policy variables (${{...}}) in {cond.operator} "
+                    f"on {cond.key} are not supported"
+                )
+        if any("${" in r for r in (*st.resources, *st.not_resources)):
+            raise UnsupportedPolicyFeatureError(
+                f"Statement[{i}]: policy variables (${{...}}) in Resource are not supported"
+            )
+
+
+def _condition_holds(cond: Condition, present: Mapping[str, tuple[str, ...]]) -> bool:
+    op = _parse_operator(cond.operator)
+    actual = present.get(cond.key.lower())
+    if op.base == "Null":
+        # "true": the key must be absent; "false": it must be present.
+        return any((v.lower() == "true") == (actual is None) for v in cond.values)
+    matcher, negated = _OPERATORS[op.base]
+    if not actual:
+        if op.if_exists or op.set_prefix == "ForAllValues":
+            return True
+        return negated and op.set_prefix is None
+
+    def hit(value: str) -> bool:
+        return any(matcher(expected, value) for expected in cond.values)
+
+    if op.set_prefix == "ForAllValues":
+        return all(hit(v) != negated for v in actual)
+    if op.set_prefix == "ForAnyValue":
+        return any(hit(v) != negated for v in actual)
+    matched = any(hit(v) for v in actual)
+    return not matched if negated else matched
+
+
+# --- statements ----------------------------------------------------------------------
+
+
+def _applies(st: Statement, ctx: RequestContext, present: Mapping[str, tuple[str, ...]]) -> bool:
+    if st.principal is not None:
+        if not _matches_principal(st.principal, ctx.principal):
+            return False
+    elif st.not_principal is not None and _matches_principal(st.not_principal, ctx.principal):
+        return False
+    if not st.grants(ctx.action):
+        return False
+    if st.resources:
+        if not any(match_wildcard(r, ctx.resource) for r in st.resources):
+            return False
+    elif any(match_wildcard(r, ctx.resource) for r in st.not_resources):
+        return False
+    return all(_condition_holds(c, present) for c in st.conditions)
+
+
+def _coerce_policy(policy: ContainerPolicy | str | Mapping[str, object]) -> ContainerPolicy:
+    if isinstance(policy, ContainerPolicy):
+        return policy
+    if isinstance(policy, str):
+        return ContainerPolicy.from_json(policy)
+    if isinstance(policy, Mapping):
+        return ContainerPolicy.from_dict(policy)
+    raise InvalidInputError(
+        f"policy must be a ContainerPolicy, JSON text or a mapping, not {type(policy).__name__}"
+    )
+
+
+def _describe(index: int, st: Statement) -> str:
+    return f"Statement[{index}]" + (f" ({st.sid})" if st.sid else "")
+
+
+def evaluate_container_policy(
+    policy: ContainerPolicy | str | Mapping[str, object], context: RequestContext
+) -> EvaluationResult:
+    """Decide ``context`` against ``policy`` the way IAM would (see the module doc).
+
+    The deciding statement is the first matching ``Deny`` if there is one, else the
+    first matching ``Allow``. Raises
+    :class:`~mediastore_ingest.errors.UnsupportedPolicyFeatureError` if the policy
+    uses an operator this evaluator does not implement, whatever the request, and
+    :class:`~mediastore_ingest.errors.ContainerPolicyError` if it is malformed.
+    """
+    if not isinstance(context, RequestContext):
+        raise InvalidInputError(f"context must be a RequestContext, not {type(context).__name__}")
+    parsed = _coerce_policy(policy)
+    _check_supported(parsed)
+    present = context.condition_values()
+    who = "an anonymous caller" if context.principal is None else context.principal
+    request = f"{context.action} on {context.resource} by {who}"
+    allow: tuple[int, Statement] | None = None
+    for index, st in enumerate(parsed.statements):
+        if not _applies(st, context, present):
+            continue
+        if st.effect == "Deny":
+            return EvaluationResult(
+                Decision.EXPLICIT_DENY, st.sid, index,
+                f"{_describe(index, st)} explicitly denies {request}",
+            )
+        if allow is None:
+            allow = (index, st)
+    if allow is not None:
+        index, st = allow
+        return EvaluationResult(
+            Decision.ALLOW, st.sid, index, f"{_describe(index, st)} allows {request}"
+        )
+    return EvaluationResult(
+        Decision.IMPLICIT_DENY, None, None,
+        f"no statement allows {request} (implicit deny)",
+    )
