@@ -1,0 +1,660 @@
+"""A small threaded HTTP/1.1 server base for the local test servers.
+
+:class:`LocalHTTPServer` runs a :class:`RequestHandler` subclass on loopback in a
+background thread: HTTP/1.1 with keep-alive, optional TLS (the handshake happens in
+the connection's own thread, so one slow client cannot stall ``accept``), and a
+``stop()`` that closes live keep-alive connections at once.
+
+:class:`RequestHandler` adds what ``BaseHTTPRequestHandler`` leaves to its users:
+reading ``Content-Length`` and ``Transfer-Encoding: chunked`` bodies incrementally and
+strictly, with size limits; deferring ``100 Continue`` until the body is really wanted;
+sending JSON, fixed and chunked responses; closing the connection when a body was left
+unread or broken; logging through :mod:`logging` instead of stderr; and recording every
+request (:class:`RecordedRequest`) so tests can assert on what the server saw.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import ipaddress
+import json
+import logging
+import re
+import socket
+import ssl
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from socketserver import TCPServer
+from types import TracebackType
+from typing import Any, Literal
+
+import attrs
+
+from ..errors import InvalidInputError, LocalStackError
+
+__all__ = [
+    "BodyError",
+    "LocalHTTPServer",
+    "RecordedRequest",
+    "RequestHandler",
+]
+
+logger = logging.getLogger(__name__)
+
+_CHUNK_SIZE_RE = re.compile(rb"[0-9A-Fa-f]{1,16}")
+_DIGITS_RE = re.compile(r"[0-9]{1,19}")
+_MAX_LINE = 8192
+_MAX_TRAILERS = 64
+_READ_SIZE = 64 * 1024
+
+BodyErrorReason = Literal["too_large", "incomplete", "malformed"]
+
+
+class BodyError(LocalStackError):
+    """A request body could not be read.
+
+    ``reason`` is ``"too_large"`` (over the limit), ``"incomplete"`` (the peer went
+    away or stalled before the end) or ``"malformed"`` (bad framing). After any of them
+    the connection is closed once the response is sent.
+    """
+
+    def __init__(self, message: str, *, reason: BodyErrorReason) -> None:
+        super().__init__(message)
+        self.reason: BodyErrorReason = reason
+
+
+@attrs.frozen
+class RecordedRequest:
+    """One request as a local server received it.
+
+    ``headers`` keeps the received order and spelling; ``status`` is the final status
+    sent (``None`` if the connection failed before one was); ``bytes_received`` counts
+    body bytes read, ``bytes_sent`` body bytes written.
+    """
+
+    method: str
+    path: str
+    headers: tuple[tuple[str, str], ...]
+    peer: str
+    tls: bool
+    status: int | None
+    bytes_received: int
+    bytes_sent: int
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (case-insensitive), or ``None``."""
+        lname = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lname:
+                return value
+        return None
+
+    @property
+    def user_agent(self) -> str | None:
+        """The ``User-Agent`` the server received."""
+        return self.header("User-Agent")
+
+
+class RequestHandler(BaseHTTPRequestHandler):
+    """Base handler: subclass it and define ``do_GET`` and friends.
+
+    ``self.owner`` is the :class:`LocalHTTPServer` that runs the handler. Read bodies
+    with :meth:`iter_body` / :meth:`read_body`; answer with :meth:`send_body`,
+    :meth:`send_json` or :meth:`start_chunked` / :meth:`write_chunk` /
+    :meth:`end_chunked`.
+    """
+
+    protocol_version = "HTTP/1.1"
+    server_version = "mediastore-ingest-local"
+    sys_version = ""
+    #: Idle timeout of a keep-alive connection, and of any read from the peer.
+    timeout = 30.0
+    #: Unread request bodies up to this size are drained to keep the connection;
+    #: larger ones close it.
+    drain_limit = 1024 * 1024
+
+    server: _Server
+
+    # --- connection set-up and tear-down ---------------------------------------
+
+    def setup(self) -> None:
+        """Do the TLS handshake (in this connection's thread), then the usual set-up."""
+        context = self.server.ssl_context
+        self.tls = context is not None
+        if context is not None:
+            raw = self.request
+            raw.settimeout(self.timeout)
+            secure = context.wrap_socket(raw, server_side=True)
+            self.server.swap_connection(raw, secure)
+            self.request = secure
+        super().setup()
+
+    def finish(self) -> None:
+        """Flush, then close a TLS socket (the plain one is closed by the server)."""
+        try:
+            super().finish()
+        finally:
+            if self.tls:
+                self.server.forget_connection(self.request)
+                self.request.close()
+
+    @property
+    def owner(self) -> LocalHTTPServer:
+        """The :class:`LocalHTTPServer` running this handler."""
+        return self.server.owner
+
+    @property
+    def peer(self) -> str:
+        """The peer's IP address."""
+        return str(self.client_address[0])
+
+    # --- request loop -------------------------------------------------------------
+
+    def _reset_request_state(self) -> None:
+        self.command = ""
+        self.path = ""
+        self.headers = http.client.HTTPMessage()
+        self._status: int | None = None
+        self._bytes_in = 0
+        self._bytes_out = 0
+        self._body_state: Literal["unread", "reading", "read", "broken"] = "unread"
+        self._expect_continue = False
+        self._continue_sent = False
+
+    def handle_one_request(self) -> None:
+        """Serve one request, then drain or close, then record it."""
+        self._reset_request_state()
+        try:
+            super().handle_one_request()
+            if self.command and not self.close_connection:
+                self._drain_unread_body()
+        finally:
+            if self.command:
+                self.owner.record(
+                    RecordedRequest(
+                        method=self.command,
+                        path=self.path,
+                        headers=tuple(self.headers.items()),
+                        peer=self.peer,
+                        tls=self.tls,
+                        status=self._status,
+                        bytes_received=self._bytes_in,
+                        bytes_sent=self._bytes_out,
+                    )
+                )
+
+    def handle_expect_100(self) -> bool:
+        """Defer ``100 Continue`` until the handler reads the body (it may refuse first)."""
+        self._expect_continue = True
+        return True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Log through :mod:`logging` (DEBUG) instead of writing to stderr."""
+        logger.debug("%s %s - %s", type(self.owner).__name__, self.peer, format % args)
+
+    # --- request bodies -----------------------------------------------------------
+
+    @property
+    def is_chunked(self) -> bool:
+        """True when the request declares ``Transfer-Encoding`` (only chunked is read)."""
+        return self.headers.get("Transfer-Encoding") is not None
+
+    def content_length(self) -> int | None:
+        """The declared ``Content-Length``, ``None`` if absent; :class:`BodyError` if bad."""
+        values = self.headers.get_all("Content-Length") or []
+        if not values:
+            return None
+        if len(set(values)) != 1 or not _DIGITS_RE.fullmatch(values[0].strip()):
+            self._body_state = "broken"
+            raise BodyError("invalid Content-Length", reason="malformed")
+        return int(values[0].strip())
+
+    def has_body(self) -> bool:
+        """True when the request carries a (possibly empty chunked) body."""
+        if self.is_chunked:
+            return True
+        try:
+            length = self.content_length()
+        except BodyError:
+            return True
+        return bool(length)
+
+    def send_continue(self) -> None:
+        """Send ``100 Continue`` now if the client asked for it and has not had it."""
+        if self._expect_continue and not self._continue_sent:
+            self._continue_sent = True
+            self.send_response_only(100)
+            self.end_headers()
+
+    def iter_body(self, *, max_size: int | None = None) -> Iterator[bytes]:
+        """Yield the request body piece by piece as it arrives.
+
+        Handles ``Content-Length`` and ``Transfer-Encoding: chunked`` (trailers read and
+        ignored). Raises :class:`BodyError` when the body exceeds ``max_size`` (checked
+        before reading when the length is declared), ends early, or is badly framed;
+        after that the connection closes once the response is sent.
+        """
+        if self._body_state != "unread":
+            raise LocalStackError("the request body was already read")
+        try:
+            if self.is_chunked:
+                encoding = self.headers.get("Transfer-Encoding", "").strip().lower()
+                if encoding != "chunked" or self.headers.get("Content-Length") is not None:
+                    raise BodyError("unsupported Transfer-Encoding", reason="malformed")
+                self._body_state = "reading"
+                self.send_continue()
+                yield from self._iter_chunked(max_size)
+            else:
+                length = self.content_length() or 0
+                if max_size is not None and length > max_size:
+                    raise BodyError(
+                        f"body of {length} bytes is over the limit of {max_size}",
+                        reason="too_large",
+                    )
+                self._body_state = "reading"
+                if length:
+                    self.send_continue()
+                yield from self._iter_fixed(length)
+        except BodyError:
+            self._body_state = "broken"
+            self.close_connection = True
+            raise
+        except (OSError, ValueError) as exc:  # timeouts, resets, closed files
+            self._body_state = "broken"
+            self.close_connection = True
+            raise BodyError(
+                "the connection failed while reading the body", reason="incomplete"
+            ) from exc
+        self._body_state = "read"
+
+    def read_body(self, *, max_size: int | None = None) -> bytes:
+        """The whole request body (see :meth:`iter_body`)."""
+        return b"".join(self.iter_body(max_size=max_size))
+
+    def _iter_fixed(self, length: int) -> Iterator[bytes]:
+        remaining = length
+        while remaining:
+            piece = self.rfile.read1(min(remaining, _READ_SIZE))
+            if not piece:
+                raise BodyError(
+                    f"body ended after {length - remaining} of {length} bytes",
+                    reason="incomplete",
+                )
+            remaining -= len(piece)
+            self._bytes_in += len(piece)
+            yield piece
+
+    def _read_line(self) -> bytes:
+        line = self.rfile.readline(_MAX_LINE + 1)
+        if not line.endswith(b"\n"):
+            if len(line) > _MAX_LINE:
+                raise BodyError("chunked framing line too long", reason="malformed")
+            raise BodyError("body ended inside chunked framing", reason="incomplete")
+        if not line.endswith(b"\r\n"):
+            raise BodyError("chunked framing line not ended by CRLF", reason="malformed")
+        return line[:-2]
+
+    def _iter_chunked(self, max_size: int | None) -> Iterator[bytes]:
+        total = 0
+        while True:
+            size_field = self._read_line().split(b";", 1)[0].rstrip(b" \t")
+            if not _CHUNK_SIZE_RE.fullmatch(size_field):
+                raise BodyError("invalid chunk size", reason="malformed")
+            size = int(size_field, 16)
+            if size == 0:
+                break
+            total += size
+            if max_size is not None and total > max_size:
+                raise BodyError(
+                    f"chunked body is over the limit of {max_size} bytes", reason="too_large"
+                )
+            remaining = size
+            while remaining:
+                piece = self.rfile.read(min(remaining, _READ_SIZE))
+                if not piece:
+                    raise BodyError("body ended inside a chunk", reason="incomplete")
+                remaining -= len(piece)
+                self._bytes_in += len(piece)
+                yield piece
+            end = self.rfile.read(2)
+            if end != b"\r\n":
+                if len(end) < 2:
+                    raise BodyError("body ended after a chunk", reason="incomplete")
+                raise BodyError("chunk data not followed by CRLF", reason="malformed")
+        for _ in range(_MAX_TRAILERS):
+            if not self._read_line():
+                return
+        raise BodyError("too many trailer fields", reason="malformed")
+
+    def _must_close_after_response(self) -> bool:
+        if self._body_state in ("broken", "reading"):
+            return True
+        if self._body_state != "unread" or not self.command or not self.has_body():
+            return False
+        if self._expect_continue and not self._continue_sent:
+            return True  # the client may or may not send the body now: do not guess
+        if self.is_chunked:
+            return False  # drained after the response, closed if too long
+        try:
+            length = self.content_length() or 0
+        except BodyError:
+            return True
+        return length > self.drain_limit
+
+    def _drain_unread_body(self) -> None:
+        if self._body_state == "unread" and self.has_body():
+            try:
+                for _ in self.iter_body(max_size=self.drain_limit):
+                    pass
+            except BodyError:
+                self.close_connection = True
+        elif self._body_state != "read" and self._body_state != "unread":
+            self.close_connection = True
+
+    # --- responses ----------------------------------------------------------------
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        """Start a response; add ``Connection: close`` when the body cannot be kept."""
+        super().send_response(code, message)
+        if code >= 200:
+            self._status = code
+            if not self.close_connection and self._must_close_after_response():
+                self.send_header("Connection", "close")
+
+    def _send_head(
+        self, status: int, headers: Iterable[tuple[str, str]] | Mapping[str, str]
+    ) -> None:
+        self.send_response(status)
+        items = headers.items() if isinstance(headers, Mapping) else headers
+        for name, value in items:
+            self.send_header(name, value)
+
+    def send_body(
+        self,
+        status: int,
+        body: bytes = b"",
+        *,
+        content_type: str | None = None,
+        headers: Iterable[tuple[str, str]] | Mapping[str, str] = (),
+        head: bool = False,
+        content_length: int | None = None,
+    ) -> None:
+        """Send a complete response with ``Content-Length`` (no body for ``head``).
+
+        ``content_length`` overrides the header (for HEAD answers describing a body).
+        """
+        self._send_head(status, headers)
+        if content_type is not None:
+            self.send_header("Content-Type", content_type)
+        length = len(body) if content_length is None else content_length
+        self.send_header("Content-Length", str(length))
+        self.end_headers()
+        if not head and body:
+            self.wfile.write(body)
+            self._bytes_out += len(body)
+
+    def send_json(
+        self,
+        status: int,
+        document: object,
+        *,
+        headers: Iterable[tuple[str, str]] | Mapping[str, str] = (),
+        head: bool = False,
+        content_type: str = "application/json",
+    ) -> None:
+        """Send ``document`` as compact JSON."""
+        body = json.dumps(document, separators=(",", ":")).encode("utf-8")
+        self.send_body(status, body, content_type=content_type, headers=headers, head=head)
+
+    def start_chunked(
+        self,
+        status: int,
+        *,
+        content_type: str | None = None,
+        headers: Iterable[tuple[str, str]] | Mapping[str, str] = (),
+    ) -> None:
+        """Send the head of a ``Transfer-Encoding: chunked`` response."""
+        self._send_head(status, headers)
+        if content_type is not None:
+            self.send_header("Content-Type", content_type)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+    def write_chunk(self, data: bytes) -> None:
+        """Send one chunk (empty data sends nothing) and flush it."""
+        if data:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+            self._bytes_out += len(data)
+
+    def end_chunked(self) -> None:
+        """Send the last chunk, ending a chunked response."""
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def abort_connection(self) -> None:
+        """Give up on this connection: nothing more is sent, the socket closes."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.wfile.flush()
+        _shutdown_socket(self.request)
+
+
+def _shutdown_socket(sock: socket.socket) -> None:
+    # Call the plain socket's shutdown even for an SSLSocket: it wakes any thread
+    # blocked on the socket without tearing down the TLS object under its feet.
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[RequestHandler],
+        *,
+        owner: LocalHTTPServer,
+        ssl_context: ssl.SSLContext | None,
+    ) -> None:
+        self.owner = owner
+        self.ssl_context = ssl_context
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind resolves the host name (a DNS lookup); not needed here.
+        TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        self.forget_connection(request)
+        super().shutdown_request(request)
+
+    def swap_connection(self, old: socket.socket, new: socket.socket) -> None:
+        with self._connections_lock:
+            self._connections.discard(old)
+            self._connections.add(new)
+
+    def forget_connection(self, sock: socket.socket) -> None:
+        with self._connections_lock:
+            self._connections.discard(sock)
+
+    def close_connections(self) -> None:
+        with self._connections_lock:
+            live = list(self._connections)
+        for sock in live:
+            _shutdown_socket(sock)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        logger.debug(
+            "%s: connection from %s ended with an error",
+            type(self.owner).__name__,
+            client_address,
+            exc_info=True,
+        )
+
+
+def _check_loopback(host: str) -> None:
+    if host == "localhost":
+        return
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise InvalidInputError(f"local test servers bind to loopback only, not {host!r}")
+
+
+class LocalHTTPServer:
+    """A loopback HTTP/1.1 server running :attr:`handler_class` in a background thread.
+
+    Use as a context manager, or call :meth:`start` and :meth:`stop`. With an
+    ``ssl_context`` it speaks HTTPS. ``port=0`` picks a free port; read :attr:`port`
+    or :attr:`base_url` after starting.
+    """
+
+    handler_class: type[RequestHandler] = RequestHandler
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        _check_loopback(host)
+        if not 0 <= port <= 65535:
+            raise InvalidInputError(f"invalid port {port}")
+        self._host = host
+        self._requested_port = port
+        self._ssl_context = ssl_context
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._requests: list[RecordedRequest] = []
+        self._requests_lock = threading.Lock()
+        self._lifecycle_lock = threading.Lock()
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    def start(self) -> LocalHTTPServer:
+        """Bind and start serving in a daemon thread; returns ``self``."""
+        with self._lifecycle_lock:
+            if self._server is not None:
+                raise LocalStackError(f"{type(self).__name__} is already running")
+            try:
+                server = _Server(
+                    (self._host, self._requested_port),
+                    self.handler_class,
+                    owner=self,
+                    ssl_context=self._ssl_context,
+                )
+            except OSError as exc:
+                raise LocalStackError(
+                    f"cannot listen on {self._host}:{self._requested_port}"
+                ) from exc
+            thread = threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"{type(self).__name__}:{server.server_port}",
+                daemon=True,
+            )
+            self._server, self._thread = server, thread
+            thread.start()
+        logger.debug("%s listening on %s", type(self).__name__, self.base_url)
+        return self
+
+    def stop(self) -> None:
+        """Stop accepting, close live connections and wait for handler threads."""
+        with self._lifecycle_lock:
+            server, thread = self._server, self._thread
+            self._server = self._thread = None
+        if server is None or thread is None:
+            return
+        server.shutdown()
+        thread.join()
+        self._on_stop()
+        server.socket.close()
+        server.close_connections()
+        server.server_close()  # joins the handler threads
+
+    def _on_stop(self) -> None:
+        """Hook for subclasses: wake handler threads waiting on something else."""
+
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._server is not None
+
+    def __enter__(self) -> LocalHTTPServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # --- addresses --------------------------------------------------------------------
+
+    def _bound(self) -> _Server:
+        if self._server is None:
+            raise LocalStackError(f"{type(self).__name__} is not running")
+        return self._server
+
+    @property
+    def host(self) -> str:
+        """The loopback address served."""
+        return self._host
+
+    @property
+    def port(self) -> int:
+        """The bound TCP port (only while running)."""
+        return self._bound().server_port
+
+    @property
+    def scheme(self) -> str:
+        """``"https"`` with TLS, else ``"http"``."""
+        return "https" if self._ssl_context is not None else "http"
+
+    @property
+    def tls(self) -> bool:
+        """True when the server speaks HTTPS."""
+        return self._ssl_context is not None
+
+    @property
+    def base_url(self) -> str:
+        """``scheme://host:port`` (only while running)."""
+        return f"{self.scheme}://{self._host}:{self.port}"
+
+    # --- request log -------------------------------------------------------------------
+
+    def record(self, request: RecordedRequest) -> None:
+        """Append ``request`` to :attr:`requests` (called by the handler)."""
+        with self._requests_lock:
+            self._requests.append(request)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """A snapshot of every request received so far, oldest first."""
+        with self._requests_lock:
+            return list(self._requests)
+
+    def clear_requests(self) -> None:
+        """Forget the recorded requests."""
+        with self._requests_lock:
+            self._requests.clear()
