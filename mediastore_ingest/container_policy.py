@@ -123,7 +123,7 @@ _ACTION_RE = re.compile(r"[A-Za-z0-9-]+:[A-Za-z0-9*?]+|\*", re.ASCII)
 _DISTRIBUTION_ARN_RE = re.compile(
     r"arn:aws[a-z-]*:cloudfront::\d{12}:distribution/[A-Z0-9]+", re.ASCII
 )
-_OPERATOR_RE = re.compile(r"(?:For(?:Any|All)Values:)?[A-Za-z]+", re.ASCII)
+_OPERATOR_RE = re.compile(r"(?:ForAnyValue:|ForAllValues:)?[A-Za-z]+", re.ASCII)
 
 _MEDIASTORE_WRITE_ACTIONS = ("mediastore:PutObject", "mediastore:DeleteObject")
 _WRITE_ACTIONS = (*_MEDIASTORE_WRITE_ACTIONS, "s3:PutObject", "s3:DeleteObject")
