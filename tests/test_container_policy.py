@@ -612,9 +612,15 @@ def statements(draw: st.DrawFn) -> Statement:
 
 
 def _reverse_keys(value: object) -> object:
-    """The same JSON value with every object's keys in reverse order."""
+    """The same JSON value with the keys of every object but Condition blocks reversed.
+
+    (The order of conditions is kept: it is part of the value, as list order is.)
+    """
     if isinstance(value, dict):
-        return {k: _reverse_keys(v) for k, v in reversed(list(value.items()))}
+        return {
+            k: v if k == "Condition" else _reverse_keys(v)
+            for k, v in reversed(list(value.items()))
+        }
     if isinstance(value, list):
         return [_reverse_keys(v) for v in value]
     return value
