@@ -695,7 +695,7 @@ class LocalContainer(LocalHTTPServer):
         }
         self._store = _Store(None if storage_dir is None else Path(storage_dir))
         self._streams: dict[str, _Upload] = {}
-        self._streams_lock = threading.Lock()
+        self._streams_lock = threading.Condition()
         self._stopping = threading.Event()
         self._sequence = itertools.count(1)
 
@@ -853,6 +853,29 @@ class LocalContainer(LocalHTTPServer):
     def _begin_stream(self, path: str, upload: _Upload) -> None:
         with self._streams_lock:
             self._streams[path] = upload
+            self._streams_lock.notify_all()
+
+    def wait_for_streaming_upload(
+        self, path: str, *, min_bytes: int = 1, timeout: float = 10.0
+    ) -> bytes:
+        """Block until a streaming upload of ``path`` is in progress with ``min_bytes``.
+
+        Returns the bytes received so far. Raises :class:`LocalStackError` after
+        ``timeout`` seconds (a safety net for a broken test) or if the upload ends first.
+        """
+        with self._streams_lock:
+            if not self._streams_lock.wait_for(lambda: path in self._streams, timeout):
+                raise LocalStackError(f"no streaming upload of {path} within {timeout} s")
+            upload = self._streams[path]
+        with upload.cond:
+            ready = upload.cond.wait_for(
+                lambda: len(upload.buffer) >= min_bytes or upload.done, timeout
+            )
+            if not ready or len(upload.buffer) < min_bytes:
+                raise LocalStackError(
+                    f"the streaming upload of {path} did not reach {min_bytes} bytes"
+                )
+            return bytes(upload.buffer)
 
     def _end_stream(self, path: str, upload: _Upload, *, failed: bool) -> None:
         with self._streams_lock:

@@ -24,7 +24,7 @@ import re
 import socket
 import ssl
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
 from types import TracebackType
@@ -114,6 +114,8 @@ class RequestHandler(BaseHTTPRequestHandler):
     #: Unread request bodies up to this size are drained to keep the connection;
     #: larger ones close it.
     drain_limit = 1024 * 1024
+    #: How long a closing connection waits for the peer to stop sending.
+    linger_timeout = 2.0
 
     server: _Server
 
@@ -132,13 +134,29 @@ class RequestHandler(BaseHTTPRequestHandler):
         super().setup()
 
     def finish(self) -> None:
-        """Flush, then close a TLS socket (the plain one is closed by the server)."""
+        """Flush, linger, then close a TLS socket (the plain one is closed by the server)."""
         try:
             super().finish()
+            self._linger()
         finally:
             if self.tls:
                 self.server.forget_connection(self.request)
                 self.request.close()
+
+    def _linger(self) -> None:
+        # Closing a socket with unread input makes the kernel send RST, which can
+        # destroy the response the peer has not read yet (a 413 sent while the client
+        # is still uploading). So: stop sending, read and discard what the peer still
+        # sends, for a bounded amount and time, and close only then.
+        with contextlib.suppress(OSError, ValueError):
+            socket.socket.shutdown(self.request, socket.SHUT_WR)
+            self.request.settimeout(self.linger_timeout)
+            discarded = 0
+            while discarded <= self.drain_limit:
+                data = self.request.recv(_READ_SIZE)
+                if not data:
+                    break
+                discarded += len(data)
 
     @property
     def owner(self) -> LocalHTTPServer:
@@ -162,9 +180,28 @@ class RequestHandler(BaseHTTPRequestHandler):
         self._body_state: Literal["unread", "reading", "read", "broken"] = "unread"
         self._expect_continue = False
         self._continue_sent = False
+        self._record: RecordedRequest | None = None
+
+    def _update_record(self) -> None:
+        record = RecordedRequest(
+            method=self.command,
+            path=self.path,
+            headers=tuple(self.headers.items()),
+            peer=self.peer,
+            tls=self.tls,
+            status=self._status,
+            bytes_received=self._bytes_in,
+            bytes_sent=self._bytes_out,
+        )
+        self.owner.record(record, replacing=self._record)
+        self._record = record
 
     def handle_one_request(self) -> None:
-        """Serve one request, then drain or close, then record it."""
+        """Serve one request, then drain or close; record it as it goes.
+
+        The request enters the owner's log when the response head is sent (so a client
+        that has its answer can already find it there) and is updated at the end.
+        """
         self._reset_request_state()
         try:
             super().handle_one_request()
@@ -172,23 +209,22 @@ class RequestHandler(BaseHTTPRequestHandler):
                 self._drain_unread_body()
         finally:
             if self.command:
-                self.owner.record(
-                    RecordedRequest(
-                        method=self.command,
-                        path=self.path,
-                        headers=tuple(self.headers.items()),
-                        peer=self.peer,
-                        tls=self.tls,
-                        status=self._status,
-                        bytes_received=self._bytes_in,
-                        bytes_sent=self._bytes_out,
-                    )
-                )
+                self._update_record()
+
+    def end_headers(self) -> None:
+        """Finish the response head; the first final one puts the request in the log."""
+        if self._status is not None and self._record is None and self.command:
+            self._update_record()
+        super().end_headers()
 
     def handle_expect_100(self) -> bool:
         """Defer ``100 Continue`` until the handler reads the body (it may refuse first)."""
         self._expect_continue = True
         return True
+
+    def version_string(self) -> str:
+        """The ``Server`` header value."""
+        return self.server_version
 
     def log_message(self, format: str, *args: Any) -> None:
         """Log through :mod:`logging` (DEBUG) instead of writing to stderr."""
@@ -544,7 +580,7 @@ class LocalHTTPServer:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._requests: list[RecordedRequest] = []
-        self._requests_lock = threading.Lock()
+        self._requests_changed = threading.Condition()
         self._lifecycle_lock = threading.Lock()
 
     # --- lifecycle ------------------------------------------------------------------
@@ -643,18 +679,45 @@ class LocalHTTPServer:
 
     # --- request log -------------------------------------------------------------------
 
-    def record(self, request: RecordedRequest) -> None:
-        """Append ``request`` to :attr:`requests` (called by the handler)."""
-        with self._requests_lock:
-            self._requests.append(request)
+    def record(self, request: RecordedRequest, *, replacing: RecordedRequest | None = None) -> None:
+        """Log ``request``, in place of ``replacing`` if that is still in the log."""
+        with self._requests_changed:
+            for index in range(len(self._requests) - 1, -1, -1):
+                if replacing is not None and self._requests[index] is replacing:
+                    self._requests[index] = request
+                    break
+            else:
+                self._requests.append(request)
+            self._requests_changed.notify_all()
 
     @property
     def requests(self) -> list[RecordedRequest]:
         """A snapshot of every request received so far, oldest first."""
-        with self._requests_lock:
+        with self._requests_changed:
             return list(self._requests)
 
     def clear_requests(self) -> None:
         """Forget the recorded requests."""
-        with self._requests_lock:
+        with self._requests_changed:
             self._requests.clear()
+
+    def wait_for_request(
+        self, predicate: Callable[[RecordedRequest], bool], *, timeout: float = 10.0
+    ) -> RecordedRequest:
+        """Block until a recorded request satisfies ``predicate``; return the first one.
+
+        Requests enter the log when their response head is sent and are updated when
+        the server is done with them (a request without an answer, e.g. a cut-off
+        upload, appears only then, with ``status=None``). Raises :class:`LocalStackError`
+        after ``timeout`` seconds: a safety net for a broken test, not a synchronisation
+        device.
+        """
+        def found() -> RecordedRequest | None:
+            return next((r for r in self._requests if predicate(r)), None)
+
+        with self._requests_changed:
+            if not self._requests_changed.wait_for(lambda: found() is not None, timeout):
+                raise LocalStackError(f"no matching request within {timeout} s")
+            result = found()
+        assert result is not None
+        return result
