@@ -43,7 +43,7 @@ import attrs
 from botocore import xform_name
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .container_policy import IngestSecret
+from .container_policy import ContainerPolicy, ContainerPolicyBuilder, IngestSecret
 from .distribution import (
     ingest_distribution_config,
     playback_distribution_config,
@@ -60,6 +60,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import botocore.session
 
 __all__ = [
+    "INGEST_ACTIONS",
     "ContainerInfo",
     "IngestSetup",
     "Plan",
@@ -68,6 +69,7 @@ __all__ = [
     "ProvisioningSpec",
     "live_cors_rules",
     "live_lifecycle_policy",
+    "secret_gated_container_policy",
 ]
 
 logger = logging.getLogger(__name__)
@@ -312,6 +314,49 @@ def live_cors_rules(
             "MaxAgeSeconds": max_age_seconds,
         },
     )
+
+
+#: What encoders may do through the ingest distribution (PUT, DELETE, HEAD, GET).
+INGEST_ACTIONS: tuple[str, ...] = (
+    "mediastore:PutObject",
+    "mediastore:DeleteObject",
+    "mediastore:GetObject",
+    "mediastore:DescribeObject",
+)
+
+
+def secret_gated_container_policy(
+    *,
+    ingest_secret: IngestSecret,
+    playback_secret: IngestSecret | None = None,
+    account_id: str | None = None,
+    ingest_actions: Sequence[str] = INGEST_ACTIONS,
+) -> Callable[[ContainerInfo], ContainerPolicy]:
+    """A ``container_policy`` factory for :class:`ProvisioningSpec`.
+
+    The policy it renders (once the container exists) grants the account full access
+    over HTTPS, ``ingest_actions`` to requests carrying the ingest secret's
+    ``User-Agent``, and — with ``playback_secret`` — reads to requests carrying the
+    playback secret. ``account_id`` defaults to the one in the container ARN.
+    """
+
+    def render(info: ContainerInfo) -> ContainerPolicy:
+        account = account_id or info.account_id
+        if account is None:
+            raise InvalidInputError(
+                f"cannot tell the AWS account from the container ARN {info.arn!r}; "
+                "pass account_id"
+            )
+        builder = (
+            ContainerPolicyBuilder(region=info.region, account_id=account, container=info.name)
+            .allow_account_full_access()
+            .allow_cloudfront_ingest(ingest_secret, actions=tuple(ingest_actions))
+        )
+        if playback_secret is not None:
+            builder = builder.allow_cloudfront_read(playback_secret)
+        return builder.build()
+
+    return render
 
 
 @attrs.frozen

@@ -1,0 +1,202 @@
+"""``distribution-config`` and ``provision`` subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import attrs
+import botocore.session
+
+from ..container_policy import IngestSecret
+from ..distribution import ingest_distribution_config, playback_distribution_config
+from ..errors import InvalidInputError
+from ..provisioning import (
+    Provisioner,
+    ProvisioningSpec,
+    live_cors_rules,
+    live_lifecycle_policy,
+    secret_gated_container_policy,
+)
+
+__all__ = ["register"]
+
+
+def _secret(var: str | None, *, what: str) -> IngestSecret | None:
+    if not var:
+        return None
+    value = os.environ.get(var)
+    if value is None:
+        raise InvalidInputError(f"environment variable {var} ({what}) is not set")
+    return IngestSecret(value)
+
+
+def _read_text(path: str, what: str) -> str:
+    try:
+        return Path(path).read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"cannot read the {what} {path!r}: {exc}") from exc
+
+
+def _write_text(path: str, text: str) -> None:
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInputError(f"cannot write {path!r}: {exc}") from exc
+
+
+def _distribution_config(args: argparse.Namespace) -> int:
+    role = "playback" if args.playback else "ingest"
+    var = args.secret_env or (
+        "MEDIASTORE_PLAYBACK_SECRET" if args.playback else "MEDIASTORE_INGEST_SECRET"
+    )
+    secret = _secret(var, what=f"{role} secret")
+    reference = args.caller_reference or f"mediastore-ingest:{args.origin_domain}:{role}"
+    common: dict[str, Any] = {
+        "origin_domain": args.origin_domain,
+        "caller_reference": reference,
+        "price_class": args.price_class,
+        "origin_read_timeout": args.origin_read_timeout,
+        "origin_keepalive_timeout": args.origin_keepalive_timeout,
+    }
+    if args.comment is not None:
+        common["comment"] = args.comment
+    if args.playback:
+        config = playback_distribution_config(
+            secret=secret,
+            key_group_id=args.key_group_id,
+            ingest_secret=_secret(args.ingest_secret_env, what="ingest secret"),
+            **common,
+        )
+    else:
+        if not args.key_group_id:
+            raise InvalidInputError("the ingest distribution needs --key-group-id")
+        config = ingest_distribution_config(
+            secret=secret, key_group_id=args.key_group_id, **common
+        )
+    print(json.dumps(config, indent=2))
+    return 0
+
+
+def _provision(args: argparse.Namespace) -> int:
+    ingest = _secret(args.secret_env, what="ingest secret")
+    assert ingest is not None  # --secret-env is required
+    playback = _secret(args.playback_secret_env, what="playback secret")
+    if args.container_policy:
+        policy: Any = _read_text(args.container_policy, "container policy")
+    else:
+        policy = secret_gated_container_policy(
+            ingest_secret=ingest, playback_secret=playback, account_id=args.account_id
+        )
+    spec = ProvisioningSpec(
+        container_name=args.container,
+        public_key_pem=_read_text(args.public_key, "public key"),
+        ingest_secret=ingest,
+        playback=playback is not None,
+        playback_secret=playback,
+        playback_signed=args.signed_playback,
+        container_policy=policy,
+        lifecycle_policy=(
+            live_lifecycle_policy(seconds=args.expire_seconds) if args.expire_seconds else None
+        ),
+        cors_rules=live_cors_rules(args.cors_origin) if args.cors_origin else None,
+        public_key_name=args.public_key_name,
+        key_group_name=args.key_group_name,
+        price_class=args.price_class,
+    )
+    provisioner = Provisioner(
+        botocore.session.Session(profile=args.profile),
+        region=args.region,
+        endpoint_url=args.endpoint_url,
+    )
+    if args.dry_run:
+        print(provisioner.plan(spec))
+        return 0
+    plan, setup = provisioner.apply_with_plan(spec)
+    # The setup refers to the secrets; it never holds them.
+    setup = attrs.evolve(
+        setup,
+        ingest_secret_ref=f"env:{args.secret_env}",
+        playback_secret_ref=(
+            f"env:{args.playback_secret_env}" if args.playback_secret_env else None
+        ),
+    )
+    print(plan)
+    text = setup.to_json()
+    if args.out:
+        _write_text(args.out, text + "\n")
+        print(f"wrote {args.out}", file=sys.stderr)
+    else:
+        print(text)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``distribution-config`` and ``provision`` commands."""
+    p = subparsers.add_parser(
+        "distribution-config",
+        help="print a CloudFront DistributionConfig (JSON) for the ingest or playback side",
+        description=(
+            "Print the DistributionConfig JSON that CloudFront's CreateDistribution "
+            "accepts. The output contains the secret in the User-Agent origin header: "
+            "treat it as a secret."
+        ),
+    )
+    p.add_argument("--origin-domain", required=True,
+                   help="origin host, e.g. abc123.data.mediastore.us-west-2.amazonaws.com")
+    p.add_argument("--key-group-id", help="trusted key group (required for ingest)")
+    p.add_argument("--playback", action="store_true",
+                   help="the GET/HEAD playback distribution instead of ingest")
+    p.add_argument("--secret-env", metavar="VAR",
+                   help="environment variable holding the secret (default "
+                        "MEDIASTORE_INGEST_SECRET, or MEDIASTORE_PLAYBACK_SECRET with --playback)")
+    p.add_argument("--ingest-secret-env", metavar="VAR",
+                   help="with --playback: check the playback secret differs from this one")
+    p.add_argument("--caller-reference")
+    p.add_argument("--comment")
+    p.add_argument("--price-class", default="PriceClass_All")
+    p.add_argument("--origin-read-timeout", type=int, default=30)
+    p.add_argument("--origin-keepalive-timeout", type=int, default=5)
+    p.set_defaults(func=_distribution_config)
+
+    q = subparsers.add_parser(
+        "provision",
+        help="create or reuse the container, key, key group and distributions",
+        description=(
+            "Idempotently provision a MediaStore container, its policies, a CloudFront "
+            "public key and key group, and the ingest (and playback) distributions. "
+            "Prints the plan; --dry-run changes nothing."
+        ),
+    )
+    q.add_argument("--region", required=True)
+    q.add_argument("--container", required=True)
+    q.add_argument("--public-key", required=True, metavar="PEM",
+                   help="public key file (PEM SubjectPublicKeyInfo, RSA 2048 or ECDSA P-256)")
+    q.add_argument("--secret-env", required=True, metavar="VAR",
+                   help="environment variable holding the ingest secret")
+    q.add_argument("--playback-secret-env", metavar="VAR",
+                   help="environment variable holding the playback secret "
+                        "(adds the playback distribution)")
+    q.add_argument("--signed-playback", action="store_true",
+                   help="playback also requires signed URLs/cookies")
+    q.add_argument("--container-policy", metavar="FILE",
+                   help="container policy JSON (default: account access + secret-gated "
+                        "CloudFront ingest/playback)")
+    q.add_argument("--account-id", help="AWS account id for the default policy "
+                                        "(default: from the container ARN)")
+    q.add_argument("--expire-seconds", type=int, metavar="N",
+                   help="add a transient-data lifecycle rule expiring objects after N s")
+    q.add_argument("--cors-origin", action="append", metavar="ORIGIN",
+                   help="allow browser GET/HEAD from ORIGIN (repeatable)")
+    q.add_argument("--public-key-name")
+    q.add_argument("--key-group-name")
+    q.add_argument("--price-class", default="PriceClass_All")
+    q.add_argument("--profile", help="botocore profile (default: the usual credential chain)")
+    q.add_argument("--endpoint-url", help="endpoint override for both services (testing)")
+    q.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    q.add_argument("--out", metavar="FILE", help="write the IngestSetup JSON here")
+    q.set_defaults(func=_provision)
