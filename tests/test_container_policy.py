@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
+import io
 import ipaddress
 import json
 import random
 import string
+from pathlib import Path
 
 import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mediastore_ingest.cli import _container_policy as cli
 from mediastore_ingest.container_policy import (
     MAX_POLICY_LENGTH,
     USER_AGENT_PREFIX,
@@ -635,3 +639,134 @@ def test_any_policy_round_trips(stmts: list[Statement], version: str, pid: str |
     reordered = json.dumps(_reverse_keys(policy.to_dict()), indent=1)
     assert ContainerPolicy.from_json(reordered) == policy
     assert hash(ContainerPolicy.from_json(reordered)) == hash(policy)
+
+
+# --- CLI: mediastore-ingest container-policy ------------------------------------------------
+
+BASE_ARGS = ["container-policy", "--region", "us-west-2", "--account-id", ACCOUNT,
+             "--container", "live"]
+
+
+def run_cli(argv: list[str]) -> int:
+    """Parse with only this subcommand registered and run it (as the CLI frame does)."""
+    parser = argparse.ArgumentParser(prog="mediastore-ingest")
+    cli.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+def test_cli_prints_the_seed_policy(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INGEST_SECRET", SECRET.value)
+    assert run_cli([*BASE_ARGS, "--secret-env", "INGEST_SECRET", "--public-read"]) == 0
+    out, err = capsys.readouterr()
+    expected = (
+        builder().allow_account_full_access().allow_public_read_over_https()
+        .allow_cloudfront_ingest(SECRET).build()
+    )
+    assert out == expected.to_json(indent=2) + "\n"
+    assert err == ""
+
+
+def test_cli_every_option(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PLAY", PLAYBACK.value)
+    monkeypatch.setenv("INGEST", SECRET.value)
+    argv = [*BASE_ARGS, "--secret-env", "INGEST", "--playback-secret-env", "PLAY",
+            "--oac-distribution-arn", DIST_ARN, "--oac-action", "mediastore:PutObject",
+            "--source-ip", "192.0.2.0/24", "198.51.100.0/24"]
+    assert run_cli(argv) == 0
+    policy = ContainerPolicy.from_json(capsys.readouterr().out)
+    assert [s.sid for s in policy.statements] == [
+        "MediaStoreFullAccess", "CloudFrontIngest", "CloudFrontPlayback",
+        "CloudFrontOriginAccessControl"]
+    assert policy.statements[1].conditions[-1] == Condition(
+        "IpAddress", "aws:SourceIp", ("192.0.2.0/24", "198.51.100.0/24"))
+    assert policy.statements[3].actions == ("mediastore:PutObject",)
+
+
+def test_cli_generate_secret_prints_it_once_on_stderr(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run_cli([*BASE_ARGS, "--generate-secret"]) == 0
+    out, err = capsys.readouterr()
+    policy = ContainerPolicy.from_json(out)
+    [agent] = policy.statements[1].conditions[0].values
+    secret = agent.removeprefix(USER_AGENT_PREFIX)
+    assert len(secret) == 40
+    assert err.count(secret) == 1
+    assert "Store it now" in err
+    assert out.count(secret) == 1  # only inside the policy JSON
+
+
+def test_cli_refusals(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NOPE", raising=False)
+    monkeypatch.setenv("SHORT", "abc")
+    monkeypatch.setenv("SAME", SECRET.value)
+    with pytest.raises(InvalidInputError, match="NOPE is not set"):
+        run_cli([*BASE_ARGS, "--secret-env", "NOPE"])
+    with pytest.raises(InvalidInputError, match="SHORT") as info:
+        run_cli([*BASE_ARGS, "--secret-env", "SHORT"])
+    assert "abc" not in str(info.value)
+    with pytest.raises(ContainerPolicyError, match="same aws:UserAgent secret") as info:
+        run_cli([*BASE_ARGS, "--secret-env", "SAME", "--playback-secret-env", "SAME"])
+    assert SECRET.value not in str(info.value)
+    with pytest.raises(InvalidInputError, match="required"):
+        run_cli(["container-policy", "--region", "us-west-2"])
+    with pytest.raises(InvalidInputError, match="--source-ip"):
+        run_cli([*BASE_ARGS, "--source-ip", "192.0.2.0/24"])
+    with pytest.raises(InvalidInputError, match="account_id"):
+        run_cli(["container-policy", "--region", "us-west-2", "--account-id", "1",
+                 "--container", "live"])
+    with pytest.raises(SystemExit):
+        run_cli([*BASE_ARGS, "--generate-secret", "--secret-env", "SAME"])
+
+
+def test_cli_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(builder().allow_account_full_access().allow_cloudfront_ingest(SECRET)
+                    .build().to_json(indent=4))
+    assert run_cli(["container-policy", "--check", str(good)]) == 0
+    assert "no findings" in capsys.readouterr().err
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"Version": "2012-10-17", "Statement": [
+        {**WRITE, "Sid": "Open"},
+        {**WRITE, "Sid": "Open", "Action": "mediastore:GetObject", "Condition": {
+            "StringEquals": {"aws:UserAgent": USER_AGENT_PREFIX + "Short123"}}},
+    ]}))
+    assert run_cli(["container-policy", "--check", str(bad)]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    for code in ("public-write", "insecure-write", "duplicate-sid", "short-secret"):
+        assert f"error: [{code}]" in err
+    assert "Short123" not in err
+
+    # known secrets from the environment; a warning alone exits 0
+    monkeypatch.setenv("INGEST", PLAYBACK.value)
+    assert run_cli(["container-policy", "--check", str(good), "--secret-env", "INGEST"]) == 0
+    assert "warning: [unknown-secret]" in capsys.readouterr().err
+
+    with pytest.raises(InvalidInputError, match="cannot read"):
+        run_cli(["container-policy", "--check", str(tmp_path / "missing.json")])
+    with pytest.raises(InvalidInputError, match="--region"):
+        run_cli(["container-policy", "--check", str(good), "--region", "us-west-2"])
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"Statement": [{"Effect": "Allow"}]}')
+    with pytest.raises(ContainerPolicyError, match=r"Statement\[0\]"):
+        run_cli(["container-policy", "--check", str(broken)])
+
+
+def test_cli_check_reads_stdin(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = builder().allow_public_read_over_https().build().to_json()
+    monkeypatch.setattr("sys.stdin", io.StringIO(text))
+    assert run_cli(["container-policy", "--check", "-"]) == 0
+    assert "-: no findings" in capsys.readouterr().err
