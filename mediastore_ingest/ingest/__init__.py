@@ -1,0 +1,55 @@
+"""The ingest client (layer 6): signed PUT/HEAD/GET/DELETE/list of live media
+through a CloudFront ingest distribution, or directly with botocore.
+
+:class:`IngestClient` is the entry point; :class:`IngestConfig` and
+:class:`RetryPolicy` configure it; :class:`Transport` is the one HTTP seam, with the
+default :class:`Urllib3Transport` and the :class:`MockTransport` test double.
+"""
+
+from __future__ import annotations
+
+from ._client import (
+    IngestClient,
+    IngestConfig,
+    ListItem,
+    ObjectInfo,
+    ObjectStream,
+    PutOutcome,
+    PutRequest,
+    PutResult,
+)
+from ._media import (
+    MEDIA_TYPES,
+    guess_content_type,
+    live_cache_control,
+    validate_content_type,
+    validate_path,
+)
+from ._progress import ProgressLine
+from ._retry import RetryPolicy, parse_retry_after
+from ._transport import Headers, MockTransport, Request, Response, Transport, Urllib3Transport
+
+__all__ = [
+    "MEDIA_TYPES",
+    "Headers",
+    "IngestClient",
+    "IngestConfig",
+    "ListItem",
+    "MockTransport",
+    "ObjectInfo",
+    "ObjectStream",
+    "ProgressLine",
+    "PutOutcome",
+    "PutRequest",
+    "PutResult",
+    "Request",
+    "Response",
+    "RetryPolicy",
+    "Transport",
+    "Urllib3Transport",
+    "guess_content_type",
+    "live_cache_control",
+    "parse_retry_after",
+    "validate_content_type",
+    "validate_path",
+]

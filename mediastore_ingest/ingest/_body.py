@@ -1,0 +1,243 @@
+"""Request bodies that can be sent again from their start (for retries).
+
+* ``bytes``/``bytearray``/``memoryview``: kept as given, re-sent as is.
+* a file path (``str``/``os.PathLike``): opened afresh for every attempt.
+* a binary file object: seekable ones are rewound to the offset they had when the
+  upload started; non-seekable ones are read like a generator.
+* an iterable/generator of bytes: sent chunked; the pieces are kept as they stream
+  up to a buffer limit so a failed attempt can be replayed. Past the limit the buffer
+  is dropped, and a failure can no longer be retried
+  (:class:`~mediastore_ingest.errors.BodyNotRetryableError`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO, Union
+
+from ..errors import InvalidInputError
+from ._retry import Rewindable
+from ._transport import BodyReadError
+
+__all__ = ["Body", "BodySource", "make_body"]
+
+CHUNK_SIZE = 1024 * 1024
+
+Body = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", BinaryIO, Iterable[bytes]]
+
+
+class BodySource(Rewindable):
+    """A body the client can send once per attempt.
+
+    ``size`` is the length in bytes, or ``None`` when unknown (sent chunked).
+    """
+
+    size: int | None = None
+    kind: str = "body"
+
+    def __init__(self) -> None:
+        self.opened = 0
+
+    def open(self) -> Iterator[bytes]:
+        """The body's pieces for a new attempt, from its start."""
+        self.opened += 1
+        return self._pieces()
+
+    def _pieces(self) -> Iterator[bytes]:
+        raise NotImplementedError
+
+    def sha256_hex(self) -> str:
+        """Hex SHA-256 of the whole body (for S3 origins behind OAC)."""
+        raise InvalidInputError(
+            f"cannot compute x-amz-content-sha256 of a {self.kind} body before sending it; "
+            "pass bytes or a file"
+        )
+
+    @property
+    def retried(self) -> bool:
+        """True once the body was sent more than once."""
+        return self.opened > 1
+
+
+class BytesBody(BodySource):
+    """An in-memory body."""
+
+    kind = "bytes"
+
+    def __init__(self, data: bytes | bytearray | memoryview) -> None:
+        super().__init__()
+        view = memoryview(data)
+        self._data: bytes | memoryview = data if isinstance(data, bytes) else view.cast("B")
+        self.size = view.nbytes
+
+    def _pieces(self) -> Iterator[bytes]:
+        data = self._data
+        if len(data) <= CHUNK_SIZE:
+            if len(data):
+                yield bytes(data) if isinstance(data, memoryview) else data
+            return
+        view = memoryview(data)
+        for start in range(0, len(view), CHUNK_SIZE):
+            yield view[start : start + CHUNK_SIZE]  # type: ignore[misc]
+
+    def sha256_hex(self) -> str:
+        """Hex SHA-256 of the data."""
+        return hashlib.sha256(self._data).hexdigest()
+
+
+def _read_exact(f: BinaryIO, size: int, what: str) -> Iterator[bytes]:
+    remaining = size
+    while remaining:
+        try:
+            piece = f.read(min(CHUNK_SIZE, remaining))
+        except (OSError, ValueError) as exc:
+            raise BodyReadError(InvalidInputError(f"reading {what} failed: {exc}")) from exc
+        if not piece:
+            raise BodyReadError(
+                InvalidInputError(f"{what} ended after {size - remaining} of {size} bytes")
+            )
+        remaining -= len(piece)
+        yield piece
+
+
+class FileBody(BodySource):
+    """A file on disk, opened afresh for every attempt; its size is taken once."""
+
+    kind = "file"
+
+    def __init__(self, filename: str | os.PathLike[str]) -> None:
+        super().__init__()
+        self._filename = os.fspath(filename)
+        try:
+            self.size = os.stat(self._filename).st_size
+        except OSError as exc:
+            raise InvalidInputError(f"cannot read body file {self._filename!r}: {exc}") from exc
+
+    def _pieces(self) -> Iterator[bytes]:
+        try:
+            f = open(self._filename, "rb")  # noqa: SIM115 - closed in finally
+        except OSError as exc:
+            raise BodyReadError(
+                InvalidInputError(f"cannot open body file {self._filename!r}: {exc}")
+            ) from exc
+        try:
+            assert self.size is not None
+            yield from _read_exact(f, self.size, f"file {self._filename!r}")
+        finally:
+            f.close()
+
+    def sha256_hex(self) -> str:
+        """Hex SHA-256 of the file's first ``size`` bytes."""
+        h = hashlib.sha256()
+        for piece in self._pieces():
+            h.update(piece)
+        return h.hexdigest()
+
+
+class SeekableFileBody(BodySource):
+    """An open seekable binary file: every attempt starts at the original offset."""
+
+    kind = "file object"
+
+    def __init__(self, f: BinaryIO) -> None:
+        super().__init__()
+        self._f = f
+        try:
+            self._start = f.tell()
+            end = f.seek(0, io.SEEK_END)
+            f.seek(self._start)
+        except (OSError, ValueError) as exc:
+            raise InvalidInputError(f"cannot seek in the body file object: {exc}") from exc
+        self.size = max(0, end - self._start)
+
+    def _pieces(self) -> Iterator[bytes]:
+        try:
+            self._f.seek(self._start)
+        except (OSError, ValueError) as exc:
+            raise BodyReadError(InvalidInputError(f"cannot rewind the body file: {exc}")) from exc
+        assert self.size is not None
+        yield from _read_exact(self._f, self.size, "the body file object")
+
+    def sha256_hex(self) -> str:
+        """Hex SHA-256 of the file from its start offset."""
+        h = hashlib.sha256()
+        for piece in self._pieces():
+            h.update(piece)
+        return h.hexdigest()
+
+
+class IterableBody(BodySource):
+    """A one-shot stream of pieces, sent chunked, buffered up to ``buffer_limit``
+    bytes so it can be replayed after a failed attempt."""
+
+    kind = "streamed"
+
+    def __init__(self, pieces: Iterable[bytes], *, buffer_limit: int) -> None:
+        super().__init__()
+        self._iter = iter(pieces)
+        self._limit = buffer_limit
+        self._buffer: list[bytes] = []
+        self._buffered = 0
+        self._overflow = False
+        self.size = None
+
+    def can_retry(self) -> bool:
+        """False once more than ``buffer_limit`` bytes were pulled from the stream."""
+        return not self._overflow
+
+    def _pieces(self) -> Iterator[bytes]:
+        if self._overflow:
+            raise BodyReadError(InvalidInputError("the streamed body cannot be replayed"))
+        yield from list(self._buffer)
+        while True:
+            try:
+                piece = next(self._iter)
+            except StopIteration:
+                return
+            except Exception as exc:
+                raise BodyReadError(exc) from exc
+            if not isinstance(piece, (bytes, bytearray, memoryview)):
+                raise BodyReadError(
+                    InvalidInputError(
+                        f"a streamed body must yield bytes, not {type(piece).__name__}"
+                    )
+                )
+            data = bytes(piece)
+            if not data:
+                continue
+            if not self._overflow:
+                self._buffered += len(data)
+                if self._buffered > self._limit:
+                    self._overflow = True
+                    self._buffer.clear()
+                else:
+                    self._buffer.append(data)
+            yield data
+
+
+def make_body(body: object, *, buffer_limit: int) -> BodySource:
+    """Wrap any accepted body kind in a :class:`BodySource`."""
+    if isinstance(body, BodySource):
+        return body
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        return BytesBody(body)
+    if isinstance(body, (str, os.PathLike)):
+        return FileBody(body)
+    if isinstance(body, io.TextIOBase):
+        raise InvalidInputError("a body file must be opened in binary mode ('rb')")
+    read = getattr(body, "read", None)
+    if callable(read):
+        f: BinaryIO = body  # type: ignore[assignment]
+        seekable = getattr(body, "seekable", None)
+        if callable(seekable) and seekable():
+            return SeekableFileBody(f)
+        return IterableBody(iter(lambda: f.read(CHUNK_SIZE), b""), buffer_limit=buffer_limit)
+    if isinstance(body, Iterable):
+        return IterableBody(body, buffer_limit=buffer_limit)
+    raise InvalidInputError(
+        "body must be bytes, a file path, a binary file object or an iterable of bytes, "
+        f"not {type(body).__name__}"
+    )

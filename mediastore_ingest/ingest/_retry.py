@@ -1,0 +1,188 @@
+"""The one retry loop of the ingest client and its :class:`RetryPolicy`.
+
+Retried: connection failures (:class:`~mediastore_ingest.errors.TransportError`:
+refused, reset, timed out) and the statuses in :attr:`RetryPolicy.retry_statuses`
+(429, 500, 502, 503, 504). Never retried: 400, 403, 404 and every other status, and
+errors in the caller's own input. Delays use "full jitter" (a uniform draw between 0
+and ``min(cap, base * 2**n)``) from an injected random source, unless the server
+sent ``Retry-After`` (seconds or an HTTP date), which is honoured up to a cap.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import email.utils
+import logging
+import math
+from collections.abc import Callable
+from typing import TypeVar
+
+import attrs
+
+from ..errors import (
+    BodyNotRetryableError,
+    HTTPStatusError,
+    IngestError,
+    InvalidInputError,
+    RetriesExhaustedError,
+    TransportError,
+)
+
+__all__ = ["RetryPolicy", "parse_retry_after"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+def _positive_int(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInputError(f"{attribute.name} must be an int >= 1, not {value!r}")
+
+
+def _non_negative(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise InvalidInputError(f"{attribute.name} must be a number >= 0, not {value!r}")
+
+
+def _statuses(value: object) -> frozenset[int]:
+    if not isinstance(value, (set, frozenset, list, tuple)):
+        raise InvalidInputError("retry_statuses must be a set of ints")
+    out = frozenset(value)
+    for status in out:
+        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+            raise InvalidInputError(f"not an HTTP status: {status!r}")
+        if status in (400, 403, 404):
+            raise InvalidInputError(f"status {status} is never retried (the request is wrong)")
+    return out
+
+
+@attrs.frozen
+class RetryPolicy:
+    """How often and how patiently a request is tried again.
+
+    ``max_attempts`` counts the first try (1 = no retry). Delay before retry ``n``
+    (1-based) is ``rng() * min(backoff_cap, backoff_base * 2**(n-1))`` seconds, or
+    the server's ``Retry-After`` capped at ``retry_after_cap``.
+    """
+
+    max_attempts: int = attrs.field(default=4, validator=_positive_int)
+    backoff_base: float = attrs.field(default=0.1, validator=_non_negative)
+    backoff_cap: float = attrs.field(default=5.0, validator=_non_negative)
+    retry_after_cap: float = attrs.field(default=30.0, validator=_non_negative)
+    retry_statuses: frozenset[int] = attrs.field(
+        default=RETRYABLE_STATUSES, converter=_statuses
+    )
+    retry_transport_errors: bool = True
+
+    def is_retryable(self, error: BaseException) -> bool:
+        """True for connection failures and the retryable statuses."""
+        if isinstance(error, TransportError):
+            return self.retry_transport_errors
+        if isinstance(error, HTTPStatusError):
+            return error.status in self.retry_statuses
+        return False
+
+    def backoff(self, retry_number: int, rng: Callable[[], float]) -> float:
+        """The jittered delay before retry ``retry_number`` (1-based)."""
+        ceiling = min(self.backoff_cap, math.ldexp(self.backoff_base, min(retry_number - 1, 62)))
+        return max(0.0, min(1.0, rng())) * ceiling
+
+    def delay(
+        self, retry_number: int, rng: Callable[[], float], retry_after: float | None = None
+    ) -> float:
+        """The delay before retry ``retry_number``, honouring ``retry_after``."""
+        if retry_after is not None:
+            return min(max(0.0, retry_after), self.retry_after_cap)
+        return self.backoff(retry_number, rng)
+
+
+def parse_retry_after(value: str | None, *, now: float) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date,
+    relative to ``now`` epoch seconds); ``None`` when absent or unreadable."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(int(text))
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=_dt.timezone.utc)
+    return max(0.0, when.timestamp() - now)
+
+
+class RetryableResponse(Exception):
+    """Internal: an attempt ended in a retryable status; carries ``Retry-After``.
+
+    Never escapes :func:`run_with_retries`."""
+
+    def __init__(self, error: HTTPStatusError, retry_after: float | None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry_after = retry_after
+
+
+class Rewindable:
+    """What the loop needs from a request body between attempts."""
+
+    def can_retry(self) -> bool:
+        """True when the body can be sent again from its start."""
+        return True
+
+
+def run_with_retries(
+    attempt: Callable[[int], T],
+    *,
+    policy: RetryPolicy,
+    path: str | None,
+    sleep: Callable[[float], None],
+    rng: Callable[[], float],
+    body: Rewindable | None = None,
+    on_retry: Callable[[int, IngestError, float], None] | None = None,
+) -> tuple[T, int]:
+    """Call ``attempt(n)`` (n = 1, 2, …) until it succeeds; return (value, attempts).
+
+    Errors that are not retryable propagate as they are. When the body cannot be
+    re-sent, :class:`BodyNotRetryableError` is raised; when the budget runs out,
+    :class:`RetriesExhaustedError`; both chain the last failure.
+    """
+    number = 1
+    while True:
+        retry_after: float | None = None
+        try:
+            return attempt(number), number
+        except RetryableResponse as wrapped:
+            error: IngestError = wrapped.error
+            retry_after = wrapped.retry_after
+        except IngestError as exc:
+            if not policy.is_retryable(exc):
+                raise
+            error = exc
+        if not policy.is_retryable(error):
+            raise error
+        if number >= policy.max_attempts:
+            raise RetriesExhaustedError(
+                f"{path or 'request'}: gave up after {number} attempt(s): {error}",
+                path=path,
+                attempts=number,
+                last_error=error,
+            ) from error
+        if body is not None and not body.can_retry():
+            raise BodyNotRetryableError(
+                f"{path or 'request'}: attempt {number} failed ({error}) and the streamed "
+                "body is larger than the retry buffer, so it cannot be sent again",
+                path=path,
+                attempts=number,
+            ) from error
+        wait = policy.delay(number, rng, retry_after)
+        logger.debug("retrying %s after %s (attempt %d, wait %.3fs)", path, error, number, wait)
+        if on_retry is not None:
+            on_retry(number, error, wait)
+        if wait > 0:
+            sleep(wait)
+        number += 1
