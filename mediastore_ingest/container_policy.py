@@ -24,7 +24,7 @@ import json
 import re
 import secrets
 import string
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Literal
 
 import attrs
@@ -408,7 +408,7 @@ class Statement:
                 fields[field] = Principal._parse(obj[name], f"{where}.{name}")
         for name, field in _LIST_ELEMENTS:
             if name in obj:
-                fields[field] = _parse_strings(obj[name], f"{where}.{name}", allow_empty=False)
+                fields[field] = _parse_strings(obj[name], f"{where}.{name}")
         for a, b in (("Principal", "NotPrincipal"), ("Action", "NotAction"),
                      ("Resource", "NotResource")):
             if (a in obj) == (b in obj):
@@ -445,12 +445,10 @@ _LIST_ELEMENTS = (
 )
 
 
-def _parse_strings(
-    value: object, where: str, *, allow_empty: bool = False, scalars: bool = False
-) -> tuple[str, ...]:
+def _parse_strings(value: object, where: str, *, scalars: bool = False) -> tuple[str, ...]:
     """A JSON string or list of strings; condition values may also be bools/numbers."""
     items = value if isinstance(value, list) else [value]
-    if not items and not allow_empty and not scalars:
+    if not items and not scalars:
         raise ContainerPolicyError(f"{where}: expected at least one value")
     out: list[str] = []
     for item in items:
@@ -678,68 +676,21 @@ def _mask(user_agent: str) -> str:
     return f"{prefix}{shown}…"
 
 
+_Problem = tuple[str, Severity, str]  # code, severity, message
+
+
 def _lint(policy: ContainerPolicy, known: Iterable[IngestSecret] | None) -> list[Finding]:
-    out: list[Finding] = []
     known_agents = None if known is None else {s.user_agent for s in known}
     seen_sids: set[str] = set()
-    writers: dict[str, int] = {}  # user agent -> first statement index granting write
+    writers: dict[str, int] = {}  # user agent -> first statement granting write with it
     readers: dict[str, int] = {}
-
-    for i, st in enumerate(policy.statements):
-        name = f"Statement[{i}]" + (f" ({st.sid})" if st.sid else "")
-
-        def add(code: str, severity: Severity, message: str, *, _i: int = i,
-                _st: Statement = st) -> None:
-            out.append(Finding(code=code, severity=severity, sid=_st.sid, message=message,
-                               index=_i))
-
-        if st.sid is not None:
-            if st.sid in seen_sids:
-                add("duplicate-sid", "error", f"{name}: Sid {st.sid!r} is used more than once")
-            seen_sids.add(st.sid)
-        if not compact_json(st.to_json_value()).isascii():
-            add("non-ascii", "error",
-                f"{name} holds a non-ASCII character; MediaStore accepts ASCII policies only")
-
-        allow = st.effect == "Allow"
-        writes = allow and any(st.grants(a) for a in _WRITE_ACTIONS)
-        reads = allow and any(st.grants(a) for a in _READ_ACTIONS)
-        public = st.not_principal is not None or (
-            st.principal is not None and st.principal.is_public
+    out = [
+        Finding(code=code, severity=severity, sid=st.sid, message=message, index=i)
+        for i, st in enumerate(policy.statements)
+        for code, severity, message in _statement_problems(
+            i, st, seen_sids, writers, readers, known_agents
         )
-        if writes and public and not any(_is_gating(c) for c in st.conditions):
-            add("public-write", "error",
-                f"{name} lets anyone write (PutObject/DeleteObject) without an "
-                "aws:UserAgent secret or AWS:SourceArn condition")
-        if (allow and st.grants("mediastore:PutObject")
-                and not any(_is_true_secure_transport(c) for c in st.conditions)):
-            add("insecure-write", "error",
-                f"{name} grants PutObject without Bool aws:SecureTransport \"true\" "
-                "(MediaStore requires it)")
-
-        for agent in dict.fromkeys(_user_agents(st)):
-            if "*" in agent or "?" in agent:
-                continue
-            secret = agent.removeprefix(USER_AGENT_PREFIX)
-            if len(secret) < 20:
-                add("short-secret", "error",
-                    f"{name}: the aws:UserAgent secret {_mask(agent)} is {len(secret)} "
-                    "characters long; use at least 20 (IngestSecret.generate())")
-            if known_agents is not None and agent not in known_agents:
-                add("unknown-secret", "warning",
-                    f"{name}: the aws:UserAgent value {_mask(agent)} is not the User-Agent "
-                    "of any known secret, so no distribution will match it")
-            if writes:
-                writers.setdefault(agent, i)
-            if reads:
-                readers.setdefault(agent, i)
-            other = readers.get(agent) if writes else writers.get(agent) if reads else None
-            if other is not None and other != i:
-                add("shared-secret", "warning",
-                    f"{name} and Statement[{other}] use the same aws:UserAgent secret "
-                    f"{_mask(agent)} for writing and reading; give the playback "
-                    "distribution its own secret")
-
+    ]
     full = compact_json(policy.to_dict())
     if len(full) > MAX_POLICY_LENGTH:
         out.append(Finding(
@@ -750,6 +701,64 @@ def _lint(policy: ContainerPolicy, known: Iterable[IngestSecret] | None) -> list
         out.append(Finding(code="non-ascii", severity="error", sid=None,
                            message="the policy Id holds a non-ASCII character"))
     return out
+
+
+def _statement_problems(
+    i: int,
+    st: Statement,
+    seen_sids: set[str],
+    writers: dict[str, int],
+    readers: dict[str, int],
+    known_agents: set[str] | None,
+) -> Iterator[_Problem]:
+    """Findings for statement ``i``; updates the cross-statement state it is given."""
+    name = f"Statement[{i}]" + (f" ({st.sid})" if st.sid else "")
+    if st.sid is not None:
+        if st.sid in seen_sids:
+            yield "duplicate-sid", "error", f"{name}: Sid {st.sid!r} is used more than once"
+        seen_sids.add(st.sid)
+    if not compact_json(st.to_json_value()).isascii():
+        yield ("non-ascii", "error",
+               f"{name} holds a non-ASCII character; MediaStore accepts ASCII policies only")
+
+    allow = st.effect == "Allow"
+    writes = allow and any(st.grants(a) for a in _WRITE_ACTIONS)
+    reads = allow and any(st.grants(a) for a in _READ_ACTIONS)
+    public = st.not_principal is not None or (
+        st.principal is not None and st.principal.is_public
+    )
+    if writes and public and not any(_is_gating(c) for c in st.conditions):
+        yield ("public-write", "error",
+               f"{name} lets anyone write (PutObject/DeleteObject) without an "
+               "aws:UserAgent secret or AWS:SourceArn condition")
+    if (allow and st.grants("mediastore:PutObject")
+            and not any(_is_true_secure_transport(c) for c in st.conditions)):
+        yield ("insecure-write", "error",
+               f"{name} grants PutObject without Bool aws:SecureTransport \"true\" "
+               "(MediaStore requires it)")
+
+    for agent in dict.fromkeys(_user_agents(st)):
+        if "*" in agent or "?" in agent:
+            continue
+        secret = agent.removeprefix(USER_AGENT_PREFIX)
+        if len(secret) < _MIN_LENGTH:
+            yield ("short-secret", "error",
+                   f"{name}: the aws:UserAgent secret {_mask(agent)} is {len(secret)} "
+                   f"characters long; use at least {_MIN_LENGTH} (IngestSecret.generate())")
+        if known_agents is not None and agent not in known_agents:
+            yield ("unknown-secret", "warning",
+                   f"{name}: the aws:UserAgent value {_mask(agent)} is not the User-Agent "
+                   "of any known secret, so no distribution will match it")
+        if writes:
+            writers.setdefault(agent, i)
+        if reads:
+            readers.setdefault(agent, i)
+        other = readers.get(agent) if writes else writers.get(agent) if reads else None
+        if other is not None and other != i:
+            yield ("shared-secret", "warning",
+                   f"{name} and Statement[{other}] use the same aws:UserAgent secret "
+                   f"{_mask(agent)} for writing and reading; give the playback "
+                   "distribution its own secret")
 
 
 # --- the builder -----------------------------------------------------------------------
