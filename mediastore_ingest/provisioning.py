@@ -145,12 +145,12 @@ def _policy_text(value: object) -> str:
     return text
 
 
-def _check_json_text(what: str) -> Callable[[Any, Any, str | None], None]:
+def _check_json_text(what: str, max_len: int) -> Callable[[Any, Any, str | None], None]:
     def check(instance: object, attribute: object, value: str | None) -> None:
         if value is None:
             return
-        if not isinstance(value, str):
-            raise InvalidInputError(f"{what} must be JSON text")
+        if not isinstance(value, str) or not 1 <= len(value) <= max_len:
+            raise InvalidInputError(f"{what} must be JSON text of 1-{max_len} characters")
         try:
             json.loads(value)
         except ValueError as exc:
@@ -229,7 +229,7 @@ class ProvisioningSpec:
         default=None, converter=_cors_converter
     )
     lifecycle_policy: str | None = attrs.field(
-        default=None, validator=_check_json_text("lifecycle_policy")
+        default=None, validator=_check_json_text("lifecycle_policy", 8192)
     )
     public_key_name: str | None = attrs.field(default=None, validator=_check_cf_name)
     key_group_name: str | None = attrs.field(default=None, validator=_check_cf_name)

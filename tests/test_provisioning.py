@@ -180,9 +180,30 @@ class LocalCors:
 
 
 def provisioner(session: botocore.session.Session, url: str, **kw: Any) -> Provisioner:
+    """A provisioner building its own clients from ``session`` (the usual path)."""
     sleeps: list[float] = []
     kw.setdefault("sleep", sleeps.append)
     return Provisioner(session, region=REGION, endpoint_url=url, client_config=NO_RETRY, **kw)
+
+
+def moto_clients(session: botocore.session.Session, url: str) -> tuple[Any, Any]:
+    """Explicit (mediastore, cloudfront) clients on moto, for tests that hook them."""
+    return (
+        session.create_client("mediastore", region_name=REGION, endpoint_url=url,
+                              config=NO_RETRY),
+        session.create_client("cloudfront", region_name=REGION, endpoint_url=url,
+                              config=NO_RETRY),
+    )
+
+
+def hooked_provisioner(
+    session: botocore.session.Session, url: str, *, cors: LocalCors | None = None
+) -> tuple[Provisioner, Any, Any]:
+    """A provisioner on explicit moto clients, with CORS answered by ``cors``."""
+    ms, cf = moto_clients(session, url)
+    if cors is not None:
+        cors.install(ms)
+    return Provisioner(mediastore_client=ms, cloudfront_client=cf, sleep=lambda _: None), ms, cf
 
 
 def spec(**overrides: Any) -> ProvisioningSpec:
@@ -209,9 +230,8 @@ def actions(plan: Plan) -> dict[str, str]:
 
 def test_apply_twice_is_idempotent(session: botocore.session.Session, aws: str,
                                    probe: Probe) -> None:
-    p = provisioner(session, aws)
     cors = LocalCors()
-    cors.install(p._mediastore)
+    p, _, _ = hooked_provisioner(session, aws, cors=cors)
     wanted = spec(cors_rules=live_cors_rules(["https://player.example"]))
 
     first_plan = p.plan(wanted)
@@ -278,16 +298,15 @@ def test_apply_twice_is_idempotent(session: botocore.session.Session, aws: str,
     assert "nothing to change" in str(second_plan)
 
     # A fresh provisioner (a new process, say) finds the same resources.
-    fresh = provisioner(session, aws)
-    LocalCors.install(cors, fresh._mediastore)
+    fresh, _, _ = hooked_provisioner(session, aws, cors=cors)
     assert fresh.apply(wanted) == setup
 
 
 def test_dry_run_changes_nothing(session: botocore.session.Session, aws: str,
                                  probe: Probe) -> None:
     called: list[str] = []
-    p = provisioner(session, aws)
-    for client in (p._mediastore, p._cloudfront):
+    p, ms, cf = hooked_provisioner(session, aws)
+    for client in (ms, cf):
         client.meta.events.register(
             "before-call.*.*", lambda model, **_: called.append(model.name)
         )
@@ -342,6 +361,18 @@ def test_changed_secret_updates_policy_and_distribution(
     assert p.plan(new_spec).is_noop
 
 
+def test_apply_can_wait_for_deployment(
+    session: botocore.session.Session, aws: str, probe: Probe
+) -> None:
+    sleeps: list[float] = []
+    p = provisioner(session, aws, sleep=sleeps.append, poll_interval=7.0, max_polls=5)
+    setup = p.apply(spec(), wait_for_deployment=True)
+    for dist_id in (setup.ingest_distribution_id, setup.playback_distribution_id):
+        status = probe.cf.get_distribution(Id=dist_id)["Distribution"]["Status"]
+        assert status == "Deployed"
+    assert set(sleeps) <= {7.0}
+
+
 def test_same_key_name_with_a_different_key_is_an_error(
     session: botocore.session.Session, aws: str, probe: Probe
 ) -> None:
@@ -366,7 +397,7 @@ def test_existing_key_group_gets_the_key_added(
     group = probe.cf.create_key_group(
         KeyGroupConfig={"Name": "live-ingest", "Items": [other]}
     )["KeyGroup"]["Id"]
-    p = provisioner(session, aws)
+    p, _, cf = hooked_provisioner(session, aws)
     updates: list[dict[str, Any]] = []
 
     def update_key_group(params: dict[str, Any]) -> dict[str, Any]:
@@ -376,7 +407,7 @@ def test_existing_key_group_gets_the_key_added(
                 "ETag": "E2"}
 
     # moto has no UpdateKeyGroup: answered locally, the rest goes to moto.
-    answer_locally(p._cloudfront, "UpdateKeyGroup", update_key_group)
+    answer_locally(cf, "UpdateKeyGroup", update_key_group)
     wanted = spec(playback=False, playback_secret=None)
     assert actions(p.plan(wanted))["key group"] == "update"
     setup = p.apply(wanted)
@@ -470,8 +501,7 @@ def test_missing_credentials_are_translated(aws: str, monkeypatch: pytest.Monkey
 
 def test_param_validation_error_is_translated(session: botocore.session.Session,
                                               aws: str) -> None:
-    p = provisioner(session, aws)
-    LocalCors().install(p._mediastore)
+    p, _, _ = hooked_provisioner(session, aws, cors=LocalCors())
     bad_rules = [{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"], "MaxAgeSeconds": "soon"}]
     with pytest.raises(ProvisioningError) as info:
         p.apply(spec(cors_rules=bad_rules, playback=False, playback_secret=None))
@@ -509,6 +539,10 @@ def test_spec_validation_and_repr() -> None:
         spec(public_key_pem="not a key")
     with pytest.raises(InvalidInputError):
         spec(cors_rules="*")
+    with pytest.raises(InvalidInputError, match="8192"):
+        spec(lifecycle_policy=json.dumps({"rules": [], "pad": "x" * 8200}))
+    with pytest.raises(InvalidInputError, match="JSON"):
+        spec(lifecycle_policy="{")
     s = spec()
     assert INGEST.value not in repr(s)
     assert PLAYBACK.value not in repr(s)
