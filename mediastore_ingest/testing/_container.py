@@ -309,8 +309,7 @@ class _ContainerHandler(RequestHandler):
         self.send_json(
             error.status,
             {"__type": error.code, "Message": error.message},
-            headers=[("x-amzn-ErrorType", error.code)]
-            + ([("Connection", "close")] if error.close else []),
+            headers=[("x-amzn-ErrorType", error.code)],
             head=head,
             content_type="application/x-amz-json-1.1",
         )

@@ -128,9 +128,15 @@ class RequestHandler(BaseHTTPRequestHandler):
         if context is not None:
             raw = self.request
             raw.settimeout(self.timeout)
-            secure = context.wrap_socket(raw, server_side=True)
-            self.server.swap_connection(raw, secure)
+            secure = context.wrap_socket(raw, server_side=True, do_handshake_on_connect=False)
+            self.server.swap_connection(raw, secure)  # so stop() can reach it mid-handshake
             self.request = secure
+            try:
+                secure.do_handshake()
+            except BaseException:
+                self.server.forget_connection(secure)
+                secure.close()
+                raise
         super().setup()
 
     def finish(self) -> None:
@@ -181,6 +187,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         self._expect_continue = False
         self._continue_sent = False
         self._record: RecordedRequest | None = None
+        self._close_announced = False
 
     def _update_record(self) -> None:
         record = RecordedRequest(
@@ -393,11 +400,20 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def send_response(self, code: int, message: str | None = None) -> None:
         """Start a response; add ``Connection: close`` when the body cannot be kept."""
+        self._close_announced = False
         super().send_response(code, message)
         if code >= 200:
             self._status = code
-            if not self.close_connection and self._must_close_after_response():
+            if self.close_connection or self._must_close_after_response():
                 self.send_header("Connection", "close")
+
+    def send_header(self, keyword: str, value: str) -> None:
+        """Send one header line (``Connection: close`` at most once per response)."""
+        if keyword.lower() == "connection" and value.lower() == "close":
+            if self._close_announced:
+                return
+            self._close_announced = True
+        super().send_header(keyword, value)
 
     def _send_head(
         self, status: int, headers: Iterable[tuple[str, str]] | Mapping[str, str]
@@ -487,7 +503,6 @@ def _shutdown_socket(sock: socket.socket) -> None:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    block_on_close = True
 
     def __init__(
         self,
@@ -501,6 +516,7 @@ class _Server(ThreadingHTTPServer):
         self.ssl_context = ssl_context
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+        self._handler_threads: set[threading.Thread] = set()
         super().__init__(address, handler)
 
     def server_bind(self) -> None:
@@ -511,9 +527,27 @@ class _Server(ThreadingHTTPServer):
         self.server_port = int(port)
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        # One daemon thread per connection, remembered so stop() can wait for it.
+        thread = threading.Thread(
+            target=self._run_connection, args=(request, client_address), daemon=True
+        )
         with self._connections_lock:
             self._connections.add(request)
-        super().process_request(request, client_address)
+            self._handler_threads.add(thread)
+        thread.start()
+
+    def _run_connection(self, request: Any, client_address: Any) -> None:
+        try:
+            self.process_request_thread(request, client_address)
+        finally:
+            with self._connections_lock:
+                self._handler_threads.discard(threading.current_thread())
+
+    def join_handlers(self, timeout: float) -> None:
+        with self._connections_lock:
+            threads = list(self._handler_threads)
+        for thread in threads:
+            thread.join(timeout)
 
     def shutdown_request(self, request: Any) -> None:
         self.forget_connection(request)
@@ -563,6 +597,8 @@ class LocalHTTPServer:
     """
 
     handler_class: type[RequestHandler] = RequestHandler
+    #: How long :meth:`stop` waits for each connection thread after closing its socket.
+    stop_timeout = 5.0
 
     def __init__(
         self,
@@ -624,7 +660,8 @@ class LocalHTTPServer:
         self._on_stop()
         server.socket.close()
         server.close_connections()
-        server.server_close()  # joins the handler threads
+        server.join_handlers(self.stop_timeout)
+        server.server_close()
 
     def _on_stop(self) -> None:
         """Hook for subclasses: wake handler threads waiting on something else."""

@@ -72,13 +72,6 @@ class LocalCA:
             raise InvalidInputError("validity must be positive")
         self._now = now
         self._validity = validity
-        if directory is None:
-            self._directory = Path(tempfile.mkdtemp(prefix="mediastore-ingest-ca-"))
-            self._owns_directory = True
-        else:
-            self._directory = Path(directory)
-            self._directory.mkdir(parents=True, exist_ok=True)
-            self._owns_directory = False
         self._key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
         not_before, not_after = self._window()
@@ -111,6 +104,13 @@ class LocalCA:
             )
             .sign(self._key, hashes.SHA256())
         )
+        if directory is None:
+            self._directory = Path(tempfile.mkdtemp(prefix="mediastore-ingest-ca-"))
+            self._owns_directory = True
+        else:
+            self._directory = Path(directory)
+            self._directory.mkdir(parents=True, exist_ok=True)
+            self._owns_directory = False
         self._ca_bundle = self._directory / "local-ca.pem"
         try:
             self._ca_bundle.write_bytes(self.ca_pem)
