@@ -6,6 +6,8 @@ http.client and raw sockets drive anonymous, chunked, streaming and broken uploa
 
 from __future__ import annotations
 
+import datetime
+import hashlib
 import http.client
 import json
 import socket
@@ -18,7 +20,10 @@ from typing import Any
 import botocore.session
 import pytest
 import urllib3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from mediastore_ingest.container_policy import ContainerPolicyBuilder, IngestSecret
@@ -137,7 +142,7 @@ def test_botocore_round_trip(container: LocalContainer, client: Any) -> None:
     )
     assert put["ResponseMetadata"]["HTTPStatusCode"] == 200
     assert put["StorageClass"] == "TEMPORAL"
-    assert put["ContentSHA256"] == __import__("hashlib").sha256(body).hexdigest()
+    assert put["ContentSHA256"] == hashlib.sha256(body).hexdigest()
     assert container.read("live/seg1.ts") == body
 
     got = client.get_object(Path="live/seg1.ts")
@@ -228,8 +233,6 @@ def test_wrong_secret_and_unknown_key_are_refused(container: LocalContainer) -> 
 
 
 def test_signature_outside_clock_skew_is_refused(ca: LocalCA) -> None:
-    import datetime
-
     far_future = datetime.datetime(2099, 1, 1, tzinfo=datetime.timezone.utc)
     with LocalContainer(ca=ca, clock=lambda: far_future) as c:
         cl = data_client(c)
@@ -245,10 +248,6 @@ def test_signature_outside_clock_skew_is_refused(ca: LocalCA) -> None:
 
 def test_tampered_signed_request_is_refused(container: LocalContainer) -> None:
     # Sign a PUT for one path with botocore, send it for another path.
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
-
     url = f"{container.endpoint}/live/a.ts"
     request = AWSRequest(method="PUT", url=url, data=b"abc")
     request.headers["X-Amz-Content-SHA256"] = "UNSIGNED-PAYLOAD"
@@ -264,10 +263,6 @@ def test_tampered_signed_request_is_refused(container: LocalContainer) -> None:
 
 
 def test_signed_payload_hash_is_checked(container: LocalContainer) -> None:
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
-
     url = f"{container.endpoint}/live/hashed.ts"
     signer = SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "mediastore", REGION)
     http_pool = pool(container)
@@ -283,8 +278,6 @@ def test_signed_payload_hash_is_checked(container: LocalContainer) -> None:
     assert container.read("live/hashed.ts") == b"payload"
 
     # A signed hex hash that does not match the body.
-    import hashlib
-
     lying = AWSRequest(method="PUT", url=url, data=b"other")
     lying.headers["X-Amz-Content-SHA256"] = hashlib.sha256(b"payload").hexdigest()
     signer.add_auth(lying)
@@ -502,6 +495,28 @@ def test_streaming_object_is_readable_while_uploading(open_container: LocalConta
     assert upload_result == {"status": 200}
     assert open_container.read("live/stream.ts") == b"first-second"
     assert open_container.describe("live/stream.ts").upload_availability == "STREAMING"
+
+
+def test_reader_of_a_cut_off_stream_sees_it_broken(open_container: LocalContainer) -> None:
+    uploader = raw_socket(open_container)
+    try:
+        uploader.sendall(
+            b"PUT /live/cut.ts HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+            b"x-amz-upload-availability: STREAMING\r\n\r\n4\r\npart\r\n"
+        )
+        open_container.wait_for_streaming_upload("live/cut.ts", min_bytes=4)
+        response = pool(open_container).request(
+            "GET", f"{open_container.endpoint}/live/cut.ts", preload_content=False
+        )
+        assert response.status == 200
+        assert response.read1(4) == b"part"  # type: ignore[attr-defined]
+    finally:
+        uploader.close()  # the encoder dies mid-segment
+    with pytest.raises(urllib3.exceptions.ProtocolError):
+        response.read()
+    response.release_conn()
+    open_container.wait_for_request(lambda r: r.method == "PUT" and r.path == "/live/cut.ts")
+    assert open_container.paths() == []
 
 
 def test_streaming_requires_chunked(open_container: LocalContainer) -> None:

@@ -439,6 +439,7 @@ class _ContainerHandler(RequestHandler):
             self.abort_connection()
             return
         data = b"".join(parts)
+        committed = False
         try:
             if caller is None:
                 caller = self._authenticate(data)
@@ -462,9 +463,10 @@ class _ContainerHandler(RequestHandler):
                 sha256_hex=digest.hexdigest(),
                 upload_availability=availability,
             )
+            committed = True
         finally:
             if upload is not None:
-                container._end_stream(path, upload, failed=False)
+                container._end_stream(path, upload, failed=not committed)
         self.send_json(
             200,
             {
@@ -668,11 +670,11 @@ class LocalContainer(LocalHTTPServer):
         if max_object_size < 1 or max_streaming_object_size < 1:
             raise InvalidInputError("object size limits must be positive")
         self._owns_ca = tls and ca is None
-        self._ca = (LocalCA() if ca is None else ca) if tls else ca
+        self._ca = (LocalCA() if ca is None else ca) if tls else None
         super().__init__(
             host=host,
             port=port,
-            ssl_context=self._ca.server_context() if tls and self._ca is not None else None,
+            ssl_context=None if self._ca is None else self._ca.server_context(),
         )
         self.name = name
         self.region = region
