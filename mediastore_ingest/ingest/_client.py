@@ -362,9 +362,7 @@ _STORAGE_CLASSES = {"TEMPORAL"}
 _AVAILABILITIES = {"STANDARD", "STREAMING"}
 
 
-def _check_option(
-    name: str, value: str | None, allowed: set[str], path: str
-) -> str | None:
+def _check_option(name: str, value: str | None, allowed: set[str]) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or value.upper() not in allowed:
@@ -637,6 +635,19 @@ class IngestClient:
         return self._put(request, self._subscribers, queued=False)
 
     def _put(self, item: PutRequest, subs: Subscribers, *, queued: bool) -> PutResult:
+        if not subs:
+            return self._put_checked(item, None)
+        if not queued:
+            subs.queued(path=item.path, size=_known_size(item.body))
+        try:
+            result = self._put_checked(item, subs)
+        except BaseException as exc:
+            subs.done(path=item.path, result=None, exception=exc)
+            raise
+        subs.done(path=item.path, result=result, exception=None)
+        return result
+
+    def _put_checked(self, item: PutRequest, subs: Subscribers | None) -> PutResult:
         path = validate_path(item.path)
         content_type = validate_content_type(
             item.content_type if item.content_type is not None else guess_content_type(path),
@@ -649,9 +660,9 @@ class IngestClient:
             not isinstance(cache_control, str) or any(c in cache_control for c in "\r\n\0")
         ):
             raise InvalidInputError(f"invalid Cache-Control {cache_control!r}")
-        storage_class = _check_option("storage_class", item.storage_class, _STORAGE_CLASSES, path)
+        storage_class = _check_option("storage_class", item.storage_class, _STORAGE_CLASSES)
         availability = _check_option(
-            "upload_availability", item.upload_availability, _AVAILABILITIES, path
+            "upload_availability", item.upload_availability, _AVAILABILITIES
         )
         body = make_body(item.body, buffer_limit=self.config.retry_buffer_limit)
         url = self._base + "/" + quote(path, safe="/~")
@@ -672,38 +683,29 @@ class IngestClient:
 
         report: Callable[[int], None] | None = None
         if subs:
-            if not queued:
-                subs.queued(path=path, size=body.size)
+            progress = subs.progress
 
             def report(n: int) -> None:
-                subs.progress(path=path, bytes_transferred=n)
+                progress(path=path, bytes_transferred=n)
 
-        try:
-            response, attempts, sent, elapsed = self._exchange(
-                "PUT", url, path, headers, body=body, report=report
-            )
-            doc = _json_object(response.read())
-            result = PutResult(
-                path=path,
-                status=response.status,
-                etag=_str_or_none(doc.get("ETag")) or response.headers.get("ETag"),
-                content_sha256=_str_or_none(doc.get("ContentSHA256")),
-                storage_class=_str_or_none(doc.get("StorageClass")),
-                bytes_sent=sent,
-                attempts=attempts,
-                elapsed=elapsed,
-                retried_body=body.retried,
-                url_signed=self._auth.signer is not None,
-                url=url,
-            )
-        except BaseException as exc:
-            if subs:
-                subs.done(path=path, result=None, exception=exc)
-            raise
-        if subs:
-            subs.done(path=path, result=result, exception=None)
+        response, attempts, sent, elapsed = self._exchange(
+            "PUT", url, path, headers, body=body, report=report
+        )
+        doc = _json_object(response.read())
         logger.debug("PUT %s: %d bytes, %d attempt(s)", path, sent, attempts)
-        return result
+        return PutResult(
+            path=path,
+            status=response.status,
+            etag=_str_or_none(doc.get("ETag")) or response.headers.get("ETag"),
+            content_sha256=_str_or_none(doc.get("ContentSHA256")),
+            storage_class=_str_or_none(doc.get("StorageClass")),
+            bytes_sent=sent,
+            attempts=attempts,
+            elapsed=elapsed,
+            retried_body=body.retried,
+            url_signed=self._auth.signer is not None,
+            url=url,
+        )
 
     # --- many PUTs -----------------------------------------------------------------------
 
