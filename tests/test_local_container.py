@@ -27,7 +27,12 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from mediastore_ingest.container_policy import ContainerPolicyBuilder, IngestSecret
-from mediastore_ingest.errors import InvalidInputError, ObjectNotFoundError
+from mediastore_ingest.errors import (
+    InvalidContentTypeError,
+    InvalidInputError,
+    InvalidPathError,
+    ObjectNotFoundError,
+)
 from mediastore_ingest.testing import (
     DEFAULT_CREDENTIALS,
     LocalCA,
@@ -799,8 +804,10 @@ def test_test_surface(container: LocalContainer) -> None:
     container.clear()
     assert container.paths() == []
     assert container.requests == []
-    with pytest.raises(InvalidInputError):
+    with pytest.raises(InvalidPathError):
         container.write("../x", b"")
+    with pytest.raises(InvalidContentTypeError):
+        container.write("live/x.ts", b"", content_type="text/plain; charset=utf-8")
 
 
 def test_loopback_only() -> None:

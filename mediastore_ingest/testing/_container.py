@@ -44,7 +44,14 @@ from ..container_policy import (
     container_arn,
     mediastore_object_arn,
 )
-from ..errors import InvalidInputError, LocalStackError, ObjectNotFoundError
+from ..errors import (
+    InvalidContentTypeError,
+    InvalidInputError,
+    InvalidPathError,
+    LocalStackError,
+    ObjectNotFoundError,
+)
+from ..ingest import validate_content_type, validate_path
 from ..policy_eval import RequestContext, evaluate_container_policy
 from ._http import BodyError, LocalHTTPServer, RequestHandler
 from ._tls import LocalCA
@@ -69,9 +76,7 @@ MAX_STREAMING_OBJECT_SIZE = 10 * 1024 * 1024
 MAX_LIST_RESULTS = 1000
 MAX_CLOCK_SKEW = datetime.timedelta(minutes=15)
 
-_PATH_RE = re.compile(r"(?:[A-Za-z0-9_.\-~]+/){0,10}[A-Za-z0-9_.\-~]+")
 _LIST_PATH_RE = re.compile(r"/?(?:[A-Za-z0-9_.\-~]+/){0,10}(?:[A-Za-z0-9_.\-~]+)?/?")
-_CONTENT_TYPE_RE = re.compile(r"[\w\-/.+]{1,255}", re.ASCII)
 _RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)")
 _AUTH_RE = re.compile(
     r"AWS4-HMAC-SHA256\s+Credential=([^,\s]+)\s*,\s*SignedHeaders=([^,\s]+)\s*,"
@@ -276,12 +281,10 @@ class _ApiError(Exception):
 
 
 def _validate_path(raw: str) -> str:
-    path = unquote(raw)
-    if len(path) > _MAX_PATH or not _PATH_RE.fullmatch(path):
-        raise _ApiError(400, "ValidationException", "Invalid path")
-    if any(segment in (".", "..") for segment in path.split("/")):
-        raise _ApiError(400, "ValidationException", "Invalid path: dot segments")
-    return path
+    try:
+        return validate_path(unquote(raw))
+    except InvalidPathError as exc:
+        raise _ApiError(400, "ValidationException", "Invalid path") from exc
 
 
 @attrs.frozen
@@ -384,8 +387,10 @@ class _ContainerHandler(RequestHandler):
         container = self.container
         path = _validate_path(raw_path.lstrip("/"))
         content_type = self.headers.get("Content-Type", _DEFAULT_CONTENT_TYPE)
-        if not _CONTENT_TYPE_RE.fullmatch(content_type):
-            raise _ApiError(400, "ValidationException", "Invalid Content-Type")
+        try:
+            validate_content_type(content_type, path=path)
+        except InvalidContentTypeError as exc:
+            raise _ApiError(400, "ValidationException", "Invalid Content-Type") from exc
         storage_class = self.headers.get("x-amz-storage-class", "TEMPORAL")
         if storage_class.upper() != "TEMPORAL":
             raise _ApiError(400, "ValidationException", "Invalid storage class")
@@ -791,13 +796,13 @@ class LocalContainer(LocalHTTPServer):
         content_type: str = _DEFAULT_CONTENT_TYPE,
         cache_control: str | None = None,
     ) -> StoredObject:
-        """Store an object directly (no HTTP, no policy): seed data for a test."""
-        try:
-            _validate_path(path)
-        except _ApiError as exc:
-            raise InvalidInputError(f"invalid object path {path!r}") from exc
-        if not _CONTENT_TYPE_RE.fullmatch(content_type):
-            raise InvalidInputError(f"invalid content type {content_type!r}")
+        """Store an object directly (no HTTP, no policy): seed data for a test.
+
+        Raises :class:`InvalidPathError` / :class:`InvalidContentTypeError` for what
+        the container would refuse over HTTP.
+        """
+        validate_path(path)
+        validate_content_type(content_type, path=path)
         return self._commit(
             path,
             bytes(data),
