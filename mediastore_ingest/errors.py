@@ -35,6 +35,12 @@ that already guards a call with ``except ValueError`` keeps working::
     │   └── RetriesExhaustedError ............. gave up after the retry budget
     └── LocalStackError ....................... the local test stack failed to start
 
+Warnings have their own root, so ``-W error::mediastore_ingest.MediaStoreIngestWarning``
+(or a pytest ``filterwarnings`` entry) can turn them all into errors::
+
+    MediaStoreIngestWarning (UserWarning)
+    └── KeySizeWarning ........................ RSA 1024/4096: legacy key pairs only
+
 No message, ``repr`` or attribute of these errors ever contains a private key, a
 signature secret or an ingest secret.
 """
@@ -53,9 +59,11 @@ __all__ = [
     "InvalidPathError",
     "KeyLoadError",
     "KeyMaterialError",
+    "KeySizeWarning",
     "LocalStackError",
     "MalformedSignatureError",
     "MediaStoreIngestError",
+    "MediaStoreIngestWarning",
     "ObjectNotFoundError",
     "PolicyError",
     "PolicyExpiredError",
@@ -107,6 +115,20 @@ class KeyLoadError(KeyMaterialError, ValueError):
 
 class UnsupportedKeyError(KeyMaterialError, ValueError):
     """A key CloudFront does not accept (type, curve or size)."""
+
+
+# --- warnings ------------------------------------------------------------------------
+
+
+class MediaStoreIngestWarning(UserWarning):
+    """Root of every warning issued by :mod:`mediastore_ingest`."""
+
+
+class KeySizeWarning(MediaStoreIngestWarning):
+    """An RSA 1024 or 4096 key: only legacy CloudFront key pairs accept it.
+
+    CloudFront key groups take RSA 2048 or ECDSA P-256 only.
+    """
 
 
 # --- signing and verification --------------------------------------------------------

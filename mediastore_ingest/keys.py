@@ -1,0 +1,658 @@
+"""Load, generate and check the keys CloudFront signs with.
+
+CloudFront accepts two kinds of signing key:
+
+* **key groups** (the recommended way): RSA 2048 or ECDSA P-256;
+* **legacy CloudFront key pairs** (root account): RSA 1024, 2048 or 4096.
+
+:func:`load_private_key` and :func:`load_public_key` read PEM or DER, PKCS#1, PKCS#8 or
+SEC1, encrypted or not, from ``bytes``, PEM text or a file path, and refuse any other
+key type or size with :class:`~mediastore_ingest.errors.UnsupportedKeyError`. RSA 1024
+and 4096 load with a :class:`~mediastore_ingest.errors.KeySizeWarning`, since only
+legacy key pairs take them.
+
+:func:`generate_key_pair` makes a new key and writes it safely (the private key file
+is created with mode 0600, never readable by others even for an instant);
+:func:`public_key_pem` gives the text CloudFront's ``CreatePublicKey`` wants as
+``EncodedKey``; :func:`key_fingerprint` names a key in logs without showing it.
+
+Nothing here puts key bytes or passwords into a message, a ``repr`` or a log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import secrets
+import typing
+import warnings
+from pathlib import Path
+from typing import Literal, TypeAlias
+
+import attrs
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
+
+from .errors import (
+    InvalidInputError,
+    KeyLoadError,
+    KeyMaterialError,
+    KeySizeWarning,
+    UnsupportedKeyError,
+)
+
+__all__ = [
+    "CLOUDFRONT_KEY_REQUIREMENTS",
+    "KeyData",
+    "KeyPair",
+    "PrivateKey",
+    "PublicKey",
+    "check_private_key",
+    "check_public_key",
+    "generate_key_pair",
+    "key_fingerprint",
+    "load_private_key",
+    "load_public_key",
+    "public_key_pem",
+]
+
+logger = logging.getLogger(__name__)
+
+PrivateKey: TypeAlias = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+"""A private key CloudFront can sign with: RSA or ECDSA P-256."""
+
+PublicKey: TypeAlias = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+"""The public half of a :data:`PrivateKey`."""
+
+KeyData: TypeAlias = bytes | str | os.PathLike[str]
+"""Where a key comes from: PEM/DER ``bytes``, PEM text, or a file path.
+
+A ``str`` containing ``-----BEGIN`` is PEM text; any other ``str`` is a path.
+"""
+
+CLOUDFRONT_KEY_REQUIREMENTS = (
+    "CloudFront key groups take RSA 2048 or ECDSA P-256 (secp256r1) keys; "
+    "legacy CloudFront key pairs take RSA 1024, 2048 or 4096"
+)
+"""What CloudFront accepts, as the error messages of this module say it."""
+
+_RSA_SIZES = frozenset({1024, 2048, 4096})
+_RSA_LEGACY_ONLY = frozenset({1024, 4096})
+_CURVE = "secp256r1"
+# A key file is a few kilobytes; refuse to slurp a video someone pointed us at.
+_MAX_KEY_FILE = 1 << 20
+
+_PEM_LABEL = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----")
+_PRIVATE_LABELS = frozenset(
+    {
+        b"PRIVATE KEY",
+        b"ENCRYPTED PRIVATE KEY",
+        b"RSA PRIVATE KEY",
+        b"EC PRIVATE KEY",
+        b"DSA PRIVATE KEY",
+    }
+)
+_PUBLIC_LABELS = frozenset({b"PUBLIC KEY", b"RSA PUBLIC KEY"})
+
+
+# --- checks --------------------------------------------------------------------------
+
+
+def _describe(key: object) -> str:
+    """A short human name for a key object's type (never its contents)."""
+    name = type(key).__name__.lstrip("_")
+    for suffix in ("PrivateKey", "PublicKey"):
+        if name.endswith(suffix) and name != suffix:
+            return name.removesuffix(suffix)
+    return name
+
+
+_ANY_PRIVATE = typing.get_args(PrivateKeyTypes)
+_ANY_PUBLIC = typing.get_args(PublicKeyTypes)
+# As plain tuples of classes, so a check on an annotated value stays reachable for mypy.
+_RSA_EC_PRIVATE: tuple[type, ...] = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)
+_RSA_EC_PUBLIC: tuple[type, ...] = (rsa.RSAPublicKey, ec.EllipticCurvePublicKey)
+
+
+def _check(key: object, *, private: bool, warn: bool, stacklevel: int) -> None:
+    """Raise unless ``key`` is a key CloudFront accepts; warn for legacy-only sizes."""
+    if private:
+        is_rsa = isinstance(key, rsa.RSAPrivateKey)
+        is_ec = isinstance(key, ec.EllipticCurvePrivateKey)
+        same, other = _ANY_PRIVATE, _ANY_PUBLIC
+    else:
+        is_rsa = isinstance(key, rsa.RSAPublicKey)
+        is_ec = isinstance(key, ec.EllipticCurvePublicKey)
+        same, other = _ANY_PUBLIC, _ANY_PRIVATE
+    if is_rsa:
+        size: int = key.key_size  # type: ignore[attr-defined]
+        if size not in _RSA_SIZES:
+            raise UnsupportedKeyError(
+                f"RSA {size}-bit keys are not accepted: {CLOUDFRONT_KEY_REQUIREMENTS}"
+            )
+        if warn and size in _RSA_LEGACY_ONLY:
+            _warn_size(size, stacklevel + 1)
+        return
+    if is_ec:
+        curve: str = key.curve.name  # type: ignore[attr-defined]
+        if curve != _CURVE:
+            raise UnsupportedKeyError(
+                f"ECDSA keys on curve {curve} are not accepted: {CLOUDFRONT_KEY_REQUIREMENTS}"
+            )
+        return
+    want, other_kind = ("private", "public") if private else ("public", "private")
+    if isinstance(key, same):
+        raise UnsupportedKeyError(
+            f"{_describe(key)} keys are not accepted: {CLOUDFRONT_KEY_REQUIREMENTS}"
+        )
+    if isinstance(key, other):
+        raise InvalidInputError(f"a {other_kind} key was given where a {want} key is needed")
+    raise InvalidInputError(
+        f"expected a cryptography {want} key object, got {type(key).__name__}"
+    )
+
+
+def _warn_size(size: int, stacklevel: int) -> None:
+    warnings.warn(
+        f"RSA {size}-bit key: key groups take RSA 2048 or ECDSA P-256 only; "
+        f"legacy key pairs accept 1024/4096",
+        KeySizeWarning,
+        stacklevel=stacklevel + 1,
+    )
+
+
+def check_private_key(key: object, *, stacklevel: int = 2) -> PrivateKey:
+    """Return ``key`` if CloudFront can sign with it, else raise.
+
+    Raises :class:`~mediastore_ingest.errors.UnsupportedKeyError` for DSA, Ed25519,
+    Ed448, X25519/X448, EC curves other than P-256 and RSA sizes other than
+    1024/2048/4096, and :class:`~mediastore_ingest.errors.InvalidInputError` for
+    anything that is not a private key object. Warns with
+    :class:`~mediastore_ingest.errors.KeySizeWarning` for RSA 1024 and 4096
+    (legacy key pairs only). ``stacklevel`` is passed on to :func:`warnings.warn` as
+    seen from the caller (2: the line that called this function).
+    """
+    _check(key, private=True, warn=True, stacklevel=stacklevel)
+    assert isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey))
+    return key
+
+
+def check_public_key(key: object, *, stacklevel: int = 2) -> PublicKey:
+    """Return ``key`` if it is a public key CloudFront accepts, else raise.
+
+    The same rules (and the same warning) as :func:`check_private_key`.
+    """
+    _check(key, private=False, warn=True, stacklevel=stacklevel)
+    assert isinstance(key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey))
+    return key
+
+
+# --- loading -------------------------------------------------------------------------
+
+
+def _password_bytes(password: str | bytes | None) -> bytes | None:
+    value: object = password
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = value.encode("utf-8")
+    elif isinstance(value, (bytes, bytearray, memoryview)):
+        value = bytes(value)
+    else:
+        raise InvalidInputError(f"password must be str or bytes, got {type(value).__name__}")
+    # An empty password means "none": cryptography treats b"" as missing for an
+    # encrypted key but as given for a plain one, which only confuses.
+    return value or None
+
+
+def _read(data: object, what: str) -> tuple[bytes, str]:
+    """Key bytes and a description of where they came from (for messages)."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data), f"the {what} data"
+    if isinstance(data, str) and "-----BEGIN" in data:
+        try:
+            return data.encode("utf-8"), f"the {what} PEM text"
+        except UnicodeEncodeError as exc:
+            raise KeyLoadError(f"the {what} PEM text is not valid text") from exc
+    if isinstance(data, (str, os.PathLike)):
+        path = os.fspath(data)
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
+        source = f"{what} file {path!r}"
+        try:
+            with open(path, "rb") as fh:
+                raw = fh.read(_MAX_KEY_FILE + 1)
+        except FileNotFoundError as exc:
+            raise KeyLoadError(f"{source} does not exist") from exc
+        except IsADirectoryError as exc:
+            raise KeyLoadError(f"{source} is a directory") from exc
+        except OSError as exc:
+            raise KeyLoadError(f"cannot read {source}: {exc.strerror or exc}") from exc
+        except ValueError as exc:  # embedded NUL and the like
+            raise KeyLoadError(f"{what} path {path!r} is not a valid path") from exc
+        if len(raw) > _MAX_KEY_FILE:
+            raise KeyLoadError(f"{source} is too large to be a key")
+        return raw, source
+    raise InvalidInputError(
+        f"a {what} must be bytes, PEM text or a path, got {type(data).__name__}"
+    )
+
+
+def _labels(raw: bytes) -> list[bytes]:
+    return _PEM_LABEL.findall(raw)
+
+
+def _not_a_private_key(raw: bytes, source: str) -> KeyLoadError | None:
+    """A helpful error when the data is clearly something other than a private key."""
+    labels = _labels(raw)
+    if any(label in _PRIVATE_LABELS for label in labels):
+        return None
+    if b"OPENSSH PRIVATE KEY" in labels:
+        return KeyLoadError(
+            f"{source} is in OpenSSH format; convert it to PKCS#8 PEM with "
+            f"'ssh-keygen -p -m PKCS8 -f FILE' (on a copy)"
+        )
+    if any(label in _PUBLIC_LABELS for label in labels):
+        return KeyLoadError(f"{source} holds a public key, not a private key")
+    if b"CERTIFICATE" in labels:
+        return KeyLoadError(f"{source} holds a certificate, not a private key")
+    if labels:
+        names = ", ".join(sorted({label.decode("ascii") for label in labels}))
+        return KeyLoadError(f"{source} holds no private key (PEM blocks: {names})")
+    return None
+
+
+def _not_a_public_key(raw: bytes, source: str) -> KeyLoadError | None:
+    """A helpful error when the data is clearly something other than a public key."""
+    labels = _labels(raw)
+    if any(label in _PUBLIC_LABELS for label in labels):
+        return None
+    if any(label in _PRIVATE_LABELS or label == b"OPENSSH PRIVATE KEY" for label in labels):
+        return KeyLoadError(
+            f"{source} holds a private key; give the public key "
+            f"(see public_key_pem() or 'mediastore-ingest public-key')"
+        )
+    if b"CERTIFICATE" in labels:
+        return KeyLoadError(
+            f"{source} holds a certificate; CloudFront wants the bare public key "
+            f"('openssl x509 -pubkey -noout -in FILE')"
+        )
+    if labels:
+        names = ", ".join(sorted({label.decode("ascii") for label in labels}))
+        return KeyLoadError(f"{source} holds no public key (PEM blocks: {names})")
+    if raw.lstrip().startswith((b"ssh-", b"ecdsa-sha2-")):
+        return KeyLoadError(
+            f"{source} is an OpenSSH public key; CloudFront wants PEM "
+            f"('ssh-keygen -e -m PKCS8 -f FILE')"
+        )
+    return None
+
+
+def _is_pem(raw: bytes) -> bool:
+    return b"-----BEGIN" in raw
+
+
+def _truncated_pem(raw: bytes, source: str) -> KeyLoadError | None:
+    if _is_pem(raw) and b"-----END" not in raw:
+        return KeyLoadError(f"{source} is PEM without an END line (truncated?)")
+    return None
+
+
+def load_private_key(data: KeyData | PrivateKey, password: str | bytes | None = None) -> PrivateKey:
+    """Load an RSA or ECDSA P-256 private key CloudFront can sign with.
+
+    ``data`` is PEM or DER ``bytes`` (autodetected), PEM text (a ``str`` containing
+    ``-----BEGIN``), or a path (any other ``str``, or an :class:`os.PathLike`). PKCS#1
+    (``RSA PRIVATE KEY``), PKCS#8 (``PRIVATE KEY``, ``ENCRYPTED PRIVATE KEY``) and SEC1
+    (``EC PRIVATE KEY``) are read, including OpenSSL's traditional PEM encryption.
+    ``password`` (``str`` or ``bytes``) decrypts an encrypted key. An already loaded
+    key object is checked and returned.
+
+    Raises :class:`~mediastore_ingest.errors.KeyLoadError` for unreadable data, a
+    missing or wrong password or a password for an unencrypted key, and
+    :class:`~mediastore_ingest.errors.UnsupportedKeyError` for a key CloudFront
+    refuses. Warns with :class:`~mediastore_ingest.errors.KeySizeWarning` for RSA
+    1024/4096.
+    """
+    if isinstance(data, _ANY_PRIVATE + _ANY_PUBLIC):
+        return check_private_key(data, stacklevel=3)
+    secret = _password_bytes(password)
+    raw, source = _read(data, "private key")
+    problem = _not_a_private_key(raw, source) or _truncated_pem(raw, source)
+    if problem is not None:
+        raise problem
+    if _is_pem(raw) and sum(label in _PRIVATE_LABELS for label in _labels(raw)) > 1:
+        raise KeyLoadError(f"{source} holds more than one private key")
+    loader = (
+        serialization.load_pem_private_key if _is_pem(raw) else serialization.load_der_private_key
+    )
+    try:
+        key = loader(raw, secret)
+    except TypeError as exc:
+        # cryptography's only TypeErrors here: a password is missing, or superfluous.
+        if secret is None:
+            raise KeyLoadError(f"{source} is encrypted; a password is needed") from exc
+        raise KeyLoadError(
+            f"{source} is not encrypted, but a password was given"
+        ) from exc
+    except UnsupportedAlgorithm as exc:
+        raise UnsupportedKeyError(
+            f"{source} uses a key type or encryption this library cannot read: "
+            f"{CLOUDFRONT_KEY_REQUIREMENTS}"
+        ) from exc
+    except ValueError as exc:
+        if secret is not None:
+            raise KeyLoadError(
+                f"cannot decrypt {source}: wrong password, or the data is damaged"
+            ) from exc
+        if not _is_pem(raw):
+            hint = _der_hint(raw, private=True)
+            if hint:
+                raise KeyLoadError(f"{source} {hint}") from exc
+        raise KeyLoadError(f"{source} {_not_valid(raw, 'private')}") from exc
+    return check_private_key(key, stacklevel=3)
+
+
+def load_public_key(data: KeyData | PublicKey) -> PublicKey:
+    """Load an RSA or ECDSA P-256 public key.
+
+    Reads a SubjectPublicKeyInfo (``PUBLIC KEY``, what CloudFront stores) or a PKCS#1
+    RSA public key (``RSA PUBLIC KEY``), PEM or DER, from the same inputs as
+    :func:`load_private_key`. Certificates and private keys are refused with a hint.
+    An already loaded public key object is checked and returned.
+
+    Raises :class:`~mediastore_ingest.errors.KeyLoadError` or
+    :class:`~mediastore_ingest.errors.UnsupportedKeyError`; warns with
+    :class:`~mediastore_ingest.errors.KeySizeWarning` for RSA 1024/4096.
+    """
+    if isinstance(data, _ANY_PRIVATE + _ANY_PUBLIC):
+        return check_public_key(data, stacklevel=3)
+    raw, source = _read(data, "public key")
+    problem = _not_a_public_key(raw, source) or _truncated_pem(raw, source)
+    if problem is not None:
+        raise problem
+    loader = (
+        serialization.load_pem_public_key if _is_pem(raw) else serialization.load_der_public_key
+    )
+    try:
+        key = loader(raw)
+    except UnsupportedAlgorithm as exc:
+        raise UnsupportedKeyError(
+            f"{source} uses a key type this library cannot read: {CLOUDFRONT_KEY_REQUIREMENTS}"
+        ) from exc
+    except ValueError as exc:
+        if not _is_pem(raw):
+            hint = _der_hint(raw, private=False)
+            if hint:
+                raise KeyLoadError(f"{source} {hint}") from exc
+        raise KeyLoadError(f"{source} {_not_valid(raw, 'public')}") from exc
+    return check_public_key(key, stacklevel=3)
+
+
+def _not_valid(raw: bytes, kind: str) -> str:
+    if _is_pem(raw):
+        return f"is not a valid PEM {kind} key (damaged or truncated?)"
+    return f"is neither PEM nor a valid DER {kind} key (damaged or truncated?)"
+
+
+def _der_hint(raw: bytes, *, private: bool) -> str | None:
+    """Whether DER data that failed to load is the other kind of key."""
+    try:
+        if private:
+            serialization.load_der_public_key(raw)
+            return "holds a public key, not a private key"
+        serialization.load_der_private_key(raw, None)
+    except TypeError:  # an encrypted private key
+        return None if private else "holds an encrypted private key, not a public key"
+    except (ValueError, UnsupportedAlgorithm):
+        return None
+    return "holds a private key; give the public key"
+
+
+# --- public key text and fingerprint -------------------------------------------------
+
+
+def _public_of(key: object) -> PublicKey:
+    if isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+        return key.public_key()
+    if isinstance(key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey)):
+        return key
+    raise InvalidInputError(
+        f"expected an RSA or EC key object, got {type(key).__name__}"
+    )
+
+
+def public_key_pem(key: PrivateKey | PublicKey) -> str:
+    """The SubjectPublicKeyInfo PEM of ``key`` (private or public), as CloudFront wants it.
+
+    This is the ``EncodedKey`` of ``CreatePublicKey``'s ``PublicKeyConfig``:
+    ``-----BEGIN PUBLIC KEY-----`` … ``-----END PUBLIC KEY-----`` and a final newline.
+    The key is checked like :func:`check_public_key` (refused if CloudFront would
+    refuse it; a :class:`~mediastore_ingest.errors.KeySizeWarning` for RSA 1024/4096).
+    """
+    public = _public_of(key)
+    _check(public, private=False, warn=True, stacklevel=2)
+    pem = public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode("ascii")
+    return pem if pem.endswith("\n") else pem + "\n"
+
+
+def key_fingerprint(key: PrivateKey | PublicKey) -> str:
+    """Hex SHA-256 of the DER SubjectPublicKeyInfo of ``key`` (private or public).
+
+    The same for a private key and its public key; safe to log. Equivalent to
+    ``openssl pkey -pubout -outform DER | sha256sum``.
+    """
+    der = _public_of(key).public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha256(der).hexdigest()
+
+
+# --- key pairs -----------------------------------------------------------------------
+
+
+def _check_pair_private(instance: object, attribute: object, value: PrivateKey) -> None:
+    if not isinstance(value, _RSA_EC_PRIVATE):
+        raise InvalidInputError(
+            f"private_key must be an RSA or EC private key, got {type(value).__name__}"
+        )
+    _check(value, private=True, warn=False, stacklevel=1)
+
+
+def _check_pair_public(instance: object, attribute: object, value: PublicKey) -> None:
+    if not isinstance(value, _RSA_EC_PUBLIC):
+        raise InvalidInputError(
+            f"public_key must be an RSA or EC public key, got {type(value).__name__}"
+        )
+    private = instance.private_key  # type: ignore[attr-defined]
+    if key_fingerprint(value) != key_fingerprint(private):
+        raise InvalidInputError("public_key is not the public half of private_key")
+
+
+def _public_repr(key: PublicKey) -> str:
+    kind = f"RSA-{key.key_size}" if isinstance(key, rsa.RSAPublicKey) else "ECDSA-P256"
+    return f"<{kind} public key sha256:{key_fingerprint(key)[:16]}>"
+
+
+def _derive_public(pair: KeyPair) -> PublicKey:
+    return pair.private_key.public_key()
+
+
+@attrs.frozen
+class KeyPair:
+    """A private key and its public key.
+
+    ``public_key`` defaults to the public half of ``private_key``. The private key
+    never appears in ``repr``.
+    """
+
+    private_key: PrivateKey = attrs.field(repr=False, validator=_check_pair_private)
+    public_key: PublicKey = attrs.field(
+        default=attrs.Factory(_derive_public, takes_self=True),
+        validator=_check_pair_public,
+        repr=_public_repr,
+    )
+
+    def public_key_pem(self) -> str:
+        """The public key as the PEM text CloudFront's ``CreatePublicKey`` wants."""
+        return _spki_pem(self.public_key)
+
+    def fingerprint(self) -> str:
+        """:func:`key_fingerprint` of the key pair."""
+        return key_fingerprint(self.public_key)
+
+    @property
+    def algorithm(self) -> str:
+        """``"RSA-2048"``, ``"ECDSA-P256"`` and so on: what the key is, for messages."""
+        if isinstance(self.public_key, rsa.RSAPublicKey):
+            return f"RSA-{self.public_key.key_size}"
+        return "ECDSA-P256"
+
+
+def _spki_pem(public: PublicKey) -> str:
+    pem = public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode("ascii")
+    return pem if pem.endswith("\n") else pem + "\n"
+
+
+# --- generation ----------------------------------------------------------------------
+
+
+def _write_files(files: list[tuple[Path, bytes, int]], *, overwrite: bool) -> None:
+    """Write every file or none, each created with its final mode from the start.
+
+    Without ``overwrite`` each target is created with ``O_EXCL`` (an existing file,
+    even one appearing in a race, is refused). With it, each file is written to a
+    fresh temporary file beside the target and renamed over it, so an existing
+    world-readable file never holds the new private key.
+    """
+    created: list[Path] = []  # to remove if anything fails
+    renames: list[tuple[Path, Path]] = []
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    try:
+        for path, content, mode in files:
+            if overwrite:
+                target = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+            else:
+                target = path
+            fd = os.open(target, flags, mode)
+            created.append(target)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(content)
+                fh.flush()
+                os.fsync(fh.fileno())
+            if overwrite:
+                renames.append((target, path))
+        for tmp, path in renames:
+            os.replace(tmp, path)
+            created.remove(tmp)
+    except FileExistsError as exc:
+        _remove(created)
+        raise KeyMaterialError(
+            f"refusing to overwrite existing file {exc.filename!r} (pass overwrite=True)"
+        ) from exc
+    except OSError as exc:
+        _remove(created)
+        name = exc.filename if exc.filename is not None else "key file"
+        raise KeyMaterialError(f"cannot write {name!r}: {exc.strerror or exc}") from exc
+    except BaseException:
+        _remove(created)
+        raise
+
+
+def _remove(paths: list[Path]) -> None:
+    for path in paths:
+        try:
+            os.unlink(path)
+        except OSError:  # pragma: no cover - best effort cleanup
+            logger.warning("could not remove %s after a failed key write", path)
+
+
+def generate_key_pair(
+    private_key_path: str | os.PathLike[str] | None = None,
+    public_key_path: str | os.PathLike[str] | None = None,
+    *,
+    algorithm: Literal["rsa", "ecdsa"] = "rsa",
+    rsa_bits: int = 2048,
+    password: str | bytes | None = None,
+    overwrite: bool = False,
+) -> KeyPair:
+    """Generate a new signing key pair, optionally writing it to files.
+
+    ``algorithm="rsa"`` makes an RSA key of ``rsa_bits`` (2048, CloudFront's key-group
+    default; 1024/4096 warn with :class:`~mediastore_ingest.errors.KeySizeWarning`);
+    ``"ecdsa"`` an ECDSA P-256 key (``rsa_bits`` is then ignored).
+
+    ``private_key_path`` receives the private key as PKCS#8 PEM, encrypted with
+    ``password`` if one is given, in a file created with mode 0600.
+    ``public_key_path`` receives the SubjectPublicKeyInfo PEM (mode 0644, less the
+    umask). Existing files are refused with
+    :class:`~mediastore_ingest.errors.KeyMaterialError` unless ``overwrite`` is true;
+    either both files are written or neither.
+    """
+    algo = algorithm.lower() if isinstance(algorithm, str) else algorithm
+    if algo == "rsa":
+        if isinstance(rsa_bits, bool) or not isinstance(rsa_bits, int):
+            raise InvalidInputError(f"rsa_bits must be an int, got {type(rsa_bits).__name__}")
+        if rsa_bits not in _RSA_SIZES:
+            raise UnsupportedKeyError(
+                f"RSA {rsa_bits}-bit keys are not accepted: {CLOUDFRONT_KEY_REQUIREMENTS}"
+            )
+        if rsa_bits in _RSA_LEGACY_ONLY:
+            _warn_size(rsa_bits, 2)
+    elif algo != "ecdsa":
+        raise UnsupportedKeyError(
+            f"algorithm must be 'rsa' or 'ecdsa', got {algorithm!r}: "
+            f"{CLOUDFRONT_KEY_REQUIREMENTS}"
+        )
+    secret = _password_bytes(password)
+    if secret is not None and private_key_path is None:
+        raise InvalidInputError("a password only applies when private_key_path is given")
+    paths = [Path(p) for p in (private_key_path, public_key_path) if p is not None]
+    if len(paths) == 2 and os.path.abspath(paths[0]) == os.path.abspath(paths[1]):
+        raise InvalidInputError("private_key_path and public_key_path are the same file")
+    if not overwrite:
+        for path in paths:
+            if os.path.lexists(path):
+                raise KeyMaterialError(
+                    f"refusing to overwrite existing file {str(path)!r} (pass overwrite=True)"
+                )
+
+    key: PrivateKey
+    if algo == "rsa":
+        key = rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits)
+    else:
+        key = ec.generate_private_key(ec.SECP256R1())
+    pair = KeyPair(key)
+
+    files: list[tuple[Path, bytes, int]] = []
+    if private_key_path is not None:
+        encryption: serialization.KeySerializationEncryption = (
+            serialization.BestAvailableEncryption(secret)
+            if secret is not None
+            else serialization.NoEncryption()
+        )
+        files.append(
+            (
+                Path(private_key_path),
+                key.private_bytes(
+                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+                ),
+                0o600,
+            )
+        )
+    if public_key_path is not None:
+        files.append((Path(public_key_path), pair.public_key_pem().encode("ascii"), 0o644))
+    if files:
+        _write_files(files, overwrite=overwrite)
+        logger.info(
+            "generated %s key pair sha256:%s", pair.algorithm, pair.fingerprint()
+        )
+    return pair
