@@ -28,10 +28,12 @@ from botocore.exceptions import ClientError
 
 from mediastore_ingest.container_policy import ContainerPolicyBuilder, IngestSecret
 from mediastore_ingest.errors import (
+    ContainerPolicyError,
     InvalidContentTypeError,
     InvalidInputError,
     InvalidPathError,
     ObjectNotFoundError,
+    UnsupportedPolicyFeatureError,
 )
 from mediastore_ingest.testing import (
     DEFAULT_CREDENTIALS,
@@ -810,9 +812,29 @@ def test_test_surface(container: LocalContainer) -> None:
         container.write("live/x.ts", b"", content_type="text/plain; charset=utf-8")
 
 
-def test_loopback_only() -> None:
+def test_bad_arguments_fail_at_construction() -> None:
     with pytest.raises(InvalidInputError):
         LocalContainer(host="0.0.0.0", tls=False)  # noqa: S104
+    with pytest.raises(ContainerPolicyError):
+        LocalContainer(tls=False, policy='{"Statement": "nope"}')
+    with pytest.raises(UnsupportedPolicyFeatureError):
+        LocalContainer(
+            tls=False,
+            policy={
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": "*",
+                        "Action": "mediastore:GetObject",
+                        "Resource": "*",
+                        "Condition": {"DateGreaterThan": {"aws:CurrentTime": "2020-01-01"}},
+                    }
+                ],
+            },
+        )
+    with pytest.raises(InvalidInputError):
+        LocalContainer(name="bad name", tls=False)
 
 
 def test_stop_closes_keep_alive_connections(ca: LocalCA) -> None:

@@ -49,6 +49,7 @@ from ..errors import (
     InvalidInputError,
     InvalidPathError,
     LocalStackError,
+    MediaStoreIngestError,
     ObjectNotFoundError,
 )
 from ..ingest import validate_content_type, validate_path
@@ -323,7 +324,7 @@ class _ContainerHandler(RequestHandler):
             operation(split.path, split.query)
         except _ApiError as error:
             self._send_error(error, head=self.command == "HEAD")
-        except LocalStackError as exc:
+        except MediaStoreIngestError as exc:
             logger.warning("LocalContainer internal error: %s", exc)
             self._send_error(
                 _ApiError(500, "InternalServerError", "Internal error"),
@@ -671,16 +672,10 @@ class LocalContainer(LocalHTTPServer):
         max_streaming_object_size: int = MAX_STREAMING_OBJECT_SIZE,
         clock: Callable[[], datetime.datetime] = _utcnow,
     ) -> None:
+        # Everything that can fail comes before the CA (temporary files) is made.
         self._container_arn = container_arn(region, account_id, name)  # validates all three
         if max_object_size < 1 or max_streaming_object_size < 1:
             raise InvalidInputError("object size limits must be positive")
-        self._owns_ca = tls and ca is None
-        self._ca = (LocalCA() if ca is None else ca) if tls else None
-        super().__init__(
-            host=host,
-            port=port,
-            ssl_context=None if self._ca is None else self._ca.server_context(),
-        )
         self.name = name
         self.region = region
         self.account_id = account_id
@@ -690,6 +685,10 @@ class LocalContainer(LocalHTTPServer):
             .build()
             if policy is None
             else policy
+        )
+        evaluate_container_policy(  # a policy that cannot be evaluated fails here
+            self.policy,
+            RequestContext(action="mediastore:GetObject", resource=self.object_arn("x")),
         )
         self.max_object_size = max_object_size
         self.max_streaming_object_size = max_streaming_object_size
@@ -704,6 +703,18 @@ class LocalContainer(LocalHTTPServer):
         self._streams_lock = threading.Condition()
         self._stopping = threading.Event()
         self._sequence = itertools.count(1)
+        self._owns_ca = tls and ca is None
+        self._ca = (LocalCA() if ca is None else ca) if tls else None
+        try:
+            super().__init__(
+                host=host,
+                port=port,
+                ssl_context=None if self._ca is None else self._ca.server_context(),
+            )
+        except BaseException:
+            if self._owns_ca and self._ca is not None:
+                self._ca.close()
+            raise
 
     def __repr__(self) -> str:
         state = self.base_url if self.running else "stopped"
