@@ -612,6 +612,11 @@ def generate_key_pair(
             f"algorithm must be 'rsa' or 'ecdsa', got {algorithm!r}: "
             f"{CLOUDFRONT_KEY_REQUIREMENTS}"
         )
+    if password is not None and len(password) == 0:
+        raise InvalidInputError(
+            "an empty password would leave the private key unencrypted; "
+            "pass password=None for an unencrypted key"
+        )
     secret = _password_bytes(password)
     if secret is not None and private_key_path is None:
         raise InvalidInputError("a password only applies when private_key_path is given")
