@@ -321,6 +321,7 @@ def test_anonymous_put_needs_the_secret_user_agent(ca: LocalCA) -> None:
         assert {r.peer for r in c.requests} == {"127.0.0.1"}
         assert all(r.tls for r in c.requests)
         assert c.put_count("live/seg1.ts") == 1
+        assert secret.value not in repr(c.requests)
 
         # The ingest statement grants PutObject only: anonymous reads are refused.
         read = http_pool.request("GET", url, headers={"User-Agent": secret.user_agent})

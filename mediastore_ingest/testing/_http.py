@@ -69,14 +69,15 @@ class BodyError(LocalStackError):
 class RecordedRequest:
     """One request as a local server received it.
 
-    ``headers`` keeps the received order and spelling; ``status`` is the final status
+    ``headers`` keeps the received order and spelling (and is left out of ``repr``:
+    a ``User-Agent`` can be an ingest secret); ``status`` is the final status
     sent (``None`` if the connection failed before one was); ``bytes_received`` counts
     body bytes read, ``bytes_sent`` body bytes written.
     """
 
     method: str
     path: str
-    headers: tuple[tuple[str, str], ...]
+    headers: tuple[tuple[str, str], ...] = attrs.field(repr=False)  # may carry secrets
     peer: str
     tls: bool
     status: int | None
