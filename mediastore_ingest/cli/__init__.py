@@ -23,6 +23,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "._keys",
     "._provision",
     "._container_policy",
+    "._put",
 )
 
 

@@ -1,0 +1,171 @@
+"""``put`` and ``sync`` subcommands: upload files through the ingest distribution."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..errors import InvalidInputError
+from ..ingest import (
+    IngestClient,
+    IngestConfig,
+    ProgressLine,
+    PutOutcome,
+    PutRequest,
+    RetryPolicy,
+    live_cache_control,
+)
+from ..ingest._media import is_manifest
+from ..signing import UrlSigner
+
+__all__ = ["register"]
+
+
+def _join(prefix: str, name: str) -> str:
+    prefix = prefix.strip("/")
+    return f"{prefix}/{name}" if prefix else name
+
+
+def _client(args: argparse.Namespace) -> IngestClient:
+    config = IngestConfig(
+        ca_bundle=args.ca_bundle,
+        max_pool_connections=max(args.concurrency, 1),
+        retry=RetryPolicy(max_attempts=args.max_attempts),
+        cache_control=live_cache_control if args.live_cache_control else None,
+    )
+    if args.direct:
+        return IngestClient.direct(args.base_url, region_name=args.region, config=config)
+    signer = None
+    if args.key_id or args.private_key:
+        if not (args.key_id and args.private_key):
+            raise InvalidInputError("--key-id and --private-key go together")
+        password = None
+        if args.password_env:
+            password = os.environ.get(args.password_env)
+            if password is None:
+                raise InvalidInputError(f"environment variable {args.password_env} is not set")
+        signer = UrlSigner(
+            args.key_id, args.private_key, hash_algorithm=args.hash_algorithm, password=password
+        )
+    return IngestClient(
+        args.base_url,
+        signer=signer,
+        auth=args.auth,
+        url_expiry=dt.timedelta(seconds=args.url_expiry),
+        config=config,
+    )
+
+
+def _run(args: argparse.Namespace, batches: list[list[PutRequest]]) -> int:
+    if args.concurrency < 1:
+        raise InvalidInputError("--concurrency must be at least 1")
+    progress = None if args.quiet else ProgressLine(sys.stderr)
+    outcomes: list[PutOutcome] = []
+    with _client(args) as client:
+        for batch in batches:
+            outcomes += client.put_many(
+                batch,
+                max_concurrency=args.concurrency,
+                subscribers=[progress] if progress is not None else [],
+            )
+    if progress is not None:
+        progress.finish()
+    failed = [o for o in outcomes if not o.ok]
+    sent = sum(o.result.bytes_sent for o in outcomes if o.result is not None)
+    attempts = sum(o.result.attempts for o in outcomes if o.result is not None)
+    for outcome in failed:
+        print(f"mediastore-ingest: failed: {outcome.path}: {outcome.error}", file=sys.stderr)
+    print(
+        f"{len(outcomes) - len(failed)} of {len(outcomes)} files uploaded, {sent} bytes, "
+        f"{attempts} attempts, {len(failed)} failed"
+    )
+    return 1 if failed else 0
+
+
+def _cmd_put(args: argparse.Namespace) -> int:
+    items = []
+    for name in args.files:
+        path = Path(name)
+        if not path.is_file():
+            raise InvalidInputError(f"not a file: {name}")
+        items.append(PutRequest(_join(args.to, path.name), path))
+    manifests = [i for i in items if is_manifest(i.path)]
+    others = [i for i in items if not is_manifest(i.path)]
+    return _run(args, [others, manifests])
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            yield Path(dirpath) / name
+
+
+def _cmd_sync(args: argparse.Namespace) -> int:
+    root = Path(args.directory)
+    if not root.is_dir():
+        raise InvalidInputError(f"not a directory: {args.directory}")
+    segments: list[PutRequest] = []
+    manifests: list[PutRequest] = []
+    for file in _walk(root):
+        request = PutRequest(_join(args.to, file.relative_to(root).as_posix()), file)
+        (manifests if is_manifest(request.path) else segments).append(request)
+    return _run(args, [segments, manifests])
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--to", required=True, metavar="PREFIX", help="object path prefix, e.g. live/ch1"
+    )
+    p.add_argument(
+        "--base-url", required=True,
+        help="the ingest distribution (https://d1.cloudfront.net) or, with --direct, "
+        "the container's data endpoint",
+    )
+    p.add_argument("--key-id", help="CloudFront public key ID (sign requests)")
+    p.add_argument("--private-key", metavar="PEM", help="private key file (sign requests)")
+    p.add_argument("--password-env", metavar="VAR", help="env variable holding the key password")
+    p.add_argument("--hash-algorithm", choices=("SHA1", "SHA256"), default="SHA1")
+    p.add_argument(
+        "--auth", choices=("url", "cookie"), default="url",
+        help="signed URLs (default) or signed cookies with a wildcard policy",
+    )
+    p.add_argument("--url-expiry", type=int, default=300, metavar="SECONDS",
+                   help="signature lifetime (default 300)")
+    p.add_argument("--ca-bundle", metavar="PEM", help="extra CA certificates (local stack)")
+    p.add_argument("--concurrency", type=int, default=8, metavar="N",
+                   help="uploads in flight (default 8)")
+    p.add_argument("--max-attempts", type=int, default=4, metavar="N",
+                   help="tries per file including retries (default 4)")
+    p.add_argument("--live-cache-control", action="store_true",
+                   help="Cache-Control max-age=1 on manifests, one year on segments")
+    p.add_argument("--direct", action="store_true",
+                   help="talk to the container with botocore (SigV4, your AWS credentials)")
+    p.add_argument("--region", help="AWS region for --direct")
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``put`` and ``sync``."""
+    p = sub.add_parser(
+        "put", help="upload files through the ingest distribution",
+        description="Upload FILEs to PREFIX/<file name>; manifests (.m3u8/.mpd) go last. "
+        "Prints a progress line on stderr and a summary; exit 1 if any upload failed.",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE")
+    _common(p)
+    p.set_defaults(func=_cmd_put)
+
+    p = sub.add_parser(
+        "sync", help="upload every file of a directory (manifests last)",
+        description="Upload every file under DIR to PREFIX/<relative path>; segments "
+        "first, then manifests (.m3u8/.mpd), so a player never sees a manifest that "
+        "names a missing segment. Exit 1 if any upload failed.",
+    )
+    p.add_argument("directory", metavar="DIR")
+    _common(p)
+    p.set_defaults(func=_cmd_sync)

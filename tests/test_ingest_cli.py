@@ -1,0 +1,102 @@
+"""``mediastore-ingest put`` and ``sync`` against LocalContainer over HTTPS."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mediastore_ingest.cli import main
+from mediastore_ingest.testing import LocalCA, LocalContainer
+
+REGION = "us-west-2"
+ACCOUNT = "111122223333"
+OPEN_WRITE = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "OpenOverHttps",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": ["mediastore:PutObject", "mediastore:GetObject"],
+            "Resource": f"arn:aws:mediastore:{REGION}:{ACCOUNT}:container/live/*",
+            "Condition": {"Bool": {"aws:SecureTransport": "true"}},
+        }
+    ],
+}
+
+
+@pytest.fixture
+def container() -> Iterator[LocalContainer]:
+    with LocalCA() as ca, LocalContainer(ca=ca, policy=OPEN_WRITE) as c:
+        yield c
+
+
+def common(c: LocalContainer) -> list[str]:
+    assert c.ca_bundle is not None
+    return ["--base-url", c.endpoint, "--ca-bundle", c.ca_bundle, "--concurrency", "3"]
+
+
+def test_put_files_manifest_last(
+    container: LocalContainer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "index.m3u8").write_bytes(b"#EXTM3U\n")
+    for i in range(4):
+        (tmp_path / f"seg{i}.ts").write_bytes(bytes([i]) * 1000)
+    files = [str(tmp_path / "index.m3u8")] + [str(tmp_path / f"seg{i}.ts") for i in range(4)]
+    code = main(["put", *files, "--to", "live/ch1", "--live-cache-control", *common(container)])
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert "5 of 5 files uploaded, 4008 bytes, 5 attempts, 0 failed" in out
+    assert "5/5 files" in err
+    puts = [r.path for r in container.requests if r.method == "PUT"]
+    assert puts[-1] == "/live/ch1/index.m3u8"
+    assert len(puts) == 5
+    assert container.read("live/ch1/seg3.ts") == b"\x03" * 1000
+    assert container.describe("live/ch1/index.m3u8").cache_control == "max-age=1"
+
+
+def test_sync_directory_and_failures_exit_1(
+    container: LocalContainer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "v1").mkdir()
+    (tmp_path / "v1" / "main.mpd").write_bytes(b"<MPD/>")
+    (tmp_path / "v1" / "init.mp4").write_bytes(b"init")
+    (tmp_path / "v1" / "bad name.m4s").write_bytes(b"x")
+    code = main(["sync", str(tmp_path), "--to", "live", "--quiet", *common(container)])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "2 of 3 files uploaded" in out
+    assert "1 failed" in out
+    assert "bad name.m4s" in err
+    assert err.count("\n") == 1
+    assert container.read("live/v1/main.mpd") == b"<MPD/>"
+    assert [r.path for r in container.requests if r.method == "PUT"][-1] == "/live/v1/main.mpd"
+
+
+def test_refused_uploads_are_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a.ts").write_bytes(b"a")
+    with LocalCA() as ca, LocalContainer(ca=ca) as c:  # default policy: anonymous refused
+        code = main(["put", str(tmp_path / "a.ts"), "--to", "live", "--quiet", *common(c)])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "0 of 1 files uploaded" in out
+    assert "403" in err
+
+
+def test_bad_arguments_are_one_line_errors(
+    container: LocalContainer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["put", str(tmp_path / "missing.ts"), "--to", "live", *common(container)]) == 2
+    assert main(["sync", str(tmp_path / "nope"), "--to", "live", *common(container)]) == 2
+    (tmp_path / "a.ts").write_bytes(b"a")
+    assert main(["put", str(tmp_path / "a.ts"), "--to", "live", "--key-id", "K1",
+                 *common(container)]) == 2
+    err = capsys.readouterr().err
+    assert "not a file" in err
+    assert "not a directory" in err
+    assert "--private-key" in err
+    assert "Traceback" not in err
