@@ -1,0 +1,137 @@
+"""pytest fixtures for code that publishes through CloudFront into MediaStore.
+
+Installed with the package (entry point ``pytest11: mediastore_ingest``), so the
+fixtures are available in every test without an import. Each runs on loopback only.
+
+``mediastore_stack``
+    A running :class:`~mediastore_ingest.testing.LocalStack` (function scope): a
+    signing key, an ingest secret and a playback secret, the container policy, an
+    HTTPS :class:`~mediastore_ingest.testing.LocalContainer` and two
+    :class:`~mediastore_ingest.testing.LocalEdge` "distributions" (ingest and
+    playback). Stopped after the test.
+``mediastore_stack_session``
+    The same, started once per test session and shared (cheaper; tests see each
+    other's objects, so use distinct paths or call ``stack.container.clear()``).
+``mediastore_stack_options``
+    The keyword arguments given to :class:`~mediastore_ingest.testing.LocalStack` by
+    ``mediastore_stack`` (default: none). Override it in a ``conftest.py`` or a test
+    module to inject faults or pick the key type::
+
+        @pytest.fixture
+        def mediastore_stack_options():
+            return {"faults": FaultPlan(seed=7, failure_rate=0.2), "key_algorithm": "rsa"}
+
+``mediastore_signer``
+    The stack's :class:`~mediastore_ingest.UrlSigner` (trusted by both edges).
+``mediastore_key_pair``
+    The stack's :class:`~mediastore_ingest.keys.KeyPair`.
+``mediastore_secret``
+    The :class:`~mediastore_ingest.IngestSecret` the ingest edge sends as
+    ``User-Agent`` to the container.
+``mediastore_container_policy``
+    The :class:`~mediastore_ingest.container_policy.ContainerPolicy` the container
+    enforces.
+``mediastore_container``
+    The :class:`~mediastore_ingest.testing.LocalContainer` (``.read(path)`` returns
+    what the origin really stored; ``.requests`` what it received).
+``mediastore_ingest_edge`` / ``mediastore_playback_edge``
+    The two :class:`~mediastore_ingest.testing.LocalEdge` servers (``.base_url``,
+    ``.requests``, ``.forwarded``, ``.faults_injected``).
+
+The package is imported only when a fixture is used, so the plugin costs nothing in
+test sessions that do not use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from ..container_policy import ContainerPolicy, IngestSecret
+    from ..keys import KeyPair
+    from ..signing import UrlSigner
+    from ._container import LocalContainer
+    from ._edge import LocalEdge
+    from ._stack import LocalStack
+
+__all__ = [
+    "mediastore_container",
+    "mediastore_container_policy",
+    "mediastore_ingest_edge",
+    "mediastore_key_pair",
+    "mediastore_playback_edge",
+    "mediastore_secret",
+    "mediastore_signer",
+    "mediastore_stack",
+    "mediastore_stack_options",
+    "mediastore_stack_session",
+]
+
+
+@pytest.fixture
+def mediastore_stack_options() -> dict[str, Any]:
+    """Keyword arguments for the ``mediastore_stack`` fixture's ``LocalStack``."""
+    return {}
+
+
+@pytest.fixture
+def mediastore_stack(mediastore_stack_options: dict[str, Any]) -> Iterator[LocalStack]:
+    """A running :class:`~mediastore_ingest.testing.LocalStack`, stopped after the test."""
+    from ._stack import LocalStack
+
+    with LocalStack(**mediastore_stack_options) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def mediastore_stack_session() -> Iterator[LocalStack]:
+    """One :class:`~mediastore_ingest.testing.LocalStack` shared by the whole session."""
+    from ._stack import LocalStack
+
+    with LocalStack() as stack:
+        yield stack
+
+
+@pytest.fixture
+def mediastore_signer(mediastore_stack: LocalStack) -> UrlSigner:
+    """The stack's signer (its key id is in both edges' key group)."""
+    return mediastore_stack.signer
+
+
+@pytest.fixture
+def mediastore_key_pair(mediastore_stack: LocalStack) -> KeyPair:
+    """The stack's signing key pair."""
+    return mediastore_stack.key_pair
+
+
+@pytest.fixture
+def mediastore_secret(mediastore_stack: LocalStack) -> IngestSecret:
+    """The ingest secret the ingest edge injects as ``User-Agent``."""
+    return mediastore_stack.secret
+
+
+@pytest.fixture
+def mediastore_container_policy(mediastore_stack: LocalStack) -> ContainerPolicy:
+    """The container policy the local container enforces."""
+    return mediastore_stack.container_policy
+
+
+@pytest.fixture
+def mediastore_container(mediastore_stack: LocalStack) -> LocalContainer:
+    """The stack's running :class:`~mediastore_ingest.testing.LocalContainer`."""
+    return mediastore_stack.container
+
+
+@pytest.fixture
+def mediastore_ingest_edge(mediastore_stack: LocalStack) -> LocalEdge:
+    """The ingest "distribution" (all methods, signatures required, faults if any)."""
+    return mediastore_stack.ingest_edge
+
+
+@pytest.fixture
+def mediastore_playback_edge(mediastore_stack: LocalStack) -> LocalEdge:
+    """The playback "distribution" (GET/HEAD only, its own secret)."""
+    return mediastore_stack.playback_edge
