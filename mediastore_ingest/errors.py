@@ -34,6 +34,7 @@ that already guards a call with ``except ValueError`` keeps working::
     │   ├── BodyNotRetryableError ............. a failed body that cannot be re-sent
     │   └── RetriesExhaustedError ............. gave up after the retry budget
     └── LocalStackError ....................... the local test stack failed to start
+        └── RequestBodyError .................. a local server could not read a request body
 
 Warnings have their own root, so ``-W error::mediastore_ingest.MediaStoreIngestWarning``
 (or a pytest ``filterwarnings`` entry) can turn them all into errors::
@@ -70,6 +71,7 @@ __all__ = [
     "PolicyNotYetValidError",
     "PolicyParseError",
     "ProvisioningError",
+    "RequestBodyError",
     "ResourceMismatchError",
     "RetriesExhaustedError",
     "SignatureMismatchError",
@@ -304,3 +306,15 @@ class RetriesExhaustedError(IngestError):
 
 class LocalStackError(MediaStoreIngestError):
     """The local test stack could not start or misbehaved."""
+
+
+class RequestBodyError(LocalStackError):
+    """A local test server could not read a request body.
+
+    ``reason`` is ``"too_large"`` (over the limit), ``"incomplete"`` (the peer went
+    away or stalled before the end) or ``"malformed"`` (bad framing).
+    """
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason

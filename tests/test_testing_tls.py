@@ -15,8 +15,8 @@ import pytest
 import urllib3
 from cryptography import x509
 
-from mediastore_ingest.errors import InvalidInputError, LocalStackError
-from mediastore_ingest.testing import BodyError, LocalCA, LocalHTTPServer, RequestHandler
+from mediastore_ingest.errors import InvalidInputError, LocalStackError, RequestBodyError
+from mediastore_ingest.testing import LocalCA, LocalHTTPServer, RequestHandler
 
 NOW = datetime.datetime(2030, 6, 1, 12, 0, tzinfo=datetime.timezone.utc)
 
@@ -25,7 +25,7 @@ class Echo(RequestHandler):
     def do_PUT(self) -> None:
         try:
             body = self.read_body(max_size=100)
-        except BodyError as exc:
+        except RequestBodyError as exc:
             self.send_json(413 if exc.reason == "too_large" else 400, {"reason": exc.reason})
             return
         self.send_json(200, {"length": len(body), "body": body.decode("latin-1")})

@@ -14,12 +14,11 @@ from ._container import (
     LocalCredential,
     StoredObject,
 )
-from ._http import BodyError, LocalHTTPServer, RecordedRequest, RequestHandler
+from ._http import LocalHTTPServer, RecordedRequest, RequestHandler
 from ._tls import LocalCA
 
 __all__ = [
     "DEFAULT_CREDENTIALS",
-    "BodyError",
     "LocalCA",
     "LocalContainer",
     "LocalCredential",

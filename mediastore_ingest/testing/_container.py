@@ -51,10 +51,11 @@ from ..errors import (
     LocalStackError,
     MediaStoreIngestError,
     ObjectNotFoundError,
+    RequestBodyError,
 )
 from ..ingest import validate_content_type, validate_path
 from ..policy_eval import RequestContext, evaluate_container_policy
-from ._http import BodyError, LocalHTTPServer, RequestHandler
+from ._http import LocalHTTPServer, RequestHandler
 from ._tls import LocalCA
 
 __all__ = [
@@ -408,7 +409,7 @@ class _ContainerHandler(RequestHandler):
         limit = container.max_streaming_object_size if streaming else container.max_object_size
         try:
             declared = self.content_length()
-        except BodyError as exc:
+        except RequestBodyError as exc:
             raise _ApiError(
                 400, "ValidationException", "Invalid Content-Length", close=True
             ) from exc
@@ -432,7 +433,7 @@ class _ContainerHandler(RequestHandler):
                 parts.append(piece)
                 if upload is not None:
                     upload.append(piece)
-        except BodyError as exc:
+        except RequestBodyError as exc:
             if upload is not None:
                 container._end_stream(path, upload, failed=True)
             if exc.reason == "too_large":

@@ -32,10 +32,9 @@ from typing import Any, Literal
 
 import attrs
 
-from ..errors import InvalidInputError, LocalStackError
+from ..errors import InvalidInputError, LocalStackError, RequestBodyError
 
 __all__ = [
-    "BodyError",
     "LocalHTTPServer",
     "RecordedRequest",
     "RequestHandler",
@@ -48,22 +47,6 @@ _DIGITS_RE = re.compile(r"[0-9]{1,19}")
 _MAX_LINE = 8192
 _MAX_TRAILERS = 64
 _READ_SIZE = 64 * 1024
-
-BodyErrorReason = Literal["too_large", "incomplete", "malformed"]
-
-
-class BodyError(LocalStackError):
-    """A request body could not be read.
-
-    ``reason`` is ``"too_large"`` (over the limit), ``"incomplete"`` (the peer went
-    away or stalled before the end) or ``"malformed"`` (bad framing). After any of them
-    the connection is closed once the response is sent.
-    """
-
-    def __init__(self, message: str, *, reason: BodyErrorReason) -> None:
-        super().__init__(message)
-        self.reason: BodyErrorReason = reason
-
 
 @attrs.frozen
 class RecordedRequest:
@@ -246,13 +229,13 @@ class RequestHandler(BaseHTTPRequestHandler):
         return self.headers.get("Transfer-Encoding") is not None
 
     def content_length(self) -> int | None:
-        """The declared ``Content-Length``, ``None`` if absent; :class:`BodyError` if bad."""
+        """The declared ``Content-Length``, ``None`` if absent; :class:`RequestBodyError` if bad."""
         values = self.headers.get_all("Content-Length") or []
         if not values:
             return None
         if len(set(values)) != 1 or not _DIGITS_RE.fullmatch(values[0].strip()):
             self._body_state = "broken"
-            raise BodyError("invalid Content-Length", reason="malformed")
+            raise RequestBodyError("invalid Content-Length", reason="malformed")
         return int(values[0].strip())
 
     def has_body(self) -> bool:
@@ -261,7 +244,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             return True
         try:
             length = self.content_length()
-        except BodyError:
+        except RequestBodyError:
             return True
         return bool(length)
 
@@ -276,7 +259,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         """Yield the request body piece by piece as it arrives.
 
         Handles ``Content-Length`` and ``Transfer-Encoding: chunked`` (trailers read and
-        ignored). Raises :class:`BodyError` when the body exceeds ``max_size`` (checked
+        ignored). Raises :class:`RequestBodyError` when the body exceeds ``max_size`` (checked
         before reading when the length is declared), ends early, or is badly framed;
         after that the connection closes once the response is sent.
         """
@@ -286,14 +269,14 @@ class RequestHandler(BaseHTTPRequestHandler):
             if self.is_chunked:
                 encoding = self.headers.get("Transfer-Encoding", "").strip().lower()
                 if encoding != "chunked" or self.headers.get("Content-Length") is not None:
-                    raise BodyError("unsupported Transfer-Encoding", reason="malformed")
+                    raise RequestBodyError("unsupported Transfer-Encoding", reason="malformed")
                 self._body_state = "reading"
                 self.send_continue()
                 yield from self._iter_chunked(max_size)
             else:
                 length = self.content_length() or 0
                 if max_size is not None and length > max_size:
-                    raise BodyError(
+                    raise RequestBodyError(
                         f"body of {length} bytes is over the limit of {max_size}",
                         reason="too_large",
                     )
@@ -301,14 +284,14 @@ class RequestHandler(BaseHTTPRequestHandler):
                 if length:
                     self.send_continue()
                 yield from self._iter_fixed(length)
-        except BodyError:
+        except RequestBodyError:
             self._body_state = "broken"
             self.close_connection = True
             raise
         except (OSError, ValueError) as exc:  # timeouts, resets, closed files
             self._body_state = "broken"
             self.close_connection = True
-            raise BodyError(
+            raise RequestBodyError(
                 "the connection failed while reading the body", reason="incomplete"
             ) from exc
         self._body_state = "read"
@@ -322,7 +305,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         while remaining:
             piece = self.rfile.read1(min(remaining, _READ_SIZE))
             if not piece:
-                raise BodyError(
+                raise RequestBodyError(
                     f"body ended after {length - remaining} of {length} bytes",
                     reason="incomplete",
                 )
@@ -334,10 +317,10 @@ class RequestHandler(BaseHTTPRequestHandler):
         line = self.rfile.readline(_MAX_LINE + 1)
         if not line.endswith(b"\n"):
             if len(line) > _MAX_LINE:
-                raise BodyError("chunked framing line too long", reason="malformed")
-            raise BodyError("body ended inside chunked framing", reason="incomplete")
+                raise RequestBodyError("chunked framing line too long", reason="malformed")
+            raise RequestBodyError("body ended inside chunked framing", reason="incomplete")
         if not line.endswith(b"\r\n"):
-            raise BodyError("chunked framing line not ended by CRLF", reason="malformed")
+            raise RequestBodyError("chunked framing line not ended by CRLF", reason="malformed")
         return line[:-2]
 
     def _iter_chunked(self, max_size: int | None) -> Iterator[bytes]:
@@ -345,32 +328,32 @@ class RequestHandler(BaseHTTPRequestHandler):
         while True:
             size_field = self._read_line().split(b";", 1)[0].rstrip(b" \t")
             if not _CHUNK_SIZE_RE.fullmatch(size_field):
-                raise BodyError("invalid chunk size", reason="malformed")
+                raise RequestBodyError("invalid chunk size", reason="malformed")
             size = int(size_field, 16)
             if size == 0:
                 break
             total += size
             if max_size is not None and total > max_size:
-                raise BodyError(
+                raise RequestBodyError(
                     f"chunked body is over the limit of {max_size} bytes", reason="too_large"
                 )
             remaining = size
             while remaining:
                 piece = self.rfile.read(min(remaining, _READ_SIZE))
                 if not piece:
-                    raise BodyError("body ended inside a chunk", reason="incomplete")
+                    raise RequestBodyError("body ended inside a chunk", reason="incomplete")
                 remaining -= len(piece)
                 self._bytes_in += len(piece)
                 yield piece
             end = self.rfile.read(2)
             if end != b"\r\n":
                 if len(end) < 2:
-                    raise BodyError("body ended after a chunk", reason="incomplete")
-                raise BodyError("chunk data not followed by CRLF", reason="malformed")
+                    raise RequestBodyError("body ended after a chunk", reason="incomplete")
+                raise RequestBodyError("chunk data not followed by CRLF", reason="malformed")
         for _ in range(_MAX_TRAILERS):
             if not self._read_line():
                 return
-        raise BodyError("too many trailer fields", reason="malformed")
+        raise RequestBodyError("too many trailer fields", reason="malformed")
 
     def _must_close_after_response(self) -> bool:
         if self._body_state in ("broken", "reading"):
@@ -383,7 +366,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             return False  # drained after the response, closed if too long
         try:
             length = self.content_length() or 0
-        except BodyError:
+        except RequestBodyError:
             return True
         return length > self.drain_limit
 
@@ -392,7 +375,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             try:
                 for _ in self.iter_body(max_size=self.drain_limit):
                     pass
-            except BodyError:
+            except RequestBodyError:
                 self.close_connection = True
         elif self._body_state != "read" and self._body_state != "unread":
             self.close_connection = True
