@@ -59,6 +59,8 @@ _URL_SAFE = frozenset(
     "-._~:/?[]@!$&'()*+,;=%"
 )
 _ALREADY_SAFE = re.compile(r"[A-Za-z0-9\-._~:/?\[\]@!$&'()*+,;=]*\Z")
+_HOST = re.compile(r"[a-z0-9.\-]+(?::[0-9]{1,5})?\Z|\[[0-9a-f:.]+\](?::[0-9]{1,5})?\Z")
+_WILD_HOST = re.compile(r"[a-z0-9.\-*?]+(?::[0-9*?]{1,5})?\Z|\[[0-9a-f:.]+\](?::[0-9]{1,5})?\Z")
 _PCT_TRIPLET = re.compile(r"%[0-9A-Fa-f]{2}")
 
 
@@ -69,6 +71,8 @@ def to_epoch(value: object, *, name: str = "time") -> int:
     milliseconds and anything after 2038-01-19T03:14:07Z, each with a
     :class:`~mediastore_ingest.errors.PolicyError` naming ``name``.
     """
+    if type(value) is int and 0 <= value <= MAX_EPOCH:  # the common case, first
+        return value
     if isinstance(value, _dt.datetime):
         if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
             raise PolicyError(
@@ -160,7 +164,7 @@ def normalize_url(url: str, *, allow_wildcards: bool = False) -> str:
         host = host.encode("idna").decode("ascii").lower() if not host.isascii() else host.lower()
     except UnicodeError as exc:
         raise PolicyError(f"URL {url!r} has a host that cannot be IDNA-encoded") from exc
-    if any(c in host for c in " @\\") or (not allow_wildcards and "*" in host):
+    if not (_WILD_HOST if allow_wildcards else _HOST).match(host):
         raise PolicyError(f"URL {url!r} has an invalid host")
     # A client sends "/" for an empty path, and CloudFront rebuilds the URL from it.
     if not tail and not allow_wildcards:
@@ -265,10 +269,12 @@ class CannedPolicy:
 
     def to_json(self) -> str:
         """The exact policy text CloudFront rebuilds from the request."""
+        # normalize_url leaves only characters JSON needs no escape for, so the
+        # resource goes in as it is (the same bytes CloudFront rebuilds).
         return (
-            '{"Statement":[{"Resource":'
-            + compact_json(self.resource)
-            + ',"Condition":{"DateLessThan":{"AWS:EpochTime":'
+            '{"Statement":[{"Resource":"'
+            + self.resource
+            + '","Condition":{"DateLessThan":{"AWS:EpochTime":'
             + str(self.expires)
             + "}}}]}"
         )

@@ -127,7 +127,7 @@ def test_wildcard_never_becomes_a_canned_policy():
 
 def test_naive_datetime_refused():
     with pytest.raises(PolicyError, match="naive"):
-        CannedPolicy(URL, dt.datetime(2026, 1, 1))  # noqa: DTZ001
+        CannedPolicy(URL, dt.datetime(2026, 1, 1))
 
 
 def test_aware_datetime_any_zone():

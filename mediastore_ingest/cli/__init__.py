@@ -21,6 +21,7 @@ __all__ = ["build_parser", "main"]
 # Subcommand modules, in the order their commands appear in --help.
 _COMMAND_MODULES: tuple[str, ...] = (
     "._keys",
+    "._sign",
     "._provision",
     "._container_policy",
     "._put",

@@ -1,0 +1,557 @@
+"""CloudFront signed URLs and signed cookies, and their verification (layer 4).
+
+:class:`UrlSigner` turns a policy into the query parameters (or cookies) CloudFront
+checks; :class:`UrlVerifier` does what the edge does with them. Both are pure: the
+clock is a constructor parameter and ``now=`` overrides it per call.
+
+Signing a policy is the only costly step (one private-key operation); a signer keeps
+a small cache keyed by the policy, so a wildcard custom policy reused for every
+segment of a live stream is signed once.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import Literal, cast
+from urllib.parse import unquote
+
+import attrs
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+from ._encoding import cf_b64decode, cf_b64encode
+from .errors import (
+    InvalidInputError,
+    MalformedSignatureError,
+    PolicyError,
+    PolicyExpiredError,
+    PolicyNotYetValidError,
+    PolicyParseError,
+    ResourceMismatchError,
+    SignatureMismatchError,
+    SigningError,
+    SourceIpMismatchError,
+    UnknownKeyIdError,
+)
+from .keys import (
+    PrivateKey,
+    PublicKey,
+    check_private_key,
+    check_public_key,
+    load_private_key,
+    load_public_key,
+)
+from .policies import (
+    RESERVED_QUERY_PARAMS,
+    CannedPolicy,
+    CustomPolicy,
+    Policy,
+    TimeLike,
+    normalize_url,
+    to_epoch,
+)
+
+__all__ = [
+    "COOKIE_NAMES",
+    "HashAlgorithm",
+    "SignedUrl",
+    "UrlSigner",
+    "UrlVerifier",
+    "parse_cookie_header",
+]
+
+HashAlgorithm = Literal["SHA1", "SHA256"]
+ExpiresLike = TimeLike | _dt.timedelta
+KeySource = PrivateKey | bytes | str | os.PathLike[str]
+PublicKeySource = PublicKey | bytes | str | os.PathLike[str]
+
+#: The cookie names CloudFront reads, in the order this package writes them.
+COOKIE_NAMES = (
+    "CloudFront-Expires",
+    "CloudFront-Policy",
+    "CloudFront-Signature",
+    "CloudFront-Key-Pair-Id",
+    "CloudFront-Hash-Algorithm",
+)
+
+_HASHES: dict[str, type[hashes.HashAlgorithm]] = {"SHA1": hashes.SHA1, "SHA256": hashes.SHA256}
+_HASH_OBJECTS: dict[str, hashes.HashAlgorithm] = {"SHA1": hashes.SHA1(), "SHA256": hashes.SHA256()}
+_ECDSA = {name: ec.ECDSA(alg) for name, alg in _HASH_OBJECTS.items()}
+_PKCS1 = padding.PKCS1v15()
+_KEY_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+
+
+def _check_hash(value: object) -> HashAlgorithm:
+    if isinstance(value, str) and value.upper().replace("-", "") in _HASHES:
+        return cast(HashAlgorithm, value.upper().replace("-", ""))
+    raise InvalidInputError(f"hash_algorithm must be 'SHA1' or 'SHA256', not {value!r}")
+
+
+def _check_key_id(value: object) -> str:
+    if not isinstance(value, str) or not value or not set(value) <= _KEY_ID_CHARS:
+        raise InvalidInputError(
+            f"key_id must be a CloudFront public key ID such as 'K2JCJMDEHXQW5F' "
+            f"(letters and digits), not {value!r}"
+        )
+    return value
+
+
+def _resolve_expires(expires: ExpiresLike, now: TimeLike | None, clock: Callable[[], float]) -> int:
+    if isinstance(expires, _dt.timedelta):
+        base = to_epoch(now, name="now") if now is not None else int(clock())
+        return to_epoch(base + int(expires.total_seconds()), name="expires")
+    return to_epoch(expires, name="expires")
+
+
+class UrlSigner:
+    """Signs CloudFront URLs and cookies with one key.
+
+    ``private_key`` is a loaded RSA / ECDSA P-256 key or anything
+    :func:`~mediastore_ingest.keys.load_private_key` reads (PEM/DER bytes, PEM text,
+    a path). ``hash_algorithm`` is ``"SHA1"`` (CloudFront's default) or ``"SHA256"``.
+    ``clock`` returns epoch seconds and is only read to resolve relative expiries
+    (``expires=timedelta(...)``). ``cache_size`` bounds the signature cache.
+
+    The key never appears in ``repr``; the signer is safe to share between threads.
+    """
+
+    def __init__(
+        self,
+        key_id: str,
+        private_key: KeySource,
+        *,
+        hash_algorithm: HashAlgorithm | str = "SHA1",
+        password: bytes | str | None = None,
+        clock: Callable[[], float] = time.time,
+        cache_size: int = 256,
+    ) -> None:
+        self._key_id = _check_key_id(key_id)
+        self._hash_name: HashAlgorithm = _check_hash(hash_algorithm)
+        if isinstance(private_key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+            check_private_key(private_key)
+            key: PrivateKey = private_key
+        else:
+            key = load_private_key(private_key, password=password)
+        self._key = key
+        self._clock = clock
+        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
+            raise InvalidInputError(f"cache_size must be an int >= 0, not {cache_size!r}")
+        hash_alg = _HASHES[self._hash_name]()
+        if isinstance(key, rsa.RSAPrivateKey):
+            rsa_key = key
+            pkcs1 = padding.PKCS1v15()
+
+            def raw_sign(message: bytes) -> bytes:
+                return rsa_key.sign(message, pkcs1, hash_alg)
+
+            self._algorithm = f"RSA-{key.key_size}"
+        else:
+            ec_key = key
+            ecdsa = ec.ECDSA(hash_alg)
+
+            def raw_sign(message: bytes) -> bytes:
+                return ec_key.sign(message, ecdsa)
+
+            self._algorithm = "ECDSA-P256"
+        self._raw_sign = raw_sign
+        suffix = f"&Key-Pair-Id={self._key_id}"
+        if self._hash_name == "SHA256":
+            suffix += "&Hash-Algorithm=SHA256"
+        self._url_suffix = suffix
+        self._params_for: Callable[[Policy], str] = functools.lru_cache(maxsize=cache_size)(
+            self._params_uncached
+        )
+
+    @property
+    def key_id(self) -> str:
+        """The CloudFront public key ID (``Key-Pair-Id``)."""
+        return self._key_id
+
+    @property
+    def hash_algorithm(self) -> HashAlgorithm:
+        """``"SHA1"`` or ``"SHA256"``."""
+        return self._hash_name
+
+    @property
+    def algorithm(self) -> str:
+        """The key type, ``"RSA-2048"`` or ``"ECDSA-P256"`` for example."""
+        return self._algorithm
+
+    def __repr__(self) -> str:
+        return (
+            f"UrlSigner(key_id={self._key_id!r}, algorithm={self._algorithm!r}, "
+            f"hash_algorithm={self._hash_name!r})"
+        )
+
+    # -- primitives ---------------------------------------------------------------------
+
+    def sign(self, message: bytes) -> bytes:
+        """The raw signature over ``message`` (policy bytes), uncached."""
+        if not isinstance(message, bytes):
+            raise InvalidInputError("message must be bytes")
+        try:
+            return self._raw_sign(message)
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+            raise SigningError(f"signing with key {self._key_id} failed: {exc}") from exc
+
+    def policy_params(self, policy: Policy) -> str:
+        """The query string CloudFront needs for ``policy``, e.g.
+        ``Expires=…&Signature=…&Key-Pair-Id=…``; cached per policy."""
+        if not isinstance(policy, (CannedPolicy, CustomPolicy)):
+            raise InvalidInputError(
+                f"policy must be a CannedPolicy or CustomPolicy, not {type(policy).__name__}"
+            )
+        return self._params_for(policy)
+
+    def _params_uncached(self, policy: Policy) -> str:
+        text = policy.to_json().encode("utf-8")
+        signature = cf_b64encode(self.sign(text))
+        if isinstance(policy, CannedPolicy):
+            head = f"Expires={policy.expires}"
+        else:
+            head = f"Policy={cf_b64encode(text)}"
+        return f"{head}&Signature={signature}{self._url_suffix}"
+
+    # -- URLs -----------------------------------------------------------------------------
+
+    def sign_url(
+        self,
+        url: str,
+        *,
+        expires: ExpiresLike | None = None,
+        policy: Policy | None = None,
+        now: TimeLike | None = None,
+    ) -> str:
+        """Return ``url`` signed, in the exact form to send.
+
+        Give ``expires`` (aware datetime, epoch seconds, or a ``timedelta`` from
+        ``now``/the clock) for a canned policy built from ``url``, or ``policy`` for
+        a custom one (then ``url`` must be covered by it). The URL is normalised
+        (spaces and non-ASCII percent-encoded once), and the result is what was
+        signed: never sign one form and send another.
+        """
+        if (expires is None) == (policy is None):
+            raise InvalidInputError("give exactly one of expires= (canned) or policy= (custom)")
+        if policy is None:
+            assert expires is not None
+            policy = CannedPolicy(url, _resolve_expires(expires, now, self._clock))
+            base = policy.resource
+        else:
+            if not isinstance(policy, (CannedPolicy, CustomPolicy)):
+                raise InvalidInputError(
+                    f"policy must be a CannedPolicy or CustomPolicy, not {type(policy).__name__}"
+                )
+            base = normalize_url(url)
+            if not policy.matches(base):
+                raise PolicyError(
+                    f"URL {base!r} is not covered by the policy resource {policy.resource!r}"
+                )
+        sep = "&" if "?" in base else "?"
+        return base + sep + self._params_for(policy)
+
+    # -- cookies --------------------------------------------------------------------------
+
+    def sign_cookies(self, policy: Policy) -> dict[str, str]:
+        """The signed cookies for ``policy``: ``CloudFront-Policy`` (custom) or
+        ``CloudFront-Expires`` (canned), ``CloudFront-Signature``,
+        ``CloudFront-Key-Pair-Id`` and, with SHA-256, ``CloudFront-Hash-Algorithm``."""
+        params = self.policy_params(policy)
+        cookies: dict[str, str] = {}
+        for pair in params.split("&"):
+            name, _, value = pair.partition("=")
+            cookies["CloudFront-" + name] = value
+        return cookies
+
+    def cookie_header(self, policy: Policy) -> str:
+        """A ``Cookie:`` request header value carrying the signed cookies (for
+        clients such as ffmpeg, curl or GStreamer that set headers, not cookies)."""
+        return "; ".join(f"{k}={v}" for k, v in self.sign_cookies(policy).items())
+
+    def set_cookie_headers(
+        self,
+        policy: Policy,
+        *,
+        domain: str | None = None,
+        path: str = "/",
+        secure: bool = True,
+        http_only: bool = True,
+        same_site: Literal["Strict", "Lax", "None"] | None = None,
+        max_age: int | None = None,
+    ) -> list[str]:
+        """``Set-Cookie`` header values a web application returns to hand the signed
+        cookies to a viewer (one header per cookie)."""
+        attrs_: list[str] = []
+        if domain is not None:
+            if not domain or any(c in domain for c in ";, \t\r\n"):
+                raise InvalidInputError(f"invalid cookie domain {domain!r}")
+            attrs_.append(f"Domain={domain}")
+        if not path.startswith("/") or any(c in path for c in ";\r\n"):
+            raise InvalidInputError(f"cookie path must start with '/', not {path!r}")
+        attrs_.append(f"Path={path}")
+        if max_age is not None:
+            if isinstance(max_age, bool) or not isinstance(max_age, int) or max_age < 0:
+                raise InvalidInputError(f"max_age must be an int >= 0, not {max_age!r}")
+            attrs_.append(f"Max-Age={max_age}")
+        if secure:
+            attrs_.append("Secure")
+        if http_only:
+            attrs_.append("HttpOnly")
+        if same_site is not None:
+            if same_site not in ("Strict", "Lax", "None"):
+                raise InvalidInputError(f"same_site must be Strict, Lax or None, not {same_site!r}")
+            attrs_.append(f"SameSite={same_site}")
+        tail = "; ".join(attrs_)
+        return [f"{k}={v}; {tail}" for k, v in self.sign_cookies(policy).items()]
+
+
+# -- parsing signed requests ----------------------------------------------------------
+
+
+@attrs.frozen
+class SignedUrl:
+    """A signed URL taken apart: the URL CloudFront matches (``url``, with the
+    signing parameters removed) and the signing parameters."""
+
+    url: str
+    signature: str = attrs.field(repr=False)
+    key_pair_id: str
+    hash_algorithm: HashAlgorithm = "SHA1"
+    expires: int | None = None
+    policy: str | None = attrs.field(default=None, repr=False)
+
+    @classmethod
+    def parse(cls, signed_url: str) -> SignedUrl:
+        """Split a signed URL; raises
+        :class:`~mediastore_ingest.errors.MalformedSignatureError` when a signing
+        parameter is missing, duplicated or both ``Expires`` and ``Policy`` are set."""
+        if not isinstance(signed_url, str):
+            raise MalformedSignatureError("signed URL must be a str")
+        base, q, query = signed_url.partition("?")
+        found: dict[str, str] = {}
+        kept: list[str] | None = None
+        if q:
+            for pair in query.split("&"):
+                name, _, value = pair.partition("=")
+                if name in RESERVED_QUERY_PARAMS:
+                    if name in found:
+                        raise MalformedSignatureError(
+                            f"signing parameter {name} appears twice", url=base
+                        )
+                    found[name] = unquote(value) if "%" in value else value
+                elif kept is None:
+                    kept = [pair]
+                else:
+                    kept.append(pair)
+        url = base if kept is None else base + "?" + "&".join(kept)
+        return cls._from_params(url, found, prefix="")
+
+    @classmethod
+    def from_cookies(cls, url: str, cookies: Mapping[str, str] | str) -> SignedUrl:
+        """The same view of a request authorised by signed cookies."""
+        jar = parse_cookie_header(cookies) if isinstance(cookies, str) else dict(cookies)
+        found = {
+            name[len("CloudFront-") :]: value
+            for name, value in jar.items()
+            if name in COOKIE_NAMES
+        }
+        return cls._from_params(url, found, prefix="CloudFront-")
+
+    @classmethod
+    def _from_params(cls, url: str, found: Mapping[str, str], *, prefix: str) -> SignedUrl:
+        has_expires, has_policy = "Expires" in found, "Policy" in found
+        if has_expires == has_policy:
+            raise MalformedSignatureError(
+                f"exactly one of {prefix}Expires and {prefix}Policy is required", url=url
+            )
+        signature = found.get("Signature")
+        key_pair_id = found.get("Key-Pair-Id")
+        if not signature or not key_pair_id:
+            missing = "Signature" if not signature else "Key-Pair-Id"
+            raise MalformedSignatureError(f"{prefix}{missing} is missing", url=url)
+        hash_name: HashAlgorithm
+        hash_text = found.get("Hash-Algorithm", "SHA1")
+        if hash_text == "SHA1" or hash_text == "SHA256":
+            hash_name = cast(HashAlgorithm, hash_text)
+        else:
+            raise MalformedSignatureError(
+                f"{prefix}Hash-Algorithm must be SHA1 or SHA256, not {hash_text!r}", url=url
+            )
+        expires = None
+        if has_expires:
+            text = found["Expires"]
+            if not text.isascii() or not text.isdigit():
+                raise MalformedSignatureError(f"{prefix}Expires is not an integer", url=url)
+            expires = int(text)
+        return cls(url, signature, key_pair_id, hash_name, expires, found.get("Policy"))
+
+
+def parse_cookie_header(header: str) -> dict[str, str]:
+    """Parse a ``Cookie:`` header value into a name → value mapping (last one wins)."""
+    jar: dict[str, str] = {}
+    for part in header.split(";"):
+        name, eq, value = part.strip().partition("=")
+        if eq and name:
+            jar[name] = value.strip().strip('"')
+    return jar
+
+
+class UrlVerifier:
+    """Checks signed URLs and cookies as CloudFront does, against trusted keys.
+
+    ``public_keys`` maps key IDs to public keys (or anything
+    :func:`~mediastore_ingest.keys.load_public_key` reads): a key group. Each failure
+    raises its own :class:`~mediastore_ingest.errors.VerificationError` subclass.
+    Successful verifications of a (policy, signature) pair are cached, so an edge
+    that sees the same wildcard cookie on every request verifies it once; expiry,
+    IP and resource are still checked on every call.
+    """
+
+    def __init__(
+        self,
+        public_keys: Mapping[str, PublicKeySource],
+        *,
+        clock: Callable[[], float] = time.time,
+        cache_size: int = 1024,
+    ) -> None:
+        if not isinstance(public_keys, Mapping) or not public_keys:
+            raise InvalidInputError("public_keys must be a non-empty mapping of key id -> key")
+        keys: dict[str, PublicKey] = {}
+        for key_id, key in public_keys.items():
+            _check_key_id(key_id)
+            if isinstance(key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey)):
+                check_public_key(key)
+                keys[key_id] = key
+            else:
+                keys[key_id] = load_public_key(key)
+        self._keys = keys
+        self._clock = clock
+        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
+            raise InvalidInputError(f"cache_size must be an int >= 0, not {cache_size!r}")
+        # One ready-made check per (key id, hash): no type tests on the hot path.
+        self._checks: dict[tuple[str, str], Callable[[bytes, bytes], None]] = {}
+        for key_id, key in keys.items():
+            for hash_name, hash_obj in _HASH_OBJECTS.items():
+                self._checks[key_id, hash_name] = _make_check(key, hash_name, hash_obj)
+        check = self._check_signature
+        self._verified: Callable[[str, str, str, bytes], bool] = (
+            functools.lru_cache(maxsize=cache_size)(check) if cache_size else check
+        )
+
+    def __repr__(self) -> str:
+        return f"UrlVerifier(key_ids={sorted(self._keys)!r})"
+
+    def _check_signature(self, key_id: str, hash_name: str, signature: str, message: bytes) -> bool:
+        try:
+            self._checks[key_id, hash_name](cf_b64decode(signature), message)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+    def verify_url(
+        self, signed_url: str, *, now: TimeLike | None = None, client_ip: str | None = None
+    ) -> Policy:
+        """Verify a signed URL; return the policy it carries, or raise."""
+        return self._verify(SignedUrl.parse(signed_url), now, client_ip)
+
+    def verify_cookies(
+        self,
+        url: str,
+        cookies: Mapping[str, str] | str,
+        *,
+        now: TimeLike | None = None,
+        client_ip: str | None = None,
+    ) -> Policy:
+        """Verify a request for ``url`` carrying signed ``cookies`` (a mapping, or a
+        ``Cookie:`` header value); return the policy, or raise."""
+        return self._verify(SignedUrl.from_cookies(url, cookies), now, client_ip)
+
+    def verify(
+        self, signed: SignedUrl, *, now: TimeLike | None = None, client_ip: str | None = None
+    ) -> Policy:
+        """Verify an already parsed :class:`SignedUrl`."""
+        return self._verify(signed, now, client_ip)
+
+    def _verify(self, signed: SignedUrl, now: TimeLike | None, client_ip: str | None) -> Policy:
+        url = signed.url
+        if signed.key_pair_id not in self._keys:
+            raise UnknownKeyIdError(
+                f"Key-Pair-Id {signed.key_pair_id!r} is not a trusted key", url=url
+            )
+        try:
+            normalized = normalize_url(url)
+        except PolicyError as exc:
+            raise MalformedSignatureError(f"request URL is not acceptable: {exc}", url=url) from exc
+        policy: Policy
+        if signed.expires is not None:
+            try:
+                policy = CannedPolicy(normalized, signed.expires)
+            except PolicyError as exc:
+                raise MalformedSignatureError(str(exc), url=url) from exc
+            message = policy.to_json().encode("utf-8")
+        else:
+            assert signed.policy is not None
+            try:
+                message = cf_b64decode(signed.policy)
+            except ValueError as exc:
+                raise MalformedSignatureError(
+                    f"Policy is not CloudFront base64: {exc}", url=url
+                ) from exc
+            policy = _parse_signed_policy(message, url)
+        if not self._verified(signed.key_pair_id, signed.hash_algorithm, signed.signature, message):
+            raise SignatureMismatchError(
+                f"signature does not match the policy under key {signed.key_pair_id}", url=url
+            )
+        t = to_epoch(now, name="now") if now is not None else int(self._clock())
+        if t >= policy.expires:
+            raise PolicyExpiredError(f"expired at epoch {policy.expires} (now {t})", url=url)
+        if isinstance(policy, CustomPolicy):
+            if policy.not_before is not None and t < policy.not_before:
+                raise PolicyNotYetValidError(
+                    f"not valid before epoch {policy.not_before} (now {t})", url=url
+                )
+            if policy.source_ip is not None and not policy.is_valid_at(t, client_ip):
+                raise SourceIpMismatchError(
+                    f"client {client_ip} is outside {policy.source_ip}", url=url
+                )
+            if not policy.matches(normalized):
+                raise ResourceMismatchError(
+                    f"URL is not covered by the policy resource {policy.resource!r}", url=url
+                )
+        return policy
+
+
+def _make_check(key: PublicKey, hash_name: str, hash_obj: hashes.HashAlgorithm
+                ) -> Callable[[bytes, bytes], None]:
+    if isinstance(key, rsa.RSAPublicKey):
+        rsa_key = key
+
+        def check_rsa(signature: bytes, message: bytes) -> None:
+            rsa_key.verify(signature, message, _PKCS1, hash_obj)
+
+        return check_rsa
+    ec_key = key
+    ecdsa = _ECDSA[hash_name]
+
+    def check_ec(signature: bytes, message: bytes) -> None:
+        ec_key.verify(signature, message, ecdsa)
+
+    return check_ec
+
+
+def _parse_signed_policy(message: bytes, url: str) -> CustomPolicy:
+    try:
+        return _parse_custom_cached(message)
+    except PolicyParseError as exc:
+        raise MalformedSignatureError(
+            f"Policy is not a valid custom policy: {exc}", url=url
+        ) from exc
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_custom_cached(message: bytes) -> CustomPolicy:
+    return CustomPolicy.from_json(message)

@@ -1,0 +1,374 @@
+"""Signed URLs and cookies: known answers, botocore conformance, round trips, tampering."""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+
+import pytest
+from botocore.signers import CloudFrontSigner
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mediastore_ingest._encoding import cf_b64decode, cf_b64encode
+from mediastore_ingest.errors import (
+    InvalidInputError,
+    MalformedSignatureError,
+    PolicyError,
+    PolicyExpiredError,
+    PolicyNotYetValidError,
+    ResourceMismatchError,
+    SignatureMismatchError,
+    SourceIpMismatchError,
+    UnknownKeyIdError,
+    VerificationError,
+)
+from mediastore_ingest.policies import CannedPolicy, CustomPolicy
+from mediastore_ingest.signing import SignedUrl, UrlSigner, UrlVerifier, parse_cookie_header
+
+URL = "https://d111111abcdef8.cloudfront.net/live/seg1.ts"
+T = 1767225600
+KID = "K2JCJMDEHXQW5F"
+
+# Produced with the OpenSSL command line (see tests/vectors/README.md).
+KAT_CANNED_SHA1 = (
+    "AkszkAzCMmhyF36mrA0i7Fn5fD5GhzVgsq9sEHDI0B1BV0alyz3s4upDnVOciBJKMhdrJda0ka93~0owHKDph4Yg"
+    "q1y-D1x8cBkRqdaOm5zvtUh9ZEeyjB7Ktd2PpZT1rQjSxeALvz8-oHH06VvsB~IbQJJqkPIWM5XMNjSIfLg_"
+)
+KAT_CANNED_SHA256 = (
+    "tYLvxBahAvL4Rf9m8tV-WsG0QJYaypvhzCrSK6inZ~-TJ86VRrOEEojcPjkt71Ts09zzqyEPjw-zrYO7j9trxcym"
+    "OFg-DVJgbLYLzCriYd505RblPBfPTzR9wy09JFhBjWLPd1SyaedLDEWgzySWRPxMLuh3RQhHEpLOMJzYNw4_"
+)
+KAT_CUSTOM_POLICY_B64 = (
+    "eyJTdGF0ZW1lbnQiOlt7IlJlc291cmNlIjoiaHR0cHM6Ly9kMTExMTExYWJjZGVmOC5jbG91ZGZyb250Lm5ldC9s"
+    "aXZlLyoiLCJDb25kaXRpb24iOnsiRGF0ZUxlc3NUaGFuIjp7IkFXUzpFcG9jaFRpbWUiOjE3NjcyMjU2MDB9LCJJ"
+    "cEFkZHJlc3MiOnsiQVdTOlNvdXJjZUlwIjoiMTkyLjAuMi4wLzI0In0sIkRhdGVHcmVhdGVyVGhhbiI6eyJBV1M6"
+    "RXBvY2hUaW1lIjoxNzY3MTM5MjAwfX19XX0_"
+)
+KAT_CUSTOM_SHA1 = (
+    "ri16DwSheDdVpMfyyf05dUjJWRMbyEvj8x2i4-k3QQc2SR5Wu1E6Pkolvdf1jYKRBs6Rg6XSnHC63LKt-O0iueUp"
+    "yp8nCUh64vV-6B0dnAzg~U-e-d9jt5hth7lCQ6RhHwwhqWyrQf~dOTPt1oZaelqfaDMgRHC~xQgsuydCAgA_"
+)
+
+
+@pytest.fixture(scope="module")
+def ruby_key(ruby_key_pem):
+    return serialization.load_pem_private_key(ruby_key_pem, password=None)
+
+
+@pytest.fixture(scope="module")
+def ruby_signer(ruby_key):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # RSA-1024 is legacy-only; the warning is tested elsewhere
+        return UrlSigner(KID, ruby_key)
+
+
+@pytest.fixture(scope="module")
+def rsa_signer(rsa_key):
+    return UrlSigner(KID, rsa_key)
+
+
+@pytest.fixture(scope="module")
+def verifier(rsa_key, ec_key):
+    return UrlVerifier({KID: rsa_key.public_key(), "KECKEY": ec_key.public_key()})
+
+
+# -- known answers ----------------------------------------------------------------------------
+
+
+def test_kat_canned_sha1(ruby_signer):
+    assert ruby_signer.sign_url(URL, expires=T) == (
+        f"{URL}?Expires={T}&Signature={KAT_CANNED_SHA1}&Key-Pair-Id={KID}"
+    )
+
+
+def test_kat_canned_sha256(ruby_key):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        signer = UrlSigner(KID, ruby_key, hash_algorithm="SHA256")
+    assert signer.sign_url(URL, expires=T) == (
+        f"{URL}?Expires={T}&Signature={KAT_CANNED_SHA256}&Key-Pair-Id={KID}&Hash-Algorithm=SHA256"
+    )
+
+
+def test_kat_custom_sha1(ruby_signer):
+    policy = CustomPolicy(
+        "https://d111111abcdef8.cloudfront.net/live/*", T, not_before=T - 86400,
+        source_ip="192.0.2.0/24",
+    )
+    assert ruby_signer.sign_url(URL, policy=policy) == (
+        f"{URL}?Policy={KAT_CUSTOM_POLICY_B64}&Signature={KAT_CUSTOM_SHA1}&Key-Pair-Id={KID}"
+    )
+
+
+def test_kat_cookies(ruby_signer):
+    policy = CustomPolicy(
+        "https://d111111abcdef8.cloudfront.net/live/*", T, not_before=T - 86400,
+        source_ip="192.0.2.0/24",
+    )
+    assert ruby_signer.sign_cookies(policy) == {
+        "CloudFront-Policy": KAT_CUSTOM_POLICY_B64,
+        "CloudFront-Signature": KAT_CUSTOM_SHA1,
+        "CloudFront-Key-Pair-Id": KID,
+    }
+    assert ruby_signer.sign_cookies(CannedPolicy(URL, T)) == {
+        "CloudFront-Expires": str(T),
+        "CloudFront-Signature": KAT_CANNED_SHA1,
+        "CloudFront-Key-Pair-Id": KID,
+    }
+
+
+# -- conformance with botocore where botocore is right ---------------------------------------
+
+
+def _botocore_signer(key):
+    return CloudFrontSigner(KID, lambda m: key.sign(m, padding.PKCS1v15(), hashes.SHA1()))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        URL,
+        "https://d1.cloudfront.net/live/index.m3u8?channel=1&bitrate=2000",
+        "http://d1.cloudfront.net/a/b/c/d.m4s",
+    ],
+)
+def test_canned_equals_botocore(rsa_key, rsa_signer, url):
+    when = dt.datetime.fromtimestamp(T, tz=dt.timezone.utc)
+    assert rsa_signer.sign_url(url, expires=when) == _botocore_signer(rsa_key).generate_presigned_url(
+        url, date_less_than=when
+    )
+
+
+def test_custom_equals_botocore(rsa_key, rsa_signer):
+    when = dt.datetime.fromtimestamp(T, tz=dt.timezone.utc)
+    start = dt.datetime.fromtimestamp(T - 3600, tz=dt.timezone.utc)
+    bc = _botocore_signer(rsa_key)
+    text = bc.build_policy("https://d1.cloudfront.net/live/*", when, start, "192.0.2.7")
+    ours = CustomPolicy("https://d1.cloudfront.net/live/*", when, not_before=start, source_ip="192.0.2.7")
+    assert ours.to_json() == text
+    url = "https://d1.cloudfront.net/live/seg9.ts"
+    assert rsa_signer.sign_url(url, policy=ours) == bc.generate_presigned_url(url, policy=text)
+
+
+def test_non_ascii_where_botocore_is_wrong(rsa_signer, verifier):
+    # botocore signs the raw text (and escapes it as \\u in JSON); CloudFront sees the
+    # percent-encoded URL. We sign and send the percent-encoded form, so it verifies.
+    signed = rsa_signer.sign_url("https://d1.cloudfront.net/live/é 1.ts", expires=T)
+    assert signed.startswith("https://d1.cloudfront.net/live/%C3%A9%201.ts?Expires=")
+    assert verifier.verify_url(signed, now=T - 1).resource.endswith("%C3%A9%201.ts")
+
+
+# -- round trips and the verifier ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("hash_algorithm", ["SHA1", "SHA256"])
+@pytest.mark.parametrize("which", ["rsa", "ec"])
+def test_round_trip_every_algorithm(rsa_key, ec_key, verifier, hash_algorithm, which):
+    key, kid = (rsa_key, KID) if which == "rsa" else (ec_key, "KECKEY")
+    signer = UrlSigner(kid, key, hash_algorithm=hash_algorithm)
+    canned = signer.sign_url(URL, expires=T)
+    assert verifier.verify_url(canned, now=T - 1) == CannedPolicy(URL, T)
+    custom = CustomPolicy("https://d111111abcdef8.cloudfront.net/*", T)
+    assert verifier.verify_url(signer.sign_url(URL, policy=custom), now=T - 1) == custom
+    cookies = signer.sign_cookies(custom)
+    assert verifier.verify_cookies(URL, cookies, now=T - 1) == custom
+    assert verifier.verify_cookies(URL, signer.cookie_header(custom), now=T - 1) == custom
+    if hash_algorithm == "SHA256":
+        assert cookies["CloudFront-Hash-Algorithm"] == "SHA256"
+        assert canned.endswith("&Hash-Algorithm=SHA256")
+    else:
+        assert "CloudFront-Hash-Algorithm" not in cookies
+        assert "Hash-Algorithm" not in canned
+
+
+def test_ecdsa_signature_is_der_p256(ec_key):
+    signer = UrlSigner("KECKEY", ec_key, hash_algorithm="SHA256")
+    signed = SignedUrl.parse(signer.sign_url(URL, expires=T))
+    raw = cf_b64decode(signed.signature)
+    ec_key.public_key().verify(raw, CannedPolicy(URL, T).to_json().encode(), ec.ECDSA(hashes.SHA256()))
+
+
+def test_url_with_query_keeps_it(rsa_signer, verifier):
+    signed = rsa_signer.sign_url("https://d1.cloudfront.net/a.m3u8?x=1", expires=T)
+    assert signed.startswith("https://d1.cloudfront.net/a.m3u8?x=1&Expires=")
+    assert verifier.verify_url(signed, now=0).resource == "https://d1.cloudfront.net/a.m3u8?x=1"
+
+
+def test_relative_expiry_uses_the_clock(rsa_key):
+    signer = UrlSigner(KID, rsa_key, clock=lambda: T - 600.7)
+    assert "Expires=" + str(T - 601 + 60) in signer.sign_url(URL, expires=dt.timedelta(minutes=1))
+    assert "Expires=" + str(T + 60) in signer.sign_url(URL, expires=dt.timedelta(minutes=1), now=T)
+
+
+def test_verifier_failures(rsa_signer, verifier, ec_key):
+    signed = rsa_signer.sign_url(URL, expires=T)
+    with pytest.raises(PolicyExpiredError):
+        verifier.verify_url(signed, now=T)
+    policy = CustomPolicy("https://d111111abcdef8.cloudfront.net/live/*", T, not_before=T - 100,
+                          source_ip="192.0.2.0/24")
+    custom = rsa_signer.sign_url(URL, policy=policy)
+    with pytest.raises(PolicyNotYetValidError):
+        verifier.verify_url(custom, now=T - 101, client_ip="192.0.2.1")
+    with pytest.raises(SourceIpMismatchError):
+        verifier.verify_url(custom, now=T - 1, client_ip="198.51.100.1")
+    assert verifier.verify_url(custom, now=T - 1, client_ip="192.0.2.1") == policy
+    # the signature is valid for the policy, but the policy does not cover another path
+    moved = custom.replace("/live/seg1.ts", "/vod/seg1.ts")
+    with pytest.raises(ResourceMismatchError):
+        verifier.verify_url(moved, now=T - 1, client_ip="192.0.2.1")
+    with pytest.raises(UnknownKeyIdError):
+        verifier.verify_url(signed.replace(KID, "KUNKNOWN"), now=0)
+    other = UrlSigner("KECKEY", ec_key).sign_url(URL, expires=T).replace("KECKEY", KID)
+    with pytest.raises(SignatureMismatchError):
+        verifier.verify_url(other, now=0)
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda u: u + "&Expires=1",
+        lambda u: u.replace("&Signature=", "&Signature=A"),
+        lambda u: u.replace("&Key-Pair-Id=" + KID, ""),
+        lambda u: u.replace("Expires=", "Policy="),
+        lambda u: u.replace("Signature=", "Signature=%%%"),
+        lambda u: u + "&Hash-Algorithm=MD5",
+        lambda u: u.split("?")[0],
+    ],
+)
+def test_malformed(rsa_signer, verifier, mutate):
+    with pytest.raises(VerificationError):
+        verifier.verify_url(mutate(rsa_signer.sign_url(URL, expires=T)), now=0)
+
+
+def test_duplicate_signing_param_is_malformed(rsa_signer, verifier):
+    with pytest.raises(MalformedSignatureError, match="twice"):
+        verifier.verify_url(rsa_signer.sign_url(URL, expires=T) + f"&Key-Pair-Id={KID}", now=0)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), custom=st.booleans())
+def test_tampering_any_byte_fails(rsa_signer, verifier, data, custom):
+    policy = CustomPolicy("https://d111111abcdef8.cloudfront.net/live/*", T) if custom else None
+    signed = (
+        rsa_signer.sign_url(URL, policy=policy) if custom else rsa_signer.sign_url(URL, expires=T)
+    )
+    # A wildcard policy rightly covers other paths under it, so for custom policies only
+    # the signing parameters are tampered with; for canned ones, any byte of the URL.
+    start = signed.index("?") + 1 if custom else 0
+    index = data.draw(st.integers(min_value=start, max_value=len(signed) - 1))
+    replacement = data.draw(st.sampled_from("AZaz09-_~"))
+    tampered = signed[:index] + replacement + signed[index + 1 :]
+    if tampered == signed:
+        return
+    try:
+        verifier.verify_url(tampered, now=T - 1)
+    except (VerificationError, PolicyError):
+        return
+    # The only change that may pass is one CloudFront ignores too: the case of the host.
+    assert index < len("https://d111111abcdef8.cloudfront.net")
+    assert tampered.lower() == signed.lower()
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    path=st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="#*?&="),
+                 max_size=20),
+    expires=st.integers(min_value=1, max_value=2_147_483_647),
+    sha256=st.booleans(),
+)
+def test_sign_verify_property(rsa_key, verifier, path, expires, sha256):
+    signer = UrlSigner(KID, rsa_key, hash_algorithm="SHA256" if sha256 else "SHA1")
+    signed = signer.sign_url("https://d1.cloudfront.net/" + path, expires=expires)
+    assert verifier.verify_url(signed, now=expires - 1).expires == expires
+
+
+@given(st.binary(max_size=300))
+def test_cf_base64_round_trip(data):
+    text = cf_b64encode(data)
+    assert not set(text) & set("+/=\n")
+    assert cf_b64decode(text) == data
+
+
+# -- cache, cookies, reprs, input validation -----------------------------------------------------
+
+
+def test_signature_cache_skips_the_private_key(rsa_key):
+    calls = []
+
+    class CountingSigner(UrlSigner):
+        def sign(self, message):
+            calls.append(message)
+            return super().sign(message)
+
+    signer = CountingSigner(KID, rsa_key)
+    policy = CustomPolicy("https://d1.cloudfront.net/live/*", T)
+    urls = {signer.sign_url(f"https://d1.cloudfront.net/live/seg{i}.ts", policy=policy) for i in range(50)}
+    assert len(urls) == 50
+    assert len(calls) == 1
+    signer.sign_cookies(policy)
+    assert len(calls) == 1
+
+
+def test_set_cookie_headers(rsa_signer):
+    policy = CustomPolicy("https://d1.cloudfront.net/live/*", T)
+    headers = rsa_signer.set_cookie_headers(policy, domain="d1.cloudfront.net", path="/live/",
+                                            same_site="None", max_age=3600)
+    assert len(headers) == 3
+    for header in headers:
+        assert header.endswith("; Domain=d1.cloudfront.net; Path=/live/; Max-Age=3600; Secure; HttpOnly; SameSite=None")
+    jar = parse_cookie_header("; ".join(h.split(";")[0] for h in headers))
+    assert jar == rsa_signer.sign_cookies(policy)
+    with pytest.raises(InvalidInputError):
+        rsa_signer.set_cookie_headers(policy, domain="a;b")
+
+
+def test_cookie_header_string(rsa_signer):
+    header = rsa_signer.cookie_header(CannedPolicy(URL, T))
+    assert header.startswith(f"CloudFront-Expires={T}; CloudFront-Signature=")
+    assert header.endswith(f"; CloudFront-Key-Pair-Id={KID}")
+
+
+def test_repr_hides_the_key(rsa_signer, rsa_key):
+    text = repr(rsa_signer)
+    assert text == f"UrlSigner(key_id='{KID}', algorithm='RSA-2048', hash_algorithm='SHA1')"
+    pem = rsa_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    assert pem.splitlines()[1] not in text
+    assert "Signature" not in repr(SignedUrl.parse(rsa_signer.sign_url(URL, expires=T)))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"key_id": "K 1"}, InvalidInputError),
+        ({"key_id": ""}, InvalidInputError),
+        ({"hash_algorithm": "MD5"}, InvalidInputError),
+        ({"cache_size": -1}, InvalidInputError),
+    ],
+)
+def test_signer_input_validation(rsa_key, kwargs, error):
+    args = {"key_id": KID, "private_key": rsa_key, **kwargs}
+    with pytest.raises(error):
+        UrlSigner(**args)
+
+
+def test_sign_url_needs_exactly_one_of_expires_or_policy(rsa_signer):
+    with pytest.raises(InvalidInputError):
+        rsa_signer.sign_url(URL)
+    with pytest.raises(InvalidInputError):
+        rsa_signer.sign_url(URL, expires=T, policy=CustomPolicy("https://d1.cloudfront.net/*", T))
+
+
+def test_sign_url_refuses_urls_outside_the_policy(rsa_signer):
+    with pytest.raises(PolicyError, match="not covered"):
+        rsa_signer.sign_url("https://other.example/x", policy=CustomPolicy("https://d1.cloudfront.net/*", T))
+
+
+def test_sign_url_refuses_wildcard_and_fragment(rsa_signer):
+    with pytest.raises(PolicyError):
+        rsa_signer.sign_url("https://d1.cloudfront.net/live/*", expires=T)
+    with pytest.raises(PolicyError):
+        rsa_signer.sign_url(URL + "#x", expires=T)
