@@ -137,6 +137,10 @@ class ScriptHandler(RequestHandler):
                     break
             self.abort_connection()
             return
+        if kind == "hang":  # never answer (until the server stops)
+            server.release.wait(10)
+            self.abort_connection()
+            return
         if kind == "early_status":  # answer without reading the body
             self.send_json(action[1], {"__type": "Early"})
             self.close_connection = True
@@ -172,6 +176,10 @@ class ScriptedServer(LocalHTTPServer):
         self.lock = threading.Lock()
         self.stored: dict[str, bytes] = {}
         self.headers_seen: list[dict[str, str]] = []
+        self.release = threading.Event()
+
+    def _on_stop(self) -> None:
+        self.release.set()
 
     def next_action(self) -> tuple[Any, ...]:
         with self.lock:
@@ -352,14 +360,16 @@ def test_origin_refusal_is_access_denied_and_not_retried(ca: LocalCA) -> None:
         assert len(container.requests) == 1
 
 
-def test_tls_is_verified_by_default(container: LocalContainer) -> None:
-    client = IngestClient(
-        container.endpoint, config=IngestConfig(retry=RetryPolicy(max_attempts=1))
-    )
-    with pytest.raises(RetriesExhaustedError) as err:
+def test_tls_is_verified_by_default_and_failure_is_not_retried(
+    container: LocalContainer,
+) -> None:
+    sleep = FakeSleep()
+    client = IngestClient(container.endpoint, sleep=sleep)
+    with pytest.raises(TransportError) as err:
         client.put("live/x.ts", b"x")
-    assert isinstance(err.value.last_error, TransportError)
-    assert "CERTIFICATE_VERIFY_FAILED" in str(err.value.last_error)
+    assert "CERTIFICATE_VERIFY_FAILED" in str(err.value)
+    assert err.value.path == "live/x.ts"
+    assert sleep.delays == []
     assert container.paths() == []
 
 
@@ -572,8 +582,9 @@ def test_connection_refused_is_retried_then_exhausted() -> None:
 def test_early_error_response_while_sending_a_body(scripted: ScriptedServer) -> None:
     scripted.actions = [("early_status", 403)]
     client, _ = scripted_client(scripted)
-    with pytest.raises((AccessDeniedError, RetriesExhaustedError)):
+    with pytest.raises(AccessDeniedError):  # the answer is read even though sending failed
         client.put("live/a.ts", b"q" * (4 * 1024 * 1024))
+    assert len(scripted.requests) == 1
     # the next request on a fresh connection works
     client.put("live/b.ts", b"ok")
     assert scripted.stored["/live/b.ts"] == b"ok"
@@ -673,3 +684,23 @@ def test_request_json_reply_used_for_result(scripted: ScriptedServer) -> None:
     assert result.content_sha256 == hashlib.sha256(b"abc").hexdigest()
     assert json.loads(json.dumps(result.url)) == scripted.base_url + "/live/a.ts"
     assert scripted.headers_seen[-1]["User-Agent"].startswith("mediastore-ingest")
+
+
+def test_read_timeout_is_a_transport_error(scripted: ScriptedServer) -> None:
+    scripted.actions = [("hang",)]
+    client, _ = scripted_client(
+        scripted, config=IngestConfig(read_timeout=0.2, retry=RetryPolicy(max_attempts=1))
+    )
+    with pytest.raises(RetriesExhaustedError) as err:
+        client.get("live/a.ts")
+    assert isinstance(err.value.last_error, TransportError)
+    assert "ReadTimeout" in str(err.value.last_error)
+
+
+def test_proxy_url_sends_absolute_uris_to_the_proxy(scripted: ScriptedServer) -> None:
+    target = IngestClient(
+        "http://origin.invalid:8080", config=IngestConfig(proxy_url=scripted.base_url)
+    )
+    target.put("live/a.ts", b"via proxy")
+    assert scripted.requests[-1].path == "http://origin.invalid:8080/live/a.ts"
+    assert scripted.stored["http://origin.invalid:8080/live/a.ts"] == b"via proxy"

@@ -1,11 +1,12 @@
 """The one retry loop of the ingest client and its :class:`RetryPolicy`.
 
 Retried: connection failures (:class:`~mediastore_ingest.errors.TransportError`:
-refused, reset, timed out) and the statuses in :attr:`RetryPolicy.retry_statuses`
-(429, 500, 502, 503, 504). Never retried: 400, 403, 404 and every other status, and
-errors in the caller's own input. Delays use "full jitter" (a uniform draw between 0
-and ``min(cap, base * 2**n)``) from an injected random source, unless the server
-sent ``Retry-After`` (seconds or an HTTP date), which is honoured up to a cap.
+refused, reset, timed out; not a refused TLS certificate) and the statuses in
+:attr:`RetryPolicy.retry_statuses` (429, 500, 502, 503, 504). Never retried: 400,
+403, 404 and every other status, and errors in the caller's own input. Delays use
+"full jitter" (a uniform draw between 0 and ``min(cap, base * 2**n)``) from an
+injected random source, unless the server sent ``Retry-After`` (seconds or an HTTP
+date), which is honoured up to a cap.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import datetime as _dt
 import email.utils
 import logging
 import math
+import ssl
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -80,7 +82,7 @@ class RetryPolicy:
     def is_retryable(self, error: BaseException) -> bool:
         """True for connection failures and the retryable statuses."""
         if isinstance(error, TransportError):
-            return self.retry_transport_errors
+            return self.retry_transport_errors and not _is_certificate_failure(error)
         if isinstance(error, HTTPStatusError):
             return error.status in self.retry_statuses
         return False
@@ -97,6 +99,21 @@ class RetryPolicy:
         if retry_after is not None:
             return min(max(0.0, retry_after), self.retry_after_cap)
         return self.backoff(retry_number, rng)
+
+
+def _is_certificate_failure(error: BaseException) -> bool:
+    """True when a TLS certificate was refused: trying again cannot help."""
+    seen: set[int] = set()
+    stack: list[object] = [error]
+    while stack:
+        item = stack.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, (ssl.SSLCertVerificationError, ssl.CertificateError)):
+            return True
+        stack.extend([item.__cause__, item.__context__, *item.args])
+    return False
 
 
 def parse_retry_after(value: str | None, *, now: float) -> float | None:
