@@ -481,6 +481,8 @@ def _public_repr(key: PublicKey) -> str:
 
 
 def _derive_public(pair: KeyPair) -> PublicKey:
+    # attrs runs validators after every default, so check before using the key.
+    _check_pair_private(pair, None, pair.private_key)
     return pair.private_key.public_key()
 
 
@@ -595,7 +597,8 @@ def generate_key_pair(
     ``public_key_path`` receives the SubjectPublicKeyInfo PEM (mode 0644, less the
     umask). Existing files are refused with
     :class:`~mediastore_ingest.errors.KeyMaterialError` unless ``overwrite`` is true;
-    either both files are written or neither.
+    both targets are checked before anything is written, and a failed write leaves no
+    partial or temporary file behind.
     """
     algo = algorithm.lower() if isinstance(algorithm, str) else algorithm
     if algo == "rsa":
