@@ -14,15 +14,29 @@ from ._container import (
     LocalCredential,
     StoredObject,
 )
+from ._edge import INGEST_METHODS, PLAYBACK_METHODS, ForwardedRequest, LocalEdge
+from ._faults import ALL_FAULT_KINDS, Fault, FaultKind, FaultPlan, FaultSchedule
 from ._http import LocalHTTPServer, RecordedRequest, RequestHandler
+from ._stack import DEFAULT_INGEST_ACTIONS, LocalStack
 from ._tls import LocalCA
 
 __all__ = [
+    "ALL_FAULT_KINDS",
     "DEFAULT_CREDENTIALS",
+    "DEFAULT_INGEST_ACTIONS",
+    "INGEST_METHODS",
+    "PLAYBACK_METHODS",
+    "Fault",
+    "FaultKind",
+    "FaultPlan",
+    "FaultSchedule",
+    "ForwardedRequest",
     "LocalCA",
     "LocalContainer",
     "LocalCredential",
+    "LocalEdge",
     "LocalHTTPServer",
+    "LocalStack",
     "RecordedRequest",
     "RequestHandler",
     "StoredObject",

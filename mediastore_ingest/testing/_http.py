@@ -444,6 +444,12 @@ class RequestHandler(BaseHTTPRequestHandler):
         body = json.dumps(document, separators=(",", ":")).encode("utf-8")
         self.send_body(status, body, content_type=content_type, headers=headers, head=head)
 
+    def write_body(self, data: bytes) -> None:
+        """Send part of a response body whose head (with ``Content-Length``) is sent."""
+        if data:
+            self.wfile.write(data)
+            self._bytes_out += len(data)
+
     def start_chunked(
         self,
         status: int,

@@ -1,0 +1,726 @@
+"""``LocalEdge``: a CloudFront distribution's edge, on loopback.
+
+It does to each viewer request what CloudFront does in front of a MediaStore (or S3)
+origin, closely enough to test an encoder or an ingest client end to end:
+
+* refuses methods the cache behaviour does not allow (``403``, like CloudFront);
+* verifies signed URLs and signed cookies with :class:`~mediastore_ingest.UrlVerifier`
+  against a key group (key id -> public key), with an injectable clock and the
+  viewer's address for ``AWS:SourceIp``; a failure is a CloudFront-style ``403``
+  with an XML body (``<Error><Code>AccessDenied</Code>…``) and the verification
+  error's class in ``X-Edge-Error-Detail`` for debugging;
+* strips CloudFront's query parameters (``Expires``, ``Policy``, ``Signature``,
+  ``Key-Pair-Id``, ``Hash-Algorithm``) and ``CloudFront-*`` cookies, sets the origin
+  custom headers (``User-Agent: MediaStore-Secret-…`` overwrites the viewer's; without
+  one the origin sees ``User-Agent: Amazon CloudFront``), drops ``Authorization`` on
+  GET/HEAD/OPTIONS, adds ``Via``, ``X-Amz-Cf-Id`` and ``X-Forwarded-For``;
+* forwards over HTTPS (verifying the origin's certificate against a CA bundle) on
+  pooled keep-alive connections, streaming both bodies piece by piece: a chunked
+  upload goes out chunked as it arrives, a fixed-length one with its length; the
+  response is relayed as it comes (chunked responses chunk by chunk). Nothing is
+  buffered whole;
+* answers ``502`` when the origin cannot be reached and ``504`` when it does not
+  answer in time, and otherwise passes the origin's status, headers and body through;
+* injects the faults of a :class:`~mediastore_ingest.testing.FaultPlan`.
+
+What it received is in :attr:`LocalEdge.requests` (viewer side, with the status it
+answered), what it sent to the origin in :attr:`LocalEdge.forwarded`, and the faults
+it injected in :attr:`LocalEdge.faults_injected` / :attr:`LocalEdge.fault_log`.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Generator, Iterable, Mapping
+from typing import TYPE_CHECKING, cast
+from urllib.parse import urlsplit
+from xml.sax.saxutils import escape
+
+import attrs
+import urllib3
+from urllib3.exceptions import HTTPError as Urllib3HTTPError
+from urllib3.exceptions import ReadTimeoutError
+
+from ..errors import (
+    InvalidInputError,
+    LocalStackError,
+    MalformedSignatureError,
+    RequestBodyError,
+    UnknownKeyIdError,
+    VerificationError,
+)
+from ..policies import RESERVED_QUERY_PARAMS, Policy
+from ..signing import COOKIE_NAMES, PublicKeySource, UrlVerifier
+from ._faults import Fault, FaultKind, FaultPlan
+from ._http import LocalHTTPServer, RequestHandler
+from ._tls import LocalCA
+
+if TYPE_CHECKING:
+    from ._container import LocalContainer
+
+__all__ = [
+    "FORBIDDEN_ORIGIN_HEADERS",
+    "INGEST_METHODS",
+    "PLAYBACK_METHODS",
+    "ForwardedRequest",
+    "LocalEdge",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Allowed methods of an ingest cache behaviour (CloudFront's widest set).
+INGEST_METHODS: tuple[str, ...] = ("GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE")
+#: Allowed methods of a playback cache behaviour.
+PLAYBACK_METHODS: tuple[str, ...] = ("GET", "HEAD")
+_METHOD_SETS = (
+    frozenset(PLAYBACK_METHODS),
+    frozenset((*PLAYBACK_METHODS, "OPTIONS")),
+    frozenset(INGEST_METHODS),
+)
+
+#: Origin custom header names CloudFront refuses (``X-Amz-`` and ``X-Edge-`` prefixes too).
+FORBIDDEN_ORIGIN_HEADERS = frozenset(
+    {
+        "cache-control", "connection", "content-length", "cookie", "host",
+        "if-match", "if-modified-since", "if-none-match", "if-range",
+        "if-unmodified-since", "max-forwards", "pragma", "proxy-authorization",
+        "proxy-connection", "range", "request-range", "te", "trailer",
+        "transfer-encoding", "upgrade", "via", "x-real-ip",
+    }
+)
+_FORBIDDEN_PREFIXES = ("x-amz-", "x-edge-")
+
+# Never copied from the viewer to the origin (hop by hop, or set by the edge itself).
+_VIEWER_HEADERS_DROPPED = frozenset(
+    {
+        "connection", "keep-alive", "proxy-connection", "proxy-authorization", "te",
+        "trailer", "transfer-encoding", "upgrade", "host", "expect", "content-length",
+        "user-agent", "cookie", "via", "x-amz-cf-id", "x-forwarded-for",
+    }
+)
+# Never copied from the origin's response to the viewer (hop by hop, or re-made here).
+_ORIGIN_HEADERS_DROPPED = frozenset(
+    {
+        "connection", "keep-alive", "proxy-connection", "te", "trailer",
+        "transfer-encoding", "upgrade", "content-length", "server", "date",
+    }
+)
+_PIECE = 64 * 1024
+_CF_USER_AGENT = "Amazon CloudFront"
+
+
+@attrs.frozen
+class ForwardedRequest:
+    """A request the edge sent to the origin.
+
+    ``path`` is the origin request target (CloudFront's query parameters removed),
+    ``headers`` what the origin was sent (in order), ``status`` the origin's status
+    (``None`` when no answer came: unreachable origin or a ``drop_request`` fault),
+    ``body_bytes`` the request body bytes forwarded, ``chunked`` whether they went
+    out with ``Transfer-Encoding: chunked``, ``fault`` the fault injected, if any.
+    """
+
+    method: str
+    path: str
+    viewer_path: str
+    headers: tuple[tuple[str, str], ...]
+    status: int | None
+    body_bytes: int
+    chunked: bool
+    fault: FaultKind | None = None
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (case-insensitive), or ``None``."""
+        lname = name.lower()
+        return next((v for k, v in self.headers if k.lower() == lname), None)
+
+
+class _DropFault(Exception):
+    """Raised from the forwarded body to cut the request (a ``drop_request`` fault)."""
+
+
+class _MissingSignature(MalformedSignatureError):
+    """No signed URL parameters and no signed cookies (CloudFront's ``MissingKey``)."""
+
+
+def _strip_reserved(query: str) -> str:
+    if not query:
+        return ""
+    kept = [p for p in query.split("&") if p and p.partition("=")[0] not in RESERVED_QUERY_PARAMS]
+    return "&".join(kept)
+
+
+def _query_names(query: str) -> set[str]:
+    return {p.partition("=")[0] for p in query.split("&") if p} if query else set()
+
+
+def _header_safe(text: str, limit: int = 300) -> str:
+    cleaned = "".join(c if 32 <= ord(c) < 127 else "?" for c in text)
+    return cleaned[:limit]
+
+
+def _check_origin_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not name or not name.isascii() or ":" in name:
+            raise InvalidInputError(f"invalid origin custom header name {name!r}")
+        lname = name.lower()
+        if lname in FORBIDDEN_ORIGIN_HEADERS or lname.startswith(_FORBIDDEN_PREFIXES):
+            raise InvalidInputError(
+                f"CloudFront does not allow {name!r} as an origin custom header"
+            )
+        if not isinstance(value, str) or any(c in value for c in "\r\n\0"):
+            raise InvalidInputError(f"origin custom header {name!r} needs a one-line str value")
+        out[name] = value
+    return out
+
+
+def _check_methods(methods: Iterable[str]) -> tuple[str, ...]:
+    items = tuple(m.upper() for m in methods)
+    if frozenset(items) not in _METHOD_SETS:
+        raise InvalidInputError(
+            "allowed_methods must be one of CloudFront's sets: GET,HEAD | "
+            "GET,HEAD,OPTIONS | GET,HEAD,OPTIONS,PUT,POST,PATCH,DELETE"
+        )
+    return items
+
+
+class _EdgeHandler(RequestHandler):
+    """Serves one viewer connection of a :class:`LocalEdge`."""
+
+    server_version = "CloudFront"
+    _fault: Fault | None = None
+
+    @property
+    def edge(self) -> LocalEdge:
+        return cast(LocalEdge, self.owner)
+
+    # Every method CloudFront knows arrives here; the behaviour decides what is allowed.
+    def do_GET(self) -> None:
+        """Serve a viewer request."""
+        self._serve()
+
+    do_HEAD = do_OPTIONS = do_PUT = do_POST = do_PATCH = do_DELETE = do_GET
+    do_TRACE = do_CONNECT = do_GET
+
+    # --- responses made by the edge itself -------------------------------------------
+
+    def _edge_headers(self, cf_id: str, cache: str) -> list[tuple[str, str]]:
+        edge = self.edge
+        return [
+            ("X-Cache", cache),
+            ("Via", edge.via),
+            ("X-Amz-Cf-Pop", edge.pop),
+            ("X-Amz-Cf-Id", cf_id),
+        ]
+
+    def _send_error(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        cf_id: str,
+        *,
+        detail: str | None = None,
+        extra: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"<Error><Code>{escape(code)}</Code><Message>{escape(message)}</Message></Error>"
+        ).encode()
+        headers = self._edge_headers(cf_id, "Error from cloudfront")
+        if detail is not None:
+            headers.append(("X-Edge-Error-Detail", _header_safe(detail)))
+        headers.extend(extra)
+        self.send_body(
+            status, body, content_type="text/xml", headers=headers, head=self.command == "HEAD"
+        )
+
+    # --- the request path ----------------------------------------------------------------
+
+    def _serve(self) -> None:
+        edge = self.edge
+        cf_id = edge._new_request_id()
+        method = self.command
+        if method not in edge.allowed_methods:
+            self._send_error(
+                403,
+                "MethodNotAllowed",
+                "This distribution is not configured to allow the HTTP request method "
+                "that was used for this request. The distribution supports only "
+                + ",".join(edge.allowed_methods)
+                + ".",
+                cf_id,
+                detail="MethodNotAllowed",
+            )
+            return
+        split = urlsplit(self.path)
+        if split.scheme or split.netloc or not split.path.startswith("/"):
+            self._send_error(400, "BadRequest", "Bad request target", cf_id, detail="BadRequest")
+            return
+        if edge.require_signature:
+            host = self.headers.get("Host") or f"{edge.host}:{edge.port}"
+            url = f"{edge.scheme}://{host}{self.path}"
+            try:
+                edge._verify(url, split.query, self.headers.get_all("Cookie") or [], self.peer)
+            except VerificationError as exc:
+                code, message = _cloudfront_denial(exc)
+                logger.debug("LocalEdge %s refused %s %s: %s", edge.name, method, split.path, exc)
+                self._send_error(
+                    403,
+                    code,
+                    message,
+                    cf_id,
+                    detail=type(exc).__name__,
+                    extra=[("X-Edge-Error-Message", _header_safe(str(exc)))],
+                )
+                return
+        query = _strip_reserved(split.query)
+        origin_path = edge._origin_prefix + split.path + (f"?{query}" if query else "")
+        decided = edge._faults.decide()
+        fault = None if decided is None else decided.kind
+        self._fault = decided
+        if fault is not None and fault.startswith("http_5"):
+            status = int(fault[-3:])
+            edge._injected(decided)
+            extra = []
+            if edge.fault_plan.retry_after is not None:
+                extra.append(("Retry-After", str(edge.fault_plan.retry_after)))
+            self._send_error(
+                status,
+                {502: "BadGateway", 503: "ServiceUnavailable", 504: "GatewayTimeout"}[status],
+                "The request could not be satisfied (injected fault).",
+                cf_id,
+                detail=f"InjectedFault:{fault}",
+                extra=extra,
+            )
+            return
+        if fault == "delay":
+            edge._injected(decided)
+            edge._sleep(edge.fault_plan.delay)
+        if fault == "drop_request" and not self.has_body():
+            edge._injected(decided)
+            edge._record_forward(
+                ForwardedRequest(method, origin_path, self.path, (), None, 0, False, fault)
+            )
+            self.abort_connection()
+            return
+        self._forward(origin_path, cf_id, fault)
+
+    def _origin_request_headers(self, cf_id: str) -> urllib3.HTTPHeaderDict:
+        edge = self.edge
+        method = self.command
+        out = urllib3.HTTPHeaderDict()
+        custom = {name.lower() for name in edge.origin_headers}
+        for name, value in self.headers.items():
+            lname = name.lower()
+            if lname in _VIEWER_HEADERS_DROPPED or lname in custom:
+                continue
+            # CloudFront forwards Authorization only for DELETE/PATCH/POST/PUT (unless
+            # a cache policy includes it).
+            if lname == "authorization" and method in ("GET", "HEAD", "OPTIONS"):
+                continue
+            out.add(name, value)
+        kept_cookies = [
+            part.strip()
+            for header in self.headers.get_all("Cookie") or []
+            for part in header.split(";")
+            if part.strip() and not part.strip().startswith("CloudFront-")
+        ]
+        if kept_cookies:
+            out.add("Cookie", "; ".join(kept_cookies))
+        for name, value in edge.origin_headers.items():
+            out.add(name, value)
+        if "user-agent" not in custom:
+            out.add("User-Agent", _CF_USER_AGENT)
+        previous = self.headers.get("X-Forwarded-For")
+        out.add("X-Forwarded-For", f"{previous}, {self.peer}" if previous else self.peer)
+        out.add("Via", edge.via)
+        out.add("X-Amz-Cf-Id", cf_id)
+        return out
+
+    def _forward(self, origin_path: str, cf_id: str, fault: FaultKind | None) -> None:
+        edge = self.edge
+        method = self.command
+        headers = self._origin_request_headers(cf_id)
+        has_body = self.has_body()
+        chunked = has_body and self.is_chunked
+        length: int | None = None
+        if has_body and not chunked:
+            try:
+                length = self.content_length()
+            except RequestBodyError:
+                self._send_error(400, "BadRequest", "Invalid Content-Length", cf_id)
+                return
+            headers["Content-Length"] = str(length)
+        sent = [0]
+        drop_at: int | None = None
+        if fault == "drop_request":
+            plan = edge.fault_plan
+            drop_at = plan.drop_after_bytes if length is None else min(
+                plan.drop_after_bytes, max((length or 0) - 1, 0)
+            )
+
+        def body() -> Generator[bytes, None, None]:
+            for piece in self.iter_body():
+                if drop_at is not None and sent[0] + len(piece) >= drop_at:
+                    part = piece[: drop_at - sent[0]]
+                    if part:
+                        sent[0] += len(part)
+                        yield part
+                    raise _DropFault
+                sent[0] += len(piece)
+                yield piece
+            if drop_at is not None:  # chunked body shorter than drop_at: withhold its end
+                raise _DropFault
+
+        pieces = body() if has_body else None
+        sent_headers = tuple(headers.items())
+
+        def record(status: int | None, applied: FaultKind | None) -> None:
+            edge._record_forward(
+                ForwardedRequest(
+                    method, origin_path, self.path, sent_headers, status, sent[0], chunked, applied
+                )
+            )
+
+        try:
+            response = edge._pool().urlopen(
+                method,
+                origin_path,
+                body=pieces,
+                headers=headers,
+                chunked=chunked,
+                retries=False,
+                redirect=False,
+                assert_same_host=False,
+                preload_content=False,
+                decode_content=False,
+                timeout=edge._timeout,
+            )
+        except _DropFault:
+            edge._injected(self._fault)
+            record(None, "drop_request")
+            self.abort_connection()
+            return
+        except RequestBodyError as exc:
+            record(None, None)
+            if exc.reason == "malformed":
+                self._send_error(400, "BadRequest", "Malformed request body", cf_id)
+            else:
+                self.abort_connection()
+            return
+        except (Urllib3HTTPError, OSError) as exc:
+            record(None, None)
+            logger.debug("LocalEdge %s: origin request failed: %r", edge.name, exc)
+            if isinstance(exc, ReadTimeoutError):
+                self._send_error(
+                    504, "GatewayTimeout", "CloudFront attempted to establish a connection "
+                    "with the origin, but the origin did not respond in time.", cf_id,
+                    detail=type(exc).__name__,
+                )
+            else:
+                self._send_error(
+                    502, "BadGateway", "CloudFront wasn't able to connect to the origin.",
+                    cf_id, detail=type(exc).__name__,
+                )
+            return
+        finally:
+            if pieces is not None:
+                pieces.close()
+        reset = fault == "reset_response"
+        record(response.status, fault)
+        try:
+            self._relay(response, cf_id, reset=reset)
+        finally:
+            response.release_conn()
+
+    def _relay(self, response: urllib3.BaseHTTPResponse, cf_id: str, *, reset: bool) -> None:
+        edge = self.edge
+        headers = [
+            (name, value)
+            for name, value in response.headers.items()
+            if name.lower() not in _ORIGIN_HEADERS_DROPPED
+        ]
+        headers += self._edge_headers(cf_id, "Miss from cloudfront")
+        declared = response.headers.get("Content-Length")
+        length = int(declared) if declared is not None and declared.isdigit() else None
+        bodiless = (
+            self.command == "HEAD" or response.status in (204, 304) or response.status < 200
+        )
+        if bodiless or length == 0:
+            if reset:
+                edge._injected(self._fault)
+                response.close()
+                self.abort_connection()
+                return
+            self.send_response(response.status)
+            for name, value in headers:
+                self.send_header(name, value)
+            self.send_header("Content-Length", declared if declared is not None else "0")
+            self.end_headers()
+            if not bodiless:
+                response.drain_conn()
+            return
+        cut: int | None = None
+        if reset:
+            cut = edge.fault_plan.reset_after_bytes
+            if length is not None:
+                cut = min(cut, length - 1)
+        self.send_response(response.status)
+        for name, value in headers:
+            self.send_header(name, value)
+        if length is not None:
+            self.send_header("Content-Length", str(length))
+        else:
+            self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        write = self.write_body if length is not None else self.write_chunk
+        sent = 0
+        try:
+            for piece in response.stream(_PIECE, decode_content=False):
+                if cut is not None and sent + len(piece) >= cut:
+                    write(piece[: cut - sent])
+                    raise _DropFault
+                write(piece)
+                sent += len(piece)
+            if cut is not None:
+                raise _DropFault
+        except _DropFault:
+            edge._injected(self._fault)
+            response.close()
+            self.abort_connection()
+            return
+        except (Urllib3HTTPError, OSError) as exc:
+            # The origin (or the viewer) went away mid-body: cut the viewer off too,
+            # so the truncation is visible, as CloudFront does.
+            logger.debug("LocalEdge %s: relay failed: %r", edge.name, exc)
+            response.close()
+            self.abort_connection()
+            return
+        if length is None:
+            self.end_chunked()
+
+
+def _cloudfront_denial(exc: VerificationError) -> tuple[str, str]:
+    """CloudFront's error code and message for a verification failure."""
+    if isinstance(exc, _MissingSignature):
+        return "MissingKey", "Missing Key-Pair-Id query parameter or cookie value"
+    if isinstance(exc, UnknownKeyIdError):
+        return "InvalidKey", "Unknown Key"
+    if isinstance(exc, MalformedSignatureError):
+        return "MalformedPolicy", "Malformed Policy"
+    return "AccessDenied", "Access denied"
+
+
+class LocalEdge(LocalHTTPServer):
+    """A CloudFront distribution (one cache behaviour) in front of one origin.
+
+    ``origin``: a running :class:`~mediastore_ingest.testing.LocalContainer` (its
+    endpoint and CA are used) or an origin URL such as ``https://127.0.0.1:8443``
+    (a path in it is the distribution's origin path). ``origin_ca_bundle``: the PEM
+    CA file to verify an ``https`` origin with (taken from a container by default).
+
+    ``key_group`` maps trusted key ids to public keys (objects, PEM bytes/text or
+    paths); with ``require_signature`` (default) every request needs a valid signed
+    URL or signed cookies. ``allowed_methods`` is one of CloudFront's three sets
+    (:data:`INGEST_METHODS` by default, :data:`PLAYBACK_METHODS`).
+    ``origin_headers`` are the origin custom headers (e.g.
+    ``{"User-Agent": secret.user_agent}``). ``clock`` (epoch seconds) is what the
+    verifier calls "now". ``faults`` is a :class:`FaultPlan` (none by default);
+    ``sleep`` performs ``delay`` faults.
+
+    ``tls=True`` serves HTTPS with a certificate from ``ca`` (a new
+    :class:`LocalCA` if none). The edge itself binds to loopback only.
+    """
+
+    handler_class = _EdgeHandler
+
+    def __init__(
+        self,
+        origin: str | LocalContainer,
+        *,
+        key_group: Mapping[str, PublicKeySource] | None = None,
+        require_signature: bool = True,
+        allowed_methods: Iterable[str] = INGEST_METHODS,
+        origin_headers: Mapping[str, str] | None = None,
+        origin_ca_bundle: str | None = None,
+        clock: Callable[[], float] = time.time,
+        faults: FaultPlan | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        tls: bool = False,
+        ca: LocalCA | None = None,
+        name: str = "edge",
+        origin_connect_timeout: float = 10.0,
+        origin_read_timeout: float = 30.0,
+        max_origin_connections: int = 16,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        if require_signature and not key_group:
+            raise InvalidInputError("require_signature=True needs a key_group (key id -> key)")
+        if faults is not None and not isinstance(faults, FaultPlan):
+            raise InvalidInputError("faults must be a FaultPlan")
+        if not 1 <= origin_read_timeout <= 60 or origin_connect_timeout <= 0:
+            raise InvalidInputError(
+                "origin_read_timeout must be 1-60 s (CloudFront's range), "
+                "origin_connect_timeout positive"
+            )
+        if max_origin_connections < 1:
+            raise InvalidInputError("max_origin_connections must be >= 1")
+        self._owns_ca = tls and ca is None
+        self._ca = (LocalCA() if ca is None else ca) if tls else None
+        super().__init__(
+            host=host,
+            port=port,
+            ssl_context=None if self._ca is None else self._ca.server_context(),
+        )
+        self._origin = origin
+        self._origin_ca_bundle = origin_ca_bundle
+        self.name = name
+        self.require_signature = require_signature
+        self.allowed_methods = _check_methods(allowed_methods)
+        self.origin_headers: dict[str, str] = _check_origin_headers(origin_headers or {})
+        self.verifier = UrlVerifier(key_group, clock=clock) if key_group else None
+        self.fault_plan = faults if faults is not None else FaultPlan.none()
+        self._faults = self.fault_plan.schedule()
+        self._sleep = sleep
+        self._timeout = urllib3.Timeout(
+            connect=origin_connect_timeout, read=origin_read_timeout
+        )
+        self._max_connections = max_origin_connections
+        self._origin_pool: urllib3.HTTPConnectionPool | None = None
+        self._origin_prefix = ""
+        self._forwarded: list[ForwardedRequest] = []
+        self._fault_log: list[Fault] = []
+        self._state_lock = threading.Lock()
+        self.distribution_id = "E" + secrets.token_hex(6).upper()
+        self.via = f"1.1 {secrets.token_hex(16)}.cloudfront.net (CloudFront)"
+        self.pop = "LOC50-C1"
+
+    def __repr__(self) -> str:
+        state = self.base_url if self.running else "stopped"
+        return f"LocalEdge(name={self.name!r}, {state})"
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> LocalEdge:
+        """Connect the origin pool and start serving; returns ``self``."""
+        origin = self._origin
+        if isinstance(origin, str):
+            url, ca_bundle = origin, self._origin_ca_bundle
+        else:
+            if not origin.running:
+                raise LocalStackError("start the origin container before the edge")
+            url = origin.endpoint
+            ca_bundle = self._origin_ca_bundle or origin.ca_bundle
+        split = urlsplit(url)
+        if split.scheme not in ("http", "https") or not split.hostname:
+            raise InvalidInputError(f"origin must be an http(s) URL, not {url!r}")
+        if split.query or split.fragment:
+            raise InvalidInputError("the origin URL must not have a query or fragment")
+        self._origin_prefix = split.path.rstrip("/")
+        pool_kwargs: dict[str, object] = {}
+        if split.scheme == "https":
+            pool_kwargs = {"cert_reqs": "CERT_REQUIRED", "ca_certs": ca_bundle}
+        self._origin_pool = urllib3.connection_from_url(
+            f"{split.scheme}://{split.netloc}",
+            maxsize=self._max_connections,
+            block=False,
+            retries=False,
+            timeout=self._timeout,
+            **pool_kwargs,
+        )
+        try:
+            super().start()
+        except BaseException:
+            self._origin_pool.close()
+            self._origin_pool = None
+            raise
+        return self
+
+    def __enter__(self) -> LocalEdge:
+        return self.start()
+
+    def stop(self) -> None:
+        """Stop serving and close the pooled origin connections."""
+        super().stop()
+        pool, self._origin_pool = self._origin_pool, None
+        if pool is not None:
+            pool.close()
+
+    def close(self) -> None:
+        """Stop, and remove the CA files if this edge created its CA."""
+        self.stop()
+        if self._owns_ca and self._ca is not None:
+            self._ca.close()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def ca_bundle(self) -> str | None:
+        """The CA PEM that signed this edge's certificate (``None`` without TLS)."""
+        return None if self._ca is None else self._ca.ca_bundle
+
+    # --- test surface --------------------------------------------------------------------
+
+    @property
+    def forwarded(self) -> list[ForwardedRequest]:
+        """Every request sent (or begun) to the origin, oldest first."""
+        with self._state_lock:
+            return list(self._forwarded)
+
+    @property
+    def faults_injected(self) -> dict[str, int]:
+        """Faults really injected so far, by kind (absent kinds are not listed)."""
+        with self._state_lock:
+            return dict(Counter(f.kind for f in self._fault_log))
+
+    @property
+    def fault_log(self) -> list[Fault]:
+        """Every injected fault, in order, with the index of the request it hit."""
+        with self._state_lock:
+            return list(self._fault_log)
+
+    def clear_requests(self) -> None:
+        """Forget the viewer requests and the forwarded ones (not the fault schedule)."""
+        super().clear_requests()
+        with self._state_lock:
+            self._forwarded.clear()
+
+    # --- used by the handler --------------------------------------------------------------
+
+    def _pool(self) -> urllib3.HTTPConnectionPool:
+        pool = self._origin_pool
+        if pool is None:
+            raise LocalStackError(f"LocalEdge {self.name} is not running")
+        return pool
+
+    def _new_request_id(self) -> str:
+        return secrets.token_urlsafe(42)
+
+    def _injected(self, fault: Fault | None) -> None:
+        if fault is None:
+            return
+        with self._state_lock:
+            self._fault_log.append(fault)
+
+    def _record_forward(self, forwarded: ForwardedRequest) -> None:
+        with self._state_lock:
+            self._forwarded.append(forwarded)
+
+    def _verify(self, url: str, query: str, cookies: list[str], client_ip: str) -> Policy:
+        verifier = self.verifier
+        assert verifier is not None
+        if _query_names(query) & RESERVED_QUERY_PARAMS:
+            return verifier.verify_url(url, client_ip=client_ip)
+        cookie_header = "; ".join(cookies)
+        names = {part.strip().partition("=")[0] for part in cookie_header.split(";")}
+        if names & set(COOKIE_NAMES):
+            return verifier.verify_cookies(url, cookie_header, client_ip=client_ip)
+        raise _MissingSignature("no signed URL parameters and no signed cookies", url=url)

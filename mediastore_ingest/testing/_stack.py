@@ -1,0 +1,383 @@
+"""``LocalStack``: the whole ingest path on loopback, in one object.
+
+A signing key and its key id, an ingest secret and a different playback secret, the
+container policy that ties them together, an HTTPS
+:class:`~mediastore_ingest.testing.LocalContainer`, an ingest
+:class:`~mediastore_ingest.testing.LocalEdge` (all methods, signatures required,
+``User-Agent: MediaStore-Secret-<secret>`` to the origin, optional faults) and a
+playback edge (GET/HEAD, its own secret)::
+
+    with LocalStack() as stack:
+        client = stack.ingest_client()
+        client.put("live/seg1.ts", data)
+        assert stack.container.read("live/seg1.ts") == data
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import secrets
+import string
+import time
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..container_policy import ContainerPolicy, ContainerPolicyBuilder, IngestSecret
+from ..errors import InvalidInputError, LocalStackError
+from ..keys import KeyPair, PublicKey, generate_key_pair
+from ..signing import HashAlgorithm, UrlSigner
+from ._container import LocalContainer
+from ._edge import INGEST_METHODS, PLAYBACK_METHODS, LocalEdge
+from ._faults import FaultPlan
+from ._tls import LocalCA
+
+if TYPE_CHECKING:
+    from ..ingest import IngestClient
+
+__all__ = ["DEFAULT_INGEST_ACTIONS", "LocalStack"]
+
+#: What the ingest distribution may do at the origin by default: write and delete
+#: (encoders remove old segments). Reads go through the playback distribution.
+DEFAULT_INGEST_ACTIONS: tuple[str, ...] = ("mediastore:PutObject", "mediastore:DeleteObject")
+
+_KEY_ID_ALPHABET = string.ascii_uppercase + string.digits
+
+
+def _new_key_id() -> str:
+    # CloudFront public key ids look like K2JCJMDEHXQW5F: 14 upper-case letters/digits.
+    return "K" + "".join(secrets.choice(_KEY_ID_ALPHABET) for _ in range(13))
+
+
+class LocalStack:
+    """Keys, secrets, container policy, container and two edges, on loopback.
+
+    ``faults``: a :class:`FaultPlan` applied at the ingest edge only. ``clock``
+    (epoch seconds) is what both edges call "now" when verifying signatures, and the
+    signer's base for relative expiries; TLS certificates and the container always use
+    real time. ``key_algorithm`` is ``"ecdsa"`` (P-256, fast; the default) or
+    ``"rsa"`` (2048); ``hash_algorithm`` ``"SHA256"`` (default) or ``"SHA1"``; or pass
+    your own ``key_pair`` and ``key_id``. ``secret``/``playback_secret`` default to new
+    random ones. ``ingest_actions`` are granted to the ingest distribution;
+    ``playback_signed=False`` makes the playback edge accept unsigned requests;
+    ``edge_tls=True`` makes both edges speak HTTPS (trust :attr:`ca_bundle`).
+    ``storage_dir`` keeps the container's objects on disk.
+
+    Attributes are available between :meth:`start` and :meth:`stop` (use ``with``).
+    """
+
+    def __init__(
+        self,
+        *,
+        faults: FaultPlan | None = None,
+        clock: Callable[[], float] = time.time,
+        key_algorithm: Literal["ecdsa", "rsa"] = "ecdsa",
+        hash_algorithm: HashAlgorithm | str = "SHA256",
+        key_pair: KeyPair | None = None,
+        key_id: str | None = None,
+        secret: IngestSecret | None = None,
+        playback_secret: IngestSecret | None = None,
+        container_name: str = "live",
+        region: str = "us-west-2",
+        account_id: str = "111122223333",
+        ingest_actions: Sequence[str] = DEFAULT_INGEST_ACTIONS,
+        playback_signed: bool = True,
+        edge_tls: bool = False,
+        storage_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        if key_algorithm not in ("ecdsa", "rsa"):
+            raise InvalidInputError(
+                f"key_algorithm must be 'ecdsa' or 'rsa', not {key_algorithm!r}"
+            )
+        if faults is not None and not isinstance(faults, FaultPlan):
+            raise InvalidInputError("faults must be a FaultPlan")
+        if secret is not None and playback_secret is not None and secret == playback_secret:
+            raise InvalidInputError("the playback secret must differ from the ingest secret")
+        self._faults = faults if faults is not None else FaultPlan.none()
+        self._clock = clock
+        self._key_algorithm = key_algorithm
+        self._hash_algorithm = hash_algorithm
+        self._key_pair_arg = key_pair
+        self._key_id_arg = key_id
+        self._secret_arg = secret
+        self._playback_secret_arg = playback_secret
+        self._container_name = container_name
+        self._region = region
+        self._account_id = account_id
+        self._ingest_actions = tuple(ingest_actions)
+        self._playback_signed = playback_signed
+        self._edge_tls = edge_tls
+        self._storage_dir = storage_dir
+        self._parts: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        if self._parts is None:
+            return "LocalStack(stopped)"
+        return (
+            f"LocalStack(ingest={self.ingest_base_url!r}, playback={self.playback_base_url!r}, "
+            f"container={self.container_endpoint!r})"
+        )
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> LocalStack:
+        """Make the keys and the policy, start the container and both edges."""
+        if self._parts is not None:
+            raise LocalStackError("LocalStack is already running")
+        key_pair = self._key_pair_arg or generate_key_pair(algorithm=self._key_algorithm)
+        key_id = self._key_id_arg or _new_key_id()
+        signer = UrlSigner(
+            key_id, key_pair.private_key, hash_algorithm=self._hash_algorithm, clock=self._clock
+        )
+        secret = self._secret_arg or IngestSecret.generate()
+        playback_secret = self._playback_secret_arg or IngestSecret.generate()
+        while playback_secret == secret:  # pragma: no cover - 62**40 to one
+            playback_secret = IngestSecret.generate()
+        policy = (
+            ContainerPolicyBuilder(
+                region=self._region, account_id=self._account_id, container=self._container_name
+            )
+            .allow_account_full_access()
+            .allow_cloudfront_ingest(secret, actions=self._ingest_actions)
+            .allow_cloudfront_read(playback_secret)
+            .build()
+        )
+        key_group = {key_id: key_pair.public_key}
+        parts: dict[str, Any] = {
+            "key_pair": key_pair,
+            "key_id": key_id,
+            "signer": signer,
+            "secret": secret,
+            "playback_secret": playback_secret,
+            "policy": policy,
+        }
+        started: list[Any] = []
+        try:
+            ca = LocalCA()
+            started.append(ca)
+            container = LocalContainer(
+                self._container_name,
+                region=self._region,
+                account_id=self._account_id,
+                policy=policy,
+                tls=True,
+                ca=ca,
+                storage_dir=self._storage_dir,
+            ).start()
+            started.append(container)
+            ingest = LocalEdge(
+                container,
+                key_group=key_group,
+                allowed_methods=INGEST_METHODS,
+                origin_headers={"User-Agent": secret.user_agent},
+                clock=self._clock,
+                faults=self._faults,
+                tls=self._edge_tls,
+                ca=ca,
+                name="ingest",
+            ).start()
+            started.append(ingest)
+            playback = LocalEdge(
+                container,
+                key_group=key_group,
+                require_signature=self._playback_signed,
+                allowed_methods=PLAYBACK_METHODS,
+                origin_headers={"User-Agent": playback_secret.user_agent},
+                clock=self._clock,
+                tls=self._edge_tls,
+                ca=ca,
+                name="playback",
+            ).start()
+            started.append(playback)
+        except BaseException:
+            _close_all(started)
+            raise
+        parts.update(ca=ca, container=container, ingest_edge=ingest, playback_edge=playback)
+        self._parts = parts
+        return self
+
+    def stop(self) -> None:
+        """Stop both edges and the container, and remove the CA files."""
+        parts, self._parts = self._parts, None
+        if parts is not None:
+            _close_all(
+                [parts["ca"], parts["container"], parts["ingest_edge"], parts["playback_edge"]]
+            )
+
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._parts is not None
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _part(self, name: str) -> Any:
+        if self._parts is None:
+            raise LocalStackError("LocalStack is not running (use it as a context manager)")
+        return self._parts[name]
+
+    # --- what the stack made ---------------------------------------------------------------
+
+    @property
+    def signer(self) -> UrlSigner:
+        """A :class:`~mediastore_ingest.UrlSigner` both edges trust."""
+        signer: UrlSigner = self._part("signer")
+        return signer
+
+    @property
+    def key_pair(self) -> KeyPair:
+        """The signing key pair."""
+        pair: KeyPair = self._part("key_pair")
+        return pair
+
+    @property
+    def key_id(self) -> str:
+        """The CloudFront public key id of :attr:`key_pair` in the edges' key group."""
+        key_id: str = self._part("key_id")
+        return key_id
+
+    @property
+    def public_key(self) -> PublicKey:
+        """The public key the edges verify with."""
+        return self.key_pair.public_key
+
+    @property
+    def key_group(self) -> dict[str, PublicKey]:
+        """The edges' trusted keys: ``{key_id: public_key}``."""
+        return {self.key_id: self.public_key}
+
+    @property
+    def secret(self) -> IngestSecret:
+        """The :class:`~mediastore_ingest.IngestSecret` the ingest edge injects."""
+        secret: IngestSecret = self._part("secret")
+        return secret
+
+    @property
+    def playback_secret(self) -> IngestSecret:
+        """The playback edge's own secret (differs from :attr:`secret`)."""
+        secret: IngestSecret = self._part("playback_secret")
+        return secret
+
+    @property
+    def container_policy(self) -> ContainerPolicy:
+        """Account full access + CloudFront ingest (secret) + CloudFront read (playback secret)."""
+        policy: ContainerPolicy = self._part("policy")
+        return policy
+
+    @property
+    def container(self) -> LocalContainer:
+        """The running :class:`~mediastore_ingest.testing.LocalContainer`."""
+        container: LocalContainer = self._part("container")
+        return container
+
+    @property
+    def ingest_edge(self) -> LocalEdge:
+        """The ingest distribution's edge."""
+        edge: LocalEdge = self._part("ingest_edge")
+        return edge
+
+    @property
+    def playback_edge(self) -> LocalEdge:
+        """The playback distribution's edge."""
+        edge: LocalEdge = self._part("playback_edge")
+        return edge
+
+    @property
+    def ca(self) -> LocalCA:
+        """The :class:`~mediastore_ingest.testing.LocalCA` behind every certificate."""
+        ca: LocalCA = self._part("ca")
+        return ca
+
+    @property
+    def ca_bundle(self) -> str:
+        """Path of the CA PEM that signed the container's (and HTTPS edges') certificates."""
+        return self.ca.ca_bundle
+
+    @property
+    def ingest_base_url(self) -> str:
+        """The ingest "distribution", e.g. ``http://127.0.0.1:PORT``."""
+        return self.ingest_edge.base_url
+
+    @property
+    def playback_base_url(self) -> str:
+        """The playback "distribution"."""
+        return self.playback_edge.base_url
+
+    @property
+    def container_endpoint(self) -> str:
+        """The container's HTTPS data endpoint."""
+        return self.container.endpoint
+
+    @property
+    def faults(self) -> FaultPlan:
+        """The fault plan of the ingest edge."""
+        return self._faults
+
+    # --- conveniences ----------------------------------------------------------------------
+
+    def ingest_url(self, path: str) -> str:
+        """The unsigned ingest URL of object ``path``."""
+        return f"{self.ingest_base_url}/{path.lstrip('/')}"
+
+    def playback_url(self, path: str) -> str:
+        """The unsigned playback URL of object ``path``."""
+        return f"{self.playback_base_url}/{path.lstrip('/')}"
+
+    def sign_ingest_url(
+        self, path: str, *, expires: datetime.timedelta | int = datetime.timedelta(minutes=5)
+    ) -> str:
+        """A canned-policy signed ingest URL for ``path`` (``expires``: from the clock,
+        or absolute epoch seconds)."""
+        return self.signer.sign_url(self.ingest_url(path), expires=expires)
+
+    def sign_playback_url(
+        self, path: str, *, expires: datetime.timedelta | int = datetime.timedelta(minutes=5)
+    ) -> str:
+        """A canned-policy signed playback URL for ``path``."""
+        return self.signer.sign_url(self.playback_url(path), expires=expires)
+
+    def ingest_client(self, **kwargs: Any) -> IngestClient:
+        """An :class:`~mediastore_ingest.IngestClient` for the ingest edge, signing with
+        :attr:`signer` and trusting :attr:`ca_bundle`; ``kwargs`` go to the client."""
+        return self._client(self.ingest_base_url, kwargs)
+
+    def playback_client(self, **kwargs: Any) -> IngestClient:
+        """The same for reading through the playback edge."""
+        if not self._playback_signed:
+            kwargs.setdefault("signer", None)
+        return self._client(self.playback_base_url, kwargs)
+
+    def _client(self, base_url: str, kwargs: dict[str, Any]) -> IngestClient:
+        from ..ingest import IngestClient, IngestConfig
+
+        kwargs.setdefault("signer", self.signer)
+        kwargs.setdefault("config", IngestConfig(ca_bundle=self.ca_bundle))
+        kwargs.setdefault("clock", self._clock)
+        return IngestClient(base_url, **kwargs)
+
+
+def _close_all(parts: list[Any]) -> None:
+    """Stop servers newest first, then remove the CA (which owns the files)."""
+    first_error: BaseException | None = None
+    for part in reversed(parts):
+        try:
+            if isinstance(part, LocalCA):
+                continue
+            part.stop()
+        except BaseException as exc:  # keep stopping the others
+            first_error = first_error or exc
+    for part in parts:
+        if isinstance(part, LocalCA):
+            part.close()
+    if first_error is not None:
+        raise first_error
