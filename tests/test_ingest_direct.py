@@ -113,3 +113,10 @@ def test_direct_accepts_a_ready_client(container: LocalContainer) -> None:
     client = IngestClient.direct(container.endpoint, client=made)
     client.put("live/a.ts", b"ready")
     assert container.read("live/a.ts") == b"ready"
+
+
+def test_direct_refuses_cloudfront_signing_options(container: LocalContainer) -> None:
+    from mediastore_ingest.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError):
+        IngestClient.direct(container.endpoint, session=session(), auth="cookie")

@@ -503,6 +503,11 @@ class IngestClient:
         retries) or a ready ``client``. Same API and errors as the edge client."""
         from ._direct import BotocoreTransport
 
+        for name in ("signer", "policy", "auth", "transport"):
+            if name in kwargs:
+                raise InvalidInputError(
+                    f"direct mode signs with SigV4 (botocore); {name}= does not apply"
+                )
         cfg = config if config is not None else IngestConfig()
         transport = BotocoreTransport.create(
             container_endpoint, session=session, client=client, region_name=region_name, config=cfg
