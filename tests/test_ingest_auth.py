@@ -196,3 +196,14 @@ def test_signing_options_are_checked(signer: UrlSigner) -> None:
         IngestClient("https://d1.example.net", url_expiry=0)
     with pytest.raises(InvalidInputError):
         IngestConfig(retry=RetryPolicy(max_attempts=0))
+
+
+def test_url_is_sent_exactly_as_signed(edge: VerifyingEdge, signer: UrlSigner) -> None:
+    # a base path with a lower-case escape: urllib3 would upper-case it on the wire, so
+    # the client must sign the form that is sent
+    client = IngestClient(edge.base_url + "/pre%2dfix/[x]", signer=signer, clock=Clock(T0))
+    client.put("live/a.ts", b"x")
+    _, path, _, policy = edge.log[-1]
+    assert isinstance(policy, CannedPolicy)
+    assert path.startswith("/pre%2Dfix/%5Bx%5D/live/a.ts?Expires=")
+    assert client.base_url == edge.base_url + "/pre%2Dfix/%5Bx%5D"
