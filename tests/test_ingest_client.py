@@ -704,3 +704,26 @@ def test_proxy_url_sends_absolute_uris_to_the_proxy(scripted: ScriptedServer) ->
     target.put("live/a.ts", b"via proxy")
     assert scripted.requests[-1].path == "http://origin.invalid:8080/live/a.ts"
     assert scripted.stored["http://origin.invalid:8080/live/a.ts"] == b"via proxy"
+
+
+def test_streaming_upload_is_sent_as_it_is_produced(container: LocalContainer) -> None:
+    seen_by_origin: list[bytes] = []
+
+    def encoder() -> Iterator[bytes]:
+        yield b"A" * 1000
+        # the first piece is at the origin (readable) before the second is produced
+        seen_by_origin.append(container.wait_for_streaming_upload("live/s.ts", min_bytes=1000))
+        yield b"B" * 1000
+
+    make_client(container).put("live/s.ts", encoder(), upload_availability="streaming")
+    assert seen_by_origin == [b"A" * 1000]
+    assert container.read("live/s.ts") == b"A" * 1000 + b"B" * 1000
+
+
+def test_verify_false_connects_without_the_ca(container: LocalContainer) -> None:
+    from urllib3.exceptions import InsecureRequestWarning
+
+    client = IngestClient(container.endpoint, config=IngestConfig(verify=False))
+    with pytest.warns(InsecureRequestWarning):
+        client.put("live/insecure.ts", b"x")
+    assert container.read("live/insecure.ts") == b"x"
