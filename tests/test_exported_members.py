@@ -5,6 +5,9 @@ from __future__ import annotations
 import mediastore_ingest
 
 EXPECTED = {
+    "Headers",
+    "ProgressLine",
+    "parse_retry_after",
     "ALL_VIEWER_EXCEPT_HOST_HEADER_POLICY_ID",
     "AccessDeniedError",
     "BodyNotRetryableError",
