@@ -134,7 +134,7 @@ def test_unsigned_request_is_missing_key(stack: LocalStack, pool: urllib3.PoolMa
     assert r.status == 403
     assert r.headers["Content-Type"] == "text/xml"
     assert _error_code(r) == "MissingKey"
-    assert r.headers["X-Edge-Error-Detail"] == "_MissingSignature"
+    assert r.headers["X-Edge-Error-Detail"] == "MissingSignature"
     assert r.headers["X-Cache"] == "Error from cloudfront"
     assert stack.container.requests == []
     assert stack.ingest_edge.forwarded == []

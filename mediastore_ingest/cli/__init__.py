@@ -20,6 +20,7 @@ __all__ = ["build_parser", "main"]
 
 # Subcommand modules, in the order their commands appear in --help.
 _COMMAND_MODULES: tuple[str, ...] = (
+    "._demo",
     "._keys",
     "._sign",
     "._provision",

@@ -275,7 +275,11 @@ class _EdgeHandler(RequestHandler):
                     code,
                     message,
                     cf_id,
-                    detail=type(exc).__name__,
+                    detail=(
+                        "MissingSignature"
+                        if isinstance(exc, _MissingSignature)
+                        else type(exc).__name__
+                    ),
                     extra=[("X-Edge-Error-Message", _header_safe(str(exc)))],
                 )
                 return
