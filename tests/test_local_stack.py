@@ -1,0 +1,251 @@
+"""LocalStack (the DESIGN.md contract) and the pytest plugin's fixtures."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import socket
+from collections.abc import Iterator
+
+import pytest
+import urllib3
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from mediastore_ingest.container_policy import ContainerPolicy
+from mediastore_ingest.errors import AccessDeniedError, InvalidInputError, LocalStackError
+from mediastore_ingest.ingest import IngestConfig, RetryPolicy
+from mediastore_ingest.testing import FaultPlan, LocalStack
+
+pytest_plugins = ["pytester"]
+
+NOW = 1_700_000_000
+
+
+@pytest.fixture
+def pool() -> Iterator[urllib3.PoolManager]:
+    with urllib3.PoolManager(retries=False) as manager:
+        yield manager
+
+
+def test_the_contract() -> None:
+    with LocalStack() as stack:
+        assert stack.running
+        assert stack.ingest_base_url.startswith("http://127.0.0.1:")
+        assert stack.playback_base_url.startswith("http://127.0.0.1:")
+        assert stack.container_endpoint.startswith("https://127.0.0.1:")
+        assert stack.ingest_base_url != stack.playback_base_url
+        assert stack.signer.key_id == stack.key_id
+        assert stack.signer.algorithm == "ECDSA-P256"
+        assert stack.signer.hash_algorithm == "SHA256"
+        assert isinstance(stack.public_key, ec.EllipticCurvePublicKey)
+        assert len(stack.key_id) == 14
+        assert stack.key_id.isupper()
+        assert stack.key_group == {stack.key_id: stack.public_key}
+        assert stack.secret != stack.playback_secret
+        assert stack.ingest_edge.origin_headers == {"User-Agent": stack.secret.user_agent}
+        assert stack.playback_edge.origin_headers == {
+            "User-Agent": stack.playback_secret.user_agent
+        }
+        assert stack.playback_edge.allowed_methods == ("GET", "HEAD")
+        with open(stack.ca_bundle, "rb") as fh:
+            assert fh.read().startswith(b"-----BEGIN CERTIFICATE-----")
+        policy = stack.container_policy
+        assert isinstance(policy, ContainerPolicy)
+        assert [s.sid for s in policy.statements] == [
+            "MediaStoreFullAccess", "CloudFrontIngest", "CloudFrontPlayback"
+        ]
+        assert policy.findings(known_secrets=[stack.secret, stack.playback_secret]) == ()
+        document = json.dumps(policy.to_dict())
+        assert stack.secret.user_agent in document
+        assert stack.playback_secret.user_agent in document
+        assert stack.container.policy == policy
+        assert stack.faults == FaultPlan.none()
+        assert "LocalStack(ingest=" in repr(stack)
+        assert stack.secret.value not in repr(stack)
+        ports = [stack.ingest_edge.port, stack.playback_edge.port, stack.container.port]
+    assert not stack.running
+    assert repr(stack) == "LocalStack(stopped)"
+    for port in ports:
+        with socket.socket() as s, pytest.raises(OSError):
+            s.connect(("127.0.0.1", port))
+
+
+def test_not_running_is_an_error() -> None:
+    stack = LocalStack()
+    with pytest.raises(LocalStackError, match="not running"):
+        stack.signer  # noqa: B018
+    with stack, pytest.raises(LocalStackError, match="already running"):
+        stack.start()
+
+
+def test_arguments_are_checked() -> None:
+    with pytest.raises(InvalidInputError):
+        LocalStack(key_algorithm="dsa")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError):
+        LocalStack(faults=0.1)  # type: ignore[arg-type]
+    from mediastore_ingest.container_policy import IngestSecret
+
+    same = IngestSecret("a" * 30)
+    with pytest.raises(InvalidInputError):
+        LocalStack(secret=same, playback_secret=same)
+
+
+def test_rsa_sha1_stack() -> None:
+    with LocalStack(key_algorithm="rsa", hash_algorithm="SHA1") as stack:
+        assert isinstance(stack.public_key, rsa.RSAPublicKey)
+        assert stack.signer.algorithm == "RSA-2048"
+        url = stack.sign_ingest_url("live/a.ts")
+        assert "Hash-Algorithm" not in url
+        with stack.ingest_client() as client:
+            client.put("live/a.ts", b"rsa")
+        assert stack.container.read("live/a.ts") == b"rsa"
+
+
+def test_clients_round_trip_and_the_origin_only_trusts_the_edge(
+    pool: urllib3.PoolManager,
+) -> None:
+    with LocalStack() as stack, stack.ingest_client() as ingest, stack.playback_client(
+    ) as playback, urllib3.PoolManager(ca_certs=stack.ca_bundle, retries=False) as https:
+        result = ingest.put("live/ch1/seg1.ts", b"\x47" * 188)
+        assert result.status == 200
+        assert playback.get("live/ch1/seg1.ts") == b"\x47" * 188
+        ingest.delete("live/ch1/seg1.ts")  # DeleteObject is granted to the ingest secret
+        assert stack.container.paths() == []
+        # the playback distribution cannot read through the ingest one: reads are not
+        # granted to the ingest secret by default
+        stack.container.write("live/x.ts", b"x")
+        with pytest.raises(AccessDeniedError):
+            ingest.get("live/x.ts")
+        origin = stack.container_endpoint + "/live/direct.ts"
+        for agent, expected in (
+            ("encoder/1.0", 403),
+            (stack.playback_secret.user_agent, 403),  # a playback secret cannot write
+            (stack.secret.user_agent, 200),  # whoever knows the secret could: keep it secret
+        ):
+            r = https.request("PUT", origin, body=b"d", headers={"User-Agent": agent})
+            assert r.status == expected, agent
+        # plain HTTP to the origin does not even connect
+        with pytest.raises(urllib3.exceptions.HTTPError):
+            pool.request("PUT", origin.replace("https://", "http://"), body=b"d")
+
+
+def test_injected_clock_drives_signing_and_verification(pool: urllib3.PoolManager) -> None:
+    now = [NOW]
+    with LocalStack(clock=lambda: float(now[0])) as stack:
+        url = stack.sign_ingest_url("live/a.ts")  # expires NOW + 300 by the stack's clock
+        assert f"Expires={NOW + 300}" in url
+        assert pool.request("PUT", url, body=b"x").status == 200
+        now[0] = NOW + 301
+        r = pool.request("PUT", url, body=b"x")
+        assert (r.status, r.headers["X-Edge-Error-Detail"]) == (403, "PolicyExpiredError")
+
+
+def test_https_edges() -> None:
+    with LocalStack(edge_tls=True) as stack, stack.ingest_client() as client:
+        assert stack.ingest_base_url.startswith("https://")
+        assert stack.playback_base_url.startswith("https://")
+        client.put("live/a.ts", b"tls")
+        with stack.playback_client() as playback:
+            assert playback.get("live/a.ts") == b"tls"
+
+
+def test_unsigned_playback(pool: urllib3.PoolManager) -> None:
+    with LocalStack(playback_signed=False) as stack, stack.playback_client() as playback:
+        stack.container.write("live/a.ts", b"open")
+        assert playback.get("live/a.ts") == b"open"
+        assert pool.request("GET", stack.playback_url("live/a.ts")).data == b"open"
+
+
+def test_ingest_client_survives_injected_faults() -> None:
+    plan = FaultPlan(seed=1, failure_rate=0.3, delay=0.01, retry_after=0)
+    data = {f"live/seg{i:03d}.ts": bytes([i]) * (20_000 + i) for i in range(30)}
+    with LocalStack(faults=plan) as stack, stack.ingest_client(
+        config=IngestConfig(ca_bundle=stack.ca_bundle, retry=RetryPolicy(max_attempts=12)),
+        sleep=lambda seconds: None,
+    ) as client:
+        for path, body in data.items():
+            client.put(path, body)
+        injected = stack.ingest_edge.faults_injected
+        assert sum(injected.values()) >= 5, injected
+        assert len(injected) >= 4, injected
+        for path, body in data.items():
+            assert stack.container.read(path) == body
+        assert stack.playback_edge.faults_injected == {}
+        # every dropped upload reached the origin incomplete and stored nothing extra
+        cut = [r for r in stack.container.requests if r.method == "PUT" and r.status is None]
+        assert len(cut) == injected.get("drop_request", 0)
+
+
+# --- the pytest plugin -----------------------------------------------------------------
+
+
+def _plugin_args() -> list[str]:
+    names = {e.name for e in importlib.metadata.entry_points(group="pytest11")}
+    return [] if "mediastore_ingest" in names else ["-p", "mediastore_ingest.testing.pytest_plugin"]
+
+
+def test_plugin_fixtures_in_a_users_test_file(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_user="""
+        import urllib3
+        from mediastore_ingest.testing import LocalStack
+
+        def test_everything(mediastore_stack, mediastore_signer, mediastore_key_pair,
+                            mediastore_secret, mediastore_container_policy,
+                            mediastore_container, mediastore_ingest_edge,
+                            mediastore_playback_edge):
+            assert isinstance(mediastore_stack, LocalStack)
+            assert mediastore_signer is mediastore_stack.signer
+            assert mediastore_key_pair.public_key == mediastore_stack.public_key
+            assert mediastore_secret is mediastore_stack.secret
+            assert mediastore_container_policy is mediastore_stack.container_policy
+            assert mediastore_container is mediastore_stack.container
+            assert mediastore_ingest_edge.base_url == mediastore_stack.ingest_base_url
+            assert mediastore_playback_edge.base_url == mediastore_stack.playback_base_url
+            with mediastore_stack.ingest_client() as client:
+                client.put("live/seg1.ts", b"media")
+            assert mediastore_container.read("live/seg1.ts") == b"media"
+            assert mediastore_container.requests[-1].user_agent == mediastore_secret.user_agent
+            assert urllib3.request("PUT", mediastore_stack.ingest_url("live/x.ts"),
+                                   body=b"x").status == 403
+
+        def test_fresh_stack_per_test(mediastore_container):
+            assert mediastore_container.paths() == []
+
+        def test_session_stack(mediastore_stack_session):
+            assert mediastore_stack_session.running
+        """
+    )
+    result = pytester.runpytest_inprocess(*_plugin_args(), "-W", "error")
+    result.assert_outcomes(passed=3)
+
+
+def test_plugin_options_fixture_injects_faults(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_faulty="""
+        import pytest
+        import urllib3
+        from mediastore_ingest.testing import FaultPlan
+
+        @pytest.fixture
+        def mediastore_stack_options():
+            return {"faults": FaultPlan.always("http_503"), "key_algorithm": "rsa"}
+
+        def test_faults(mediastore_stack, mediastore_signer):
+            assert mediastore_signer.algorithm == "RSA-2048"
+            r = urllib3.request("PUT", mediastore_stack.sign_ingest_url("live/a.ts"),
+                                body=b"x", retries=False)
+            assert r.status == 503
+            assert mediastore_stack.ingest_edge.faults_injected == {"http_503": 1}
+        """
+    )
+    result = pytester.runpytest_inprocess(*_plugin_args(), "-W", "error")
+    result.assert_outcomes(passed=1)
+
+
+def test_plugin_documents_its_fixtures() -> None:
+    from mediastore_ingest.testing import pytest_plugin
+
+    doc = pytest_plugin.__doc__ or ""
+    for name in pytest_plugin.__all__:
+        assert f"``{name}``" in doc, name
