@@ -535,8 +535,9 @@ class LocalEdge(LocalHTTPServer):
     (:data:`INGEST_METHODS` by default, :data:`PLAYBACK_METHODS`).
     ``origin_headers`` are the origin custom headers (e.g.
     ``{"User-Agent": secret.user_agent}``). ``clock`` (epoch seconds) is what the
-    verifier calls "now". ``faults`` is a :class:`FaultPlan` (none by default);
-    ``sleep`` performs ``delay`` faults.
+    verifier calls "now". ``faults`` is a :class:`FaultPlan` (none by default): one
+    decision per request that passed the method and signature checks, in arrival
+    order; ``sleep`` performs ``delay`` faults.
 
     ``tls=True`` serves HTTPS with a certificate from ``ca`` (a new
     :class:`LocalCA` if none). The edge itself binds to loopback only.
