@@ -35,6 +35,7 @@ import json
 import logging
 import re
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 from urllib.parse import urlsplit
@@ -42,6 +43,7 @@ from urllib.parse import urlsplit
 import attrs
 from botocore import xform_name
 from botocore.exceptions import BotoCoreError, ClientError
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .container_policy import ContainerPolicy, ContainerPolicyBuilder, IngestSecret
 from .distribution import (
@@ -53,8 +55,10 @@ from .errors import (
     ContainerPolicyError,
     DistributionConfigError,
     InvalidInputError,
+    KeySizeWarning,
     ProvisioningError,
 )
+from .keys import load_public_key
 
 if TYPE_CHECKING:  # pragma: no cover
     import botocore.session
@@ -193,6 +197,15 @@ def _check_public_key(instance: object, attribute: object, value: str) -> None:
         raise InvalidInputError(
             "public_key_pem must be a PEM SubjectPublicKeyInfo "
             "('-----BEGIN PUBLIC KEY-----'), as CloudFront's CreatePublicKey expects"
+        )
+    with warnings.catch_warnings():
+        # Legacy key pairs take RSA 1024/4096 (a warning); key groups do not (an error).
+        warnings.simplefilter("ignore", KeySizeWarning)
+        key = load_public_key(value.encode("ascii", "replace"))
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size != 2048:
+        raise InvalidInputError(
+            f"CloudFront key groups take RSA 2048 or ECDSA P-256 public keys, "
+            f"not RSA {key.key_size}"
         )
 
 

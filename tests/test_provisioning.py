@@ -674,3 +674,24 @@ def test_cli_distribution_config(
     assert cli_main(["distribution-config", "--origin-domain", "https://" + host,
                      "--key-group-id", "KG1", "--secret-env", "MI_INGEST"]) == 2
     assert "drop the scheme" in capsys.readouterr().err
+
+
+def test_key_groups_refuse_rsa_other_than_2048() -> None:
+    from pathlib import Path
+
+    from cryptography.hazmat.primitives import serialization
+
+    from mediastore_ingest.errors import KeyLoadError
+
+    pem = (Path(__file__).parent / "vectors" / "aws-sdk-ruby-unit-test-key.pem").read_bytes()
+    public = (
+        serialization.load_pem_private_key(pem, password=None)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    with pytest.raises(InvalidInputError, match="RSA 2048 or ECDSA P-256"):
+        spec(public_key_pem=public)
+    broken = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"
+    with pytest.raises(KeyLoadError):
+        spec(public_key_pem=broken)
