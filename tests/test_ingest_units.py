@@ -253,3 +253,44 @@ def test_progress_line_and_failing_subscriber(caplog: pytest.LogCaptureFixture) 
     assert "3/3 files" in out.getvalue()
     assert "1 failed" in line.line()
     assert "bug in a progress bar" in caplog.text
+
+
+@pytest.mark.parametrize("kind", ["bytes", "generator"])
+def test_rewind_reports_negative_progress(kind: str) -> None:
+    """A retry that re-sends the body first takes back the progress already reported."""
+    from mediastore_ingest.errors import TransportError
+
+    data = bytes(range(256)) * 64  # 16 KiB
+    calls: list[int] = []
+
+    class HalfThenFail:
+        def handle(self, request: Request) -> Response:
+            calls.append(1)
+            body = request.body
+            chunks = [body] if isinstance(body, bytes) else body
+            assert chunks is not None
+            for _ in chunks:
+                pass
+            if len(calls) == 1:  # reset after the body went out, before the answer
+                raise TransportError("connection reset", path=request.path)
+            return Response(200, {}, b"{}")
+
+        def close(self) -> None:
+            pass
+
+    events: list[int] = []
+
+    class Recorder:
+        def on_progress(self, bytes_transferred: int, **kwargs: Any) -> None:
+            events.append(bytes_transferred)
+
+    body: Any = data if kind == "bytes" else (data[i : i + 1024] for i in range(0, len(data), 1024))
+    client = IngestClient("https://o.example", transport=HalfThenFail(), sleep=lambda s: None,
+                          subscribers=[Recorder()])
+    result = client.put("live/a.ts", body)
+    assert result.attempts == 2
+    rewinds = [e for e in events if e < 0]
+    assert len(rewinds) == 1
+    first = events.index(rewinds[0])
+    assert sum(events[:first]) == -rewinds[0] > 0
+    assert sum(events) == len(data)
