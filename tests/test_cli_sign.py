@@ -140,3 +140,17 @@ def test_console_script_help_runs():
                             capture_output=True, text=True, check=True)
     for command in ("sign-url", "sign-cookies", "verify", "keygen"):
         assert command in result.stdout
+
+
+def test_broken_pipe_is_quiet(tmp_path):
+    # The reader has gone before we write (`mediastore-ingest ... | head` after head exits).
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mediastore_ingest", "container-policy", "--region", "us-west-2",
+         "--account-id", "111122223333", "--container", "live"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+    )
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 141
+    assert b"Traceback" not in err
+    assert b"BrokenPipeError" not in err

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -54,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code: int = args.func(args)
+        sys.stdout.flush()  # surface a closed pipe here, not at interpreter exit
     except MediaStoreIngestError as exc:
         if args.debug:
             raise
@@ -62,6 +64,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return kind
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `mediastore-ingest … | head`: the reader left; exit quietly, as cat does.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     return code
 
 
