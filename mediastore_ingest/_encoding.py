@@ -16,10 +16,15 @@ _ENCODE = bytes.maketrans(b"+=/", b"-_~")
 _DECODE = bytes.maketrans(b"-_~+=/", b"+=/!!!")
 
 
-def _strict_b64decode(data: bytes) -> bytes:
-    if sys.version_info >= (3, 11):
+if sys.version_info >= (3, 11):
+
+    def _strict_b64decode(data: bytes) -> bytes:
         return binascii.a2b_base64(data, strict_mode=True)  # validated in C
-    return base64.b64decode(data, validate=True)  # pragma: no cover (3.10)
+
+else:  # pragma: no cover (3.10)
+
+    def _strict_b64decode(data: bytes) -> bytes:
+        return base64.b64decode(data, validate=True)
 
 
 def cf_b64encode(data: bytes) -> str:

@@ -256,6 +256,15 @@ def _custom_resource(value: object) -> str:
     return normalize_url(value, allow_wildcards=True)
 
 
+# How attrs' frozen __init__ sets fields; CannedPolicy._from_normalized does the same.
+_object_new = object.__new__
+_object_setattr = object.__setattr__
+# The canned policy text around its two values: HEAD resource MIDDLE expires TAIL.
+_CANNED_HEAD = '{"Statement":[{"Resource":"'
+_CANNED_MIDDLE = '","Condition":{"DateLessThan":{"AWS:EpochTime":'
+_CANNED_TAIL = "}}}]}"
+
+
 @attrs.frozen
 class CannedPolicy:
     """A canned policy: one exact URL, an expiry, nothing else.
@@ -267,17 +276,28 @@ class CannedPolicy:
     resource: str = attrs.field(converter=_canned_resource)
     expires: int = attrs.field(converter=_expires_epoch)
 
+    @classmethod
+    def _from_normalized(cls, resource: str, expires: int) -> CannedPolicy:
+        """``CannedPolicy(resource, expires)`` for a ``resource`` that is already
+        :func:`normalize_url`'s output (the verifier's hot path).
+
+        When the converters would return their input unchanged (normalisation is
+        idempotent, the epoch is in range, no ``*``), the fields are set directly, as
+        attrs' own frozen ``__init__`` does; anything else goes through the
+        converters, which raise the usual :class:`PolicyError`.
+        """
+        if type(expires) is not int or not 0 <= expires <= MAX_EPOCH or "*" in resource:
+            return cls(resource, expires)
+        policy = _object_new(cls)
+        _object_setattr(policy, "resource", resource)
+        _object_setattr(policy, "expires", expires)
+        return policy
+
     def to_json(self) -> str:
         """The exact policy text CloudFront rebuilds from the request."""
         # normalize_url leaves only characters JSON needs no escape for, so the
         # resource goes in as it is (the same bytes CloudFront rebuilds).
-        return (
-            '{"Statement":[{"Resource":"'
-            + self.resource
-            + '","Condition":{"DateLessThan":{"AWS:EpochTime":'
-            + str(self.expires)
-            + "}}}]}"
-        )
+        return f"{_CANNED_HEAD}{self.resource}{_CANNED_MIDDLE}{self.expires}{_CANNED_TAIL}"
 
     def matches(self, url: str) -> bool:
         """True when ``url`` (normalised) is exactly the resource."""

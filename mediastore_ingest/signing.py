@@ -83,6 +83,8 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {"SHA1": hashes.SHA1, "SHA256":
 _HASH_OBJECTS: dict[str, hashes.HashAlgorithm] = {"SHA1": hashes.SHA1(), "SHA256": hashes.SHA256()}
 _ECDSA = {name: ec.ECDSA(alg) for name, alg in _HASH_OBJECTS.items()}
 _PKCS1 = padding.PKCS1v15()
+# Verifies (signature bytes, message) under one key and hash; raises InvalidSignature.
+_Check = Callable[[bytes, bytes], None]
 _KEY_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 
 
@@ -329,26 +331,8 @@ class SignedUrl:
         """Split a signed URL; raises
         :class:`~mediastore_ingest.errors.MalformedSignatureError` when a signing
         parameter is missing, duplicated or both ``Expires`` and ``Policy`` are set."""
-        if not isinstance(signed_url, str):
-            raise MalformedSignatureError("signed URL must be a str")
-        base, q, query = signed_url.partition("?")
-        found: dict[str, str] = {}
-        kept: list[str] | None = None
-        if q:
-            for pair in query.split("&"):
-                name, _, value = pair.partition("=")
-                if name in RESERVED_QUERY_PARAMS:
-                    if name in found:
-                        raise MalformedSignatureError(
-                            f"signing parameter {name} appears twice", url=base
-                        )
-                    found[name] = unquote(value) if "%" in value else value
-                elif kept is None:
-                    kept = [pair]
-                else:
-                    kept.append(pair)
-        url = base if kept is None else base + "?" + "&".join(kept)
-        return cls._from_params(url, found, prefix="")
+        url, found = _split_signed_url(signed_url)
+        return cls(url, *_signing_fields(url, found, prefix=""))
 
     @classmethod
     def from_cookies(cls, url: str, cookies: Mapping[str, str] | str) -> SignedUrl:
@@ -359,35 +343,64 @@ class SignedUrl:
             for name, value in jar.items()
             if name in COOKIE_NAMES
         }
-        return cls._from_params(url, found, prefix="CloudFront-")
+        return cls(url, *_signing_fields(url, found, prefix="CloudFront-"))
 
-    @classmethod
-    def _from_params(cls, url: str, found: Mapping[str, str], *, prefix: str) -> SignedUrl:
-        has_expires, has_policy = "Expires" in found, "Policy" in found
-        if has_expires == has_policy:
-            raise MalformedSignatureError(
-                f"exactly one of {prefix}Expires and {prefix}Policy is required", url=url
-            )
-        signature = found.get("Signature")
-        key_pair_id = found.get("Key-Pair-Id")
-        if not signature or not key_pair_id:
-            missing = "Signature" if not signature else "Key-Pair-Id"
-            raise MalformedSignatureError(f"{prefix}{missing} is missing", url=url)
-        hash_name: HashAlgorithm
-        hash_text = found.get("Hash-Algorithm", "SHA1")
-        if hash_text == "SHA1" or hash_text == "SHA256":
-            hash_name = cast(HashAlgorithm, hash_text)
-        else:
-            raise MalformedSignatureError(
-                f"{prefix}Hash-Algorithm must be SHA1 or SHA256, not {hash_text!r}", url=url
-            )
-        expires = None
-        if has_expires:
-            text = found["Expires"]
-            if not text.isascii() or not text.isdigit():
-                raise MalformedSignatureError(f"{prefix}Expires is not an integer", url=url)
-            expires = int(text)
-        return cls(url, signature, key_pair_id, hash_name, expires, found.get("Policy"))
+
+# (signature, key_pair_id, hash_algorithm, expires, policy): SignedUrl's fields after url.
+_SigningFields = tuple[str, str, HashAlgorithm, int | None, str | None]
+_HASH_NAMES: dict[str, HashAlgorithm] = {"SHA1": "SHA1", "SHA256": "SHA256"}
+
+
+def _split_signed_url(signed_url: str) -> tuple[str, dict[str, str]]:
+    """The URL CloudFront matches (signing parameters removed, other parameters kept
+    in order) and the signing parameters found in the query, percent-decoded."""
+    if not isinstance(signed_url, str):
+        raise MalformedSignatureError("signed URL must be a str")
+    base, q, query = signed_url.partition("?")
+    found: dict[str, str] = {}
+    kept: list[str] | None = None
+    if q:
+        for pair in query.split("&"):
+            name, _, value = pair.partition("=")
+            if name in RESERVED_QUERY_PARAMS:
+                if name in found:
+                    raise MalformedSignatureError(
+                        f"signing parameter {name} appears twice", url=base
+                    )
+                found[name] = unquote(value) if "%" in value else value
+            elif kept is None:
+                kept = [pair]
+            else:
+                kept.append(pair)
+    url = base if kept is None else base + "?" + "&".join(kept)
+    return url, found
+
+
+def _signing_fields(url: str, found: Mapping[str, str], *, prefix: str) -> _SigningFields:
+    """Check the signing parameters (names without ``prefix``) and return them typed."""
+    expires_text = found.get("Expires")
+    policy = found.get("Policy")
+    if (expires_text is None) == (policy is None):
+        raise MalformedSignatureError(
+            f"exactly one of {prefix}Expires and {prefix}Policy is required", url=url
+        )
+    signature = found.get("Signature")
+    key_pair_id = found.get("Key-Pair-Id")
+    if not signature or not key_pair_id:
+        missing = "Signature" if not signature else "Key-Pair-Id"
+        raise MalformedSignatureError(f"{prefix}{missing} is missing", url=url)
+    hash_text = found.get("Hash-Algorithm", "SHA1")
+    hash_name = _HASH_NAMES.get(hash_text)
+    if hash_name is None:
+        raise MalformedSignatureError(
+            f"{prefix}Hash-Algorithm must be SHA1 or SHA256, not {hash_text!r}", url=url
+        )
+    expires = None
+    if expires_text is not None:
+        if not expires_text.isascii() or not expires_text.isdigit():
+            raise MalformedSignatureError(f"{prefix}Expires is not an integer", url=url)
+        expires = int(expires_text)
+    return signature, key_pair_id, hash_name, expires, policy
 
 
 def parse_cookie_header(header: str) -> dict[str, str]:
@@ -433,30 +446,30 @@ class UrlVerifier:
         if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
             raise InvalidInputError(f"cache_size must be an int >= 0, not {cache_size!r}")
         # One ready-made check per (key id, hash): no type tests on the hot path.
-        self._checks: dict[tuple[str, str], Callable[[bytes, bytes], None]] = {}
+        self._checks: dict[tuple[str, str], _Check] = {}
         for key_id, key in keys.items():
             for hash_name, hash_obj in _HASH_OBJECTS.items():
                 self._checks[key_id, hash_name] = _make_check(key, hash_name, hash_obj)
-        check = self._check_signature
-        self._verified: Callable[[str, str, str, bytes], bool] = (
-            functools.lru_cache(maxsize=cache_size)(check) if cache_size else check
+        # Keyed by the check (one per key id and hash), the signature text and the policy.
+        self._verified: Callable[[_Check, str, bytes], bool] = (
+            functools.lru_cache(maxsize=cache_size)(_check_signature)
+            if cache_size
+            else _check_signature
         )
 
     def __repr__(self) -> str:
         return f"UrlVerifier(key_ids={sorted(self._keys)!r})"
 
-    def _check_signature(self, key_id: str, hash_name: str, signature: str, message: bytes) -> bool:
-        try:
-            self._checks[key_id, hash_name](cf_b64decode(signature), message)
-        except (InvalidSignature, ValueError):
-            return False
-        return True
-
     def verify_url(
         self, signed_url: str, *, now: TimeLike | None = None, client_ip: str | None = None
     ) -> Policy:
         """Verify a signed URL; return the policy it carries, or raise."""
-        return self._verify(SignedUrl.parse(signed_url), now, client_ip)
+        # The same parsing as SignedUrl.parse, without building the SignedUrl.
+        url, found = _split_signed_url(signed_url)
+        signature, key_pair_id, hash_name, expires, policy = _signing_fields(url, found, prefix="")
+        return self._verify_fields(
+            url, signature, key_pair_id, hash_name, expires, policy, now, client_ip
+        )
 
     def verify_cookies(
         self,
@@ -468,43 +481,65 @@ class UrlVerifier:
     ) -> Policy:
         """Verify a request for ``url`` carrying signed ``cookies`` (a mapping, or a
         ``Cookie:`` header value); return the policy, or raise."""
-        return self._verify(SignedUrl.from_cookies(url, cookies), now, client_ip)
+        return self.verify(SignedUrl.from_cookies(url, cookies), now=now, client_ip=client_ip)
 
     def verify(
         self, signed: SignedUrl, *, now: TimeLike | None = None, client_ip: str | None = None
     ) -> Policy:
         """Verify an already parsed :class:`SignedUrl`."""
-        return self._verify(signed, now, client_ip)
+        return self._verify_fields(
+            signed.url,
+            signed.signature,
+            signed.key_pair_id,
+            signed.hash_algorithm,
+            signed.expires,
+            signed.policy,
+            now,
+            client_ip,
+        )
 
-    def _verify(self, signed: SignedUrl, now: TimeLike | None, client_ip: str | None) -> Policy:
-        url = signed.url
-        if signed.key_pair_id not in self._keys:
-            raise UnknownKeyIdError(
-                f"Key-Pair-Id {signed.key_pair_id!r} is not a trusted key", url=url
-            )
+    def _verify_fields(
+        self,
+        url: str,
+        signature: str,
+        key_pair_id: str,
+        hash_name: HashAlgorithm,
+        expires: int | None,
+        policy_text: str | None,
+        now: TimeLike | None,
+        client_ip: str | None,
+    ) -> Policy:
+        """The checks, in CloudFront's order, on a request's :class:`SignedUrl` fields."""
+        check = self._checks.get((key_pair_id, hash_name))
+        if check is None:
+            if key_pair_id in self._keys:  # only a hand-made SignedUrl gets here
+                raise MalformedSignatureError(
+                    f"Hash-Algorithm must be SHA1 or SHA256, not {hash_name!r}", url=url
+                )
+            raise UnknownKeyIdError(f"Key-Pair-Id {key_pair_id!r} is not a trusted key", url=url)
         try:
             normalized = normalize_url(url)
         except PolicyError as exc:
             raise MalformedSignatureError(f"request URL is not acceptable: {exc}", url=url) from exc
         policy: Policy
-        if signed.expires is not None:
+        if expires is not None:
             try:
-                policy = CannedPolicy(normalized, signed.expires)
+                policy = CannedPolicy._from_normalized(normalized, expires)
             except PolicyError as exc:
                 raise MalformedSignatureError(str(exc), url=url) from exc
             message = policy.to_json().encode("utf-8")
         else:
-            assert signed.policy is not None
+            assert policy_text is not None
             try:
-                message = cf_b64decode(signed.policy)
+                message = cf_b64decode(policy_text)
             except ValueError as exc:
                 raise MalformedSignatureError(
                     f"Policy is not CloudFront base64: {exc}", url=url
                 ) from exc
             policy = _parse_signed_policy(message, url)
-        if not self._verified(signed.key_pair_id, signed.hash_algorithm, signed.signature, message):
+        if not self._verified(check, signature, message):
             raise SignatureMismatchError(
-                f"signature does not match the policy under key {signed.key_pair_id}", url=url
+                f"signature does not match the policy under key {key_pair_id}", url=url
             )
         t = to_epoch(now, name="now") if now is not None else int(self._clock())
         if t >= policy.expires:
@@ -525,8 +560,15 @@ class UrlVerifier:
         return policy
 
 
-def _make_check(key: PublicKey, hash_name: str, hash_obj: hashes.HashAlgorithm
-                ) -> Callable[[bytes, bytes], None]:
+def _check_signature(check: _Check, signature: str, message: bytes) -> bool:
+    try:
+        check(cf_b64decode(signature), message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def _make_check(key: PublicKey, hash_name: str, hash_obj: hashes.HashAlgorithm) -> _Check:
     if isinstance(key, rsa.RSAPublicKey):
         rsa_key = key
 
