@@ -3,7 +3,9 @@
 :class:`LocalContainer` is a MediaStore container (data API, SigV4, container policy
 enforcement); :class:`LocalCA` issues the certificates local servers present;
 :class:`LocalHTTPServer` and :class:`RequestHandler` are the threaded HTTP/1.1 base
-they are built on.
+they are built on. :class:`LocalEdge` stands in for a CloudFront distribution (with
+:class:`OriginAccessControl` it signs for an S3 origin), :class:`FaultPlan` injects
+faults there, and :class:`LocalStack` wires the whole chain.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from ._container import (
 from ._edge import INGEST_METHODS, PLAYBACK_METHODS, ForwardedRequest, LocalEdge
 from ._faults import ALL_FAULT_KINDS, Fault, FaultKind, FaultPlan, FaultSchedule
 from ._http import LocalHTTPServer, RecordedRequest, RequestHandler
+from ._oac import OriginAccessControl
 from ._stack import DEFAULT_INGEST_ACTIONS, LocalStack
 from ._tls import LocalCA
 
@@ -37,6 +40,7 @@ __all__ = [
     "LocalEdge",
     "LocalHTTPServer",
     "LocalStack",
+    "OriginAccessControl",
     "RecordedRequest",
     "RequestHandler",
     "StoredObject",

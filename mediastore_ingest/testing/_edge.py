@@ -57,6 +57,7 @@ from ..policies import RESERVED_QUERY_PARAMS, Policy
 from ..signing import COOKIE_NAMES, PublicKeySource, UrlVerifier
 from ._faults import Fault, FaultKind, FaultPlan
 from ._http import LocalHTTPServer, RequestHandler
+from ._oac import OriginAccessControl
 from ._tls import LocalCA
 
 if TYPE_CHECKING:
@@ -382,6 +383,15 @@ class _EdgeHandler(RequestHandler):
             if drop_at is not None:  # chunked body shorter than drop_at: withhold its end
                 raise _DropFault
 
+        if edge.origin_access is not None:
+            # OAC: CloudFront replaces the viewer's Authorization with its own SigV4
+            # signature, over the viewer's declared x-amz-content-sha256.
+            for name in ("Authorization", "X-Amz-Date", "X-Amz-Content-SHA256",
+                         "X-Amz-Security-Token"):
+                headers.discard(name)
+            headers.update(edge.origin_access.signed_headers(
+                method, edge._origin_base + origin_path, self.headers.items()
+            ))
         pieces = body() if has_body else None
         sent_headers = tuple(headers.items())
 
@@ -553,6 +563,7 @@ class LocalEdge(LocalHTTPServer):
         require_signature: bool = True,
         allowed_methods: Iterable[str] = INGEST_METHODS,
         origin_headers: Mapping[str, str] | None = None,
+        origin_access: OriginAccessControl | None = None,
         origin_ca_bundle: str | None = None,
         clock: Callable[[], float] = time.time,
         faults: FaultPlan | None = None,
@@ -590,6 +601,9 @@ class LocalEdge(LocalHTTPServer):
         self.require_signature = require_signature
         self.allowed_methods = _check_methods(allowed_methods)
         self.origin_headers: dict[str, str] = _check_origin_headers(origin_headers or {})
+        if origin_access is not None and not isinstance(origin_access, OriginAccessControl):
+            raise InvalidInputError("origin_access must be an OriginAccessControl")
+        self.origin_access = origin_access
         self.verifier = UrlVerifier(key_group, clock=clock) if key_group else None
         self.fault_plan = faults if faults is not None else FaultPlan.none()
         self._faults = self.fault_plan.schedule()
@@ -600,6 +614,7 @@ class LocalEdge(LocalHTTPServer):
         self._max_connections = max_origin_connections
         self._origin_pool: urllib3.HTTPConnectionPool | None = None
         self._origin_prefix = ""
+        self._origin_base = ""
         self._forwarded: list[ForwardedRequest] = []
         self._fault_log: list[Fault] = []
         self._state_lock = threading.Lock()
@@ -629,6 +644,7 @@ class LocalEdge(LocalHTTPServer):
         if split.query or split.fragment:
             raise InvalidInputError("the origin URL must not have a query or fragment")
         self._origin_prefix = split.path.rstrip("/")
+        self._origin_base = f"{split.scheme}://{split.netloc}"
         pool_kwargs: dict[str, object] = {}
         if split.scheme == "https":
             pool_kwargs = {"cert_reqs": "CERT_REQUIRED", "ca_certs": ca_bundle}
