@@ -27,6 +27,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "._provision",
     "._container_policy",
     "._put",
+    "._relay",
 )
 
 

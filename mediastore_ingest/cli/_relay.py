@@ -1,0 +1,201 @@
+"""``relay`` subcommand: a signing relay for encoders that cannot sign."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from ..errors import InvalidInputError
+from ..ingest import IngestConfig, RetryPolicy
+from ..provisioning import IngestSetup
+from ..relay import DEFAULT_CACHE_RULES, RelayConfig, SigningRelay
+from ..signing import UrlSigner
+
+__all__ = ["register"]
+
+logger = logging.getLogger("mediastore_ingest.relay")
+
+
+def _listen(text: str) -> tuple[str, int]:
+    host, colon, port = text.rpartition(":")
+    if not colon or not port.isdigit():
+        raise InvalidInputError(f"--listen takes HOST:PORT, not {text!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _pairs(values: list[str] | None, flag: str) -> tuple[tuple[str, str], ...]:
+    out = []
+    for item in values or []:
+        glob, eq, value = item.partition("=")
+        if not eq or not glob or not value:
+            raise InvalidInputError(f"{flag} takes GLOB=VALUE, not {item!r}")
+        out.append((glob, value))
+    return tuple(out)
+
+
+def _env(var: str | None, what: str) -> str | None:
+    if not var:
+        return None
+    value = os.environ.get(var)
+    if value is None:
+        raise InvalidInputError(f"environment variable {var} ({what}) is not set")
+    return value
+
+
+def _build(args: argparse.Namespace) -> SigningRelay:
+    to = args.to
+    key_id = args.key_id
+    if args.setup:
+        try:
+            text = Path(args.setup).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInputError(f"cannot read --setup {args.setup}: {exc}") from exc
+        setup = IngestSetup.from_json(text)
+        to = to or setup.ingest_base_url
+        key_id = key_id or setup.public_key_id
+    if not to:
+        raise InvalidInputError("give --to (the ingest distribution) or --setup")
+    signer = None
+    if key_id or args.private_key:
+        if not (key_id and args.private_key):
+            raise InvalidInputError("--key-id (or --setup) and --private-key go together")
+        signer = UrlSigner(
+            key_id,
+            args.private_key,
+            hash_algorithm=args.hash_algorithm,
+            password=_env(args.password_env, "key password"),
+        )
+    elif not args.unsigned:
+        raise InvalidInputError("give --key-id/--private-key (or --setup), or --unsigned")
+    host, port = _listen(args.listen)
+    cache_rules = _pairs(args.cache_control, "--cache-control") or DEFAULT_CACHE_RULES
+    peers = ("127.0.0.0/8", "::1/128", *(args.allow_peer or ()))
+    config = RelayConfig(
+        host=host,
+        port=port,
+        prefix=args.prefix,
+        content_types=_pairs(args.content_type, "--content-type"),
+        cache_control=cache_rules,
+        streaming_segments=not args.no_streaming,
+        allow_delete=args.allow_delete,
+        allowed_peers=peers,
+        token=_env(args.token_env, "relay token"),
+        max_segment_bytes=int(args.max_segment_mb * 1024 * 1024),
+        max_in_flight=args.max_in_flight,
+        spool_dir=args.spool,
+        shutdown_timeout=args.shutdown_timeout,
+    )
+    ingest_config = IngestConfig(
+        ca_bundle=args.ca_bundle,
+        retry=RetryPolicy(max_attempts=args.max_attempts, backoff_cap=args.backoff_cap),
+        read_timeout=args.read_timeout,
+    )
+    return SigningRelay(
+        to,
+        signer=signer,
+        auth=args.auth,
+        config=config,
+        ingest_config=ingest_config,
+    )
+
+
+def _cmd_relay(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=getattr(logging, args.log_level),
+        format="%(asctime)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    relay = _build(args)
+    stop = threading.Event()
+    received: list[int] = []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with relay:
+            print(f"relay listening on {relay.url} -> {relay.client.base_url}", flush=True)
+            while not stop.wait(0.2):
+                pass
+            name = signal.Signals(received[0]).name if received else "signal"
+            logger.info("relay: %s received; finishing in-flight uploads", name)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    stats = relay.stats()
+    print(
+        f"relay stopped: {stats.uploaded} uploaded, {stats.failed} failed "
+        f"({stats.spooled} spooled), {stats.retries} retries, {stats.aborted} aborted, "
+        f"{stats.bytes_uploaded} bytes",
+        flush=True,
+    )
+    return 1 if stats.failed > stats.spooled else 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``relay``."""
+    p = sub.add_parser(
+        "relay", help="signing relay: encoders PUT unsigned to loopback, forwarded signed",
+        description="Listen on loopback for PUT/POST/DELETE from an encoder (ffmpeg, OBS, "
+        "GStreamer) and forward each object, signed, to the ingest distribution, streaming "
+        "bodies as they arrive, retrying within a bound. GET /metrics gives Prometheus "
+        "metrics. SIGINT/SIGTERM: finish in-flight uploads, then exit. Exit 1 if an upload "
+        "failed and was not spooled.",
+        epilog="example: mediastore-ingest relay --listen 127.0.0.1:8080 --to "
+        "https://d1.cloudfront.net --key-id K2JCJMDEHXQW5F --private-key key.pem "
+        "--prefix live/channel1/ ; then: ffmpeg ... -f hls -method PUT -http_persistent 1 "
+        "http://127.0.0.1:8080/index.m3u8",
+    )
+    p.add_argument("--listen", default="127.0.0.1:8080", metavar="HOST:PORT",
+                   help="where encoders push (default 127.0.0.1:8080; port 0 picks one)")
+    p.add_argument("--to", metavar="URL", help="the ingest distribution, https://<domain>")
+    p.add_argument("--setup", metavar="FILE",
+                   help="setup JSON written by 'provision' (gives --to and --key-id)")
+    p.add_argument("--key-id", help="CloudFront public key ID")
+    p.add_argument("--private-key", metavar="PEM", help="private key file")
+    p.add_argument("--password-env", metavar="VAR", help="env variable holding the key password")
+    p.add_argument("--hash-algorithm", choices=("SHA1", "SHA256"), default="SHA1")
+    p.add_argument("--auth", choices=("url", "cookie"), default="url",
+                   help="sign each URL (default) or send signed cookies")
+    p.add_argument("--unsigned", action="store_true",
+                   help="forward without signing (an origin that allows it)")
+    p.add_argument("--ca-bundle", metavar="PEM", help="extra CA certificates (private CA)")
+    p.add_argument("--prefix", default="", help="put before every path, e.g. live/channel1/")
+    p.add_argument("--content-type", action="append", metavar="GLOB=TYPE",
+                   help="Content-Type rule, e.g. '*.ts=video/MP2T' (repeat; first match wins)")
+    p.add_argument("--cache-control", action="append", metavar="GLOB=VALUE",
+                   help="Cache-Control rule (repeat; replaces the default: manifests "
+                   "max-age=1, everything else max-age=31536000)")
+    p.add_argument("--no-streaming", action="store_true",
+                   help="upload segments with standard availability (not STREAMING)")
+    p.add_argument("--allow-delete", action="store_true", help="forward DELETE requests")
+    p.add_argument("--allow-peer", action="append", metavar="CIDR",
+                   help="also admit these client addresses (needs --token-env)")
+    p.add_argument("--token-env", metavar="VAR",
+                   help="env variable holding the shared token required in X-Relay-Token")
+    p.add_argument("--spool", metavar="DIR",
+                   help="write objects whose upload finally failed here "
+                   "(re-upload later with: mediastore-ingest sync DIR --to '' ...)")
+    p.add_argument("--max-attempts", type=int, default=4, metavar="N",
+                   help="tries per object including retries (default 4)")
+    p.add_argument("--backoff-cap", type=float, default=2.0, metavar="SECONDS",
+                   help="longest wait between tries (default 2)")
+    p.add_argument("--read-timeout", type=float, default=20.0, metavar="SECONDS",
+                   help="wait for the edge's answer at most this long (default 20)")
+    p.add_argument("--max-segment-mb", type=float, default=25.0, metavar="MB",
+                   help="largest object accepted (default 25)")
+    p.add_argument("--max-in-flight", type=int, default=64, metavar="N",
+                   help="objects held at once (default 64)")
+    p.add_argument("--shutdown-timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="on SIGINT/SIGTERM, wait this long for in-flight uploads")
+    p.add_argument("--log-level", default="INFO",
+                   choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    p.set_defaults(func=_cmd_relay)
