@@ -258,7 +258,7 @@ class RelayConfig:
             return guessed
         if sent:
             candidate = sent.split(";", 1)[0].strip()
-            with contextlib.suppress(InvalidInputError):
+            with contextlib.suppress(ValueError):
                 return validate_content_type(candidate)
         return "application/octet-stream"
 
@@ -559,7 +559,7 @@ class _RelayHandler(RequestHandler):
         relay = self.relay
         try:
             path = relay.config.object_path(self.path)
-        except InvalidInputError as exc:
+        except ValueError as exc:
             self._refuse(400, str(exc), "PUT")
             return
         if not relay._enter():
@@ -610,7 +610,7 @@ class _RelayHandler(RequestHandler):
             return
         try:
             path = relay.config.object_path(self.path)
-        except InvalidInputError as exc:
+        except ValueError as exc:
             self._refuse(400, str(exc))
             return
         if not relay._enter():
@@ -854,7 +854,7 @@ class SigningRelay:
             exc, f"; spooled to {spooled}" if spooled else "; NOT spooled",
         )
         status = getattr(exc, "status", None)
-        if isinstance(exc, InvalidInputError):
+        if isinstance(exc, ValueError):
             code = 400
         elif isinstance(status, int) and 400 <= status < 500 and status != 429:
             code = status

@@ -138,7 +138,12 @@ def _cmd_sign_cookies(args: argparse.Namespace) -> int:
             print(f"Set-Cookie: {line}")
     elif fmt == "ffmpeg":
         # ffmpeg's -headers takes CRLF-terminated lines; $'...' makes the shell send them.
+        # The hls muxer and plain http outputs honour it; the dash muxer ignores it.
         print("-headers " + "$'Cookie: " + header.replace("'", "\\'") + "\\r\\n'")
+    elif fmt == "ffmpeg-dash":
+        # The dash muxer passes only -http_opts to its HTTP requests: a dictionary whose
+        # value is quoted ('...') for ffmpeg, inside $'...' for the shell.
+        print("-http_opts " + "$'headers=\\'Cookie: " + header + "\\r\\n\\''")
     elif fmt == "curl":
         print("-H " + shlex.quote(f"Cookie: {header}"))
     else:  # gstreamer souphttpclientsink / curlhttpsink extra-headers
@@ -198,8 +203,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _add_policy_args(p)
     _add_signer_args(p)
     p.add_argument(
-        "--format", choices=("header", "ffmpeg", "curl", "gstreamer", "set-cookie", "json"),
-        default="header", help="output form (default: the Cookie header value)",
+        "--format",
+        choices=("header", "ffmpeg", "ffmpeg-dash", "curl", "gstreamer", "set-cookie", "json"),
+        default="header",
+        help="output form (default: the Cookie header value); ffmpeg: -headers for the hls "
+        "muxer and plain http outputs; ffmpeg-dash: -http_opts for the dash muxer, which "
+        "ignores -headers",
     )
     p.add_argument("--domain", help="Domain attribute for --format set-cookie")
     p.add_argument("--path", default="/", help="Path attribute for --format set-cookie")
