@@ -63,6 +63,7 @@ import hmac
 import ipaddress
 import logging
 import os
+import select
 import threading
 import time
 import uuid
@@ -563,7 +564,7 @@ class _RelayHandler(RequestHandler):
             self._refuse(400, str(exc), "PUT")
             return
         if not relay._enter():
-            self._refuse(503, "the relay is shutting down or at its in-flight limit", "PUT")
+            self._refuse(503, "the relay is at its in-flight limit", "PUT")
             return
         try:
             self._put(path)
@@ -614,7 +615,7 @@ class _RelayHandler(RequestHandler):
             self._refuse(400, str(exc))
             return
         if not relay._enter():
-            self._refuse(503, "the relay is shutting down or at its in-flight limit")
+            self._refuse(503, "the relay is at its in-flight limit")
             return
         try:
             outcome = relay._delete(path)
@@ -638,6 +639,21 @@ class _RelayServer(LocalHTTPServer):
 
     def _on_stop(self) -> None:
         self.relay._drain()
+
+    def has_pending_input(self) -> bool:
+        """True when a live connection has bytes (or an EOF) not read yet."""
+        server = self._server
+        if server is None:
+            return False
+        with server._connections_lock:  # the base server's live connections
+            live = [s for s in server._connections if s.fileno() >= 0]
+        if not live:
+            return False
+        try:
+            readable, _, _ = select.select(live, [], [], 0)
+        except (OSError, ValueError):
+            return True  # a socket closed meanwhile: look again
+        return bool(readable)
 
 
 # --- the relay ----------------------------------------------------------------------------
@@ -771,7 +787,7 @@ class SigningRelay:
 
     def _enter(self) -> bool:
         with self._state:
-            if self._draining or self._metrics.in_flight >= self.config.max_in_flight:
+            if self._metrics.in_flight >= self.config.max_in_flight:
                 return False
             self._metrics.add(in_flight=1)
             return True
@@ -782,18 +798,26 @@ class SigningRelay:
             self._state.notify_all()
 
     def _drain(self) -> None:
+        """Called once the listener has stopped accepting: wait until no object is in
+        flight and no connection has unread bytes (ffmpeg sends its last requests
+        without waiting for answers, so they can still be queued), for two checks in
+        a row, or until ``shutdown_timeout``."""
+        deadline = self._clock() + self.config.shutdown_timeout
+        quiet = 0
         with self._state:
             self._draining = True
-            busy = self._metrics.in_flight
-            if busy:
-                logger.info("relay: finishing %d in-flight upload(s)", busy)
-            if not self._state.wait_for(
-                lambda: self._metrics.in_flight == 0, self.config.shutdown_timeout
-            ):
-                logger.error(
-                    "relay: %d upload(s) still in flight after %.0f s; closing anyway",
-                    self._metrics.in_flight, self.config.shutdown_timeout,
-                )
+            if self._metrics.in_flight:
+                logger.info("relay: finishing %d in-flight upload(s)", self._metrics.in_flight)
+            while quiet < 2:
+                if self._clock() >= deadline:
+                    logger.error(
+                        "relay: %d upload(s) still in flight after %.0f s; closing anyway",
+                        self._metrics.in_flight, self.config.shutdown_timeout,
+                    )
+                    return
+                busy = self._metrics.in_flight > 0 or self._server.has_pending_input()
+                quiet = 0 if busy else quiet + 1
+                self._state.wait(0.05)
 
     # --- the work ---------------------------------------------------------------------------
 
