@@ -34,7 +34,7 @@ from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import attrs
-from botocore.auth import SigV4Auth
+from botocore.auth import S3SigV4Auth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
@@ -54,7 +54,7 @@ from ..errors import (
     RequestBodyError,
 )
 from ..ingest import validate_content_type, validate_path
-from ..policy_eval import RequestContext, evaluate_container_policy
+from ..policy_eval import EvaluationResult, RequestContext, evaluate_container_policy
 from ._http import LocalHTTPServer, RequestHandler
 from ._tls import LocalCA
 
@@ -123,10 +123,14 @@ class StoredObject:
     last_modified: datetime.datetime
     storage_class: str = "TEMPORAL"
     upload_availability: str = "STANDARD"
+    #: Other headers stored with the object and sent back on GET/HEAD (an S3
+    #: bucket's ``x-amz-meta-*``, ``Content-Encoding`` ...); empty for MediaStore.
+    headers: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The metadata as a JSON-ready dict (for the on-disk store)."""
-        return {
+        extra: dict[str, Any] = {"headers": [list(h) for h in self.headers]} if self.headers else {}
+        return extra | {
             "path": self.path,
             "size": self.size,
             "content_type": self.content_type,
@@ -153,6 +157,7 @@ class StoredObject:
             ),
             storage_class=str(document.get("storage_class", "TEMPORAL")),
             upload_availability=str(document.get("upload_availability", "STANDARD")),
+            headers=tuple((str(k), str(v)) for k, v in document.get("headers", ())),
         )
 
 
@@ -296,6 +301,141 @@ class _Caller:
     source_account: str | None = None
 
 
+class SigV4Failure(Exception):
+    """Why a SigV4 signature was refused; each server maps ``kind`` to its own error.
+
+    Kinds: ``malformed`` (Authorization header or credential scope), ``unknown_key``,
+    ``scope`` (wrong region or service), ``bad_date`` (missing/invalid X-Amz-Date),
+    ``date_mismatch`` (scope date differs from X-Amz-Date), ``skew`` (outside
+    :data:`MAX_CLOCK_SKEW`), ``headers`` (host unsigned, or signed headers differ),
+    ``payload_hash`` (an invalid ``x-amz-content-sha256``), ``mismatch``.
+    """
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+def verify_sigv4(
+    handler: RequestHandler,
+    header: str,
+    payload: bytes | None,
+    *,
+    credentials: Mapping[str, LocalCredential],
+    region: str,
+    service: str,
+    account_id: str,
+    now: datetime.datetime,
+    payload_tokens: frozenset[str] = frozenset({_UNSIGNED_PAYLOAD}),
+) -> _Caller:
+    """Verify the SigV4 ``Authorization`` header of the request ``handler`` serves.
+
+    botocore's own signer recomputes the signature (``S3SigV4Auth`` for ``s3``: no
+    path normalisation). ``payload`` is the body when it was read before verifying;
+    it is only hashed when the request carries no ``x-amz-content-sha256``, whose
+    value (a hex digest or one of ``payload_tokens``) is otherwise what was signed.
+    Returns who signed; raises :class:`SigV4Failure`.
+    """
+    match = _AUTH_RE.fullmatch(header.strip())
+    if match is None:
+        raise SigV4Failure("malformed", "Malformed Authorization header")
+    credential, signed_headers, signature = match.groups()
+    parts = credential.split("/")
+    if len(parts) != 5 or parts[4] != "aws4_request":
+        raise SigV4Failure("malformed", "Malformed credential scope")
+    access_key, date, scope_region, scope_service, _ = parts
+    identity = credentials.get(access_key)
+    if identity is None:
+        raise SigV4Failure(
+            "unknown_key", "The security token included in the request is invalid"
+        )
+    if scope_region != region or scope_service != service:
+        raise SigV4Failure("scope", "Credential should be scoped to this region")
+    amz_date = handler.headers.get("X-Amz-Date", "")
+    try:
+        when = datetime.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(
+            tzinfo=datetime.timezone.utc
+        )
+    except ValueError as exc:
+        raise SigV4Failure("bad_date", "Missing or invalid X-Amz-Date") from exc
+    if amz_date[:8] != date:
+        raise SigV4Failure("date_mismatch", "Credential date does not match X-Amz-Date")
+    if abs(now - when) > MAX_CLOCK_SKEW:
+        raise SigV4Failure("skew", "Signature expired")
+    names = signed_headers.split(";")
+    if "host" not in names:
+        raise SigV4Failure("headers", "The host header must be signed")
+
+    scheme = "https" if handler.tls else "http"
+    request = AWSRequest(
+        method=handler.command,
+        url=f"{scheme}://{handler.headers.get('Host', '')}{handler.path}",
+        data=payload if payload is not None else b"",
+    )
+    for name in names:
+        for value in handler.headers.get_all(name) or []:
+            request.headers[name] = value
+    request.context["timestamp"] = amz_date
+    auth_class = S3SigV4Auth if service == "s3" else SigV4Auth
+    signer = auth_class(Credentials(access_key, identity.secret_key), service, region)
+    headers_to_sign = signer.headers_to_sign(request)
+    if signer.signed_headers(headers_to_sign) != signed_headers:
+        raise SigV4Failure("headers", "Signed headers do not match")
+    claimed = handler.headers.get("X-Amz-Content-SHA256")
+    if claimed is not None and claimed not in payload_tokens and not _HEX64_RE.fullmatch(claimed):
+        raise SigV4Failure("payload_hash", "Invalid x-amz-content-sha256")
+    # Without x-amz-content-sha256 the payload line is the body's hash: the body is
+    # in ``payload`` (read before verifying) or there is none (hash of b"").
+    expected = signer.signature(
+        signer.string_to_sign(request, signer.canonical_request(request)), request
+    )
+    if not hmac.compare_digest(expected, signature.lower()):
+        raise SigV4Failure(
+            "mismatch",
+            "The request signature we calculated does not match the signature you provided",
+        )
+    principal = identity.principal or f"arn:aws:iam::{account_id}:user/{access_key}"
+    return _Caller(
+        principal=principal,
+        source_arn=identity.source_arn,
+        source_account=identity.source_account,
+    )
+
+
+def evaluate_request(
+    policy: ContainerPolicy | str | Mapping[str, object],
+    *,
+    action: str,
+    resource: str,
+    caller: _Caller,
+    handler: RequestHandler,
+) -> EvaluationResult:
+    """The policy's decision for ``action`` on ``resource`` by ``caller``, with the real
+    connection's facts (``aws:SecureTransport``, ``aws:UserAgent``, ``aws:SourceIp``)."""
+    context = RequestContext(
+        action=action,
+        resource=resource,
+        principal=caller.principal,
+        secure_transport=handler.tls,
+        user_agent=handler.headers.get("User-Agent"),
+        source_ip=handler.peer,
+        source_arn=caller.source_arn,
+        source_account=caller.source_account,
+        extra={},
+    )
+    return evaluate_container_policy(policy, context)
+
+
+# SigV4Failure.kind -> MediaStore's status and error code (InvalidSignatureException otherwise)
+_SIGV4_ERRORS: dict[str, tuple[int, str]] = {
+    "malformed": (403, "IncompleteSignatureException"),
+    "bad_date": (403, "IncompleteSignatureException"),
+    "unknown_key": (403, "UnrecognizedClientException"),
+    "payload_hash": (400, "InvalidSignatureException"),
+}
+
+
 class _ContainerHandler(RequestHandler):
     """Routes data-plane requests of one :class:`LocalContainer`."""
 
@@ -358,22 +498,28 @@ class _ContainerHandler(RequestHandler):
         header = self.headers.get("Authorization")
         if header is None:
             return _Caller(principal=None)
-        return self.container._verify_sigv4(self, header, payload)
+        container = self.container
+        try:
+            return verify_sigv4(
+                self,
+                header,
+                payload,
+                credentials=container._credentials,
+                region=container.region,
+                service="mediastore",
+                account_id=container.account_id,
+                now=container._clock(),
+            )
+        except SigV4Failure as failure:
+            status, code = _SIGV4_ERRORS.get(failure.kind, (403, "InvalidSignatureException"))
+            raise _ApiError(status, code, failure.message) from failure
 
     def _authorize(self, action: str, resource: str, caller: _Caller) -> None:
-        container = self.container
-        allowed, reason = container._evaluate(
-            action=action,
-            resource=resource,
-            principal=caller.principal,
-            secure_transport=self.tls,
-            user_agent=self.headers.get("User-Agent"),
-            source_ip=self.peer,
-            source_arn=caller.source_arn,
-            source_account=caller.source_account,
+        result = evaluate_request(
+            self.container.policy, action=action, resource=resource, caller=caller, handler=self
         )
-        if not allowed:
-            logger.debug("LocalContainer denied %s on %s: %s", action, resource, reason)
+        if not result.allowed:
+            logger.debug("LocalContainer denied %s on %s: %s", action, resource, result.reason)
             raise _ApiError(403, "AccessDeniedException", "Access Denied")
 
     def _needs_payload_for_signature(self) -> bool:
@@ -638,7 +784,113 @@ def _parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
     return first, min(last, size - 1)
 
 
-class LocalContainer(LocalHTTPServer):
+class _LocalOrigin(LocalHTTPServer):
+    """What :class:`LocalContainer` and :class:`~mediastore_ingest.testing.LocalBucket`
+    share: SigV4 credentials, the object store, TLS from a :class:`LocalCA`, the
+    lifecycle and the test surface (``read``, ``describe``, ``paths``, ``clear``)."""
+
+    #: The error code :meth:`read` and :meth:`describe` report for a missing object.
+    _not_found_code = "ObjectNotFoundException"
+
+    def __init__(
+        self,
+        *,
+        region: str,
+        account_id: str,
+        tls: bool,
+        ca: LocalCA | None,
+        credentials: Mapping[str, str | LocalCredential] | None,
+        storage_dir: str | os.PathLike[str] | None,
+        host: str,
+        port: int,
+        clock: Callable[[], datetime.datetime],
+    ) -> None:
+        self.region = region
+        self.account_id = account_id
+        self._clock = clock
+        creds = DEFAULT_CREDENTIALS if credentials is None else credentials
+        self._credentials: dict[str, LocalCredential] = {
+            key: value if isinstance(value, LocalCredential) else LocalCredential(value)
+            for key, value in creds.items()
+        }
+        self._store = _Store(None if storage_dir is None else Path(storage_dir))
+        self._owns_ca = tls and ca is None
+        self._ca = (LocalCA() if ca is None else ca) if tls else None
+        try:
+            super().__init__(
+                host=host,
+                port=port,
+                ssl_context=None if self._ca is None else self._ca.server_context(),
+            )
+        except BaseException:
+            if self._owns_ca and self._ca is not None:
+                self._ca.close()
+            raise
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop, and remove the CA files if this server created the CA."""
+        self.stop()
+        if self._owns_ca and self._ca is not None:
+            self._ca.close()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- identity ----------------------------------------------------------------------
+
+    @property
+    def endpoint(self) -> str:
+        """The data endpoint, e.g. ``https://127.0.0.1:PORT``."""
+        return self.base_url
+
+    @property
+    def ca_bundle(self) -> str | None:
+        """Path of the CA PEM that signed the server certificate (``None`` without TLS)."""
+        return None if self._ca is None else self._ca.ca_bundle
+
+    @property
+    def ca(self) -> LocalCA | None:
+        """The :class:`LocalCA` in use, if any."""
+        return self._ca
+
+    @property
+    def credentials(self) -> Mapping[str, LocalCredential]:
+        """The access keys this server accepts for SigV4."""
+        return dict(self._credentials)
+
+    # --- test surface ------------------------------------------------------------------
+
+    def read(self, path: str) -> bytes:
+        """The bytes stored at ``path``; :class:`ObjectNotFoundError` if none."""
+        found = self._store.get(path)
+        if found is None:
+            raise ObjectNotFoundError(
+                f"no object at {path}", path=path, status=404, code=self._not_found_code
+            )
+        return found[1]
+
+    def describe(self, path: str) -> StoredObject:
+        """The metadata stored at ``path``; :class:`ObjectNotFoundError` if none."""
+        meta = self._store.describe(path)
+        if meta is None:
+            raise ObjectNotFoundError(
+                f"no object at {path}", path=path, status=404, code=self._not_found_code
+            )
+        return meta
+
+    def paths(self) -> list[str]:
+        """Every stored path, sorted."""
+        return [meta.path for meta in self._store.all()]
+
+    def clear(self) -> None:
+        """Delete every object and forget the request log."""
+        self._store.clear()
+        self.clear_requests()
+
+
+class LocalContainer(_LocalOrigin):
     """A MediaStore container on ``127.0.0.1`` for tests, with policy enforcement.
 
     ``policy`` is the container policy (JSON text, mapping or ``ContainerPolicy``);
@@ -678,8 +930,6 @@ class LocalContainer(LocalHTTPServer):
         if max_object_size < 1 or max_streaming_object_size < 1:
             raise InvalidInputError("object size limits must be positive")
         self.name = name
-        self.region = region
-        self.account_id = account_id
         self.policy: ContainerPolicy | str | Mapping[str, object] = (
             ContainerPolicyBuilder(region=region, account_id=account_id, container=name)
             .allow_account_full_access()
@@ -689,33 +939,28 @@ class LocalContainer(LocalHTTPServer):
         )
         evaluate_container_policy(  # a policy that cannot be evaluated fails here
             self.policy,
-            RequestContext(action="mediastore:GetObject", resource=self.object_arn("x")),
+            RequestContext(
+                action="mediastore:GetObject",
+                resource=mediastore_object_arn(region, account_id, name, "x"),
+            ),
         )
         self.max_object_size = max_object_size
         self.max_streaming_object_size = max_streaming_object_size
-        self._clock = clock
-        creds = DEFAULT_CREDENTIALS if credentials is None else credentials
-        self._credentials: dict[str, LocalCredential] = {
-            key: value if isinstance(value, LocalCredential) else LocalCredential(value)
-            for key, value in creds.items()
-        }
-        self._store = _Store(None if storage_dir is None else Path(storage_dir))
         self._streams: dict[str, _Upload] = {}
         self._streams_lock = threading.Condition()
         self._stopping = threading.Event()
         self._sequence = itertools.count(1)
-        self._owns_ca = tls and ca is None
-        self._ca = (LocalCA() if ca is None else ca) if tls else None
-        try:
-            super().__init__(
-                host=host,
-                port=port,
-                ssl_context=None if self._ca is None else self._ca.server_context(),
-            )
-        except BaseException:
-            if self._owns_ca and self._ca is not None:
-                self._ca.close()
-            raise
+        super().__init__(
+            region=region,
+            account_id=account_id,
+            tls=tls,
+            ca=ca,
+            credentials=credentials,
+            storage_dir=storage_dir,
+            host=host,
+            port=port,
+            clock=clock,
+        )
 
     def __repr__(self) -> str:
         state = self.base_url if self.running else "stopped"
@@ -740,31 +985,7 @@ class LocalContainer(LocalHTTPServer):
             with upload.cond:
                 upload.cond.notify_all()
 
-    def close(self) -> None:
-        """Stop, and remove the CA files if this container created the CA."""
-        self.stop()
-        if self._owns_ca and self._ca is not None:
-            self._ca.close()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
     # --- identity ----------------------------------------------------------------------
-
-    @property
-    def endpoint(self) -> str:
-        """The data endpoint, e.g. ``https://127.0.0.1:PORT``."""
-        return self.base_url
-
-    @property
-    def ca_bundle(self) -> str | None:
-        """Path of the CA PEM that signed the server certificate (``None`` without TLS)."""
-        return None if self._ca is None else self._ca.ca_bundle
-
-    @property
-    def ca(self) -> LocalCA | None:
-        """The :class:`LocalCA` in use, if any."""
-        return self._ca
 
     @property
     def container_arn(self) -> str:
@@ -775,30 +996,7 @@ class LocalContainer(LocalHTTPServer):
         """The policy resource for an operation on ``path`` (a folder for ``ListItems``)."""
         return mediastore_object_arn(self.region, self.account_id, self.name, path)
 
-    @property
-    def credentials(self) -> Mapping[str, LocalCredential]:
-        """The access keys this container accepts for SigV4."""
-        return dict(self._credentials)
-
     # --- test surface ------------------------------------------------------------------
-
-    def read(self, path: str) -> bytes:
-        """The bytes stored at ``path``; :class:`ObjectNotFoundError` if none."""
-        found = self._store.get(path)
-        if found is None:
-            raise ObjectNotFoundError(
-                f"no object at {path}", path=path, status=404, code="ObjectNotFoundException"
-            )
-        return found[1]
-
-    def describe(self, path: str) -> StoredObject:
-        """The metadata stored at ``path``; :class:`ObjectNotFoundError` if none."""
-        meta = self._store.describe(path)
-        if meta is None:
-            raise ObjectNotFoundError(
-                f"no object at {path}", path=path, status=404, code="ObjectNotFoundException"
-            )
-        return meta
 
     def write(
         self,
@@ -824,10 +1022,6 @@ class LocalContainer(LocalHTTPServer):
             upload_availability="STANDARD",
         )
 
-    def paths(self) -> list[str]:
-        """Every stored path, sorted."""
-        return [meta.path for meta in self._store.all()]
-
     def put_count(self, path: str) -> int:
         """How many PUTs of ``path`` the container answered with 200."""
         return sum(
@@ -835,11 +1029,6 @@ class LocalContainer(LocalHTTPServer):
             for r in self.requests
             if r.method == "PUT" and urlsplit(r.path).path.lstrip("/") == path and r.status == 200
         )
-
-    def clear(self) -> None:
-        """Delete every object and forget the request log."""
-        self._store.clear()
-        self.clear_requests()
 
     # --- internals used by the handler ----------------------------------------------------
 
@@ -929,104 +1118,4 @@ class LocalContainer(LocalHTTPServer):
                 )
         items = objects + [{"Name": name, "Type": "FOLDER"} for name in folders]
         return sorted(items, key=lambda item: str(item["Name"]))
-
-    def _evaluate(
-        self,
-        *,
-        action: str,
-        resource: str,
-        principal: str | None,
-        secure_transport: bool,
-        user_agent: str | None,
-        source_ip: str,
-        source_arn: str | None,
-        source_account: str | None,
-    ) -> tuple[bool, str]:
-        context = RequestContext(
-            action=action,
-            resource=resource,
-            principal=principal,
-            secure_transport=secure_transport,
-            user_agent=user_agent,
-            source_ip=source_ip,
-            source_arn=source_arn,
-            source_account=source_account,
-            extra={},
-        )
-        result = evaluate_container_policy(self.policy, context)
-        return bool(result.allowed), str(result.reason)
-
-    def _verify_sigv4(self, handler: RequestHandler, header: str, payload: bytes | None) -> _Caller:
-        match = _AUTH_RE.fullmatch(header.strip())
-        if match is None:
-            raise _ApiError(403, "IncompleteSignatureException", "Malformed Authorization header")
-        credential, signed_headers, signature = match.groups()
-        parts = credential.split("/")
-        if len(parts) != 5 or parts[4] != "aws4_request":
-            raise _ApiError(403, "IncompleteSignatureException", "Malformed credential scope")
-        access_key, date, region, service, _ = parts
-        identity = self._credentials.get(access_key)
-        if identity is None:
-            raise _ApiError(
-                403,
-                "UnrecognizedClientException",
-                "The security token included in the request is invalid",
-            )
-        if region != self.region or service != "mediastore":
-            raise _ApiError(
-                403, "InvalidSignatureException", "Credential should be scoped to this region"
-            )
-        amz_date = handler.headers.get("X-Amz-Date", "")
-        try:
-            when = datetime.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(
-                tzinfo=datetime.timezone.utc
-            )
-        except ValueError as exc:
-            raise _ApiError(
-                403, "IncompleteSignatureException", "Missing or invalid X-Amz-Date"
-            ) from exc
-        if amz_date[:8] != date:
-            raise _ApiError(
-                403, "InvalidSignatureException", "Credential date does not match X-Amz-Date"
-            )
-        if abs(self._clock() - when) > MAX_CLOCK_SKEW:
-            raise _ApiError(403, "InvalidSignatureException", "Signature expired")
-        names = signed_headers.split(";")
-        if "host" not in names:
-            raise _ApiError(403, "InvalidSignatureException", "The host header must be signed")
-
-        scheme = "https" if handler.tls else "http"
-        request = AWSRequest(
-            method=handler.command,
-            url=f"{scheme}://{handler.headers.get('Host', '')}{handler.path}",
-            data=payload if payload is not None else b"",
-        )
-        for name in names:
-            for value in handler.headers.get_all(name) or []:
-                request.headers[name] = value
-        request.context["timestamp"] = amz_date
-        signer = SigV4Auth(Credentials(access_key, identity.secret_key), "mediastore", self.region)
-        headers_to_sign = signer.headers_to_sign(request)
-        if signer.signed_headers(headers_to_sign) != signed_headers:
-            raise _ApiError(403, "InvalidSignatureException", "Signed headers do not match")
-        claimed = handler.headers.get("X-Amz-Content-SHA256")
-        if claimed not in (None, _UNSIGNED_PAYLOAD) and not _HEX64_RE.fullmatch(claimed or ""):
-            raise _ApiError(400, "InvalidSignatureException", "Invalid x-amz-content-sha256")
-        # Without x-amz-content-sha256 the payload line is the body's hash: the body is
-        # in ``payload`` (read before verifying) or there is none (hash of b"").
-        expected = signer.signature(
-            signer.string_to_sign(request, signer.canonical_request(request)), request
-        )
-        if not hmac.compare_digest(expected, signature.lower()):
-            raise _ApiError(
-                403,
-                "InvalidSignatureException",
-                "The request signature we calculated does not match the signature you provided",
-            )
-        principal = identity.principal or f"arn:aws:iam::{self.account_id}:user/{access_key}"
-        return _Caller(
-            principal=principal,
-            source_arn=identity.source_arn,
-            source_account=identity.source_account,
-        )
 
