@@ -138,6 +138,7 @@ from .provisioning import (
     live_lifecycle_policy,
     secret_gated_container_policy,
 )
+from .relay import DEFAULT_CACHE_RULES, RelayConfig, RelayStats, SigningRelay
 from .signing import (
     COOKIE_NAMES,
     HashAlgorithm,
@@ -155,6 +156,7 @@ __all__ = [
     "CACHING_OPTIMIZED_POLICY_ID",
     "CLOUDFRONT_KEY_REQUIREMENTS",
     "COOKIE_NAMES",
+    "DEFAULT_CACHE_RULES",
     "FORBIDDEN_ORIGIN_HEADERS",
     "INGEST_ACTIONS",
     "INGEST_METHODS",
@@ -221,6 +223,8 @@ __all__ = [
     "PutOutcome",
     "PutRequest",
     "PutResult",
+    "RelayConfig",
+    "RelayStats",
     "Request",
     "RequestBodyError",
     "RequestContext",
@@ -231,6 +235,7 @@ __all__ = [
     "SignatureMismatchError",
     "SignedUrl",
     "SigningError",
+    "SigningRelay",
     "SourceIpMismatchError",
     "Statement",
     "TimeLike",

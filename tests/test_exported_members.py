@@ -5,6 +5,10 @@ from __future__ import annotations
 import mediastore_ingest
 
 EXPECTED = {
+    "DEFAULT_CACHE_RULES",
+    "RelayConfig",
+    "RelayStats",
+    "SigningRelay",
     "Headers",
     "ProgressLine",
     "parse_retry_after",
