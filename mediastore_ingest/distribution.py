@@ -27,8 +27,9 @@ import re
 from collections.abc import Mapping
 from typing import Literal
 
+from .bucket_policy import check_bucket_name
 from .container_policy import IngestSecret
-from .errors import DistributionConfigError
+from .errors import DistributionConfigError, InvalidInputError
 
 __all__ = [
     "ALL_VIEWER_EXCEPT_HOST_HEADER_POLICY_ID",
@@ -42,6 +43,7 @@ __all__ = [
     "ingest_distribution_config",
     "origin_access_control_config",
     "playback_distribution_config",
+    "s3_origin_domain",
     "validate_origin_domain",
 ]
 
@@ -166,6 +168,33 @@ def detect_origin_type(origin_domain: str) -> OriginType:
     if _S3_REST_HOST.match(host) and not _S3_WEBSITE.search(host):
         return "s3"
     return "custom"
+
+
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}\Z")
+
+
+def s3_origin_domain(bucket: str, region: str) -> str:
+    """The S3 REST endpoint of ``bucket`` to use as a CloudFront origin with an OAC:
+    ``<bucket>.s3.<region>.amazonaws.com`` (``.amazonaws.com.cn`` in China).
+
+    Regional, not the legacy global ``<bucket>.s3.amazonaws.com`` (which redirects
+    outside us-east-1 for new buckets), and never the website endpoint, which OAC
+    cannot sign for. Bucket names with dots are refused: the endpoint's TLS
+    certificate (``*.s3.<region>.amazonaws.com``) covers one label only.
+    """
+    try:
+        bucket = check_bucket_name(bucket)
+    except InvalidInputError as exc:
+        raise DistributionConfigError(str(exc)) from None
+    if "." in bucket:
+        raise DistributionConfigError(
+            f"bucket {bucket!r} has a dot in its name; its virtual-hosted HTTPS endpoint "
+            "does not match S3's wildcard certificate: use a bucket name without dots"
+        )
+    if not isinstance(region, str) or not _REGION.match(region):
+        raise DistributionConfigError(f"region must look like 'us-west-2', got {region!r}")
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"{bucket}.s3.{region}.{suffix}"
 
 
 def origin_access_control_config(

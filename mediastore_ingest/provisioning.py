@@ -45,10 +45,19 @@ from botocore import xform_name
 from botocore.exceptions import BotoCoreError, ClientError
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from .bucket_policy import (
+    S3_INGEST_ACTIONS,
+    BucketPolicy,
+    BucketPolicyBuilder,
+    bucket_arn,
+    check_bucket_name,
+)
 from .container_policy import ContainerPolicy, ContainerPolicyBuilder, IngestSecret
 from .distribution import (
     ingest_distribution_config,
+    origin_access_control_config,
     playback_distribution_config,
+    s3_origin_domain,
     validate_origin_domain,
 )
 from .errors import (
@@ -73,6 +82,7 @@ __all__ = [
     "ProvisioningSpec",
     "live_cors_rules",
     "live_lifecycle_policy",
+    "s3_expiry_rule",
     "secret_gated_container_policy",
 ]
 
@@ -80,12 +90,15 @@ logger = logging.getLogger(__name__)
 
 _CONTAINER_NAME = re.compile(r"[\w-]{1,255}\Z", re.ASCII)
 _CF_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}\Z")
+_OAC_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}\Z")
 _MAX_CONTAINER_POLICY = 8192
 _MAX_KEYS_PER_GROUP = 5
 _SETUP_FORMAT = "mediastore-ingest/setup"
 _SETUP_VERSION = 1
 
 Action = Literal["create", "update", "reuse", "unchanged"]
+_Service = Literal["mediastore", "cloudfront", "s3"]
+_Dist = tuple[str, str, str]  # distribution id, domain name, ARN
 Role = Literal["ingest", "playback"]
 
 
@@ -178,7 +191,9 @@ def _cors_converter(value: object) -> tuple[dict[str, object], ...] | None:
     return tuple(rules)
 
 
-def _check_container_name(instance: object, attribute: object, value: str) -> None:
+def _check_container_name(instance: object, attribute: object, value: str | None) -> None:
+    if value is None:
+        return  # required for MediaStore origins; checked in ProvisioningSpec
     if not isinstance(value, str) or not _CONTAINER_NAME.match(value):
         raise InvalidInputError(
             f"container name must be 1-255 letters, digits, '_' or '-', got {value!r}"
@@ -209,9 +224,39 @@ def _check_public_key(instance: object, attribute: object, value: str) -> None:
         )
 
 
+def _check_bucket(instance: object, attribute: object, value: str | None) -> None:
+    if value is not None:
+        check_bucket_name(value)
+
+
+def _check_days(instance: object, attribute: object, value: int | None) -> None:
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int) or value < 1
+    ):
+        raise InvalidInputError(f"expire_after_days must be an int >= 1, got {value!r}")
+
+
+def _check_oac_name(instance: object, attribute: object, value: str | None) -> None:
+    if value is not None and (
+        not isinstance(value, str) or not _OAC_NAME.match(value)
+    ):
+        raise InvalidInputError(
+            "origin_access_control_name must be 1-64 letters, digits, '.', '_' or '-', "
+            f"got {value!r}"
+        )
+
+
+Origin = Literal["mediastore", "s3"]
+
+
 @attrs.frozen
 class ProvisioningSpec:
-    """What to provision: one container, its policies, one key, and the distributions.
+    """What to provision: one origin, its policies, one key, and the distributions.
+
+    ``origin`` selects the origin type: ``"mediastore"`` (the default) provisions
+    the MediaStore container ``container_name`` with ``ingest_secret`` (required)
+    gating writes; ``"s3"`` provisions the S3 bucket ``bucket_name`` behind an Origin
+    Access Control (see below).
 
     ``container_policy`` is JSON text, a ``ContainerPolicy`` (anything with
     ``to_json()``), or a callable taking the :class:`ContainerInfo` and returning
@@ -221,12 +266,26 @@ class ProvisioningSpec:
     ``ingest_secret`` and ``playback_secret`` are used to build the distributions'
     ``User-Agent`` origin headers; they are never shown by ``repr`` and never written
     into an :class:`IngestSetup`.
+
+    With ``origin="s3"``: the bucket (created in the provisioner's region if missing)
+    gets all four public-access blocks and ``BucketOwnerEnforced`` object ownership;
+    ``expire_after_days`` adds a lifecycle rule expiring objects under
+    ``expire_prefix``; the Origin Access Control ``origin_access_control_name``
+    (default ``<bucket>-oac``) signs both distributions' origin requests; and the
+    bucket policy lets only the ingest distribution write (``s3:PutObject``,
+    ``s3:DeleteObject``, ``s3:GetObject``) and only the playback distribution read,
+    plus, with ``deny_insecure_transport``, a deny of plain-HTTP requests. Statements
+    of an existing bucket policy with other Sids are kept. No secret is involved:
+    ``ingest_secret``, ``playback_secret``, ``container_policy``, ``cors_rules``,
+    ``lifecycle_policy`` and ``container_tags`` are MediaStore-only and refused.
     """
 
-    container_name: str = attrs.field(validator=_check_container_name)
-    public_key_pem: str = attrs.field(validator=_check_public_key, repr=False)
-    ingest_secret: IngestSecret = attrs.field(
-        repr=False, validator=attrs.validators.instance_of(IngestSecret)
+    container_name: str | None = attrs.field(default=None, validator=_check_container_name)
+    public_key_pem: str = attrs.field(default="", validator=_check_public_key, repr=False)
+    ingest_secret: IngestSecret | None = attrs.field(
+        default=None,
+        repr=False,
+        validator=attrs.validators.optional(attrs.validators.instance_of(IngestSecret)),
     )
     container_policy: str | Callable[[ContainerInfo], object] | None = attrs.field(
         default=None, converter=_policy_source, repr=False
@@ -250,8 +309,34 @@ class ProvisioningSpec:
     origin_read_timeout: int = 30
     origin_keepalive_timeout: int = 5
     container_tags: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
+    origin: Origin = attrs.field(
+        default="mediastore", kw_only=True,
+        validator=attrs.validators.in_(("mediastore", "s3")),
+    )
+    bucket_name: str | None = attrs.field(default=None, kw_only=True, validator=_check_bucket)
+    origin_access_control_name: str | None = attrs.field(
+        default=None, kw_only=True, validator=_check_oac_name
+    )
+    expire_after_days: int | None = attrs.field(
+        default=None, kw_only=True, validator=_check_days
+    )
+    expire_prefix: str = attrs.field(default="", kw_only=True)
+    deny_insecure_transport: bool = attrs.field(default=True, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
+        if self.origin == "s3":
+            self._check_s3()
+            return
+        if self.container_name is None:
+            raise InvalidInputError("a MediaStore origin needs container_name")
+        if self.ingest_secret is None:
+            raise InvalidInputError(
+                "a MediaStore origin needs ingest_secret (the User-Agent secret the "
+                "container policy requires for writes)"
+            )
+        for name in ("bucket_name", "origin_access_control_name", "expire_after_days"):
+            if getattr(self, name) is not None:
+                raise InvalidInputError(f"{name} is for origin='s3' only")
         if self.playback and self.playback_secret is None:
             raise InvalidInputError(
                 "a playback distribution needs its own playback_secret "
@@ -265,23 +350,64 @@ class ProvisioningSpec:
                 "the playback secret must differ from the ingest secret"
             )
 
+    def _check_s3(self) -> None:
+        if self.bucket_name is None:
+            raise InvalidInputError("origin='s3' needs bucket_name")
+        mediastore_only = {
+            "container_name": self.container_name is not None,
+            "ingest_secret": self.ingest_secret is not None,
+            "playback_secret": self.playback_secret is not None,
+            "container_policy": self.container_policy is not None,
+            "cors_rules": self.cors_rules is not None,
+            "lifecycle_policy": self.lifecycle_policy is not None,
+            "container_tags": bool(self.container_tags),
+        }
+        given = [name for name, present in mediastore_only.items() if present]
+        if given:
+            raise InvalidInputError(
+                f"{', '.join(given)}: MediaStore-only, not used with origin='s3' (an S3 "
+                "origin is reached through an Origin Access Control, with no secret)"
+            )
+        if not isinstance(self.expire_prefix, str) or len(self.expire_prefix) > 1024:
+            raise InvalidInputError("expire_prefix must be a str of at most 1024 characters")
+
+    @property
+    def name(self) -> str:
+        """The origin's name: the container name, or the bucket name for S3."""
+        name = self.bucket_name if self.origin == "s3" else self.container_name
+        assert name is not None  # checked in __attrs_post_init__
+        return name
+
+    @property
+    def _secret(self) -> IngestSecret:
+        assert self.ingest_secret is not None  # required for MediaStore origins
+        return self.ingest_secret
+
     @property
     def effective_public_key_name(self) -> str:
-        """The CloudFront public key name (default ``<container>-ingest-key``)."""
-        return self.public_key_name or _cf_name(f"{self.container_name}-ingest-key")
+        """The CloudFront public key name (default ``<name>-ingest-key``)."""
+        return self.public_key_name or _cf_name(f"{self.name}-ingest-key")
 
     @property
     def effective_key_group_name(self) -> str:
-        """The key group name (default ``<container>-ingest``)."""
-        return self.key_group_name or _cf_name(f"{self.container_name}-ingest")
+        """The key group name (default ``<name>-ingest``)."""
+        return self.key_group_name or _cf_name(f"{self.name}-ingest")
+
+    @property
+    def effective_origin_access_control_name(self) -> str:
+        """The Origin Access Control name for ``origin="s3"`` (default ``<bucket>-oac``)."""
+        return self.origin_access_control_name or f"{self.name}-oac"[:64]
 
     def caller_reference(self, role: Role) -> str:
         """The deterministic ``CallerReference`` of the ``role`` distribution."""
-        return f"mediastore-ingest:{self.container_name}:{role}"
+        if self.origin == "s3":
+            return f"mediastore-ingest:s3:{self.name}:{role}"
+        return f"mediastore-ingest:{self.name}:{role}"
 
     def comment(self, role: Role) -> str:
         """The distribution ``Comment`` (at most 128 characters)."""
-        return f"mediastore-ingest {role}: {self.container_name}"[:128]
+        where = f"s3://{self.name}" if self.origin == "s3" else self.name
+        return f"mediastore-ingest {role}: {where}"[:128]
 
 
 def _cf_name(text: str) -> str:
@@ -393,11 +519,15 @@ class PlanStep:
 
 @attrs.frozen
 class Plan:
-    """The ordered steps of a provisioning run; printable; computing it changed nothing."""
+    """The ordered steps of a provisioning run; printable; computing it changed nothing.
+
+    ``container_name`` is the origin's name: the bucket name when ``origin`` is ``"s3"``.
+    """
 
     region: str
     container_name: str
     steps: tuple[PlanStep, ...]
+    origin: str = "mediastore"
 
     @property
     def changes(self) -> tuple[PlanStep, ...]:
@@ -410,7 +540,8 @@ class Plan:
         return not self.changes
 
     def __str__(self) -> str:
-        head = f"Plan for container {self.container_name!r} in {self.region}:"
+        what = "S3 bucket" if self.origin == "s3" else "container"
+        head = f"Plan for {what} {self.container_name!r} in {self.region}:"
         lines = [head, *(f"  {step}" for step in self.steps)]
         tail = (
             "  nothing to change"
@@ -437,6 +568,11 @@ class IngestSetup:
     It holds no secret. ``ingest_secret_ref`` / ``playback_secret_ref`` are optional
     free-form *references* to where the secrets live (the CLI writes ``env:VAR``);
     the secret values themselves are never stored here.
+
+    For an S3 origin (``origin == "s3"``) ``container_name``, ``container_arn`` and
+    ``container_endpoint`` hold the bucket's name, ARN and REST endpoint
+    (``https://<bucket>.s3.<region>.amazonaws.com``), and
+    ``origin_access_control_id`` the OAC both distributions sign with.
     """
 
     container_name: str = attrs.field(validator=_req_str)
@@ -452,6 +588,15 @@ class IngestSetup:
     account_id: str | None = attrs.field(default=None, validator=_opt_str)
     ingest_secret_ref: str | None = attrs.field(default=None, validator=_opt_str)
     playback_secret_ref: str | None = attrs.field(default=None, validator=_opt_str)
+    origin: str = attrs.field(
+        default="mediastore", validator=attrs.validators.in_(("mediastore", "s3"))
+    )
+    origin_access_control_id: str | None = attrs.field(default=None, validator=_opt_str)
+
+    @property
+    def bucket_name(self) -> str | None:
+        """The S3 bucket name for an S3 origin, else ``None``."""
+        return self.container_name if self.origin == "s3" else None
 
     @property
     def ingest_base_url(self) -> str:
@@ -500,6 +645,54 @@ _NO_POLICY = ("PolicyNotFoundException",)
 _NO_CORS = ("CorsPolicyNotFoundException", "PolicyNotFoundException")
 
 
+_NO_BUCKET = ("404", "NoSuchBucket", "NotFound")
+_NO_PUBLIC_ACCESS_BLOCK = ("NoSuchPublicAccessBlockConfiguration",)
+_NO_OWNERSHIP = ("OwnershipControlsNotFoundError",)
+_NO_LIFECYCLE = ("NoSuchLifecycleConfiguration",)
+_NO_BUCKET_POLICY = ("NoSuchBucketPolicy",)
+_PUBLIC_ACCESS_BLOCK = (
+    "BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"
+)
+_OAC_ESSENTIALS = ("SigningProtocol", "SigningBehavior", "OriginAccessControlOriginType")
+_LIFECYCLE_RULE_ID = "mediastore-ingest-expire-live"
+
+
+def s3_expiry_rule(days: int, *, prefix: str = "") -> dict[str, Any]:
+    """The S3 lifecycle rule the provisioner owns (ID ``mediastore-ingest-expire-live``):
+    objects under ``prefix`` (all objects for ``""``) expire ``days`` days after
+    creation, and multipart uploads left incomplete are aborted after one day."""
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise InvalidInputError(f"days must be an int >= 1, got {days!r}")
+    if not isinstance(prefix, str):
+        raise InvalidInputError("prefix must be a str")
+    return {
+        "ID": _LIFECYCLE_RULE_ID,
+        "Filter": {"Prefix": prefix},
+        "Status": "Enabled",
+        "Expiration": {"Days": days},
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+    }
+
+
+def _rule_essentials(rule: Mapping[str, Any]) -> tuple[object, ...]:
+    return (
+        rule.get("Status"),
+        (rule.get("Filter") or {}).get("Prefix", rule.get("Prefix", "")) or "",
+        (rule.get("Expiration") or {}).get("Days"),
+        (rule.get("AbortIncompleteMultipartUpload") or {}).get("DaysAfterInitiation"),
+    )
+
+
+def _account_of(arn: str) -> str | None:
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 5 and re.fullmatch(r"\d{12}", parts[4]) else None
+
+
+def _partition_of(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[1] if len(parts) > 1 and parts[1] else "aws"
+
+
 def _error_code(exc: BaseException) -> str:
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code")
@@ -518,10 +711,12 @@ class Provisioner:
     """Plan and apply an ingest setup with botocore.
 
     ``session`` is your :class:`botocore.session.Session` (default: a new session,
-    which follows the usual credential chain). ``region`` is the MediaStore region
-    (default: the session's region). ``endpoint_url`` overrides the endpoint, either
-    one URL for both services or a mapping ``{"mediastore": url, "cloudfront": url}``.
-    Or pass ready clients as ``mediastore_client`` / ``cloudfront_client``.
+    which follows the usual credential chain). ``region`` is the MediaStore (or S3
+    bucket) region (default: the session's region). ``endpoint_url`` overrides the
+    endpoint, either one URL for every service or a mapping
+    ``{"mediastore": url, "cloudfront": url, "s3": url}``. Or pass ready clients as
+    ``mediastore_client`` / ``cloudfront_client`` / ``s3_client``. Clients are created
+    on first use, so an S3 setup never creates a MediaStore client.
 
     ``sleep``, ``poll_interval`` and ``max_polls`` govern waiting for the container
     to become ``ACTIVE`` (and for distributions to deploy when asked to).
@@ -535,19 +730,22 @@ class Provisioner:
         endpoint_url: str | Mapping[str, str] | None = None,
         mediastore_client: Any = None,
         cloudfront_client: Any = None,
+        s3_client: Any = None,
         client_config: Any = None,
         sleep: Callable[[float], None] = time.sleep,
         poll_interval: float = 5.0,
         max_polls: int = 60,
     ) -> None:
-        if session is None and (mediastore_client is None or cloudfront_client is None):
-            import botocore.session as _bs
-
-            session = _bs.get_session()
         if region is None:
             if mediastore_client is not None:
                 region = mediastore_client.meta.region_name
-            elif session is not None:
+            elif s3_client is not None:
+                region = s3_client.meta.region_name
+            else:
+                if session is None:
+                    import botocore.session as _bs
+
+                    session = _bs.get_session()
                 region = session.get_config_variable("region")
         if not isinstance(region, str) or not region:
             raise InvalidInputError(
@@ -564,24 +762,37 @@ class Provisioner:
         if endpoint_url is None:
             urls = {}
         elif isinstance(endpoint_url, str):
-            urls = {"mediastore": endpoint_url, "cloudfront": endpoint_url}
+            urls = {"mediastore": endpoint_url, "cloudfront": endpoint_url, "s3": endpoint_url}
         else:
             urls = dict(endpoint_url)
-        self._mediastore = mediastore_client or self._client(
-            session, "mediastore", region, urls.get("mediastore"), client_config
-        )
+        self._session = session
+        self._urls = urls
+        self._client_config = client_config
         # CloudFront is global; botocore routes any region to its global endpoint.
-        self._cloudfront = cloudfront_client or self._client(
-            session, "cloudfront", region, urls.get("cloudfront"), client_config
-        )
+        self._clients: dict[str, Any] = {
+            name: client
+            for name, client in (
+                ("mediastore", mediastore_client),
+                ("cloudfront", cloudfront_client),
+                ("s3", s3_client),
+            )
+            if client is not None
+        }
 
-    @staticmethod
-    def _client(
-        session: Any, service: str, region: str, endpoint_url: str | None, config: Any
-    ) -> Any:
+    def _client(self, service: _Service) -> Any:
+        client = self._clients.get(service)
+        if client is not None:
+            return client
+        if self._session is None:
+            import botocore.session as _bs
+
+            self._session = _bs.get_session()
         try:
-            return session.create_client(
-                service, region_name=region, endpoint_url=endpoint_url, config=config
+            client = self._session.create_client(
+                service,
+                region_name=self.region,
+                endpoint_url=self._urls.get(service),
+                config=self._client_config,
             )
         except BotoCoreError as exc:
             raise ProvisioningError(
@@ -589,13 +800,17 @@ class Provisioner:
                 operation="CreateClient",
                 code=type(exc).__name__,
             ) from exc
+        self._clients[service] = client
+        return client
 
     # -- public API -----------------------------------------------------------------
 
     def plan(self, spec: ProvisioningSpec) -> Plan:
         """Work out what :meth:`apply` would do, making only read-only AWS calls."""
         steps, _ = self._run(spec, execute=False)
-        return Plan(region=self.region, container_name=spec.container_name, steps=steps)
+        return Plan(
+            region=self.region, container_name=spec.name, steps=steps, origin=spec.origin
+        )
 
     def apply(
         self, spec: ProvisioningSpec, *, wait_for_deployment: bool = False
@@ -613,7 +828,9 @@ class Provisioner:
         """Like :meth:`apply`, also returning the plan of what was actually done."""
         steps, setup = self._run(spec, execute=True, wait=wait_for_deployment)
         assert setup is not None
-        plan = Plan(region=self.region, container_name=spec.container_name, steps=steps)
+        plan = Plan(
+            region=self.region, container_name=spec.name, steps=steps, origin=spec.origin
+        )
         return plan, setup
 
     # -- engine ---------------------------------------------------------------------
@@ -621,7 +838,9 @@ class Provisioner:
     def _run(
         self, spec: ProvisioningSpec, *, execute: bool, wait: bool = False
     ) -> tuple[tuple[PlanStep, ...], IngestSetup | None]:
-        secrets = [spec.ingest_secret.value]
+        if spec.origin == "s3":
+            return self._run_s3(spec, execute=execute, wait=wait)
+        secrets = [spec._secret.value]
         if spec.playback_secret is not None:
             secrets.append(spec.playback_secret.value)
         self._secrets = tuple(secrets)
@@ -633,10 +852,13 @@ class Provisioner:
             self._lifecycle(spec, info, execute, steps)
             key_id = self._public_key(spec, execute, steps)
             group_id = self._key_group(spec, key_id, execute, steps)
-            ingest = self._distribution(spec, "ingest", info, group_id, execute, steps)
+            origin = info.origin_domain if info is not None and info.status == "ACTIVE" else None
+            ingest = self._distribution(spec, "ingest", origin, None, group_id, execute, steps)
             playback = None
             if spec.playback:
-                playback = self._distribution(spec, "playback", info, group_id, execute, steps)
+                playback = self._distribution(
+                    spec, "playback", origin, None, group_id, execute, steps
+                )
             if wait:
                 for dist in (ingest, playback):
                     if dist is not None:
@@ -644,7 +866,7 @@ class Provisioner:
         finally:
             self._secrets = ()
         for step in steps:
-            logger.info("%s %s: %s", "applied" if execute else "planned", spec.container_name, step)
+            logger.info("%s %s: %s", "applied" if execute else "planned", spec.name, step)
         if not execute:
             return tuple(steps), None
         assert info is not None
@@ -667,14 +889,14 @@ class Provisioner:
 
     def _call(
         self,
-        service: Literal["mediastore", "cloudfront"],
+        service: _Service,
         operation: str,
         *,
         absent: Sequence[str] = (),
         **params: object,
     ) -> dict[str, Any] | None:
         """Call ``operation``; ``None`` when the error code is one of ``absent``."""
-        client = self._mediastore if service == "mediastore" else self._cloudfront
+        client = self._client(service)
         method = getattr(client, xform_name(operation))
         try:
             result: dict[str, Any] = method(**params)
@@ -732,7 +954,7 @@ class Provisioner:
     def _container(
         self, spec: ProvisioningSpec, execute: bool, steps: list[PlanStep]
     ) -> ContainerInfo | None:
-        name = spec.container_name
+        name = spec.name
         info = self._describe(name)
         if info is None:
             steps.append(PlanStep("create", "mediastore container", name))
@@ -791,7 +1013,7 @@ class Provisioner:
         source = spec.container_policy
         if source is None:
             return
-        name = spec.container_name
+        name = spec.name
         if info is None:
             steps.append(PlanStep("create", "container policy", name))
             return
@@ -813,7 +1035,7 @@ class Provisioner:
     ) -> None:
         if spec.cors_rules is None:
             return
-        name = spec.container_name
+        name = spec.name
         wanted = [dict(rule) for rule in spec.cors_rules]
         if info is None:
             steps.append(PlanStep("create", "CORS policy", name))
@@ -839,7 +1061,7 @@ class Provisioner:
         wanted = spec.lifecycle_policy
         if wanted is None:
             return
-        name = spec.container_name
+        name = spec.name
         if info is None:
             steps.append(PlanStep("create", "lifecycle policy", name))
             return
@@ -898,7 +1120,7 @@ class Provisioner:
                 "CallerReference": f"mediastore-ingest:{name}:{digest}",
                 "Name": name,
                 "EncodedKey": wanted,
-                "Comment": f"mediastore-ingest: {spec.container_name}"[:128],
+                "Comment": f"mediastore-ingest: {spec.name}"[:128],
             },
         )
         assert out is not None
@@ -954,7 +1176,7 @@ class Provisioner:
             KeyGroupConfig={
                 "Name": name,
                 "Items": [key_id],
-                "Comment": f"mediastore-ingest: {spec.container_name}"[:128],
+                "Comment": f"mediastore-ingest: {spec.name}"[:128],
             },
         )
         assert out is not None
@@ -963,7 +1185,8 @@ class Provisioner:
     # -- CloudFront distributions ---------------------------------------------------
 
     def _wanted_config(
-        self, spec: ProvisioningSpec, role: Role, origin: str, group_id: str
+        self, spec: ProvisioningSpec, role: Role, origin: str, oac_id: str | None,
+        group_id: str,
     ) -> dict[str, object]:
         common: dict[str, Any] = {
             "origin_domain": origin,
@@ -973,6 +1196,13 @@ class Provisioner:
             "origin_read_timeout": spec.origin_read_timeout,
             "origin_keepalive_timeout": spec.origin_keepalive_timeout,
         }
+        if spec.origin == "s3":
+            common["origin_access_control_id"] = oac_id
+            if role == "ingest":
+                return ingest_distribution_config(secret=None, key_group_id=group_id, **common)
+            return playback_distribution_config(
+                secret=None, key_group_id=group_id if spec.playback_signed else None, **common
+            )
         if role == "ingest":
             return ingest_distribution_config(
                 secret=spec.ingest_secret, key_group_id=group_id, **common
@@ -986,8 +1216,8 @@ class Provisioner:
 
     def _find_distribution(
         self, reference: str, comment: str, origin: str | None
-    ) -> tuple[str, str, dict[str, Any], str] | None:
-        """Find a distribution by CallerReference: ``(id, domain, config, etag)``."""
+    ) -> tuple[_Dist, dict[str, Any], str] | None:
+        """Find a distribution by CallerReference: ``((id, domain, arn), config, etag)``."""
         for summary in self._list("ListDistributions", "DistributionList"):
             if not _may_be(summary, comment, origin):
                 continue
@@ -995,29 +1225,32 @@ class Provisioner:
             assert out is not None
             config = out["DistributionConfig"]
             if config.get("CallerReference") == reference:
-                return str(summary["Id"]), str(summary["DomainName"]), config, str(out["ETag"])
+                dist = (str(summary["Id"]), str(summary["DomainName"]), str(summary["ARN"]))
+                return dist, config, str(out["ETag"])
         return None
 
     def _distribution(
         self,
         spec: ProvisioningSpec,
         role: Role,
-        info: ContainerInfo | None,
+        origin: str | None,
+        oac_id: str | None,
         group_id: str | None,
         execute: bool,
         steps: list[PlanStep],
-    ) -> tuple[str, str] | None:
+    ) -> _Dist | None:
+        """Create, update or reuse the ``role`` distribution in front of ``origin``
+        (``None`` in a dry run before the origin exists); ``(id, domain, arn)``."""
         resource = f"{role} distribution"
         reference = spec.caller_reference(role)
-        origin = info.origin_domain if info is not None and info.status == "ACTIVE" else None
         found = self._find_distribution(reference, spec.comment(role), origin)
-        if origin is None or group_id is None:
+        if origin is None or group_id is None or (spec.origin == "s3" and oac_id is None):
             # Dry run before the container or key group exists: nothing to compare.
             action: Action = "update" if found else "create"
             detail = "config depends on resources created above"
             steps.append(PlanStep(action, resource, reference, detail))
             return None
-        wanted = self._wanted_config(spec, role, origin, group_id)
+        wanted = self._wanted_config(spec, role, origin, oac_id, group_id)
         if found is None:
             steps.append(PlanStep("create", resource, reference))
             if not execute:
@@ -1029,19 +1262,24 @@ class Provisioner:
                     "DistributionConfig": wanted,
                     "Tags": {
                         "Items": [
-                            {"Key": "mediastore-ingest:container", "Value": spec.container_name},
+                            {
+                                "Key": "mediastore-ingest:"
+                                + ("bucket" if spec.origin == "s3" else "container"),
+                                "Value": spec.name,
+                            },
                             {"Key": "mediastore-ingest:role", "Value": role},
                         ]
                     },
                 },
             )
             assert out is not None
-            return str(out["Distribution"]["Id"]), str(out["Distribution"]["DomainName"])
-        dist_id, domain, current, etag = found
+            created = out["Distribution"]
+            return str(created["Id"]), str(created["DomainName"]), str(created["ARN"])
+        (dist_id, domain, arn), current, etag = found
         differences = _differences(wanted, current)
         if not differences:
             steps.append(PlanStep("reuse", resource, reference, dist_id))
-            return dist_id, domain
+            return dist_id, domain, arn
         steps.append(
             PlanStep("update", resource, reference, f"{dist_id}: {', '.join(differences)}")
         )
@@ -1055,7 +1293,7 @@ class Provisioner:
             )
             assert out is not None
             domain = str(out["Distribution"]["DomainName"])
-        return dist_id, domain
+        return dist_id, domain, arn
 
     def _wait_deployed(self, dist_id: str) -> None:
         def deployed() -> bool:
@@ -1063,6 +1301,253 @@ class Provisioner:
             return out is not None and out["Distribution"].get("Status") == "Deployed"
 
         self._poll(f"distribution {dist_id} to deploy", deployed)
+
+
+    # -- S3 origin behind an Origin Access Control ------------------------------------
+
+    def _run_s3(
+        self, spec: ProvisioningSpec, *, execute: bool, wait: bool
+    ) -> tuple[tuple[PlanStep, ...], IngestSetup | None]:
+        self._secrets = ()
+        steps: list[PlanStep] = []
+        bucket = spec.name
+        exists = self._bucket(spec, execute, steps)
+        self._public_access_block(bucket, exists, execute, steps)
+        self._ownership_controls(bucket, exists, execute, steps)
+        self._bucket_lifecycle(spec, exists, execute, steps)
+        oac_id = self._origin_access_control(spec, execute, steps)
+        key_id = self._public_key(spec, execute, steps)
+        group_id = self._key_group(spec, key_id, execute, steps)
+        origin = s3_origin_domain(bucket, self.region)
+        ingest = self._distribution(spec, "ingest", origin, oac_id, group_id, execute, steps)
+        playback = None
+        if spec.playback:
+            playback = self._distribution(
+                spec, "playback", origin, oac_id, group_id, execute, steps
+            )
+        # Only now do the distribution ARNs exist for the policy to name.
+        self._bucket_policy(spec, exists, ingest, playback, execute, steps)
+        if wait:
+            for dist in (ingest, playback):
+                if dist is not None:
+                    self._wait_deployed(dist[0])
+        for step in steps:
+            logger.info("%s %s: %s", "applied" if execute else "planned", bucket, step)
+        if not execute:
+            return tuple(steps), None
+        assert key_id is not None
+        assert group_id is not None
+        assert ingest is not None
+        return tuple(steps), IngestSetup(
+            container_name=bucket,
+            container_arn=bucket_arn(bucket, partition=_partition_of(ingest[2])),
+            container_endpoint=f"https://{origin}",
+            region=self.region,
+            account_id=_account_of(ingest[2]),
+            public_key_id=key_id,
+            key_group_id=group_id,
+            ingest_distribution_id=ingest[0],
+            ingest_distribution_domain=ingest[1],
+            playback_distribution_id=playback[0] if playback else None,
+            playback_distribution_domain=playback[1] if playback else None,
+            origin="s3",
+            origin_access_control_id=oac_id,
+        )
+
+    def _bucket(self, spec: ProvisioningSpec, execute: bool, steps: list[PlanStep]) -> bool:
+        """Create the bucket if missing; True when it exists (before or after)."""
+        bucket = spec.name
+        found = self._call("s3", "HeadBucket", absent=_NO_BUCKET, Bucket=bucket)
+        if found is not None:
+            where = self._call("s3", "GetBucketLocation", Bucket=bucket) or {}
+            # us-east-1 answers no constraint; "EU" is the legacy name of eu-west-1.
+            region = where.get("LocationConstraint") or "us-east-1"
+            region = "eu-west-1" if region == "EU" else region
+            if region != self.region:
+                raise ProvisioningError(
+                    f"bucket {bucket!r} is in {region}, not in {self.region}; provision "
+                    f"with region={region!r} or choose another bucket",
+                    operation="GetBucketLocation",
+                    code="BucketRegionMismatch",
+                )
+            steps.append(PlanStep("reuse", "s3 bucket", bucket, region))
+            return True
+        steps.append(PlanStep("create", "s3 bucket", bucket, self.region))
+        if not execute:
+            return False
+        params: dict[str, Any] = {"Bucket": bucket}
+        if self.region != "us-east-1":
+            # us-east-1 refuses an explicit LocationConstraint; every other region needs it.
+            params["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+        self._call("s3", "CreateBucket", **params)
+        return True
+
+    def _public_access_block(
+        self, bucket: str, exists: bool, execute: bool, steps: list[PlanStep]
+    ) -> None:
+        wanted = dict.fromkeys(_PUBLIC_ACCESS_BLOCK, True)
+        action: Action = "create"
+        if exists:
+            current = self._call(
+                "s3", "GetPublicAccessBlock", absent=_NO_PUBLIC_ACCESS_BLOCK, Bucket=bucket
+            )
+            if current is not None:
+                config = current.get("PublicAccessBlockConfiguration") or {}
+                same = all(config.get(name) is True for name in _PUBLIC_ACCESS_BLOCK)
+                action = "unchanged" if same else "update"
+        steps.append(PlanStep(action, "public access block", bucket, "all four blocks on"))
+        if execute and action != "unchanged":
+            self._call(
+                "s3", "PutPublicAccessBlock", Bucket=bucket,
+                PublicAccessBlockConfiguration=wanted,
+            )
+
+    def _ownership_controls(
+        self, bucket: str, exists: bool, execute: bool, steps: list[PlanStep]
+    ) -> None:
+        action: Action = "create"
+        if exists:
+            current = self._call(
+                "s3", "GetBucketOwnershipControls", absent=_NO_OWNERSHIP, Bucket=bucket
+            )
+            if current is not None:
+                rules = (current.get("OwnershipControls") or {}).get("Rules") or []
+                same = [r.get("ObjectOwnership") for r in rules] == ["BucketOwnerEnforced"]
+                action = "unchanged" if same else "update"
+        steps.append(PlanStep(action, "object ownership", bucket, "BucketOwnerEnforced"))
+        if execute and action != "unchanged":
+            self._call(
+                "s3", "PutBucketOwnershipControls", Bucket=bucket,
+                OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+            )
+
+    def _bucket_lifecycle(
+        self, spec: ProvisioningSpec, exists: bool, execute: bool, steps: list[PlanStep]
+    ) -> None:
+        days = spec.expire_after_days
+        if days is None:
+            return
+        bucket = spec.name
+        ours = s3_expiry_rule(days, prefix=spec.expire_prefix)
+        others: list[dict[str, Any]] = []
+        action: Action = "create"
+        if exists:
+            current = self._call(
+                "s3", "GetBucketLifecycleConfiguration", absent=_NO_LIFECYCLE, Bucket=bucket
+            )
+            rules = list((current or {}).get("Rules") or [])
+            others = [r for r in rules if r.get("ID") != _LIFECYCLE_RULE_ID]
+            mine = [r for r in rules if r.get("ID") == _LIFECYCLE_RULE_ID]
+            if mine:
+                same = _rule_essentials(mine[0]) == _rule_essentials(ours)
+                action = "unchanged" if same else "update"
+            elif rules:
+                action = "update"
+        detail = f"expire {spec.expire_prefix or 'all objects'} after {days} day(s)"
+        steps.append(PlanStep(action, "lifecycle rule", bucket, detail))
+        if execute and action != "unchanged":
+            self._call(
+                "s3", "PutBucketLifecycleConfiguration", Bucket=bucket,
+                LifecycleConfiguration={"Rules": [*others, ours]},
+            )
+
+    def _origin_access_control(
+        self, spec: ProvisioningSpec, execute: bool, steps: list[PlanStep]
+    ) -> str | None:
+        name = spec.effective_origin_access_control_name
+        wanted = origin_access_control_config(
+            name, origin_type="s3", description=f"mediastore-ingest: s3://{spec.name}"[:256]
+        )
+        for item in self._list("ListOriginAccessControls", "OriginAccessControlList"):
+            if item.get("Name") != name:
+                continue
+            oac_id = str(item["Id"])
+            different = [
+                key for key in _OAC_ESSENTIALS if item.get(key) != wanted[key]
+            ]
+            if not different:
+                steps.append(PlanStep("reuse", "origin access control", name, oac_id))
+                return oac_id
+            steps.append(PlanStep(
+                "update", "origin access control", name, f"{oac_id}: {', '.join(different)}"
+            ))
+            if execute:
+                current = self._call("cloudfront", "GetOriginAccessControl", Id=oac_id)
+                assert current is not None
+                self._call(
+                    "cloudfront", "UpdateOriginAccessControl", Id=oac_id,
+                    IfMatch=current["ETag"], OriginAccessControlConfig=wanted,
+                )
+            return oac_id
+        steps.append(PlanStep("create", "origin access control", name))
+        if not execute:
+            return None
+        out = self._call(
+            "cloudfront", "CreateOriginAccessControl", OriginAccessControlConfig=wanted
+        )
+        assert out is not None
+        return str(out["OriginAccessControl"]["Id"])
+
+    def _bucket_policy(
+        self,
+        spec: ProvisioningSpec,
+        exists: bool,
+        ingest: _Dist | None,
+        playback: _Dist | None,
+        execute: bool,
+        steps: list[PlanStep],
+    ) -> None:
+        bucket = spec.name
+        current_text: str | None = None
+        if exists:
+            current = self._call("s3", "GetBucketPolicy", absent=_NO_BUCKET_POLICY, Bucket=bucket)
+            current_text = None if current is None else str(current.get("Policy") or "")
+        if ingest is None or (spec.playback and playback is None):
+            action: Action = "create" if current_text is None else "update"
+            steps.append(PlanStep(action, "bucket policy", bucket,
+                                  "needs the ARNs of the distributions created above"))
+            return
+        wanted = self._wanted_bucket_policy(spec, ingest[2], playback and playback[2])
+        kept: tuple[Any, ...] = ()
+        if current_text is not None:
+            try:
+                existing = BucketPolicy.from_json(current_text)
+            except ContainerPolicyError as exc:
+                raise ProvisioningError(
+                    f"the current policy of bucket {bucket!r} cannot be merged: {exc}",
+                    operation="GetBucketPolicy",
+                    code="UnparseableBucketPolicy",
+                ) from exc
+            ours = {st.sid for st in wanted.statements}
+            kept = tuple(st for st in existing.statements if st.sid not in ours)
+        if kept:
+            wanted = BucketPolicy(statements=(*kept, *wanted.statements))
+        text = wanted.to_json()
+        action = "create" if current_text is None else _compare_json(text, current_text)
+        detail = f"{len(kept)} other statement(s) kept" if kept else ""
+        steps.append(PlanStep(action, "bucket policy", bucket, detail))
+        if execute and action != "unchanged":
+            self._call("s3", "PutBucketPolicy", Bucket=bucket, Policy=text)
+
+    @staticmethod
+    def _wanted_bucket_policy(
+        spec: ProvisioningSpec, ingest_arn: str, playback_arn: str | None
+    ) -> BucketPolicy:
+        account = _account_of(ingest_arn)
+        if account is None:
+            raise ProvisioningError(
+                f"unexpected distribution ARN {ingest_arn!r}",
+                operation="CreateDistribution",
+                code="UnexpectedArn",
+            )
+        builder = BucketPolicyBuilder(
+            bucket=spec.name, account_id=account, partition=_partition_of(ingest_arn)
+        ).allow_cloudfront_ingest(ingest_arn, actions=S3_INGEST_ACTIONS)
+        if playback_arn is not None:
+            builder = builder.allow_cloudfront_read(playback_arn)
+        if spec.deny_insecure_transport:
+            builder = builder.deny_insecure_transport()
+        return builder.build()
 
 
 # --- comparison helpers ----------------------------------------------------------------

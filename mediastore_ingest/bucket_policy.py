@@ -1,0 +1,424 @@
+"""S3 bucket policies for an origin behind CloudFront Origin Access Control (OAC).
+
+Layer 5: pure, no I/O. The S3 counterpart of :mod:`.container_policy`, built on the
+same document types (:class:`~.container_policy.Statement`,
+:class:`~.container_policy.Principal`, :class:`~.container_policy.Condition`) and the
+same serialiser; :class:`BucketPolicy` only swaps MediaStore's limits for S3's and
+lints S3's risks.
+
+* :class:`BucketPolicyBuilder` — immutable builder for the OAC statements: writes only
+  from the ingest distribution (``Principal: {"Service": "cloudfront.amazonaws.com"}``
+  with ``StringEquals AWS:SourceArn`` = the ingest distribution ARN), reads only from
+  the playback distribution, and the usual ``aws:SecureTransport`` deny.
+* :class:`BucketPolicy` — a :class:`~.container_policy.ContainerPolicy` whose
+  :meth:`~BucketPolicy.to_json` enforces S3's 20 KB limit and whose
+  :meth:`~BucketPolicy.findings` lints bucket-policy risks.
+* :func:`bucket_arn`, :func:`s3_object_arn`, :func:`distribution_arn`.
+
+Offline evaluation works as for container policies:
+``evaluate_container_policy(policy, RequestContext(action="s3:PutObject",
+resource=s3_object_arn("bucket", "live/seg1.ts"), principal="cloudfront.amazonaws.com",
+source_arn=ingest_arn))``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Iterable, Iterator, Sequence
+
+import attrs
+
+from ._encoding import compact_json
+from .container_policy import (
+    Condition,
+    ContainerPolicy,
+    Finding,
+    IngestSecret,
+    Principal,
+    Severity,
+    Statement,
+)
+from .errors import ContainerPolicyError, InvalidInputError
+
+__all__ = [
+    "CLOUDFRONT_SERVICE_PRINCIPAL",
+    "MAX_BUCKET_POLICY_BYTES",
+    "S3_INGEST_ACTIONS",
+    "BucketPolicy",
+    "BucketPolicyBuilder",
+    "bucket_arn",
+    "check_bucket_name",
+    "distribution_arn",
+    "s3_object_arn",
+]
+
+#: S3 refuses bucket policies larger than 20 KB (AWS S3 User Guide, "Bucket policies
+#: and user policies"); measured here as UTF-8 bytes of the compact JSON form.
+MAX_BUCKET_POLICY_BYTES = 20 * 1024
+#: The principal CloudFront uses when an Origin Access Control signs origin requests.
+CLOUDFRONT_SERVICE_PRINCIPAL = "cloudfront.amazonaws.com"
+#: What encoders may do through the ingest distribution on an S3 origin: PUT, DELETE
+#: and GET/HEAD (S3 authorises HEAD as ``s3:GetObject``).
+S3_INGEST_ACTIONS: tuple[str, ...] = ("s3:PutObject", "s3:DeleteObject", "s3:GetObject")
+
+_PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
+_ACCOUNT_RE = re.compile(r"\d{12}", re.ASCII)
+_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", re.ASCII)
+_DISTRIBUTION_ID_RE = re.compile(r"[A-Z0-9]{1,128}", re.ASCII)
+_DISTRIBUTION_ARN_RE = re.compile(
+    r"arn:(aws|aws-cn|aws-us-gov):cloudfront::(\d{12}):distribution/([A-Z0-9]{1,128})",
+    re.ASCII,
+)
+_ARN_ACCOUNT_RE = re.compile(r":\d{12}:", re.ASCII)
+_S3_ACTION_RE = re.compile(r"s3:[A-Za-z]+", re.ASCII)
+_KEY_PREFIX_RE = re.compile(r"[A-Za-z0-9!_.*'()/-]*", re.ASCII)
+
+_S3_WRITE_ACTIONS = ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion",
+                     "s3:PutObjectAcl")
+_S3_READ_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
+
+
+def check_bucket_name(bucket: object) -> str:
+    """Return ``bucket`` if it is a valid S3 (general purpose) bucket name.
+
+    3-63 lowercase letters, digits, ``.`` and ``-``; starts and ends with a letter or
+    digit; no ``..``; not an IPv4 address; none of S3's reserved prefixes/suffixes.
+    """
+    if not isinstance(bucket, str) or not _BUCKET_RE.fullmatch(bucket):
+        raise InvalidInputError(
+            "bucket must be an S3 bucket name: 3-63 lowercase letters, digits, '.' or '-', "
+            f"starting and ending with a letter or digit, got {bucket!r}"
+        )
+    reserved = bucket.startswith(("xn--", "sthree-", "amzn-s3-demo-")) or bucket.endswith(
+        ("-s3alias", "--ol-s3", ".mrap", "--x-s3")
+    )
+    if ".." in bucket or reserved or _is_ipv4(bucket):
+        raise InvalidInputError(f"{bucket!r} is not a name S3 accepts for a bucket")
+    return bucket
+
+
+def _is_ipv4(text: str) -> bool:
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_partition(partition: object) -> str:
+    if partition not in _PARTITIONS:
+        raise InvalidInputError(f"partition must be one of {', '.join(_PARTITIONS)}")
+    return str(partition)
+
+
+def bucket_arn(bucket: str, *, partition: str = "aws") -> str:
+    """``arn:aws:s3:::<bucket>`` (S3 bucket ARNs carry no region or account)."""
+    return f"arn:{_check_partition(partition)}:s3:::{check_bucket_name(bucket)}"
+
+
+def s3_object_arn(bucket: str, key: str, *, partition: str = "aws") -> str:
+    """``arn:aws:s3:::<bucket>/<key>``: what a bucket policy ``Resource`` is matched
+    against for object ``key`` (``"*"`` gives the pattern for every object)."""
+    if not isinstance(key, str):
+        raise InvalidInputError(f"key must be a str, got {type(key).__name__}")
+    return f"{bucket_arn(bucket, partition=partition)}/{key.lstrip('/')}"
+
+
+def distribution_arn(account_id: str, distribution_id: str, *, partition: str = "aws") -> str:
+    """``arn:aws:cloudfront::<account>:distribution/<id>``."""
+    if not isinstance(account_id, str) or not _ACCOUNT_RE.fullmatch(account_id):
+        raise InvalidInputError(f"account_id must be 12 digits, got {account_id!r}")
+    if not isinstance(distribution_id, str) or not _DISTRIBUTION_ID_RE.fullmatch(
+        distribution_id
+    ):
+        raise InvalidInputError(f"not a CloudFront distribution id: {distribution_id!r}")
+    return f"arn:{_check_partition(partition)}:cloudfront::{account_id}:distribution/" \
+        f"{distribution_id}"
+
+
+# --- the policy --------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class BucketPolicy(ContainerPolicy):
+    """An S3 bucket policy document: a :class:`ContainerPolicy` with S3's rules.
+
+    Parse with :meth:`from_json` (inherited, returns a ``BucketPolicy``); build with
+    :class:`BucketPolicyBuilder`; ``BucketPolicy.from_json(p.to_json()) == p``.
+    """
+
+    def to_json(self, *, indent: int | None = None) -> str:
+        """Compact JSON (or pretty with ``indent``), as ``PutBucketPolicy`` takes it.
+
+        Raises :class:`ContainerPolicyError` if the compact form is larger than
+        :data:`MAX_BUCKET_POLICY_BYTES` or holds a non-ASCII character.
+        """
+        for finding in self.findings():
+            if finding.code in ("non-ascii", "policy-too-large"):
+                raise ContainerPolicyError(finding.message)
+        document = self.to_dict()
+        return compact_json(document) if indent is None else json.dumps(document, indent=indent)
+
+    def findings(
+        self,
+        *,
+        known_secrets: Iterable[IngestSecret] | None = None,
+        playback_distributions: Iterable[str] | None = None,
+    ) -> tuple[Finding, ...]:
+        """Lint the bucket policy (``known_secrets`` is accepted for signature
+        compatibility and ignored: OAC needs no secret). Codes:
+
+        * ``public-write`` (error): an Allow of ``s3:PutObject``/``s3:DeleteObject`` to
+          everyone, or to the CloudFront service principal, without an
+          ``AWS:SourceArn`` condition — any distribution in any account could write;
+        * ``unscoped-cloudfront`` (warning): reads granted to the CloudFront service
+          principal without ``AWS:SourceArn``;
+        * ``shared-distribution`` (error): one distribution ARN both in a statement
+          that grants writes and in another that grants reads — give playback its own
+          distribution;
+        * ``playback-write`` (error): writes granted to one of ``playback_distributions``;
+        * ``duplicate-sid``, ``non-ascii`` (errors); ``policy-too-large`` (error, over
+          :data:`MAX_BUCKET_POLICY_BYTES`).
+        """
+        playback = set(playback_distributions or ())
+        out = list(_lint_statements(self.statements, playback))
+        size = len(compact_json(self.to_dict()).encode("utf-8"))
+        if size > MAX_BUCKET_POLICY_BYTES:
+            out.append(Finding(
+                code="policy-too-large", severity="error", sid=None,
+                message=f"the bucket policy is {size} bytes; S3 accepts at most "
+                f"{MAX_BUCKET_POLICY_BYTES} (20 KB)"))
+        if self.policy_id is not None and not self.policy_id.isascii():
+            out.append(Finding(code="non-ascii", severity="error", sid=None,
+                               message="the policy Id holds a non-ASCII character"))
+        return tuple(out)
+
+
+def _source_arns(st: Statement) -> tuple[str, ...]:
+    return tuple(
+        v
+        for c in st.conditions
+        if c.key.lower() == "aws:sourcearn"
+        and c.operator in ("StringEquals", "StringLike", "ArnEquals", "ArnLike")
+        for v in c.values
+    )
+
+
+def _scoped(st: Statement) -> bool:
+    """A positive ``AWS:SourceArn`` match naming an account (``:<12 digits>:``)."""
+    return any(_ARN_ACCOUNT_RE.search(v) for v in _source_arns(st))
+
+
+def _lint_statements(
+    statements: Sequence[Statement], playback: set[str]
+) -> Iterator[Finding]:
+    seen_sids: set[str] = set()
+    writers: dict[str, int] = {}
+    readers: dict[str, int] = {}
+    for i, st in enumerate(statements):
+        name = f"Statement[{i}]" + (f" ({st.sid})" if st.sid else "")
+        for code, severity, message in _statement_problems(
+            i, st, playback, seen_sids, writers, readers
+        ):
+            yield Finding(code=code, severity=severity, sid=st.sid,
+                          message=f"{name} {message}", index=i)
+
+
+_Problem = tuple[str, Severity, str]
+
+
+def _statement_problems(
+    i: int,
+    st: Statement,
+    playback: set[str],
+    seen_sids: set[str],
+    writers: dict[str, int],
+    readers: dict[str, int],
+) -> Iterator[_Problem]:
+    """Findings for statement ``i``; updates the cross-statement state it is given."""
+    if st.sid is not None:
+        if st.sid in seen_sids:
+            yield "duplicate-sid", "error", f"reuses the Sid {st.sid!r}"
+        seen_sids.add(st.sid)
+    if not compact_json(st.to_json_value()).isascii():
+        yield "non-ascii", "error", "holds a non-ASCII character"
+    if st.effect != "Allow":
+        return
+    writes = any(st.grants(a) for a in _S3_WRITE_ACTIONS)
+    reads = any(st.grants(a) for a in _S3_READ_ACTIONS)
+    everyone = st.not_principal is not None or (
+        st.principal is not None and st.principal.is_public
+    )
+    service = st.principal is not None and any(
+        s.lower() == CLOUDFRONT_SERVICE_PRINCIPAL for s in st.principal.service
+    )
+    if writes and (everyone or service) and not _scoped(st):
+        who = "anyone" if everyone else "any CloudFront distribution (of any account)"
+        yield ("public-write", "error",
+               f"lets {who} write (s3:PutObject/DeleteObject) without an AWS:SourceArn "
+               "condition naming the ingest distribution")
+    elif reads and service and not everyone and not _scoped(st):
+        yield ("unscoped-cloudfront", "warning",
+               "lets any CloudFront distribution read; add an AWS:SourceArn condition")
+    for arn in dict.fromkeys(_source_arns(st)):
+        if writes and arn in playback:
+            yield ("playback-write", "error",
+                   f"grants writes to the playback distribution {arn}")
+        if writes:
+            writers.setdefault(arn, i)
+        if reads:
+            readers.setdefault(arn, i)
+        other = readers.get(arn) if writes else writers.get(arn) if reads else None
+        if other is not None and other != i:
+            yield ("shared-distribution", "error",
+                   f"and Statement[{other}] name the same distribution {arn} for writing "
+                   "and reading; give playback its own distribution")
+
+
+# --- the builder -------------------------------------------------------------------------
+
+_BUILDER_REFUSES = ("public-write", "shared-distribution", "playback-write",
+                    "duplicate-sid", "non-ascii")
+
+
+def _check_account(account_id: object) -> str:
+    if not isinstance(account_id, str) or not _ACCOUNT_RE.fullmatch(account_id):
+        raise InvalidInputError(f"account_id must be 12 digits, got {account_id!r}")
+    return account_id
+
+
+def _check_s3_actions(actions: str | Iterable[str]) -> tuple[str, ...]:
+    items = (actions,) if isinstance(actions, str) else tuple(actions)
+    if not items:
+        raise InvalidInputError("actions must name at least one action")
+    for action in items:
+        if not isinstance(action, str) or not _S3_ACTION_RE.fullmatch(action):
+            raise InvalidInputError(
+                f"not an S3 object action like 's3:PutObject' (no wildcards): {action!r}"
+            )
+    return tuple(dict.fromkeys(items))
+
+
+def _check_key_prefix(prefix: object) -> str:
+    if not isinstance(prefix, str) or not _KEY_PREFIX_RE.fullmatch(prefix):
+        raise InvalidInputError(
+            "key_prefix may hold only letters, digits and !_.*'()/- "
+            f"(S3's safe key characters), got {prefix!r}"
+        )
+    return prefix.lstrip("/")
+
+
+@attrs.frozen(kw_only=True)
+class BucketPolicyBuilder:
+    """Immutable builder for the bucket policy of an S3 origin behind OAC.
+
+    ``account_id`` is the account of the distributions: a bare distribution id given
+    to :meth:`allow_cloudfront_ingest`/:meth:`allow_cloudfront_read` becomes
+    ``arn:aws:cloudfront::<account_id>:distribution/<id>``. Every method returns a new
+    builder; the builder refuses a statement its own lint would flag (public write,
+    a distribution used for both writing and reading, duplicate Sid, non-ASCII).
+    """
+
+    bucket: str = attrs.field(converter=check_bucket_name)
+    account_id: str = attrs.field(converter=_check_account)
+    partition: str = attrs.field(default="aws", converter=_check_partition)
+    statements: tuple[Statement, ...] = ()
+    playback_distributions: tuple[str, ...] = ()
+
+    def resource(self, key_prefix: str = "") -> str:
+        """``arn:aws:s3:::<bucket>/<key_prefix>*``."""
+        return s3_object_arn(self.bucket, _check_key_prefix(key_prefix) + "*",
+                             partition=self.partition)
+
+    def _arn(self, distribution: str) -> str:
+        if isinstance(distribution, str) and _DISTRIBUTION_ID_RE.fullmatch(distribution):
+            return distribution_arn(self.account_id, distribution, partition=self.partition)
+        if not isinstance(distribution, str) or not _DISTRIBUTION_ARN_RE.fullmatch(
+            distribution
+        ):
+            raise InvalidInputError(
+                "expected a distribution id ('E2EXAMPLE') or ARN ('arn:aws:cloudfront::"
+                f"111122223333:distribution/E2EXAMPLE'), got {distribution!r}"
+            )
+        return distribution
+
+    def add_statement(self, statement: Statement) -> BucketPolicyBuilder:
+        """A new builder with ``statement`` appended (after the builder's checks)."""
+        if not isinstance(statement, Statement):
+            raise InvalidInputError(f"expected a Statement, got {type(statement).__name__}")
+        statements = (*self.statements, statement)
+        policy = BucketPolicy(statements=statements)
+        for finding in policy.findings(playback_distributions=self.playback_distributions):
+            if finding.code in _BUILDER_REFUSES:
+                raise ContainerPolicyError(f"refusing to add the statement: {finding.message}")
+        return attrs.evolve(self, statements=statements)
+
+    def _oac_statement(
+        self, sid: str, arn: str, actions: tuple[str, ...], key_prefix: str
+    ) -> Statement:
+        return Statement(
+            sid=sid, effect="Allow", principal=Principal(service=CLOUDFRONT_SERVICE_PRINCIPAL),
+            actions=actions, resources=(self.resource(key_prefix),),
+            conditions=(Condition("StringEquals", "AWS:SourceArn", (arn,)),),
+        )
+
+    def allow_cloudfront_ingest(
+        self,
+        distribution_arn: str,
+        *,
+        actions: str | Sequence[str] = ("s3:PutObject",),
+        key_prefix: str = "",
+        sid: str = "CloudFrontIngest",
+    ) -> BucketPolicyBuilder:
+        """Writes only from the ingest distribution, through its OAC.
+
+        Add ``"s3:DeleteObject"`` to ``actions`` if encoders delete old segments, and
+        ``"s3:GetObject"`` if they HEAD/GET through the ingest distribution
+        (:data:`S3_INGEST_ACTIONS` has all three). ``key_prefix`` narrows the
+        Resource to ``<bucket>/<key_prefix>*``.
+        """
+        arn = self._arn(distribution_arn)
+        if arn in self.playback_distributions:
+            raise ContainerPolicyError(
+                f"refusing to add the statement: {arn} is the playback distribution; "
+                "the ingest distribution must be a different one"
+            )
+        return self.add_statement(
+            self._oac_statement(sid, arn, _check_s3_actions(actions), key_prefix)
+        )
+
+    def allow_cloudfront_read(
+        self,
+        playback_distribution_arn: str,
+        *,
+        key_prefix: str = "",
+        sid: str = "CloudFrontPlayback",
+    ) -> BucketPolicyBuilder:
+        """``s3:GetObject`` only, only from the playback distribution (GET and HEAD)."""
+        arn = self._arn(playback_distribution_arn)
+        builder = attrs.evolve(
+            self, playback_distributions=(*self.playback_distributions, arn)
+        )
+        return builder.add_statement(
+            self._oac_statement(sid, arn, ("s3:GetObject",), key_prefix)
+        )
+
+    def deny_insecure_transport(self, *, sid: str = "DenyInsecureTransport") -> BucketPolicyBuilder:
+        """Deny every ``s3:*`` request on the bucket and its objects made over plain
+        HTTP (``Bool aws:SecureTransport "false"``): the standard S3 hardening."""
+        bucket = bucket_arn(self.bucket, partition=self.partition)
+        return self.add_statement(Statement(
+            sid=sid, effect="Deny", principal=Principal.anyone(), actions=("s3:*",),
+            resources=(bucket, f"{bucket}/*"),
+            conditions=(Condition("Bool", "aws:SecureTransport", ("false",)),),
+        ))
+
+    def build(self) -> BucketPolicy:
+        """The policy; raises :class:`ContainerPolicyError` if empty or too large."""
+        if not self.statements:
+            raise ContainerPolicyError("the builder holds no statement; add one with allow_*()")
+        policy = BucketPolicy(statements=self.statements)
+        policy.to_json()  # enforces S3's size limit
+        return policy
