@@ -11,6 +11,17 @@ playback edge (GET/HEAD, its own secret)::
         client = stack.ingest_client()
         client.put("live/seg1.ts", data)
         assert stack.container.read("live/seg1.ts") == data
+
+``LocalStack(origin="s3")`` is the same chain onto MediaStore's successor: an HTTPS
+:class:`~mediastore_ingest.testing.LocalBucket` behind edges that sign for it with
+Origin Access Control, each with its own credential mapped to its own distribution
+ARN, and a bucket policy letting only the ingest distribution write and only the
+playback distribution read. Uploads must then carry ``x-amz-content-sha256``
+(:meth:`LocalStack.ingest_client` turns ``IngestConfig(content_sha256=True)`` on)::
+
+    with LocalStack(origin="s3") as stack:
+        stack.ingest_client().put("live/seg1.ts", data)
+        assert stack.bucket.read("live/seg1.ts") == data
 """
 
 from __future__ import annotations
@@ -24,23 +35,30 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..bucket_policy import BucketPolicy, BucketPolicyBuilder, distribution_arn
 from ..container_policy import ContainerPolicy, ContainerPolicyBuilder, IngestSecret
 from ..errors import InvalidInputError, LocalStackError
 from ..keys import KeyPair, PublicKey, generate_key_pair
 from ..signing import HashAlgorithm, UrlSigner
-from ._container import LocalContainer
+from ._bucket import LocalBucket
+from ._container import DEFAULT_CREDENTIALS, LocalContainer, LocalCredential
 from ._edge import INGEST_METHODS, PLAYBACK_METHODS, LocalEdge
 from ._faults import FaultPlan
+from ._oac import OriginAccessControl
 from ._tls import LocalCA
 
 if TYPE_CHECKING:
     from ..ingest import IngestClient
 
-__all__ = ["DEFAULT_INGEST_ACTIONS", "LocalStack"]
+__all__ = ["DEFAULT_INGEST_ACTIONS", "DEFAULT_S3_INGEST_ACTIONS", "LocalStack"]
 
 #: What the ingest distribution may do at the origin by default: write and delete
 #: (encoders remove old segments). Reads go through the playback distribution.
 DEFAULT_INGEST_ACTIONS: tuple[str, ...] = ("mediastore:PutObject", "mediastore:DeleteObject")
+#: The same for an S3 origin (``LocalStack(origin="s3")``).
+DEFAULT_S3_INGEST_ACTIONS: tuple[str, ...] = ("s3:PutObject", "s3:DeleteObject")
+
+_SERVICE_PRINCIPAL = "cloudfront.amazonaws.com"
 
 _KEY_ID_ALPHABET = string.ascii_uppercase + string.digits
 
@@ -48,6 +66,12 @@ _KEY_ID_ALPHABET = string.ascii_uppercase + string.digits
 def _new_key_id() -> str:
     # CloudFront public key ids look like K2JCJMDEHXQW5F: 14 upper-case letters/digits.
     return "K" + "".join(secrets.choice(_KEY_ID_ALPHABET) for _ in range(13))
+
+
+def _new_origin_access(region: str) -> OriginAccessControl:
+    # Test credentials standing for the CloudFront service principal of one distribution.
+    access_key = "AKIA" + "".join(secrets.choice(_KEY_ID_ALPHABET) for _ in range(16))
+    return OriginAccessControl(access_key, secrets.token_urlsafe(30), region)
 
 
 class LocalStack:
@@ -63,6 +87,14 @@ class LocalStack:
     ``playback_signed=False`` makes the playback edge accept unsigned requests;
     ``edge_tls=True`` makes both edges speak HTTPS (trust :attr:`ca_bundle`).
     ``storage_dir`` keeps the container's objects on disk.
+
+    ``origin="s3"`` puts a :class:`LocalBucket` named ``bucket_name`` in place of the
+    container (see the module docstring): no secrets then, but an
+    :class:`OriginAccessControl` per edge (:attr:`ingest_access`,
+    :attr:`playback_access`) and the bucket policy :attr:`origin_policy`;
+    ``ingest_actions`` default to :data:`DEFAULT_S3_INGEST_ACTIONS`. :attr:`origin`
+    is the container or the bucket; :attr:`container`, :attr:`secret` and the other
+    MediaStore-only attributes raise :class:`LocalStackError` for an S3 stack.
 
     Attributes are available between :meth:`start` and :meth:`stop` (use ``with``).
     """
@@ -81,11 +113,19 @@ class LocalStack:
         container_name: str = "live",
         region: str = "us-west-2",
         account_id: str = "111122223333",
-        ingest_actions: Sequence[str] = DEFAULT_INGEST_ACTIONS,
+        ingest_actions: Sequence[str] | None = None,
         playback_signed: bool = True,
         edge_tls: bool = False,
         storage_dir: str | os.PathLike[str] | None = None,
+        origin: Literal["mediastore", "s3"] = "mediastore",
+        bucket_name: str = "live-origin",
     ) -> None:
+        if origin not in ("mediastore", "s3"):
+            raise InvalidInputError(f"origin must be 'mediastore' or 's3', not {origin!r}")
+        if origin == "s3" and (secret is not None or playback_secret is not None):
+            raise InvalidInputError(
+                "origin='s3' uses Origin Access Control: secrets do not apply"
+            )
         if key_algorithm not in ("ecdsa", "rsa"):
             raise InvalidInputError(
                 f"key_algorithm must be 'ecdsa' or 'rsa', not {key_algorithm!r}"
@@ -105,7 +145,11 @@ class LocalStack:
         self._container_name = container_name
         self._region = region
         self._account_id = account_id
+        if ingest_actions is None:
+            ingest_actions = DEFAULT_S3_INGEST_ACTIONS if origin == "s3" else DEFAULT_INGEST_ACTIONS
         self._ingest_actions = tuple(ingest_actions)
+        self._origin = origin
+        self._bucket_name = bucket_name
         self._playback_signed = playback_signed
         self._edge_tls = edge_tls
         self._storage_dir = storage_dir
@@ -114,15 +158,16 @@ class LocalStack:
     def __repr__(self) -> str:
         if self._parts is None:
             return "LocalStack(stopped)"
+        kind = "container" if self._origin == "mediastore" else "bucket"
         return (
             f"LocalStack(ingest={self.ingest_base_url!r}, playback={self.playback_base_url!r}, "
-            f"container={self.container_endpoint!r})"
+            f"{kind}={self.origin_endpoint!r})"
         )
 
     # --- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> LocalStack:
-        """Make the keys and the policy, start the container and both edges."""
+        """Make the keys and the policy, start the origin and both edges."""
         if self._parts is not None:
             raise LocalStackError("LocalStack is already running")
         key_pair = self._key_pair_arg or generate_key_pair(algorithm=self._key_algorithm)
@@ -130,6 +175,25 @@ class LocalStack:
         signer = UrlSigner(
             key_id, key_pair.private_key, hash_algorithm=self._hash_algorithm, clock=self._clock
         )
+        parts: dict[str, Any] = {"key_pair": key_pair, "key_id": key_id, "signer": signer}
+        started: list[Any] = []
+        try:
+            ca = LocalCA()
+            started.append(ca)
+            if self._origin == "s3":
+                self._start_s3(parts, started, ca, {key_id: key_pair.public_key})
+            else:
+                self._start_mediastore(parts, started, ca, {key_id: key_pair.public_key})
+        except BaseException:
+            _close_all(started)
+            raise
+        parts.update(ca=ca, started=started)
+        self._parts = parts
+        return self
+
+    def _start_mediastore(
+        self, parts: dict[str, Any], started: list[Any], ca: LocalCA, key_group: dict[str, Any]
+    ) -> None:
         secret = self._secret_arg or IngestSecret.generate()
         playback_secret = self._playback_secret_arg or IngestSecret.generate()
         while playback_secret == secret:  # pragma: no cover - 62**40 to one
@@ -143,67 +207,124 @@ class LocalStack:
             .allow_cloudfront_read(playback_secret)
             .build()
         )
-        key_group = {key_id: key_pair.public_key}
-        parts: dict[str, Any] = {
-            "key_pair": key_pair,
-            "key_id": key_id,
-            "signer": signer,
-            "secret": secret,
-            "playback_secret": playback_secret,
-            "policy": policy,
-        }
-        started: list[Any] = []
-        try:
-            ca = LocalCA()
-            started.append(ca)
-            container = LocalContainer(
-                self._container_name,
-                region=self._region,
-                account_id=self._account_id,
-                policy=policy,
-                tls=True,
-                ca=ca,
-                storage_dir=self._storage_dir,
-            ).start()
-            started.append(container)
-            ingest = LocalEdge(
-                container,
-                key_group=key_group,
-                allowed_methods=INGEST_METHODS,
-                origin_headers={"User-Agent": secret.user_agent},
-                clock=self._clock,
-                faults=self._faults,
-                tls=self._edge_tls,
-                ca=ca,
-                name="ingest",
-            ).start()
-            started.append(ingest)
-            playback = LocalEdge(
-                container,
-                key_group=key_group,
-                require_signature=self._playback_signed,
-                allowed_methods=PLAYBACK_METHODS,
-                origin_headers={"User-Agent": playback_secret.user_agent},
-                clock=self._clock,
-                tls=self._edge_tls,
-                ca=ca,
-                name="playback",
-            ).start()
-            started.append(playback)
-        except BaseException:
-            _close_all(started)
-            raise
-        parts.update(ca=ca, container=container, ingest_edge=ingest, playback_edge=playback)
-        self._parts = parts
-        return self
+        parts.update(secret=secret, playback_secret=playback_secret, policy=policy)
+        container = LocalContainer(
+            self._container_name,
+            region=self._region,
+            account_id=self._account_id,
+            policy=policy,
+            tls=True,
+            ca=ca,
+            storage_dir=self._storage_dir,
+        ).start()
+        started.append(container)
+        parts["origin"] = container
+        ingest = LocalEdge(
+            container,
+            key_group=key_group,
+            allowed_methods=INGEST_METHODS,
+            origin_headers={"User-Agent": secret.user_agent},
+            clock=self._clock,
+            faults=self._faults,
+            tls=self._edge_tls,
+            ca=ca,
+            name="ingest",
+        ).start()
+        started.append(ingest)
+        parts["ingest_edge"] = ingest
+        playback = LocalEdge(
+            container,
+            key_group=key_group,
+            require_signature=self._playback_signed,
+            allowed_methods=PLAYBACK_METHODS,
+            origin_headers={"User-Agent": playback_secret.user_agent},
+            clock=self._clock,
+            tls=self._edge_tls,
+            ca=ca,
+            name="playback",
+        ).start()
+        started.append(playback)
+        parts["playback_edge"] = playback
+
+    def _start_s3(
+        self, parts: dict[str, Any], started: list[Any], ca: LocalCA, key_group: dict[str, Any]
+    ) -> None:
+        # The bucket starts first (the edges need its address), with no policy yet: the
+        # policy names the edges' distribution ARNs, which exist once the edges do.
+        bucket = LocalBucket(
+            self._bucket_name,
+            region=self._region,
+            account_id=self._account_id,
+            tls=True,
+            ca=ca,
+            credentials=DEFAULT_CREDENTIALS,
+            storage_dir=self._storage_dir,
+        ).start()
+        started.append(bucket)
+        parts["origin"] = bucket
+        ingest_access = _new_origin_access(self._region)
+        playback_access = _new_origin_access(self._region)
+        ingest = LocalEdge(
+            bucket.origin_url,
+            key_group=key_group,
+            allowed_methods=INGEST_METHODS,
+            origin_access=ingest_access,
+            origin_ca_bundle=ca.ca_bundle,
+            clock=self._clock,
+            faults=self._faults,
+            tls=self._edge_tls,
+            ca=ca,
+            name="ingest",
+        )
+        playback = LocalEdge(
+            bucket.origin_url,
+            key_group=key_group,
+            require_signature=self._playback_signed,
+            allowed_methods=PLAYBACK_METHODS,
+            origin_access=playback_access,
+            origin_ca_bundle=ca.ca_bundle,
+            clock=self._clock,
+            tls=self._edge_tls,
+            ca=ca,
+            name="playback",
+        )
+        ingest_arn = distribution_arn(self._account_id, ingest.distribution_id)
+        playback_arn = distribution_arn(self._account_id, playback.distribution_id)
+        for access, arn in ((ingest_access, ingest_arn), (playback_access, playback_arn)):
+            bucket.add_credential(
+                access.access_key_id,
+                LocalCredential(
+                    access.secret_access_key,
+                    principal=_SERVICE_PRINCIPAL,
+                    source_arn=arn,
+                    source_account=self._account_id,
+                ),
+            )
+        policy = (
+            BucketPolicyBuilder(bucket=self._bucket_name, account_id=self._account_id)
+            .allow_cloudfront_ingest(ingest_arn, actions=self._ingest_actions)
+            .allow_cloudfront_read(playback_arn)
+            .deny_insecure_transport()
+            .build()
+        )
+        bucket.put_policy(policy)
+        parts.update(
+            policy=policy,
+            ingest_access=ingest_access,
+            playback_access=playback_access,
+            ingest_distribution_arn=ingest_arn,
+            playback_distribution_arn=playback_arn,
+        )
+        started.append(ingest.start())
+        parts["ingest_edge"] = ingest
+        started.append(playback.start())
+        parts["playback_edge"] = playback
 
     def stop(self) -> None:
         """Stop both edges and the container, and remove the CA files."""
         parts, self._parts = self._parts, None
         if parts is not None:
-            _close_all(
-                [parts["ca"], parts["container"], parts["ingest_edge"], parts["playback_edge"]]
-            )
+            _close_all(parts["started"])
 
     @property
     def running(self) -> bool:
@@ -224,7 +345,18 @@ class LocalStack:
     def _part(self, name: str) -> Any:
         if self._parts is None:
             raise LocalStackError("LocalStack is not running (use it as a context manager)")
+        if name not in self._parts:
+            raise LocalStackError(
+                f"LocalStack(origin={self._origin!r}) has no {name.replace('_', ' ')}"
+                + (" (an S3 origin: use stack.origin / stack.bucket; OAC, not secrets)"
+                   if self._origin == "s3" else " (it is a MediaStore stack)")
+            )
         return self._parts[name]
+
+    @property
+    def origin_kind(self) -> Literal["mediastore", "s3"]:
+        """``"mediastore"`` or ``"s3"``: what the edges forward to."""
+        return self._origin
 
     # --- what the stack made ---------------------------------------------------------------
 
@@ -271,14 +403,65 @@ class LocalStack:
     @property
     def container_policy(self) -> ContainerPolicy:
         """Account full access + CloudFront ingest (secret) + CloudFront read (playback secret)."""
+        if self._origin != "mediastore":
+            self._part("container policy")  # raises
         policy: ContainerPolicy = self._part("policy")
         return policy
 
     @property
+    def origin_policy(self) -> ContainerPolicy | BucketPolicy:
+        """The origin's policy: :attr:`container_policy`, or for ``origin="s3"`` the
+        bucket policy (ingest distribution writes, playback distribution reads, HTTPS)."""
+        policy: ContainerPolicy | BucketPolicy = self._part("policy")
+        return policy
+
+    @property
+    def origin(self) -> LocalContainer | LocalBucket:
+        """What the edges forward to: the container, or the bucket for ``origin="s3"``."""
+        origin: LocalContainer | LocalBucket = self._part("origin")
+        return origin
+
+    @property
     def container(self) -> LocalContainer:
         """The running :class:`~mediastore_ingest.testing.LocalContainer`."""
-        container: LocalContainer = self._part("container")
-        return container
+        origin = self.origin
+        if not isinstance(origin, LocalContainer):
+            self._part("container")  # raises
+        assert isinstance(origin, LocalContainer)
+        return origin
+
+    @property
+    def bucket(self) -> LocalBucket:
+        """The running :class:`~mediastore_ingest.testing.LocalBucket` (``origin="s3"``)."""
+        origin = self.origin
+        if not isinstance(origin, LocalBucket):
+            self._part("bucket")  # raises
+        assert isinstance(origin, LocalBucket)
+        return origin
+
+    @property
+    def ingest_access(self) -> OriginAccessControl:
+        """The ingest edge's Origin Access Control (``origin="s3"``)."""
+        access: OriginAccessControl = self._part("ingest_access")
+        return access
+
+    @property
+    def playback_access(self) -> OriginAccessControl:
+        """The playback edge's Origin Access Control (``origin="s3"``)."""
+        access: OriginAccessControl = self._part("playback_access")
+        return access
+
+    @property
+    def ingest_distribution_arn(self) -> str:
+        """``arn:aws:cloudfront::<account>:distribution/<ingest edge id>`` (``origin="s3"``)."""
+        arn: str = self._part("ingest_distribution_arn")
+        return arn
+
+    @property
+    def playback_distribution_arn(self) -> str:
+        """The playback edge's distribution ARN (``origin="s3"``)."""
+        arn: str = self._part("playback_distribution_arn")
+        return arn
 
     @property
     def ingest_edge(self) -> LocalEdge:
@@ -317,6 +500,11 @@ class LocalStack:
     def container_endpoint(self) -> str:
         """The container's HTTPS data endpoint."""
         return self.container.endpoint
+
+    @property
+    def origin_endpoint(self) -> str:
+        """The origin's HTTPS endpoint (container, or bucket: add ``/<bucket>/<key>``)."""
+        return self.origin.endpoint
 
     @property
     def faults(self) -> FaultPlan:
@@ -361,7 +549,10 @@ class LocalStack:
         from ..ingest import IngestClient, IngestConfig
 
         kwargs.setdefault("signer", self.signer)
-        kwargs.setdefault("config", IngestConfig(ca_bundle=self.ca_bundle))
+        kwargs.setdefault(
+            "config",
+            IngestConfig(ca_bundle=self.ca_bundle, content_sha256=self._origin == "s3"),
+        )
         kwargs.setdefault("clock", self._clock)
         return IngestClient(base_url, **kwargs)
 
