@@ -149,6 +149,20 @@ class BucketPolicy(ContainerPolicy):
     :class:`BucketPolicyBuilder`; ``BucketPolicy.from_json(p.to_json()) == p``.
     """
 
+    @classmethod
+    def from_json(cls, text: str | bytes) -> BucketPolicy:
+        """Parse a bucket policy document (see :meth:`ContainerPolicy.from_json`)."""
+        policy = super().from_json(text)
+        assert isinstance(policy, BucketPolicy)
+        return policy
+
+    @classmethod
+    def from_dict(cls, document: object) -> BucketPolicy:
+        """Like :meth:`from_json`, for an already-decoded JSON object."""
+        policy = super().from_dict(document)
+        assert isinstance(policy, BucketPolicy)
+        return policy
+
     def to_json(self, *, indent: int | None = None) -> str:
         """Compact JSON (or pretty with ``indent``), as ``PutBucketPolicy`` takes it.
 

@@ -26,6 +26,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "._sign",
     "._provision",
     "._container_policy",
+    "._bucket_policy",
     "._put",
     "._relay",
 )

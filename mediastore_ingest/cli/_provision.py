@@ -52,7 +52,8 @@ def _write_text(path: str, text: str) -> None:
 def _distribution_config(args: argparse.Namespace) -> int:
     role = "playback" if args.playback else "ingest"
     var = args.secret_env or (
-        "MEDIASTORE_PLAYBACK_SECRET" if args.playback else "MEDIASTORE_INGEST_SECRET"
+        None if args.origin_access_control_id
+        else "MEDIASTORE_PLAYBACK_SECRET" if args.playback else "MEDIASTORE_INGEST_SECRET"
     )
     secret = _secret(var, what=f"{role} secret")
     reference = args.caller_reference or f"mediastore-ingest:{args.origin_domain}:{role}"
@@ -62,6 +63,7 @@ def _distribution_config(args: argparse.Namespace) -> int:
         "price_class": args.price_class,
         "origin_read_timeout": args.origin_read_timeout,
         "origin_keepalive_timeout": args.origin_keepalive_timeout,
+        "origin_access_control_id": args.origin_access_control_id,
     }
     if args.comment is not None:
         common["comment"] = args.comment
@@ -82,9 +84,54 @@ def _distribution_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _s3_spec(args: argparse.Namespace) -> ProvisioningSpec:
+    mediastore_only = [
+        name for name, value in (
+            ("--container", args.container), ("--secret-env", args.secret_env),
+            ("--playback-secret-env", args.playback_secret_env),
+            ("--container-policy", args.container_policy), ("--account-id", args.account_id),
+            ("--expire-seconds", args.expire_seconds), ("--cors-origin", args.cors_origin),
+        ) if value
+    ]
+    if mediastore_only:
+        raise InvalidInputError(
+            f"{', '.join(mediastore_only)}: for MediaStore origins only, not with --origin s3"
+        )
+    if not args.bucket:
+        raise InvalidInputError("--origin s3 needs --bucket")
+    return ProvisioningSpec(
+        origin="s3",
+        bucket_name=args.bucket,
+        public_key_pem=_read_text(args.public_key, "public key"),
+        playback=not args.no_playback,
+        playback_signed=args.signed_playback,
+        expire_after_days=args.expire_days,
+        expire_prefix=args.expire_prefix,
+        origin_access_control_name=args.oac_name,
+        deny_insecure_transport=not args.allow_insecure_transport,
+        public_key_name=args.public_key_name,
+        key_group_name=args.key_group_name,
+        price_class=args.price_class,
+    )
+
+
 def _provision(args: argparse.Namespace) -> int:
+    if args.origin == "s3":
+        return _apply(args, _s3_spec(args))
+    s3_only = [
+        name for name, value in (
+            ("--bucket", args.bucket), ("--expire-days", args.expire_days),
+            ("--expire-prefix", args.expire_prefix), ("--oac-name", args.oac_name),
+            ("--allow-insecure-transport", args.allow_insecure_transport),
+            ("--no-playback", args.no_playback),
+        ) if value
+    ]
+    if s3_only:
+        raise InvalidInputError(f"{', '.join(s3_only)}: only with --origin s3")
+    if not args.container or not args.secret_env:
+        raise InvalidInputError("a MediaStore origin needs --container and --secret-env")
     ingest = _secret(args.secret_env, what="ingest secret")
-    assert ingest is not None  # --secret-env is required
+    assert ingest is not None
     playback = _secret(args.playback_secret_env, what="playback secret")
     if args.container_policy:
         policy: Any = _read_text(args.container_policy, "container policy")
@@ -108,6 +155,10 @@ def _provision(args: argparse.Namespace) -> int:
         key_group_name=args.key_group_name,
         price_class=args.price_class,
     )
+    return _apply(args, spec)
+
+
+def _apply(args: argparse.Namespace, spec: ProvisioningSpec) -> int:
     provisioner = Provisioner(
         botocore.session.Session(profile=args.profile),
         region=args.region,
@@ -120,7 +171,7 @@ def _provision(args: argparse.Namespace) -> int:
     # The setup refers to the secrets; it never holds them.
     setup = attrs.evolve(
         setup,
-        ingest_secret_ref=f"env:{args.secret_env}",
+        ingest_secret_ref=f"env:{args.secret_env}" if args.secret_env else None,
         playback_secret_ref=(
             f"env:{args.playback_secret_env}" if args.playback_secret_env else None
         ),
@@ -161,23 +212,31 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--price-class", default="PriceClass_All")
     p.add_argument("--origin-read-timeout", type=int, default=30)
     p.add_argument("--origin-keepalive-timeout", type=int, default=5)
+    p.add_argument("--origin-access-control-id", metavar="ID",
+                   help="sign origin requests with this Origin Access Control (required "
+                        "for an S3 origin such as bucket.s3.us-west-2.amazonaws.com; the "
+                        "secret is then optional)")
     p.set_defaults(func=_distribution_config)
 
     q = subparsers.add_parser(
         "provision",
-        help="create or reuse the container, key, key group and distributions",
+        help="create or reuse the origin, key, key group and distributions",
         description=(
-            "Idempotently provision a MediaStore container, its policies, a CloudFront "
+            "Idempotently provision a MediaStore container (or, with --origin s3, an S3 "
+            "bucket behind an Origin Access Control), its policies, a CloudFront "
             "public key and key group, and the ingest (and playback) distributions. "
             "Prints the plan; --dry-run changes nothing."
         ),
     )
     q.add_argument("--region", required=True)
-    q.add_argument("--container", required=True)
+    q.add_argument("--origin", choices=("mediastore", "s3"), default="mediastore",
+                   help="origin type (default mediastore)")
+    q.add_argument("--container", help="MediaStore container name (--origin mediastore)")
+    q.add_argument("--bucket", help="S3 bucket name (--origin s3)")
     q.add_argument("--public-key", required=True, metavar="PEM",
                    help="public key file (PEM SubjectPublicKeyInfo, RSA 2048 or ECDSA P-256)")
-    q.add_argument("--secret-env", required=True, metavar="VAR",
-                   help="environment variable holding the ingest secret")
+    q.add_argument("--secret-env", metavar="VAR",
+                   help="environment variable holding the ingest secret (MediaStore)")
     q.add_argument("--playback-secret-env", metavar="VAR",
                    help="environment variable holding the playback secret "
                         "(adds the playback distribution)")
@@ -192,11 +251,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="add a transient-data lifecycle rule expiring objects after N s")
     q.add_argument("--cors-origin", action="append", metavar="ORIGIN",
                    help="allow browser GET/HEAD from ORIGIN (repeatable)")
+    q.add_argument("--expire-days", type=int, metavar="N",
+                   help="S3: lifecycle rule expiring objects N days after creation")
+    q.add_argument("--expire-prefix", default="", metavar="PREFIX",
+                   help="S3: expire only keys under PREFIX (default: all)")
+    q.add_argument("--oac-name", metavar="NAME",
+                   help="S3: Origin Access Control name (default <bucket>-oac)")
+    q.add_argument("--allow-insecure-transport", action="store_true",
+                   help="S3: leave out the bucket policy statement denying plain HTTP")
+    q.add_argument("--no-playback", action="store_true",
+                   help="S3: no playback distribution")
     q.add_argument("--public-key-name")
     q.add_argument("--key-group-name")
     q.add_argument("--price-class", default="PriceClass_All")
     q.add_argument("--profile", help="botocore profile (default: the usual credential chain)")
-    q.add_argument("--endpoint-url", help="endpoint override for both services (testing)")
+    q.add_argument("--endpoint-url", help="endpoint override for every service (testing)")
     q.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     q.add_argument("--out", metavar="FILE", help="write the IngestSetup JSON here")
     q.set_defaults(func=_provision)
