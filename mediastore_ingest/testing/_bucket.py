@@ -362,7 +362,8 @@ class _BucketHandler(RequestHandler):
                     fields={"BucketName": unquote(name)},
                 )
             names = {p.lower() for p in params}
-            if names & {"x-amz-signature", "x-amz-algorithm", "x-amz-credential"}:
+            if names & {"x-amz-signature", "x-amz-algorithm", "x-amz-credential",
+                        "awsaccesskeyid", "signature"}:
                 raise _S3Error(
                     501, "NotImplemented", "LocalBucket does not implement presigned URLs"
                 )

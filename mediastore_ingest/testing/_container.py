@@ -776,11 +776,11 @@ def _parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
             return "unsatisfiable"
         return max(0, size - suffix), size - 1
     first = int(first_s)
-    last = int(last_s) if last_s else size - 1
-    if last < first:
-        return None
+    if last_s and int(last_s) < first:
+        return None  # RFC 9110: an invalid range is ignored
     if first >= size:
         return "unsatisfiable"
+    last = int(last_s) if last_s else size - 1
     return first, min(last, size - 1)
 
 
