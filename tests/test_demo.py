@@ -199,3 +199,112 @@ def test_demo_with_the_real_ffmpeg(capsys: pytest.CaptureFixture[str]) -> None:
     report = json.loads(out)
     assert report["media_source"] == "ffmpeg"
     assert "ffmpeg testsrc" in report["steps"][5]["detail"]
+
+
+# --- --origin s3: the same story onto a bucket behind Origin Access Control --------------
+
+
+def test_demo_s3_passes_every_step(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(capsys, "--origin", "s3", "--no-ffmpeg", "--segments", "3")
+    assert code == 0, out + err
+    numbered = [line for line in out.splitlines() if line[:3].strip().rstrip(".").isdigit()]
+    assert len(numbered) == 17
+    assert all("✓" in line for line in numbered), numbered
+    assert "All 17 steps behaved as expected" in out
+    for text in (
+        "onto an S3 bucket with Origin Access Control",
+        "[public-write]",
+        "statements: CloudFrontIngest, CloudFrontPlayback, DenyInsecureTransport",
+        "6 signed PUTs",
+        "the bucket's ETag (MD5) matched every object",
+        "6 PUTs reached the bucket over HTTPS, 6 SigV4-signed by the ingest distribution's "
+        "OAC, 6 with the body's SHA-256 as x-amz-content-sha256",
+        "SHA-256 identical to what was sent",
+        "HTTP 403 MissingKey",
+        "HTTP 403 InvalidKey (UnknownKeyIdError)",
+        "Direct unsigned PUT to the bucket is refused by the bucket policy\n"
+        "      HTTP 403 AccessDenied; nothing stored",
+        "A write signed as the playback distribution is refused by the bucket policy\n"
+        "      HTTP 403 AccessDenied; nothing stored",
+        "HTTP 400 XAmzContentSHA256Mismatch; nothing stored",
+        "HTTP 411 MissingContentLength; nothing stored",
+        "HTTP 403 MethodNotAllowed",
+    ):
+        assert text in out, text
+    assert "MediaStore-Secret-" not in out
+
+
+def test_demo_s3_json_never_prints_oac_secrets(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mediastore_ingest.testing import _stack
+
+    made: list[Any] = []
+    real = _stack._new_origin_access
+
+    def spy(region: str) -> Any:
+        access = real(region)
+        made.append(access)
+        return access
+
+    monkeypatch.setattr(_stack, "_new_origin_access", spy)
+    code, out, err = _run(capsys, "--origin", "s3", "--no-ffmpeg", "--segments", "1", "--json")
+    assert code == 0, out
+    report = json.loads(out)
+    assert report["ok"] is True
+    assert report["origin"] == "s3"
+    assert [s["number"] for s in report["steps"]] == list(range(1, 18))
+    assert len(made) == 2
+    for access in made:
+        assert access.secret_access_key not in out + err
+        assert access.access_key_id not in out + err
+
+
+def test_demo_s3_keep_writes_the_bucket_policy(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from mediastore_ingest.bucket_policy import BucketPolicy
+
+    code, out, _ = _run(capsys, "--origin", "s3", "--no-ffmpeg", "--segments", "1",
+                        "--keep", str(tmp_path))
+    assert code == 0, out
+    policy = BucketPolicy.from_json((tmp_path / "bucket_policy.json").read_text())
+    assert [s.sid for s in policy.statements] == [
+        "CloudFrontIngest", "CloudFrontPlayback", "DenyInsecureTransport"
+    ]
+    insecure = BucketPolicy.from_json((tmp_path / "insecure_policy.json").read_text())
+    assert "public-write" in {f.code for f in insecure.findings()}
+    assert not (tmp_path / "container_policy.json").exists()
+
+
+def test_a_bucket_ignoring_its_policy_makes_the_s3_demo_fail(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mediastore_ingest.testing import LocalBucket
+
+    monkeypatch.setattr(LocalBucket, "_decide", lambda self, *args: (True, "ignored"))
+    code, out, _ = _run(capsys, "--origin", "s3", "--no-ffmpeg", "--segments", "1", "--json")
+    assert code == 1
+    report = json.loads(out)
+    failed = [s for s in report["steps"] if not s["ok"]]
+    assert failed[0]["number"] == 13
+    assert "BUT THE OBJECT WAS STORED" in failed[0]["detail"]
+    assert all(s["ok"] for s in report["steps"][:12])
+
+
+def test_an_edge_not_forwarding_the_payload_hash_makes_the_s3_demo_fail(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mediastore_ingest.testing import OriginAccessControl
+
+    real = OriginAccessControl.signed_headers
+
+    def forgetful(self: OriginAccessControl, method: str, url: str, viewer: Any) -> Any:
+        return real(self, method, url, [])  # signs the empty-body hash, as without the header
+
+    monkeypatch.setattr(OriginAccessControl, "signed_headers", forgetful)
+    code, out, _ = _run(capsys, "--origin", "s3", "--no-ffmpeg", "--segments", "1")
+    assert code == 1
+    failed = [line for line in out.splitlines() if "✗" in line]
+    assert any("Push the stream through the ingest edge" in line for line in failed)
+    assert "XAmzContentSHA256Mismatch" in out

@@ -144,7 +144,7 @@ def test_botocore_round_trip(bucket: LocalBucket, signed_payload: bool) -> None:
         Bucket=BUCKET, Key="live/seg 1.ts", Body=data, ContentType="video/mp2t",
         CacheControl="max-age=2", Metadata={"rendition": "720p"},
     )
-    assert put["ETag"] == f'"{hashlib.md5(data).hexdigest()}"'
+    assert put["ETag"] == f'"{hashlib.md5(data, usedforsecurity=False).hexdigest()}"'
     assert put["ResponseMetadata"]["HTTPHeaders"]["x-amz-request-id"]
     recorded = next(r for r in bucket.requests if r.method == "PUT")
     if not signed_payload:  # botocore's default over HTTPS: aws-chunked + trailer
@@ -268,7 +268,7 @@ def test_sha256_mismatch_stores_nothing(bucket: LocalBucket, pool: urllib3.PoolM
     )
     response = pool.request("PUT", bucket.url("live/seg.ts"), body=body, headers=headers)
     assert response.status == 200
-    assert response.headers["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'
+    assert response.headers["ETag"] == f'"{hashlib.md5(body, usedforsecurity=False).hexdigest()}"'
     assert bucket.read("live/seg.ts") == body
     assert bucket.put_count("live/seg.ts") == 1
 
@@ -370,7 +370,7 @@ def test_content_md5_and_size_limit(ca: LocalCA, pool: urllib3.PoolManager) -> N
         with pytest.raises(ClientError) as info:
             client.put_object(Bucket=BUCKET, Key="big", Body=b"x" * 11)
         assert info.value.response["Error"]["Code"] == "EntityTooLarge"
-        md5 = base64.b64encode(hashlib.md5(b"other").digest()).decode()
+        md5 = base64.b64encode(hashlib.md5(b"other", usedforsecurity=False).digest()).decode()
         headers = signed_headers(
             bucket, "PUT", "m", payload_hash=hashlib.sha256(b"data").hexdigest(),
             headers={"Content-MD5": md5},
@@ -515,7 +515,7 @@ def test_test_surface(bucket: LocalBucket, tmp_path: Path, ca: LocalCA) -> None:
     assert bucket.bucket_arn == "arn:aws:s3:::live-origin"
     assert bucket.object_arn("k") == "arn:aws:s3:::live-origin/k"
     meta = bucket.write("k", b"data", content_type="text/plain")
-    assert meta.etag == f'"{hashlib.md5(b"data").hexdigest()}"'
+    assert meta.etag == f'"{hashlib.md5(b"data", usedforsecurity=False).hexdigest()}"'
     assert bucket.keys() == bucket.paths() == ["k"]
     with pytest.raises(ObjectNotFoundError) as info:
         bucket.read("missing")

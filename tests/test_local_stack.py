@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import json
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import urllib3
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from mediastore_ingest.container_policy import ContainerPolicy
-from mediastore_ingest.errors import AccessDeniedError, InvalidInputError, LocalStackError
+from mediastore_ingest.bucket_policy import BucketPolicy
+from mediastore_ingest.container_policy import ContainerPolicy, IngestSecret
+from mediastore_ingest.errors import (
+    AccessDeniedError,
+    HTTPStatusError,
+    InvalidInputError,
+    LocalStackError,
+)
 from mediastore_ingest.ingest import IngestConfig, RetryPolicy
-from mediastore_ingest.testing import FaultPlan, LocalStack
+from mediastore_ingest.testing import (
+    DEFAULT_S3_INGEST_ACTIONS,
+    FaultPlan,
+    LocalBucket,
+    LocalStack,
+)
 
 pytest_plugins = ["pytester"]
 
@@ -174,6 +187,151 @@ def test_ingest_client_survives_injected_faults() -> None:
         # every dropped upload reached the origin incomplete and stored nothing extra
         cut = [r for r in stack.container.requests if r.method == "PUT" and r.status is None]
         assert len(cut) == injected.get("drop_request", 0)
+
+
+# --- origin="s3": a LocalBucket behind Origin Access Control ------------------------------
+
+
+def test_s3_stack_contract() -> None:
+    with LocalStack(origin="s3") as stack:
+        assert stack.origin_kind == "s3"
+        bucket = stack.bucket
+        assert stack.origin is bucket
+        assert isinstance(bucket, LocalBucket)
+        assert stack.origin_endpoint == bucket.endpoint
+        assert bucket.endpoint.startswith("https://127.0.0.1:")
+        assert bucket.bucket == "live-origin"
+        ingest, playback = stack.ingest_edge, stack.playback_edge
+        assert stack.ingest_distribution_arn == (
+            f"arn:aws:cloudfront::111122223333:distribution/{ingest.distribution_id}"
+        )
+        assert stack.playback_distribution_arn.endswith(f"/{playback.distribution_id}")
+        assert ingest.origin_access == stack.ingest_access
+        assert playback.origin_access == stack.playback_access
+        assert stack.ingest_access.access_key_id != stack.playback_access.access_key_id
+        assert ingest.origin_headers == playback.origin_headers == {}
+        # each OAC credential signs as CloudFront acting for its own distribution
+        for access, arn in ((stack.ingest_access, stack.ingest_distribution_arn),
+                            (stack.playback_access, stack.playback_distribution_arn)):
+            credential = bucket.credentials[access.access_key_id]
+            assert credential.principal == "cloudfront.amazonaws.com"
+            assert credential.source_arn == arn
+        policy = stack.origin_policy
+        assert isinstance(policy, BucketPolicy)
+        assert bucket.policy == policy
+        assert [s.sid for s in policy.statements] == [
+            "CloudFrontIngest", "CloudFrontPlayback", "DenyInsecureTransport"
+        ]
+        assert policy.statements[0].actions == DEFAULT_S3_INGEST_ACTIONS
+        assert policy.findings(playback_distributions=[stack.playback_distribution_arn]) == ()
+        for name in ("container", "secret", "playback_secret", "container_policy",
+                     "container_endpoint"):
+            with pytest.raises(LocalStackError, match="origin='s3'"):
+                getattr(stack, name)
+        assert "bucket='https://127.0.0.1:" in repr(stack)
+        assert stack.ingest_access.secret_access_key not in repr(stack)
+        ports = [ingest.port, playback.port, bucket.port]
+    for port in ports:
+        with socket.socket() as s, pytest.raises(OSError):
+            s.connect(("127.0.0.1", port))
+    with LocalStack() as mediastore:
+        with pytest.raises(LocalStackError, match="MediaStore stack"):
+            mediastore.bucket  # noqa: B018
+        with pytest.raises(LocalStackError, match="MediaStore stack"):
+            mediastore.ingest_access  # noqa: B018
+    with pytest.raises(InvalidInputError, match="origin"):
+        LocalStack(origin="gcs")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="secrets"):
+        LocalStack(origin="s3", secret=IngestSecret.generate())
+
+
+def test_s3_stack_end_to_end_with_ingest_client(tmp_path: Path) -> None:
+    segment = hashlib.sha256(b"s3").digest() * 10_000
+    playlist_file = tmp_path / "index.m3u8"
+    playlist_file.write_bytes(b"#EXTM3U\n#EXTINF:1.0,\nseg1.ts\n")
+    with LocalStack(origin="s3") as stack, stack.ingest_client() as ingest, \
+            stack.playback_client() as playback:
+        result = ingest.put("live/seg1.ts", segment)
+        assert result.etag == f'"{hashlib.md5(segment, usedforsecurity=False).hexdigest()}"'
+        with playlist_file.open("rb") as fh:
+            ingest.put("live/index.m3u8", fh)
+        bucket = stack.bucket
+        assert bucket.read("live/seg1.ts") == segment
+        assert bucket.read("live/index.m3u8") == playlist_file.read_bytes()
+        assert playback.get("live/seg1.ts") == segment
+        assert playback.head("live/seg1.ts").size == len(segment)
+        # What the bucket saw: HTTPS, SigV4 from the ingest OAC key, the viewer's hash.
+        puts = [r for r in bucket.requests if r.method == "PUT"]
+        assert len(puts) == 2
+        assert all(r.tls and r.status == 200 for r in puts)
+        key_id = stack.ingest_access.access_key_id
+        assert all(
+            (r.header("Authorization") or "").startswith(f"AWS4-HMAC-SHA256 Credential={key_id}/")
+            for r in puts
+        )
+        assert puts[0].header("X-Amz-Content-SHA256") == hashlib.sha256(segment).hexdigest()
+        assert all("Signature=" not in r.path and "Expires=" not in r.path for r in puts)
+        gets = [r for r in bucket.requests if r.method in ("GET", "HEAD")]
+        playback_key = stack.playback_access.access_key_id
+        assert gets
+        assert all(f"Credential={playback_key}/" in (r.header("Authorization") or "")
+                   for r in gets)
+        # The ingest distribution may not read (GetObject is the playback one's).
+        with pytest.raises(AccessDeniedError):
+            ingest.head("live/seg1.ts")
+        ingest.delete("live/seg1.ts")
+        assert bucket.keys() == ["live/index.m3u8"]
+        # A missing key reads as AccessDenied: the playback OAC may not ListBucket.
+        with pytest.raises(AccessDeniedError):
+            playback.get("live/seg1.ts")
+
+
+def test_s3_stack_refuses_what_s3_behind_oac_refuses() -> None:
+    with LocalStack(origin="s3") as stack:
+        bucket = stack.bucket
+        plain = IngestConfig(ca_bundle=stack.ca_bundle)  # no x-amz-content-sha256
+        with stack.ingest_client(config=plain) as client:
+            # The edge signs the empty-body hash; the bucket sees a different body.
+            with pytest.raises(HTTPStatusError) as info:
+                client.put("live/no-hash.ts", b"body")
+            assert (info.value.status, info.value.code) == (400, "XAmzContentSHA256Mismatch")
+            # A streamed (chunked) body has no length: S3 behind OAC cannot take it.
+            with pytest.raises(HTTPStatusError) as info:
+                client.put("live/chunked.ts", iter([b"a" * 1000, b"b" * 1000]))
+            assert (info.value.status, info.value.code) == (411, "MissingContentLength")
+        assert bucket.keys() == []
+        # The playback distribution's credential cannot write, whatever it signs.
+        body = b"forged"
+        url = bucket.url("live/forged.ts")
+        headers = stack.playback_access.signed_headers(
+            "PUT", url, [("x-amz-content-sha256", hashlib.sha256(body).hexdigest())]
+        )
+        with urllib3.PoolManager(retries=False, ca_certs=stack.ca_bundle) as tls_pool:
+            response = tls_pool.request("PUT", url, body=body, headers=headers)
+            assert response.status == 403
+            assert b"<Code>AccessDenied</Code>" in response.data
+            response = tls_pool.request("PUT", url, body=body)  # anonymous
+            assert response.status == 403
+            # The same PUT signed by the ingest OAC goes through (the check is the policy).
+            headers = stack.ingest_access.signed_headers(
+                "PUT", url, [("x-amz-content-sha256", hashlib.sha256(body).hexdigest())]
+            )
+            assert tls_pool.request("PUT", url, body=body, headers=headers).status == 200
+        assert bucket.keys() == ["live/forged.ts"]
+
+
+def test_s3_stack_survives_injected_faults() -> None:
+    plan = FaultPlan(seed=3, failure_rate=0.3, delay=0.01, retry_after=0)
+    data = {f"live/seg{i:03d}.ts": bytes([i]) * (5_000 + i) for i in range(20)}
+    with LocalStack(origin="s3", faults=plan) as stack, stack.ingest_client(
+        config=IngestConfig(ca_bundle=stack.ca_bundle, content_sha256=True,
+                            retry=RetryPolicy(max_attempts=12)),
+        sleep=lambda seconds: None,
+    ) as client:
+        for path, body in data.items():
+            client.put(path, body)
+        assert sum(stack.ingest_edge.faults_injected.values()) >= 3
+        assert {k: stack.bucket.read(k) for k in stack.bucket.paths()} == data
 
 
 # --- the pytest plugin -----------------------------------------------------------------
