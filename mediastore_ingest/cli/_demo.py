@@ -7,6 +7,13 @@ HLS stream through the ingest edge with signed URLs, reads it back through the
 playback edge and compares SHA-256, then shows that unsigned, expired, tampered,
 wrong-key and wrong-secret requests are refused. Each step prints ✓ or ✗; the exit
 status is 0 only if every step behaved.
+
+``--origin s3`` tells the same story onto MediaStore's successor: an HTTPS S3 bucket
+behind edges signing with Origin Access Control, a bucket policy letting only the
+ingest distribution write and only the playback distribution read, uploads carrying
+``x-amz-content-sha256``; it shows that a public-write bucket policy is linted, and
+that a direct unsigned PUT, a write signed as the playback distribution, a wrong
+``x-amz-content-sha256`` and a chunked PUT are refused.
 """
 
 from __future__ import annotations
@@ -68,7 +75,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "container and CloudFront-like ingest and playback edges on 127.0.0.1; push "
             "a short live HLS stream with signed URLs, read it back and compare; show "
             "that unsigned, expired, tampered, wrong-key and wrong-secret requests are "
-            "refused. Exit status 0 only if every step behaved."
+            "refused. --origin s3 does the same onto an S3 bucket behind Origin Access "
+            "Control. Exit status 0 only if every step behaved."
         ),
     )
     p.add_argument("--segments", type=int, default=6, metavar="N",

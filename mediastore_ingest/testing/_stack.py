@@ -536,7 +536,8 @@ class LocalStack:
 
     def ingest_client(self, **kwargs: Any) -> IngestClient:
         """An :class:`~mediastore_ingest.IngestClient` for the ingest edge, signing with
-        :attr:`signer` and trusting :attr:`ca_bundle`; ``kwargs`` go to the client."""
+        :attr:`signer` and trusting :attr:`ca_bundle` (and sending
+        ``x-amz-content-sha256`` for ``origin="s3"``); ``kwargs`` go to the client."""
         return self._client(self.ingest_base_url, kwargs)
 
     def playback_client(self, **kwargs: Any) -> IngestClient:
