@@ -16,8 +16,16 @@ What :meth:`Provisioner.apply` does, in order, each step *create*, *update* or
    ``CallerReference`` is derived from the container name and the role, so a second
    run finds them again (and updates them if the wanted config changed).
 
+With ``ProvisioningSpec(origin="s3", bucket_name=...)`` the origin is an S3 bucket
+behind a CloudFront Origin Access Control instead, and no secret is involved: the S3
+bucket (created in the region if missing), its public access block (all four on),
+object ownership (``BucketOwnerEnforced``) and optional expiry rule; the OAC (reused by
+name); the public key and key group; both distributions pointing at the bucket's REST
+endpoint with the OAC; and last the bucket policy, which names the distributions' ARNs
+and so can only be written once they exist.
+
 :meth:`Provisioner.plan` is the dry run: it makes only read calls (``Describe*``,
-``Get*``, ``List*``) and returns the :class:`Plan` of what ``apply`` would do.
+``Get*``, ``Head*``, ``List*``) and returns the :class:`Plan` of what ``apply`` would do.
 Running ``apply`` twice changes nothing the second time: its plan holds only
 ``reuse`` and ``unchanged`` steps.
 
@@ -1357,7 +1365,17 @@ class Provisioner:
     def _bucket(self, spec: ProvisioningSpec, execute: bool, steps: list[PlanStep]) -> bool:
         """Create the bucket if missing; True when it exists (before or after)."""
         bucket = spec.name
-        found = self._call("s3", "HeadBucket", absent=_NO_BUCKET, Bucket=bucket)
+        try:
+            found = self._call("s3", "HeadBucket", absent=_NO_BUCKET, Bucket=bucket)
+        except ProvisioningError as exc:
+            if exc.code not in ("403", "AccessDenied", "Forbidden"):
+                raise
+            raise ProvisioningError(
+                f"bucket {bucket!r} exists but this account may not use it (it belongs to "
+                "another account, or the credentials lack s3:ListBucket on it)",
+                operation="HeadBucket",
+                code=exc.code,
+            ) from exc.__cause__
         if found is not None:
             where = self._call("s3", "GetBucketLocation", Bucket=bucket) or {}
             # us-east-1 answers no constraint; "EU" is the legacy name of eu-west-1.

@@ -530,6 +530,7 @@ def test_client_errors_are_translated(session: botocore.session.Session) -> None
     with stub, pytest.raises(ProvisioningError) as info:
         p.plan(s3_spec())
     assert (info.value.operation, info.value.code) == ("HeadBucket", "403")
+    assert "another account" in str(info.value)
     assert isinstance(info.value.__cause__, ClientError)
 
 
