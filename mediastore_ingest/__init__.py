@@ -9,6 +9,17 @@ from __future__ import annotations
 
 import logging
 
+from .bucket_policy import (
+    CLOUDFRONT_SERVICE_PRINCIPAL,
+    MAX_BUCKET_POLICY_BYTES,
+    S3_INGEST_ACTIONS,
+    BucketPolicy,
+    BucketPolicyBuilder,
+    bucket_arn,
+    check_bucket_name,
+    distribution_arn,
+    s3_object_arn,
+)
 from .container_policy import (
     MAX_POLICY_LENGTH,
     POLICY_VERSION,
@@ -35,6 +46,7 @@ from .distribution import (
     ingest_distribution_config,
     origin_access_control_config,
     playback_distribution_config,
+    s3_origin_domain,
     validate_origin_domain,
 )
 from .errors import (
@@ -136,6 +148,7 @@ from .provisioning import (
     ProvisioningSpec,
     live_cors_rules,
     live_lifecycle_policy,
+    s3_expiry_rule,
     secret_gated_container_policy,
 )
 from .relay import DEFAULT_CACHE_RULES, RelayConfig, RelayStats, SigningRelay
@@ -155,20 +168,25 @@ __all__ = [
     "CACHING_DISABLED_POLICY_ID",
     "CACHING_OPTIMIZED_POLICY_ID",
     "CLOUDFRONT_KEY_REQUIREMENTS",
+    "CLOUDFRONT_SERVICE_PRINCIPAL",
     "COOKIE_NAMES",
     "DEFAULT_CACHE_RULES",
     "FORBIDDEN_ORIGIN_HEADERS",
     "INGEST_ACTIONS",
     "INGEST_METHODS",
+    "MAX_BUCKET_POLICY_BYTES",
     "MAX_EPOCH",
     "MAX_POLICY_LENGTH",
     "MEDIA_TYPES",
     "PLAYBACK_METHODS",
     "POLICY_VERSION",
     "RESERVED_QUERY_PARAMS",
+    "S3_INGEST_ACTIONS",
     "USER_AGENT_PREFIX",
     "AccessDeniedError",
     "BodyNotRetryableError",
+    "BucketPolicy",
+    "BucketPolicyBuilder",
     "CannedPolicy",
     "Condition",
     "ContainerInfo",
@@ -249,10 +267,13 @@ __all__ = [
     "Urllib3Transport",
     "VerificationError",
     "__version__",
+    "bucket_arn",
+    "check_bucket_name",
     "check_private_key",
     "check_public_key",
     "container_arn",
     "detect_origin_type",
+    "distribution_arn",
     "evaluate_container_policy",
     "generate_key_pair",
     "guess_content_type",
@@ -270,6 +291,9 @@ __all__ = [
     "parse_retry_after",
     "playback_distribution_config",
     "public_key_pem",
+    "s3_expiry_rule",
+    "s3_object_arn",
+    "s3_origin_domain",
     "secret_gated_container_policy",
     "to_epoch",
     "validate_content_type",

@@ -5,6 +5,17 @@ from __future__ import annotations
 import mediastore_ingest
 
 EXPECTED = {
+    "BucketPolicy",
+    "BucketPolicyBuilder",
+    "bucket_arn",
+    "s3_object_arn",
+    "distribution_arn",
+    "check_bucket_name",
+    "MAX_BUCKET_POLICY_BYTES",
+    "CLOUDFRONT_SERVICE_PRINCIPAL",
+    "S3_INGEST_ACTIONS",
+    "s3_origin_domain",
+    "s3_expiry_rule",
     "DEFAULT_CACHE_RULES",
     "RelayConfig",
     "RelayStats",
