@@ -159,15 +159,30 @@ def test_ffmpeg_direct_to_the_edge_with_the_cookie_header(
     command += f" {printed} {shlex.quote(f'{stack.ingest_base_url}/live/{MANIFEST[muxer]}')}"
     subprocess.run(["bash", "-c", command], check=True, timeout=60)
 
+    # ffmpeg does not wait for an answer before its next PUT, and with
+    # -http_persistent 0 each PUT has its own connection: the rewrites of one file (the
+    # manifest, DASH's init segment) can reach the origin out of order. So media
+    # segments must be byte-identical; rewritten files must be present. (Through the
+    # relay, one connection keeps the order: there everything is byte-identical.)
+    rewritten = {MANIFEST[muxer]} | {n for n in expected if n.startswith("init-")}
+    media = {n: data for n, data in expected.items() if n not in rewritten}
+    assert media
+
     def complete(_: object) -> bool:
         stored = {p for p in stack.container.paths() if p.startswith("live/")}
         return stored == {"live/" + n for n in expected} and all(
-            stack.container.read("live/" + n) == data for n, data in expected.items()
+            stack.container.read("live/" + n) == data for n, data in media.items()
         )
 
     # ffmpeg exits without waiting for its last answer: wait for the edge to finish
-    stack.container.wait_for_request(complete, timeout=20)
-    assert_stored(stack, "live/", expected)
+    try:
+        stack.container.wait_for_request(complete, timeout=20)
+    except Exception:
+        stored = {p for p in stack.container.paths() if p.startswith("live/")}
+        missing = sorted({"live/" + n for n in expected} - stored)
+        different = sorted(n for n, data in media.items()
+                           if "live/" + n in stored and stack.container.read("live/" + n) != data)
+        raise AssertionError(f"missing {missing}, different {different}") from None
     assert {r.status for r in stack.ingest_edge.requests} == {200}
 
 
