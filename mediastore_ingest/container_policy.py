@@ -31,7 +31,7 @@ import attrs
 
 from ._encoding import compact_json
 from .errors import ContainerPolicyError, InvalidInputError
-from .policies import _wildcard_regex
+from .policies import wildcard_match
 
 __all__ = [
     "MAX_POLICY_LENGTH",
@@ -183,9 +183,7 @@ def mediastore_object_arn(region: str, account_id: str, container: str, path: st
 
 def match_wildcard(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
     """IAM-style match: ``*`` is any run of characters, ``?`` exactly one."""
-    if ignore_case:
-        pattern, value = pattern.lower(), value.lower()
-    return _wildcard_regex(pattern).fullmatch(value) is not None
+    return wildcard_match(pattern, value, case_sensitive=not ignore_case)
 
 
 # --- the policy document ---------------------------------------------------------------
