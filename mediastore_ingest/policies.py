@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl
 import attrs
 
 from ._encoding import compact_json
-from .errors import PolicyError, PolicyParseError
+from .errors import InvalidInputError, PolicyError, PolicyParseError
 
 __all__ = [
     "MAX_EPOCH",
@@ -36,6 +36,7 @@ __all__ = [
     "TimeLike",
     "normalize_url",
     "to_epoch",
+    "wildcard_match",
 ]
 
 #: The largest epoch CloudFront accepts (2038-01-19T03:14:07Z).
@@ -56,9 +57,9 @@ _MILLIS_THRESHOLD = 100_000_000_000
 # few ASCII characters never valid unescaped in a URL) is percent-encoded as UTF-8.
 _URL_SAFE = frozenset(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-    "-._~:/?[]@!$&'()*+,;=%"
+    "-._~:/?@!$&'()*+,;=%"
 )
-_ALREADY_SAFE = re.compile(r"[A-Za-z0-9\-._~:/?\[\]@!$&'()*+,;=]*\Z")
+_ALREADY_SAFE = re.compile(r"[A-Za-z0-9\-._~:/?@!$&'()*+,;=]*\Z")
 _HOST = re.compile(r"[a-z0-9.\-]+(?::[0-9]{1,5})?\Z|\[[0-9a-f:.]+\](?::[0-9]{1,5})?\Z")
 _WILD_HOST = re.compile(r"[a-z0-9.\-*?]+(?::[0-9*?]{1,5})?\Z|\[[0-9a-f:.]+\](?::[0-9]{1,5})?\Z")
 _PCT_TRIPLET = re.compile(r"%[0-9A-Fa-f]{2}")
@@ -112,7 +113,7 @@ def _encode_part(text: str) -> str:
         ch = text[i]
         if ch == "%":
             if _PCT_TRIPLET.match(text, i):
-                out.append(text[i : i + 3])
+                out.append(text[i : i + 3].upper())  # clients send %2F, not %2f
                 i += 3
                 continue
             out.append("%25")
@@ -124,21 +125,31 @@ def _encode_part(text: str) -> str:
     return "".join(out)
 
 
-@functools.lru_cache(maxsize=4096)
 def normalize_url(url: str, *, allow_wildcards: bool = False) -> str:
     """Return ``url`` in the one form that is both signed and sent.
 
-    Spaces, non-ASCII characters and characters never valid in a URL are
-    percent-encoded (UTF-8) exactly once: existing ``%XX`` escapes are kept, a lone
-    ``%`` becomes ``%25``. The host is IDNA-encoded and lower-cased. Refused with
+    It is the form HTTP clients (urllib3, curl, browsers) put on the wire unchanged:
+    spaces, non-ASCII characters, ``[``/``]`` and characters never valid in a URL are
+    percent-encoded (UTF-8) exactly once, existing ``%XX`` escapes are kept but
+    upper-cased, a lone ``%`` becomes ``%25``; ``.``/``..`` path segments are resolved
+    (RFC 3986); a default port (``:443`` for https, ``:80`` for http) is dropped; the
+    host is IDNA-encoded and lower-cased. Refused with
     :class:`~mediastore_ingest.errors.PolicyError`: schemes other than http/https, a
-    ``#fragment``, a missing host, and CloudFront's reserved query parameters.
+    ``#fragment``, a missing host, a port outside 1-65535, and CloudFront's reserved
+    query parameters.
 
     With ``allow_wildcards`` (custom-policy resources), ``*`` may stand anywhere,
-    including in the scheme (``http*://``) or as the whole resource.
+    including in the scheme (``http*://``) or as the whole resource; dot segments are
+    refused there rather than resolved, since resolving would change what the
+    wildcard covers.
     """
     if not isinstance(url, str):
         raise PolicyError(f"URL must be a str, not {type(url).__name__}")
+    return _normalize_url(url, bool(allow_wildcards))
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalize_url(url: str, allow_wildcards: bool) -> str:
     if not url:
         raise PolicyError("URL must not be empty")
     if "#" in url:
@@ -166,6 +177,12 @@ def normalize_url(url: str, *, allow_wildcards: bool = False) -> str:
         raise PolicyError(f"URL {url!r} has a host that cannot be IDNA-encoded") from exc
     if not (_WILD_HOST if allow_wildcards else _HOST).match(host):
         raise PolicyError(f"URL {url!r} has an invalid host")
+    name, colon, port = host.rpartition(":")
+    if colon and port.isdigit() and "]" not in port:
+        if not 1 <= int(port) <= 65535:
+            raise PolicyError(f"URL {url!r} has a port outside 1-65535")
+        if (scheme, port) in (("https", "443"), ("http", "80")):
+            host = name  # clients leave the default port out of Host
     # A client sends "/" for an empty path, and CloudFront rebuilds the URL from it.
     if not tail and not allow_wildcards:
         tail = "/"
@@ -173,7 +190,17 @@ def normalize_url(url: str, *, allow_wildcards: bool = False) -> str:
         tail = "/" + tail
     if not _ALREADY_SAFE.match(tail):
         tail = _encode_part(tail)
-    _, q, query = tail.partition("?")
+    path, q, query = tail.partition("?")
+    if "/." in path:
+        segments = path.split("/")
+        if "." in segments or ".." in segments:
+            if allow_wildcards:
+                raise PolicyError(
+                    f"resource {url!r} has a dot segment ('.' or '..'); write the path "
+                    "clients will send"
+                )
+            path = _remove_dot_segments(path)
+            tail = path + q + query
     if q and query:
         names = {name for name, _ in parse_qsl(query, keep_blank_values=True)}
         clash = sorted(names & RESERVED_QUERY_PARAMS)
@@ -185,17 +212,58 @@ def normalize_url(url: str, *, allow_wildcards: bool = False) -> str:
     return f"{scheme}://{host}{tail}"
 
 
-@functools.lru_cache(maxsize=1024)
-def _wildcard_regex(resource: str) -> re.Pattern[str]:
-    parts = []
-    for ch in resource:
-        if ch == "*":
-            parts.append(".*")
-        elif ch == "?":
-            parts.append(".")
+def _remove_dot_segments(path: str) -> str:
+    """RFC 3986 section 5.2.4, for an absolute path."""
+    out: list[str] = []
+    segments = path.split("/")[1:]
+    for i, segment in enumerate(segments):
+        last = i == len(segments) - 1
+        if segment == "..":
+            if out:
+                out.pop()
+            if last:
+                out.append("")
+        elif segment == ".":
+            if last:
+                out.append("")
         else:
-            parts.append(re.escape(ch))
-    return re.compile("".join(parts), re.DOTALL)
+            out.append(segment)
+    return "/" + "/".join(out)
+
+
+def wildcard_match(pattern: str, text: str, *, case_sensitive: bool = True) -> bool:
+    """CloudFront/IAM wildcard matching: ``*`` is zero or more characters, ``?``
+    exactly one, everything else literal; the whole of ``text`` must match.
+
+    Runs in O(len(pattern) * len(text)) at worst (no regex backtracking), so a
+    hostile pattern or a long header cannot stall a server.
+    """
+    if not case_sensitive:
+        pattern, text = pattern.lower(), text.lower()
+    if "*" not in pattern and "?" not in pattern:
+        return pattern == text
+    if "?" not in pattern and pattern.count("*") == 1 and pattern.endswith("*"):
+        return text.startswith(pattern[:-1])
+    p = t = 0
+    star = -1
+    resume = 0
+    np, nt = len(pattern), len(text)
+    while t < nt:
+        if p < np and (pattern[p] == "?" or pattern[p] == text[t]):
+            p += 1
+            t += 1
+        elif p < np and pattern[p] == "*":
+            star, resume = p, t
+            p += 1
+        elif star >= 0:
+            p = star + 1
+            resume += 1
+            t = resume
+        else:
+            return False
+    while p < np and pattern[p] == "*":
+        p += 1
+    return p == np
 
 
 def _ip_in(client_ip: str | None, network: str | None) -> bool:
@@ -203,10 +271,12 @@ def _ip_in(client_ip: str | None, network: str | None) -> bool:
         return True
     if client_ip is None:
         return False
+    if not isinstance(client_ip, str):
+        raise InvalidInputError(f"client_ip must be a str, not {type(client_ip).__name__}")
     try:
         addr = ipaddress.ip_address(client_ip)
     except ValueError as exc:
-        raise PolicyError(f"client_ip {client_ip!r} is not an IP address") from exc
+        raise InvalidInputError(f"client_ip {client_ip!r} is not an IP address") from exc
     net = ipaddress.ip_network(network)
     return addr.version == net.version and addr in net
 
@@ -349,9 +419,11 @@ class CustomPolicy:
         ``DateLessThan``.
         """
         try:
-            doc = json.loads(text)
-        except (ValueError, TypeError) as exc:
-            raise PolicyParseError(f"policy is not valid JSON: {exc}") from exc
+            doc = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+        except PolicyParseError:
+            raise
+        except (ValueError, TypeError, RecursionError) as exc:
+            raise PolicyParseError(f"policy is not valid JSON: {type(exc).__name__}") from exc
         statement = _single_statement(doc)
         resource = statement.get("Resource")
         if not isinstance(resource, str):
@@ -388,7 +460,7 @@ class CustomPolicy:
     def matches(self, url: str) -> bool:
         """CloudFront's wildcard match: ``*`` is zero or more characters, ``?`` exactly
         one, everything else literal and case-sensitive, over the whole URL."""
-        return _wildcard_regex(self.resource).fullmatch(normalize_url(url)) is not None
+        return wildcard_match(self.resource, normalize_url(url))
 
     def is_valid_at(self, now: TimeLike, client_ip: str | None = None) -> bool:
         """True when ``now`` is in ``[not_before, expires)`` and ``client_ip`` is in
@@ -402,6 +474,15 @@ class CustomPolicy:
 
 
 Policy = CannedPolicy | CustomPolicy
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    doc: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in doc:
+            raise PolicyParseError(f"policy has a duplicate key {key!r}")
+        doc[key] = value
+    return doc
 
 
 def _single_statement(doc: object) -> Mapping[str, Any]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import os
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Literal, cast
@@ -58,6 +59,7 @@ from .policies import (
 
 __all__ = [
     "COOKIE_NAMES",
+    "MAX_URL_BYTES",
     "HashAlgorithm",
     "SignedUrl",
     "UrlSigner",
@@ -105,6 +107,8 @@ def _check_key_id(value: object) -> str:
 
 def _resolve_expires(expires: ExpiresLike, now: TimeLike | None, clock: Callable[[], float]) -> int:
     if isinstance(expires, _dt.timedelta):
+        if expires <= _dt.timedelta(0):
+            raise PolicyError(f"expires={expires} is in the past; a relative expiry must be > 0")
         base = to_epoch(now, name="now") if now is not None else int(clock())
         return to_epoch(base + int(expires.total_seconds()), name="expires")
     return to_epoch(expires, name="expires")
@@ -254,7 +258,13 @@ class UrlSigner:
                     f"URL {base!r} is not covered by the policy resource {policy.resource!r}"
                 )
         sep = "&" if "?" in base else "?"
-        return base + sep + self._params_for(policy)
+        signed = base + sep + self._params_for(policy)
+        if len(signed) > MAX_URL_BYTES:  # ASCII after normalisation: chars == bytes
+            raise PolicyError(
+                f"the signed URL is {len(signed)} bytes; CloudFront accepts at most "
+                f"{MAX_URL_BYTES:,} (use a shorter path, or signed cookies)"
+            )
+        return signed
 
     # -- cookies --------------------------------------------------------------------------
 
@@ -289,11 +299,14 @@ class UrlSigner:
         cookies to a viewer (one header per cookie)."""
         attrs_: list[str] = []
         if domain is not None:
-            if not domain or any(c in domain for c in ";, \t\r\n"):
+            if not isinstance(domain, str) or not _COOKIE_DOMAIN.match(domain):
                 raise InvalidInputError(f"invalid cookie domain {domain!r}")
             attrs_.append(f"Domain={domain}")
-        if not path.startswith("/") or any(c in path for c in ";\r\n"):
-            raise InvalidInputError(f"cookie path must start with '/', not {path!r}")
+        if not isinstance(path, str) or not _COOKIE_PATH.match(path):
+            raise InvalidInputError(
+                f"cookie path must start with '/' and hold no ';', ',' or control "
+                f"characters, not {path!r}"
+            )
         attrs_.append(f"Path={path}")
         if max_age is not None:
             if isinstance(max_age, bool) or not isinstance(max_age, int) or max_age < 0:
@@ -336,19 +349,36 @@ class SignedUrl:
 
     @classmethod
     def from_cookies(cls, url: str, cookies: Mapping[str, str] | str) -> SignedUrl:
-        """The same view of a request authorised by signed cookies."""
-        jar = parse_cookie_header(cookies) if isinstance(cookies, str) else dict(cookies)
-        found = {
-            name[len("CloudFront-") :]: value
-            for name, value in jar.items()
-            if name in COOKIE_NAMES
-        }
+        """The same view of a request authorised by signed cookies (a mapping, or a
+        ``Cookie:`` header value; a ``CloudFront-*`` cookie sent twice is refused)."""
+        if not isinstance(url, str):
+            raise InvalidInputError(f"url must be a str, not {type(url).__name__}")
+        if isinstance(cookies, str):
+            pairs = _cookie_pairs(cookies)
+        elif isinstance(cookies, Mapping):
+            pairs = [(str(k), str(v)) for k, v in cookies.items()]
+        else:
+            raise InvalidInputError(
+                f"cookies must be a mapping or a Cookie header str, not {type(cookies).__name__}"
+            )
+        found: dict[str, str] = {}
+        for name, value in pairs:
+            if name in COOKIE_NAMES:
+                short = name[len("CloudFront-") :]
+                if short in found:
+                    raise MalformedSignatureError(f"cookie {name} appears twice", url=url)
+                found[short] = value
         return cls(url, *_signing_fields(url, found, prefix="CloudFront-"))
 
 
 # (signature, key_pair_id, hash_algorithm, expires, policy): SignedUrl's fields after url.
 _SigningFields = tuple[str, str, HashAlgorithm, int | None, str | None]
 _HASH_NAMES: dict[str, HashAlgorithm] = {"SHA1": "SHA1", "SHA256": "SHA256"}
+_COOKIE_DOMAIN = re.compile(r"\.?[A-Za-z0-9](?:[A-Za-z0-9.\-]*[A-Za-z0-9])?\Z")
+_COOKIE_PATH = re.compile(r"/[\x21-\x2b\x2d-\x3a\x3c-\x7e]*\Z")  # no ';' ',' CTL SP
+#: CloudFront refuses request URLs longer than this (bytes).
+MAX_URL_BYTES = 8192
+_PLAIN_DIGITS = re.compile(r"(?:0|[1-9][0-9]*)\Z")
 
 
 def _split_signed_url(signed_url: str) -> tuple[str, dict[str, str]]:
@@ -367,7 +397,9 @@ def _split_signed_url(signed_url: str) -> tuple[str, dict[str, str]]:
                     raise MalformedSignatureError(
                         f"signing parameter {name} appears twice", url=base
                     )
-                found[name] = unquote(value) if "%" in value else value
+                # Expires is taken as sent (CloudFront rebuilds the canned policy
+                # from it); the base64 values may arrive percent-encoded.
+                found[name] = unquote(value) if "%" in value and name != "Expires" else value
             elif kept is None:
                 kept = [pair]
             else:
@@ -397,20 +429,26 @@ def _signing_fields(url: str, found: Mapping[str, str], *, prefix: str) -> _Sign
         )
     expires = None
     if expires_text is not None:
-        if not expires_text.isascii() or not expires_text.isdigit():
+        if not _PLAIN_DIGITS.match(expires_text):
             raise MalformedSignatureError(f"{prefix}Expires is not an integer", url=url)
         expires = int(expires_text)
     return signature, key_pair_id, hash_name, expires, policy
 
 
-def parse_cookie_header(header: str) -> dict[str, str]:
-    """Parse a ``Cookie:`` header value into a name → value mapping (last one wins)."""
-    jar: dict[str, str] = {}
+def _cookie_pairs(header: str) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
     for part in header.split(";"):
         name, eq, value = part.strip().partition("=")
         if eq and name:
-            jar[name] = value.strip().strip('"')
-    return jar
+            pairs.append((name, value.strip().strip('"')))
+    return pairs
+
+
+def parse_cookie_header(header: str) -> dict[str, str]:
+    """Parse a ``Cookie:`` header value into a name → value mapping (last one wins)."""
+    if not isinstance(header, str):
+        raise InvalidInputError(f"header must be a str, not {type(header).__name__}")
+    return dict(_cookie_pairs(header))
 
 
 class UrlVerifier:
@@ -536,11 +574,13 @@ class UrlVerifier:
                 raise MalformedSignatureError(
                     f"Policy is not CloudFront base64: {exc}", url=url
                 ) from exc
-            policy = _parse_signed_policy(message, url)
+        # The signature first: untrusted policy JSON is never parsed.
         if not self._verified(check, signature, message):
             raise SignatureMismatchError(
                 f"signature does not match the policy under key {key_pair_id}", url=url
             )
+        if expires is None:
+            policy = _parse_signed_policy(message, url)
         t = to_epoch(now, name="now") if now is not None else int(self._clock())
         if t >= policy.expires:
             raise PolicyExpiredError(f"expired at epoch {policy.expires} (now {t})", url=url)

@@ -247,6 +247,15 @@ class _EdgeHandler(RequestHandler):
         edge = self.edge
         cf_id = edge._new_request_id()
         method = self.command
+        host = self.headers.get("Host")
+        if host is None or host.lower() not in edge.host_names():
+            # CloudFront routes by Host: a request naming another host (or none) never
+            # reaches this distribution, so its signature is never checked here.
+            self._send_error(
+                400, "BadRequest", "The request could not be satisfied: unknown Host.",
+                cf_id, detail="UnknownHost",
+            )
+            return
         if method not in edge.allowed_methods:
             self._send_error(
                 403,
@@ -264,7 +273,6 @@ class _EdgeHandler(RequestHandler):
             self._send_error(400, "BadRequest", "Bad request target", cf_id, detail="BadRequest")
             return
         if edge.require_signature:
-            host = self.headers.get("Host") or f"{edge.host}:{edge.port}"
             url = f"{edge.scheme}://{host}{self.path}"
             try:
                 edge._verify(url, split.query, self.headers.get_all("Cookie") or [], self.peer)
@@ -715,6 +723,14 @@ class LocalEdge(LocalHTTPServer):
             self._forwarded.clear()
 
     # --- used by the handler --------------------------------------------------------------
+
+    def host_names(self) -> frozenset[str]:
+        """The ``Host`` values this edge answers to (lower-case ``host:port``)."""
+        port = self.port
+        names = {f"127.0.0.1:{port}", f"localhost:{port}", f"{self.host}:{port}"}
+        if (self.scheme, port) in (("https", 443), ("http", 80)):
+            names |= {"127.0.0.1", "localhost", self.host}
+        return frozenset(name.lower() for name in names)
 
     def _pool(self) -> urllib3.HTTPConnectionPool:
         pool = self._origin_pool
