@@ -131,6 +131,7 @@ from .policies import (
     TimeLike,
     normalize_url,
     to_epoch,
+    wildcard_match,
 )
 from .policy_eval import (
     Decision,
@@ -154,6 +155,7 @@ from .provisioning import (
 from .relay import DEFAULT_CACHE_RULES, RelayConfig, RelayStats, SigningRelay
 from .signing import (
     COOKIE_NAMES,
+    MAX_URL_BYTES,
     HashAlgorithm,
     SignedUrl,
     UrlSigner,
@@ -177,6 +179,7 @@ __all__ = [
     "MAX_BUCKET_POLICY_BYTES",
     "MAX_EPOCH",
     "MAX_POLICY_LENGTH",
+    "MAX_URL_BYTES",
     "MEDIA_TYPES",
     "PLAYBACK_METHODS",
     "POLICY_VERSION",
@@ -299,6 +302,7 @@ __all__ = [
     "validate_content_type",
     "validate_origin_domain",
     "validate_path",
+    "wildcard_match",
 ]
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import mediastore_ingest
 
 EXPECTED = {
+    "MAX_URL_BYTES",
+    "wildcard_match",
     "BucketPolicy",
     "BucketPolicyBuilder",
     "bucket_arn",
