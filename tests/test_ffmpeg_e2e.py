@@ -70,10 +70,10 @@ def local_copy(tmp_path: Path, muxer: str, seconds: int) -> dict[str, bytes]:
 
 
 def assert_stored(stack: LocalStack, prefix: str, expected: dict[str, bytes]) -> None:
-    stored = sorted(p for p in stack.container.paths() if p.startswith(prefix))
+    stored = sorted(p for p in stack.origin.paths() if p.startswith(prefix))
     assert stored == sorted(prefix + name for name in expected)
     for name, data in expected.items():
-        assert stack.container.read(prefix + name) == data, name
+        assert stack.origin.read(prefix + name) == data, name
 
 
 def private_pem(stack: LocalStack) -> bytes:
@@ -89,17 +89,29 @@ def stack() -> Iterator[LocalStack]:
         yield s
 
 
+@pytest.fixture(params=["mediastore", "s3"])
+def any_stack(request: pytest.FixtureRequest) -> Iterator[LocalStack]:
+    """The chain with a MediaStore container, then with an S3 bucket behind OAC."""
+    with LocalStack(origin=request.param) as s:
+        yield s
+
+
 def relay_for(stack: LocalStack, **config: object) -> SigningRelay:
+    s3 = stack.origin_kind == "s3"
+    if s3:  # S3 behind OAC: x-amz-content-sha256 on every PUT, no streaming uploads
+        config.setdefault("streaming_segments", False)
     return SigningRelay(
         stack.ingest_base_url,
         signer=stack.signer,
         config=RelayConfig(**config),  # type: ignore[arg-type]
-        ingest_config=IngestConfig(ca_bundle=stack.ca_bundle, retry=FAST_RETRY),
+        ingest_config=IngestConfig(ca_bundle=stack.ca_bundle, retry=FAST_RETRY,
+                                   content_sha256=s3),
     )
 
 
 @pytest.mark.parametrize("muxer", ["hls", "dash"])
-def test_ffmpeg_through_the_relay(stack: LocalStack, tmp_path: Path, muxer: str) -> None:
+def test_ffmpeg_through_the_relay(any_stack: LocalStack, tmp_path: Path, muxer: str) -> None:
+    stack = any_stack
     expected = local_copy(tmp_path, muxer, 4)
     with relay_for(stack, prefix="ch1/") as relay:
         subprocess.run(
@@ -111,10 +123,10 @@ def test_ffmpeg_through_the_relay(stack: LocalStack, tmp_path: Path, muxer: str)
     assert stats.failed == 0
     assert stats.aborted == 0
     assert_stored(stack, "ch1/live/", expected)
-    manifest = stack.container.describe(f"ch1/live/{MANIFEST[muxer]}")
+    manifest = stack.origin.describe(f"ch1/live/{MANIFEST[muxer]}")
     assert manifest.cache_control == "max-age=1"
     segment = next(n for n in expected if n != MANIFEST[muxer])
-    assert stack.container.describe(f"ch1/live/{segment}").cache_control == "max-age=31536000"
+    assert stack.origin.describe(f"ch1/live/{segment}").cache_control == "max-age=31536000"
 
 
 def test_ffmpeg_hls_through_the_relay_with_edge_faults(tmp_path: Path) -> None:

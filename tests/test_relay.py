@@ -325,3 +325,21 @@ def test_cli_finishes_in_flight_upload_on_signal(tmp_path: Path, sig: signal.Sig
         # new connections are refused once it has exited
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+@pytest.mark.parametrize(("origin", "sha256", "streaming"), [("mediastore", False, True),
+                                                               ("s3", True, False)])
+def test_cli_origin_selects_the_upload_profile(origin: str, sha256: bool, streaming: bool) -> None:
+    from mediastore_ingest.cli import build_parser
+    from mediastore_ingest.cli._relay import _build
+
+    args = build_parser().parse_args(
+        ["relay", "--listen", "127.0.0.1:0", "--to", "https://d111111abcdef8.cloudfront.net",
+         "--unsigned", "--origin", origin]
+    )
+    relay = _build(args)
+    try:
+        assert relay.config.streaming_segments is streaming
+        assert relay._client.config.content_sha256 is sha256
+    finally:
+        relay.close()

@@ -82,7 +82,8 @@ def _build(args: argparse.Namespace) -> SigningRelay:
         prefix=args.prefix,
         content_types=_pairs(args.content_type, "--content-type"),
         cache_control=cache_rules,
-        streaming_segments=not args.no_streaming,
+        # An S3 origin behind OAC takes no chunked/streaming uploads.
+        streaming_segments=not args.no_streaming and args.origin == "mediastore",
         allow_delete=args.allow_delete,
         allowed_peers=peers,
         token=_env(args.token_env, "relay token"),
@@ -92,6 +93,8 @@ def _build(args: argparse.Namespace) -> SigningRelay:
         shutdown_timeout=args.shutdown_timeout,
     )
     ingest_config = IngestConfig(
+        # S3 behind OAC needs x-amz-content-sha256 on every PUT.
+        content_sha256=args.origin == "s3",
         ca_bundle=args.ca_bundle,
         retry=RetryPolicy(max_attempts=args.max_attempts, backoff_cap=args.backoff_cap),
         read_timeout=args.read_timeout,
@@ -174,6 +177,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--cache-control", action="append", metavar="GLOB=VALUE",
                    help="Cache-Control rule (repeat; replaces the default: manifests "
                    "max-age=1, everything else max-age=31536000)")
+    p.add_argument("--origin", choices=("mediastore", "s3"), default="mediastore",
+                   help="what the distribution fronts: a MediaStore container (default) or "
+                   "an S3 bucket behind OAC (sends x-amz-content-sha256, no streaming)")
     p.add_argument("--no-streaming", action="store_true",
                    help="upload segments with standard availability (not STREAMING)")
     p.add_argument("--allow-delete", action="store_true", help="forward DELETE requests")
