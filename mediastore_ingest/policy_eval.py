@@ -20,6 +20,30 @@ IAM rules implemented (resource-based policy, one account, no identity policies)
   operators (``StringNotEquals``, ``NotIpAddress``, ``ArnNotLike`` ...) are then true,
   ``...IfExists`` is true, ``ForAllValues:`` is true, and ``Null`` tests presence.
 
+Which condition keys the evaluator knows (the rule that keeps it from guessing):
+
+* modelled from :class:`RequestContext` fields: ``aws:SecureTransport``,
+  ``aws:UserAgent``, ``aws:SourceIp``, ``aws:SourceArn``, ``aws:SourceAccount`` (a
+  field left ``None`` means the key is absent from the request);
+* derived from ``principal`` as IAM puts them in the request context:
+  ``aws:PrincipalType`` (``Anonymous`` for no principal, ``Account`` for an account id
+  or ``arn:...:iam::<account>:root``, ``User`` for ``...:user/...``, ``AssumedRole``
+  for a role ARN ``...:iam::<account>:role/...`` or an STS ``assumed-role`` session,
+  ``FederatedUser`` for an STS ``federated-user``), ``aws:PrincipalAccount`` and
+  ``aws:PrincipalArn`` (the role ARN for a role, the ARN itself otherwise; both absent
+  for an anonymous caller). What cannot be derived without guessing is unknown: the
+  ``aws:PrincipalArn`` of an STS session (the role's path is not in the session ARN)
+  and all three for a service principal such as ``cloudfront.amazonaws.com``; pass
+  such a value in ``extra``;
+* any other key, global (``aws:*``) or service-specific (``s3:*``, ``mediastore:*``
+  ...), only through ``RequestContext(extra=...)``, where an empty value (``()``)
+  declares the key absent from the request.
+
+A policy that names a key the request context does not know raises
+:class:`~mediastore_ingest.errors.UnsupportedPolicyFeatureError` before any decision,
+whatever the statement and the operator (``...IfExists`` and ``Null`` included):
+treating an unknown key as missing would turn a ``Deny`` into a silent allow.
+
 Supported operators: ``Bool``, ``StringEquals``, ``StringNotEquals``,
 ``StringEqualsIgnoreCase``, ``StringNotEqualsIgnoreCase``, ``StringLike``,
 ``StringNotLike``, ``IpAddress``, ``NotIpAddress``, ``ArnEquals``, ``ArnLike``,
@@ -35,7 +59,7 @@ from __future__ import annotations
 import enum
 import ipaddress
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 
 import attrs
 
@@ -75,6 +99,47 @@ _NAMED_KEYS = (
     "aws:sourcearn",
     "aws:sourceaccount",
 )
+_PRINCIPAL_ARN = "aws:principalarn"
+_PRINCIPAL_ACCOUNT = "aws:principalaccount"
+_PRINCIPAL_TYPE = "aws:principaltype"
+
+# principal ARN forms -> aws:PrincipalType, and whether the ARN is aws:PrincipalArn itself
+_PRINCIPAL_FORMS: tuple[tuple[re.Pattern[str], str, bool], ...] = (
+    (re.compile(r"arn:aws[a-z-]*:iam::(\d{12}):root", re.ASCII), "Account", True),
+    (re.compile(r"arn:aws[a-z-]*:iam::(\d{12}):user/.+", re.ASCII), "User", True),
+    (re.compile(r"arn:aws[a-z-]*:iam::(\d{12}):role/.+", re.ASCII), "AssumedRole", True),
+    (re.compile(r"arn:aws[a-z-]*:sts::(\d{12}):assumed-role/[^/]+/.+", re.ASCII),
+     "AssumedRole", False),
+    (re.compile(r"arn:aws[a-z-]*:sts::(\d{12}):federated-user/.+", re.ASCII),
+     "FederatedUser", True),
+)
+_PARTITION_RE = re.compile(r"arn:(aws[a-z-]*):", re.ASCII)
+
+
+def _principal_keys(principal: str | None, resource: str) -> dict[str, str | None]:
+    """``aws:PrincipalArn``/``Account``/``Type`` as IAM puts them in the request context.
+
+    ``None`` means the key is absent from the request; a key left out of the result
+    cannot be derived from ``principal`` without guessing (see the module doc).
+    """
+    if principal is None:
+        return {_PRINCIPAL_ARN: None, _PRINCIPAL_ACCOUNT: None, _PRINCIPAL_TYPE: "Anonymous"}
+    if re.fullmatch(r"\d{12}", principal, re.ASCII):
+        out: dict[str, str | None] = {
+            _PRINCIPAL_ACCOUNT: principal, _PRINCIPAL_TYPE: "Account"
+        }
+        partition = _PARTITION_RE.match(resource)
+        if partition is not None:  # a caller is always in the partition of the resource
+            out[_PRINCIPAL_ARN] = f"arn:{partition.group(1)}:iam::{principal}:root"
+        return out
+    for pattern, kind, is_arn in _PRINCIPAL_FORMS:
+        match = pattern.fullmatch(principal)
+        if match is not None:
+            out = {_PRINCIPAL_ACCOUNT: match.group(1), _PRINCIPAL_TYPE: kind}
+            if is_arn:
+                out[_PRINCIPAL_ARN] = principal
+            return out
+    return {}
 
 
 def _check_action(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
@@ -103,7 +168,9 @@ def _check_ip(instance: object, attribute: attrs.Attribute[str | None], value: s
         raise InvalidInputError(f"source_ip is not an IP address: {value!r}") from exc
 
 
-def _extra_values(extra: Mapping[str, str | Sequence[str]]) -> Mapping[str, tuple[str, ...]]:
+def _extra_values(
+    extra: Mapping[str, str | Sequence[str]], derived: Container[str] = ()
+) -> dict[str, tuple[str, ...]]:
     out: dict[str, tuple[str, ...]] = {}
     for key, value in extra.items():
         if not isinstance(key, str) or not key:
@@ -112,6 +179,10 @@ def _extra_values(extra: Mapping[str, str | Sequence[str]]) -> Mapping[str, tupl
         if lowered in _NAMED_KEYS:
             raise InvalidInputError(
                 f"{key!r} has its own RequestContext field; set that instead of extra"
+            )
+        if lowered in derived:
+            raise InvalidInputError(
+                f"{key!r} is derived from principal; it cannot also be given in extra"
             )
         if lowered in out:
             raise InvalidInputError(f"condition key {key!r} given twice (keys ignore case)")
@@ -128,9 +199,13 @@ class RequestContext:
 
     ``principal`` is ``None`` for an anonymous request, an IAM/STS ARN
     (``arn:aws:iam::111122223333:user/x``), a 12-digit account id, or a service
-    principal (``cloudfront.amazonaws.com``). ``extra`` holds any other condition
-    keys; their names are case-insensitive. ``user_agent`` may hold a secret: it is
-    left out of ``repr``.
+    principal (``cloudfront.amazonaws.com``); ``aws:PrincipalArn``,
+    ``aws:PrincipalAccount`` and ``aws:PrincipalType`` are derived from it where IAM's
+    value is certain. ``extra`` holds any other condition keys (names are
+    case-insensitive; a str or a sequence of str each; an empty sequence declares the
+    key absent), including a principal key that cannot be derived. A policy naming a
+    key that is neither modelled nor in ``extra`` cannot be evaluated (see the module
+    doc). ``user_agent`` may hold a secret: it is left out of ``repr``.
     """
 
     action: str = attrs.field(validator=_check_action)
@@ -146,10 +221,10 @@ class RequestContext:
     def __attrs_post_init__(self) -> None:
         if self.user_agent is not None and not isinstance(self.user_agent, str):
             raise InvalidInputError("user_agent must be a str or None")
-        _extra_values(self.extra)
+        _extra_values(self.extra, _principal_keys(self.principal, self.resource))
 
-    def condition_values(self) -> dict[str, tuple[str, ...]]:
-        """Every condition key present in the request (lower-cased) and its values."""
+    def _all_keys(self) -> dict[str, tuple[str, ...]]:
+        principal_keys = _principal_keys(self.principal, self.resource)
         out: dict[str, tuple[str, ...]] = {
             "aws:securetransport": ("true" if self.secure_transport else "false",)
         }
@@ -158,11 +233,21 @@ class RequestContext:
             ("aws:sourceip", self.source_ip),
             ("aws:sourcearn", self.source_arn),
             ("aws:sourceaccount", self.source_account),
+            *principal_keys.items(),
         ):
-            if value is not None:
-                out[key] = (value,)
-        out.update(_extra_values(self.extra))
+            out[key] = () if value is None else (value,)
+        out.update(_extra_values(self.extra, principal_keys))
         return out
+
+    def condition_values(self) -> dict[str, tuple[str, ...]]:
+        """Every condition key present in the request (lower-cased) and its values."""
+        return {key: values for key, values in self._all_keys().items() if values}
+
+    def known_keys(self) -> frozenset[str]:
+        """Every condition key (lower-cased) whose presence this context decides:
+        the modelled and derived keys and those in ``extra``. A policy naming any
+        other key cannot be evaluated (see the module doc)."""
+        return frozenset(self._all_keys())
 
 
 @attrs.frozen
@@ -281,13 +366,20 @@ def _parse_operator(name: str) -> _Operator:
     return _Operator(prefix or None, base, if_exists)
 
 
-def _check_supported(policy: ContainerPolicy) -> None:
+def _check_supported(policy: ContainerPolicy, known_keys: Container[str]) -> None:
     for i, st in enumerate(policy.statements):
         for cond in st.conditions:
             try:
                 _parse_operator(cond.operator)
             except UnsupportedPolicyFeatureError as exc:
                 raise UnsupportedPolicyFeatureError(f"Statement[{i}]: {exc}") from None
+            if cond.key.lower() not in known_keys:
+                raise UnsupportedPolicyFeatureError(
+                    f"Statement[{i}]: {cond.operator} on condition key {cond.key!r}: the "
+                    "offline evaluator does not model this key and the request context "
+                    "does not give it; pass it in RequestContext(extra={...}) (an empty "
+                    "value if the request has no such key)"
+                )
             if cond.operator != "Bool" and any("${" in v for v in cond.values):
                 raise UnsupportedPolicyFeatureError(
                     f"Statement[{i}]: policy variables (${{...}}) in {cond.operator} "
@@ -371,7 +463,7 @@ def evaluate_container_policy(
     if not isinstance(context, RequestContext):
         raise InvalidInputError(f"context must be a RequestContext, not {type(context).__name__}")
     parsed = _coerce_policy(policy)
-    _check_supported(parsed)
+    _check_supported(parsed, context.known_keys())
     present = context.condition_values()
     who = "an anonymous caller" if context.principal is None else context.principal
     request = f"{context.action} on {context.resource} by {who}"

@@ -227,7 +227,7 @@ def test_each_operator(operator: str, values: object, actual: str | None, allowe
     }.get(key, {})
     if key == "aws:SecureTransport":
         if actual is None:  # aws:SecureTransport is always present: test absence elsewhere
-            key, fields = "test:flag", {}
+            key, fields = "test:flag", {"extra": {"test:flag": ()}}
         else:
             fields = {"secure_transport": actual == "true"}
     policy = one({operator: {key: values}})
@@ -252,10 +252,10 @@ def test_set_operators() -> None:
     all_values = one({"ForAllValues:StringEquals": {"test:tags": ["a", "b"]}})
     assert decide(any_value, ctx(extra={"test:tags": ["z", "b"]})) is ALLOW
     assert decide(any_value, ctx(extra={"test:tags": ["z", "y"]})) is IMPLICIT
-    assert decide(any_value, ctx()) is IMPLICIT
+    assert decide(any_value, ctx(extra={"test:tags": ()})) is IMPLICIT  # key absent
     assert decide(all_values, ctx(extra={"test:tags": ["a", "b"]})) is ALLOW
     assert decide(all_values, ctx(extra={"test:tags": ["a", "z"]})) is IMPLICIT
-    assert decide(all_values, ctx()) is ALLOW  # vacuously true, as in IAM
+    assert decide(all_values, ctx(extra={"test:tags": ()})) is ALLOW  # vacuously true
     none_of = one({"ForAllValues:StringNotEquals": {"test:tags": ["a"]}})
     assert decide(none_of, ctx(extra={"test:tags": ["b", "c"]})) is ALLOW
     assert decide(none_of, ctx(extra={"test:tags": ["b", "a"]})) is IMPLICIT
@@ -478,7 +478,137 @@ def test_request_context_values_and_repr() -> None:
         "aws:sourceip": ("192.0.2.1",),
         "aws:sourcearn": (DIST_ARN,),
         "aws:sourceaccount": (ACCOUNT,),
+        "aws:principaltype": ("Anonymous",),
         "s3:prefix": ("a", "b"),
     }
     assert SECRET.value not in repr(context)
-    assert ctx().condition_values() == {"aws:securetransport": ("true",)}
+    assert ctx().condition_values() == {
+        "aws:securetransport": ("true",), "aws:principaltype": ("Anonymous",)
+    }
+    assert ctx().known_keys() == {
+        "aws:securetransport", "aws:useragent", "aws:sourceip", "aws:sourcearn",
+        "aws:sourceaccount", "aws:principalarn", "aws:principalaccount", "aws:principaltype",
+    }
+
+
+# --- principal keys and condition keys the evaluator does not model --------------------------
+
+ROLE = "arn:aws:iam::111122223333:role/encoder"
+SESSION = "arn:aws:sts::111122223333:assumed-role/encoder/session1"
+FULL_ACCESS = {"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "mediastore:*",
+               "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}
+
+
+def deny_when(condition: dict[str, object], action: str = "mediastore:PutObject") -> object:
+    """Full access for the account, and a Deny of ``action`` under ``condition``."""
+    return {"Version": "2012-10-17", "Statement": [
+        FULL_ACCESS,
+        {"Effect": "Deny", "Principal": "*", "Action": action, "Resource": "*",
+         "Condition": condition},
+    ]}
+
+
+@pytest.mark.parametrize(
+    ("principal", "arn", "account", "kind"),
+    [
+        (None, None, None, "Anonymous"),
+        (USER, USER, ACCOUNT, "User"),
+        (ROLE, ROLE, ACCOUNT, "AssumedRole"),
+        ("arn:aws:iam::111122223333:root", "arn:aws:iam::111122223333:root", ACCOUNT,
+         "Account"),
+        (ACCOUNT, "arn:aws:iam::111122223333:root", ACCOUNT, "Account"),
+        ("arn:aws:sts::111122223333:federated-user/bob",
+         "arn:aws:sts::111122223333:federated-user/bob", ACCOUNT, "FederatedUser"),
+    ],
+)
+def test_principal_keys_are_derived_from_the_principal(
+    principal: str | None, arn: str | None, account: str | None, kind: str
+) -> None:
+    values = ctx(principal=principal).condition_values()
+    assert values.get("aws:principalarn") == (None if arn is None else (arn,))
+    assert values.get("aws:principalaccount") == (None if account is None else (account,))
+    assert values["aws:principaltype"] == (kind,)
+    # the values really decide: a Deny on each of them applies
+    for key, value in (("aws:PrincipalArn", arn), ("aws:PrincipalAccount", account),
+                       ("aws:PrincipalType", kind)):
+        expected = DENY if value is not None else IMPLICIT if principal is None else ALLOW
+        policy = deny_when({"StringEquals": {key: value or "x"}})
+        assert decide(policy, ctx(principal=principal)) is expected, key
+
+
+def test_account_principal_takes_the_partition_of_the_resource() -> None:
+    context = ctx(principal=ACCOUNT, resource="arn:aws-cn:mediastore:cn-north-1:"
+                  "111122223333:container/live/a.ts")
+    assert context.condition_values()["aws:principalarn"] == ("arn:aws-cn:iam::111122223333:root",)
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"StringEquals": {"aws:PrincipalArn": ROLE}},
+        {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::111122223333:role/*"}},
+        {"StringEquals": {"aws:PrincipalAccount": ACCOUNT}},
+        {"StringEquals": {"aws:PrincipalType": "AssumedRole"}},
+        {"StringNotEquals": {"aws:PrincipalType": "User"}},
+        {"Null": {"aws:PrincipalArn": "false"}},
+    ],
+)
+def test_deny_on_principal_keys_applies(condition: dict[str, object]) -> None:
+    # reviewer's reproduction: each of these used to be ALLOW (key treated as missing)
+    assert decide(deny_when(condition), ctx(principal=ROLE)) is DENY
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"StringEquals": {"aws:RequestedRegion": "us-west-2"}},
+        {"StringNotEquals": {"aws:PrincipalOrgID": "o-abc"}},
+        {"StringEqualsIfExists": {"aws:SourceVpce": "vpce-1"}},
+        {"Null": {"aws:TokenIssueTime": "true"}},
+        {"ForAllValues:StringEquals": {"aws:TagKeys": "a"}},
+        {"StringEquals": {"s3:x-amz-acl": "public-read"}},
+        {"StringEquals": {"mediastore:Something": "x"}},
+    ],
+)
+def test_unmodelled_condition_key_is_an_error_never_a_guess(
+    condition: dict[str, object],
+) -> None:
+    [keys] = condition.values()
+    [key] = keys  # type: ignore[attr-defined]
+    # raised before any decision, even when the statement is for another action
+    for action in ("mediastore:PutObject", "mediastore:DeleteObject"):
+        with pytest.raises(UnsupportedPolicyFeatureError, match=rf"Statement\[1\].*{key}"):
+            evaluate_container_policy(deny_when(condition, action), ctx(principal=ROLE))
+
+
+def test_unmodelled_key_given_in_extra_is_used() -> None:
+    policy = deny_when({"StringEquals": {"aws:RequestedRegion": "us-west-2"}})
+    assert decide(policy, ctx(principal=ROLE, extra={"aws:RequestedRegion": "us-west-2"})) is DENY
+    assert decide(policy, ctx(principal=ROLE, extra={"AWS:requestedregion": "eu-west-1"})) is ALLOW
+    # an empty value declares the key absent from the request
+    absent = ctx(principal=ROLE, extra={"aws:RequestedRegion": ()})
+    assert decide(policy, absent) is ALLOW
+    assert "aws:requestedregion" not in absent.condition_values()
+    negated = deny_when({"StringNotEquals": {"aws:RequestedRegion": "us-west-2"}})
+    assert decide(negated, absent) is DENY
+    assert decide(deny_when({"Null": {"aws:RequestedRegion": "true"}}), absent) is DENY
+
+
+def test_principal_keys_that_cannot_be_derived_come_from_extra_or_raise() -> None:
+    # an STS session ARN does not carry the role's path: aws:PrincipalArn is unknown
+    by_arn = deny_when({"StringEquals": {"aws:PrincipalArn": ROLE}})
+    with pytest.raises(UnsupportedPolicyFeatureError, match="aws:PrincipalArn"):
+        decide(by_arn, ctx(principal=SESSION))
+    assert decide(by_arn, ctx(principal=SESSION, extra={"aws:PrincipalArn": ROLE})) is DENY
+    by_type = deny_when({"StringEquals": {"aws:PrincipalType": "AssumedRole"}})
+    assert decide(by_type, ctx(principal=SESSION)) is DENY
+    assert decide(deny_when({"StringEquals": {"aws:PrincipalAccount": ACCOUNT}}),
+                  ctx(principal=SESSION)) is DENY
+    # a service principal: none of the three is derived
+    for key in ("aws:PrincipalArn", "aws:PrincipalAccount", "aws:PrincipalType"):
+        with pytest.raises(UnsupportedPolicyFeatureError, match=key):
+            decide(deny_when({"StringEquals": {key: "x"}}),
+                   ctx(principal="cloudfront.amazonaws.com"))
+    # a key derived from the principal cannot be overridden
+    with pytest.raises(InvalidInputError, match="aws:PrincipalType"):
+        ctx(principal=USER, extra={"aws:PrincipalType": "Account"})
