@@ -6,7 +6,9 @@ The servers run in a child process (so their Python threads do not share our GIL
 
 (a) 4 KiB PUTs/s, one at a time: ``IngestClient.put`` (unsigned, urllib3) vs botocore's
     ``mediastore-data`` ``put_object`` (SigV4) against the same HTTPS ``LocalContainer``
-    (target >= 2x);
+    (target >= 2x). Both keep one TLS connection alive. The clients take turns in
+    ``--rounds`` short windows and the best window of each counts, so load from other
+    processes does not decide the ratio; client CPU per PUT is printed too;
 (b) one large PUT (``--big-mb``, default 100 MB): us vs ``curl -T`` to the same container
     (target >= 0.8x);
 (c) peak RSS growth of *this* process while streaming a ``--stream-mb`` (default 1 GB)
@@ -64,6 +66,7 @@ OPEN_POLICY = {
 
 def _serve(conn: Connection, max_object_size: int) -> None:
     """Child process: a LocalContainer and a discarding sink until told to stop."""
+    from mediastore_ingest.container_policy import ContainerPolicy
     from mediastore_ingest.testing import LocalContainer, LocalHTTPServer, RequestHandler
 
     def no_delay(handler: RequestHandler) -> None:
@@ -93,7 +96,9 @@ def _serve(conn: Connection, max_object_size: int) -> None:
     class SinkServer(LocalHTTPServer):
         handler_class = Sink
 
-    container = FastContainer(policy=OPEN_POLICY, max_object_size=max_object_size)
+    # Parsed once, as LocalStack does: a mapping would be parsed again on every request.
+    policy = ContainerPolicy.from_dict(OPEN_POLICY)
+    container = FastContainer(policy=policy, max_object_size=max_object_size)
     with container, SinkServer() as sink:
         conn.send((container.endpoint, container.ca_bundle, sink.base_url))
         conn.recv()  # wait for "stop"
@@ -114,15 +119,17 @@ class Servers:
         self._proc.join(10)
 
 
-def rate(fn: Callable[[int], object], seconds: float) -> float:
-    """Calls per second of fn(i) over about ``seconds``."""
-    fn(0)
+def timed_window(fn: Callable[[int], object], seconds: float) -> tuple[float, float]:
+    """(calls per second, CPU microseconds of *this* process per call) of fn(i) over
+    about ``seconds`` of wall time (at least 3 calls)."""
     n = 0
+    cpu0 = time.process_time()
     start = time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        n += 1
+    while n < 3 or time.perf_counter() - start < seconds:
         fn(n)
-    return n / (time.perf_counter() - start)
+        n += 1
+    wall = time.perf_counter() - start
+    return n / wall, (time.process_time() - cpu0) / n * 1e6
 
 
 def line(name: str, value: str, ratio: float | None = None, target: str = "") -> None:
@@ -130,7 +137,14 @@ def line(name: str, value: str, ratio: float | None = None, target: str = "") ->
     print(f"{name:<52} {value:>18}{extra}", flush=True)
 
 
-def bench_small_puts(s: Servers, seconds: float) -> None:
+def bench_small_puts(s: Servers, seconds: float, rounds: int) -> None:
+    """Part (a). The three clients take turns in ``rounds`` short windows (the order
+    rotates every round), so a burst of load from other processes hits one window of
+    each rather than all of one client's time. Per client we keep the best window
+    (the least disturbed); the ratio is best against best. The median of the per-round
+    ratios (windows a few hundred ms apart) and client CPU per PUT (``process_time``
+    of this process: what the client itself costs, whatever the server does) are
+    printed too."""
     import botocore.session
     from botocore.config import Config
 
@@ -138,26 +152,49 @@ def bench_small_puts(s: Servers, seconds: float) -> None:
     from mediastore_ingest.testing import DEFAULT_CREDENTIALS
 
     body = os.urandom(4096)
+    # Same endpoint, same CA bundle, same TLS, keep-alive on both (one pooled
+    # connection each), no retries triggered; botocore signs SigV4 (its only mode for
+    # this API; the server verifies it), ours is unsigned (the edge would sign).
     ours = IngestClient(s.endpoint, config=IngestConfig(ca_bundle=s.ca_bundle))
-    ours_rate = rate(lambda i: ours.put(f"live/small/{i % 50}.ts", body), seconds)
     session = botocore.session.get_session()
     session.set_credentials(ACCESS_KEY, DEFAULT_CREDENTIALS[ACCESS_KEY])
     boto = session.create_client(
         "mediastore-data", region_name=REGION, endpoint_url=s.endpoint, verify=s.ca_bundle,
         config=Config(retries={"total_max_attempts": 1}),
     )
-    boto_rate = rate(
-        lambda i: boto.put_object(Path=f"live/small/{i % 50}.ts", Body=body,
-                                  ContentType="video/MP2T"),
-        seconds,
-    )
     direct = IngestClient.direct(s.endpoint, session=session, region_name=REGION,
                                  config=IngestConfig(ca_bundle=s.ca_bundle))
-    direct_rate = rate(lambda i: direct.put(f"live/small/{i % 50}.ts", body), seconds)
-    line("(a) 4 KiB PUT/s, IngestClient (urllib3)", f"{ours_rate:.0f}/s")
-    line("    4 KiB PUT/s, botocore put_object (SigV4)", f"{boto_rate:.0f}/s",
-         ours_rate / boto_rate, ">= 2")
-    line("    4 KiB PUT/s, IngestClient.direct (botocore)", f"{direct_rate:.0f}/s")
+    clients: list[tuple[str, Callable[[int], object]]] = [
+        ("ours", lambda i: ours.put(f"live/small/{i % 50}.ts", body)),
+        ("boto", lambda i: boto.put_object(Path=f"live/small/{i % 50}.ts", Body=body,
+                                           ContentType="video/MP2T")),
+        ("direct", lambda i: direct.put(f"live/small/{i % 50}.ts", body)),
+    ]
+    for _, fn in clients:  # connect, handshake, warm caches
+        for i in range(20):
+            fn(i)
+    window = seconds / rounds
+    rates: dict[str, list[float]] = {name: [] for name, _ in clients}
+    cpus: dict[str, list[float]] = {name: [] for name, _ in clients}
+    for r in range(rounds):
+        for name, fn in clients[r % 3:] + clients[:r % 3]:
+            per_s, cpu_us = timed_window(fn, window)
+            rates[name].append(per_s)
+            cpus[name].append(cpu_us)
+    best = {name: max(values) for name, values in rates.items()}
+    cpu = {name: min(values) for name, values in cpus.items()}
+    paired = sorted(o / b for o, b in zip(rates["ours"], rates["boto"], strict=True))
+    median = paired[len(paired) // 2]
+    line("(a) 4 KiB PUT/s, IngestClient (urllib3)", f"{best['ours']:.0f}/s")
+    line("    4 KiB PUT/s, botocore put_object (SigV4)", f"{best['boto']:.0f}/s",
+         best["ours"] / best["boto"], ">= 2")
+    line("    4 KiB PUT/s, IngestClient.direct (botocore)", f"{best['direct']:.0f}/s")
+    line(f"    per-round ratio us/botocore, {rounds} rounds",
+         f"min {paired[0]:.2f} med {median:.2f}")
+    line("    client CPU per PUT, IngestClient / botocore",
+         f"{cpu['ours']:.0f} / {cpu['boto']:.0f} us")
+    print(f"{'':<52} {'':>18}  botocore spends {cpu['boto'] / cpu['ours']:.2f}x our CPU",
+          flush=True)
     ours.close()
     direct.close()
     boto.close()
@@ -262,6 +299,8 @@ def bench_put_many(s: Servers, count: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--seconds", type=float, default=2.0, help="duration of each rate test")
+    p.add_argument("--rounds", type=int, default=8,
+                   help="(a): interleaved windows per client; the best one counts")
     p.add_argument("--big-mb", type=int, default=100, help="size of the single large PUT")
     p.add_argument("--stream-mb", type=int, default=1024, help="size of the streamed upload")
     p.add_argument("--many", type=int, default=200, help="objects per put_many run")
@@ -274,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     servers = Servers(max_object_size=max(args.big_mb, 25) * 1024 * 1024 + 1)
     try:
         if "a" in parts:
-            bench_small_puts(servers, args.seconds)
+            bench_small_puts(servers, args.seconds, max(1, args.rounds))
         if "b" in parts:
             bench_big_put(servers, args.big_mb)
         if "c" in parts:
