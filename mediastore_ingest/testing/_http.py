@@ -180,7 +180,11 @@ class RequestHandler(BaseHTTPRequestHandler):
         record = RecordedRequest(
             method=self.command,
             path=self.path,
-            headers=tuple(self.headers.items()),
+            # the request head does not change between the two updates of one request
+            headers=(
+                self._record.headers if self._record is not None
+                else tuple(self.headers.items())
+            ),
             peer=self.peer,
             tls=self.tls,
             status=self._status,
@@ -712,10 +716,16 @@ class LocalHTTPServer:
     def record(self, request: RecordedRequest, *, replacing: RecordedRequest | None = None) -> None:
         """Log ``request``, in place of ``replacing`` if that is still in the log."""
         with self._requests_changed:
-            for index in range(len(self._requests) - 1, -1, -1):
-                if replacing is not None and self._requests[index] is replacing:
-                    self._requests[index] = request
-                    break
+            # A new request is appended without scanning the log (that scan made every
+            # request cost O(requests so far)); a replaced one is searched from the end,
+            # where it almost always is.
+            if replacing is not None:
+                for index in range(len(self._requests) - 1, -1, -1):
+                    if self._requests[index] is replacing:
+                        self._requests[index] = request
+                        break
+                else:
+                    self._requests.append(request)
             else:
                 self._requests.append(request)
             self._requests_changed.notify_all()
