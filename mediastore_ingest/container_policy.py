@@ -280,7 +280,8 @@ class Condition:
 
     ``Condition("StringEquals", "aws:UserAgent", ("MediaStore-Secret-…",))`` is
     ``"Condition": {"StringEquals": {"aws:UserAgent": "MediaStore-Secret-…"}}``.
-    Several values are alternatives (OR); several conditions all apply (AND).
+    Several values are alternatives (OR); several conditions all apply (AND). At
+    least one value is required, and ``Null`` takes only ``"true"``/``"false"``.
     """
 
     operator: str
@@ -292,6 +293,16 @@ class Condition:
             raise ContainerPolicyError(f"not a condition operator name: {self.operator!r}")
         if not isinstance(self.key, str) or not self.key:
             raise ContainerPolicyError(f"a condition key must be a non-empty str: {self.key!r}")
+        if not self.values:
+            raise ContainerPolicyError(
+                f"{self.operator} on {self.key!r} needs at least one value"
+            )
+        if self.operator == "Null":
+            for value in self.values:
+                if value.lower() not in ("true", "false"):
+                    raise ContainerPolicyError(
+                        f"Null on {self.key!r} takes 'true' or 'false' (key absent or present)"
+                    )
 
 
 def _canonical_conditions(conditions: Iterable[Condition]) -> tuple[Condition, ...]:
@@ -425,9 +436,17 @@ class Statement:
                 for key, values in keys.items():
                     if not key:
                         raise ContainerPolicyError(f"{here}: empty condition key")
-                    conditions.append(
-                        Condition(op, key, _parse_strings(values, f"{here}.{key}", scalars=True))
-                    )
+                    parsed = _parse_strings(values, f"{here}.{key}", scalars=True)
+                    if not parsed:
+                        raise ContainerPolicyError(
+                            f"{here}.{key}: expected at least one value"
+                        )
+                    if op == "Null" and any(v.lower() not in ("true", "false") for v in parsed):
+                        raise ContainerPolicyError(
+                            f"{here}.{key}: Null takes 'true' or 'false' (key absent or "
+                            "present)"
+                        )
+                    conditions.append(Condition(op, key, parsed))
         return cls(effect=effect, sid=sid, conditions=conditions, **fields)  # type: ignore[arg-type]
 
 

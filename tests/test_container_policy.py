@@ -315,7 +315,7 @@ def test_from_json_reads_not_elements_and_ids() -> None:
         b'"NotPrincipal":{"AWS":["111122223333","arn:aws:iam::111122223333:user/a"],'
         b'"Service":"cloudfront.amazonaws.com"},'
         b'"NotAction":"mediastore:Get*","NotResource":["a","b"],'
-        b'"Condition":{"NumericLessThan":{"k":10},"ForAnyValue:StringLike":{"x":[]}}}]}'
+        b'"Condition":{"NumericLessThan":{"k":10},"ForAnyValue:StringLike":{"x":["a*"]}}}]}'
     )
     st = policy.statements[0]
     assert policy.version == "2008-10-17"
@@ -328,7 +328,7 @@ def test_from_json_reads_not_elements_and_ids() -> None:
     assert st.not_resources == ("a", "b")
     assert st.conditions == (
         Condition("NumericLessThan", "k", ("10",)),
-        Condition("ForAnyValue:StringLike", "x", ()),
+        Condition("ForAnyValue:StringLike", "x", ("a*",)),
     )
     assert ContainerPolicy.from_json(policy.to_json()) == policy
 
@@ -377,6 +377,15 @@ def test_missing_version_means_2008() -> None:
         ('{"Statement":[{"Effect":"Allow","Principal":"*","Action":"a:b","Resource":"*",'
          '"Condition":{"NumericEquals":{"k":NaN}}}]}', "NaN"),
         (b"\xff", "not UTF-8"),
+        ('{"Statement":[{"Effect":"Allow","Principal":"*","Action":"a:b","Resource":"*",'
+         '"Condition":{"Null":{"aws:UserAgent":"yes"}}}]}',
+         r"Statement\[0\]\.Condition\.Null\.aws:UserAgent: .*'true' or 'false'"),
+        ('{"Statement":[{"Effect":"Allow","Principal":"*","Action":"a:b","Resource":"*",'
+         '"Condition":{"Null":{"aws:UserAgent":["true",1]}}}]}',
+         r"Statement\[0\]\.Condition\.Null\.aws:UserAgent"),
+        ('{"Statement":[{"Effect":"Allow","Principal":"*","Action":"a:b","Resource":"*",'
+         '"Condition":{"StringNotEquals":{"aws:UserAgent":[]}}}]}',
+         r"Statement\[0\]\.Condition\.StringNotEquals\.aws:UserAgent: .*at least one value"),
     ],
 )
 def test_from_json_rejects_malformed_saying_where(text: str | bytes, where: str) -> None:
@@ -392,6 +401,18 @@ def test_to_json_refuses_non_ascii_and_oversize() -> None:
     big = parse({"Effect": "Allow", "Principal": "*", "Action": "a:b", "Resource": "x" * 9000})
     with pytest.raises(ContainerPolicyError, match="at most 8192"):
         big.to_json()
+
+
+def test_null_takes_booleans_and_every_condition_a_value() -> None:
+    for value in ("true", "false", "TRUE", "False", True, False):
+        parsed = parse({"Effect": "Deny", "Principal": "*", "Action": "a:b", "Resource": "*",
+                        "Condition": {"Null": {"aws:UserAgent": value}}})
+        expected = value if isinstance(value, str) else str(value).lower()
+        assert parsed.statements[0].conditions[0].values == (expected,)
+    with pytest.raises(ContainerPolicyError, match="'true' or 'false'"):
+        Condition("Null", "aws:UserAgent", "yes")
+    with pytest.raises(ContainerPolicyError, match="at least one value"):
+        Condition("StringEquals", "aws:UserAgent", ())
 
 
 def test_statement_requires_exactly_one_of_each_pair() -> None:
@@ -593,8 +614,11 @@ _principals = st.one_of(
 _conditions = st.lists(
     st.builds(Condition,
               st.sampled_from(["Bool", "StringEquals", "ForAnyValue:StringLike", "IpAddress",
-                               "NumericLessThan", "StringNotEqualsIfExists", "Null"]),
-              _ascii, st.lists(_ascii, max_size=3).map(tuple)),
+                               "NumericLessThan", "StringNotEqualsIfExists"]),
+              _ascii, _values)
+    | st.builds(Condition, st.just("Null"), _ascii,
+                st.lists(st.sampled_from(["true", "false", "TRUE"]), min_size=1, max_size=2)
+                .map(tuple)),
     max_size=4, unique_by=lambda c: (c.operator, c.key),
 )
 

@@ -612,3 +612,19 @@ def test_principal_keys_that_cannot_be_derived_come_from_extra_or_raise() -> Non
     # a key derived from the principal cannot be overridden
     with pytest.raises(InvalidInputError, match="aws:PrincipalType"):
         ctx(principal=USER, extra={"aws:PrincipalType": "Account"})
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"Null": {"aws:UserAgent": "yes"}},
+        {"StringNotEquals": {"aws:UserAgent": []}},
+        {"StringEquals": {"aws:UserAgent": []}},
+    ],
+)
+def test_null_with_a_non_boolean_and_empty_value_lists_are_malformed(
+    condition: dict[str, object],
+) -> None:
+    # reviewer's reproduction: "yes" was read as "false", [] as "never matches"
+    with pytest.raises(ContainerPolicyError, match=r"Statement\[1\]\.Condition"):
+        evaluate_container_policy(deny_when(condition), ctx(principal=ROLE, user_agent="x"))
