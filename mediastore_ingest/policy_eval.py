@@ -59,7 +59,7 @@ from __future__ import annotations
 import enum
 import ipaddress
 import re
-from collections.abc import Callable, Container, Mapping, Sequence
+from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 
 import attrs
 
@@ -168,10 +168,46 @@ def _check_ip(instance: object, attribute: attrs.Attribute[str | None], value: s
         raise InvalidInputError(f"source_ip is not an IP address: {value!r}") from exc
 
 
-def _extra_values(
-    extra: Mapping[str, str | Sequence[str]], derived: Container[str] = ()
-) -> dict[str, tuple[str, ...]]:
-    out: dict[str, tuple[str, ...]] = {}
+class _FrozenExtra(Mapping[str, tuple[str, ...]]):
+    """Read-only, hashable snapshot of :attr:`RequestContext.extra`: key (as given)
+    to a tuple of values."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, tuple[str, ...]]) -> None:
+        self._items = dict(items)
+
+    def __getitem__(self, key: str) -> tuple[str, ...]:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._items.items()))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _FrozenExtra):
+            return self._items == other._items
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return repr(self._items)
+
+
+def _freeze_extra(extra: Mapping[str, str | Sequence[str]]) -> _FrozenExtra:
+    """Validate ``extra`` and copy it into an immutable mapping of tuples."""
+    if isinstance(extra, _FrozenExtra):
+        return extra
+    if not isinstance(extra, Mapping):
+        raise InvalidInputError(
+            f"extra must be a mapping of condition keys to values, not {type(extra).__name__}"
+        )
+    items: dict[str, tuple[str, ...]] = {}
+    seen: set[str] = set()
     for key, value in extra.items():
         if not isinstance(key, str) or not key:
             raise InvalidInputError(f"condition keys must be non-empty str, got {key!r}")
@@ -180,17 +216,18 @@ def _extra_values(
             raise InvalidInputError(
                 f"{key!r} has its own RequestContext field; set that instead of extra"
             )
-        if lowered in derived:
-            raise InvalidInputError(
-                f"{key!r} is derived from principal; it cannot also be given in extra"
-            )
-        if lowered in out:
+        if lowered in seen:
             raise InvalidInputError(f"condition key {key!r} given twice (keys ignore case)")
-        values = (value,) if isinstance(value, str) else tuple(value)
-        if not all(isinstance(v, str) for v in values):
+        seen.add(lowered)
+        if isinstance(value, str):
+            value = (value,)
+        elif not isinstance(value, Sequence):
+            raise InvalidInputError(f"the value of {key!r} must be a str or a sequence of str")
+        values = tuple(v for v in value if isinstance(v, str))
+        if len(values) != len(value):
             raise InvalidInputError(f"values of {key!r} must be str")
-        out[lowered] = values
-    return out
+        items[key] = values
+    return _FrozenExtra(items)
 
 
 @attrs.frozen(kw_only=True)
@@ -205,7 +242,8 @@ class RequestContext:
     case-insensitive; a str or a sequence of str each; an empty sequence declares the
     key absent), including a principal key that cannot be derived. A policy naming a
     key that is neither modelled nor in ``extra`` cannot be evaluated (see the module
-    doc). ``user_agent`` may hold a secret: it is left out of ``repr``.
+    doc). ``extra`` is kept as a read-only copy (key to tuple of values), so a context
+    is hashable. ``user_agent`` may hold a secret: it is left out of ``repr``.
     """
 
     action: str = attrs.field(validator=_check_action)
@@ -216,12 +254,17 @@ class RequestContext:
     source_ip: str | None = attrs.field(default=None, validator=_check_ip)
     source_arn: str | None = attrs.field(default=None, validator=_check_nonempty)
     source_account: str | None = attrs.field(default=None, validator=_check_nonempty)
-    extra: Mapping[str, str | Sequence[str]] = attrs.field(factory=dict)
+    extra: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict, converter=_freeze_extra)
 
     def __attrs_post_init__(self) -> None:
         if self.user_agent is not None and not isinstance(self.user_agent, str):
             raise InvalidInputError("user_agent must be a str or None")
-        _extra_values(self.extra, _principal_keys(self.principal, self.resource))
+        derived = _principal_keys(self.principal, self.resource)
+        for key in self.extra:
+            if key.lower() in derived:
+                raise InvalidInputError(
+                    f"{key!r} is derived from principal; it cannot also be given in extra"
+                )
 
     def _all_keys(self) -> dict[str, tuple[str, ...]]:
         principal_keys = _principal_keys(self.principal, self.resource)
@@ -236,7 +279,7 @@ class RequestContext:
             *principal_keys.items(),
         ):
             out[key] = () if value is None else (value,)
-        out.update(_extra_values(self.extra, principal_keys))
+        out.update((key.lower(), values) for key, values in self.extra.items())
         return out
 
     def condition_values(self) -> dict[str, tuple[str, ...]]:

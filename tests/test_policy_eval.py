@@ -628,3 +628,27 @@ def test_null_with_a_non_boolean_and_empty_value_lists_are_malformed(
     # reviewer's reproduction: "yes" was read as "false", [] as "never matches"
     with pytest.raises(ContainerPolicyError, match=r"Statement\[1\]\.Condition"):
         evaluate_container_policy(deny_when(condition), ctx(principal=ROLE, user_agent="x"))
+
+
+def test_request_context_is_hashable_and_immutable() -> None:
+    source: dict[str, str | list[str]] = {"S3:Prefix": ["a", "b"], "test:k": "v"}
+    context = ctx(user_agent=SECRET.user_agent, extra=source)
+    same = ctx(user_agent=SECRET.user_agent, extra={"S3:Prefix": ("a", "b"), "test:k": ["v"]})
+    assert hash(context) == hash(same)  # used to raise TypeError (extra was a dict)
+    assert context == same
+    assert len({context, same, ctx()}) == 2
+    assert context != ctx(user_agent=SECRET.user_agent, extra={"S3:Prefix": "a", "test:k": "v"})
+    # extra is a read-only snapshot of the mapping it was given
+    source["test:k"] = "changed"
+    assert context.extra["test:k"] == ("v",)
+    assert dict(context.extra) == {"S3:Prefix": ("a", "b"), "test:k": ("v",)}
+    with pytest.raises(TypeError):
+        context.extra["test:k"] = ("w",)  # type: ignore[index]
+    assert hash(ctx()) == hash(ctx(extra={}))
+    assert SECRET.value not in repr(context)
+
+
+@pytest.mark.parametrize("extra", [["a:b"], {"a:b": 1}, {"a:b": [["x"]]}, {1: "x"}])
+def test_request_context_rejects_malformed_extra(extra: object) -> None:
+    with pytest.raises(InvalidInputError):
+        ctx(extra=extra)
