@@ -282,6 +282,8 @@ class Condition:
     ``"Condition": {"StringEquals": {"aws:UserAgent": "MediaStore-Secret-…"}}``.
     Several values are alternatives (OR); several conditions all apply (AND). At
     least one value is required, and ``Null`` takes only ``"true"``/``"false"``.
+    ``repr`` masks the values of ``aws:UserAgent`` (they hold the ingest secret);
+    :meth:`ContainerPolicy.to_json` writes them in full.
     """
 
     operator: str
@@ -303,6 +305,14 @@ class Condition:
                     raise ContainerPolicyError(
                         f"Null on {self.key!r} takes 'true' or 'false' (key absent or present)"
                     )
+
+    def __repr__(self) -> str:
+        values = (
+            tuple(_mask(v) for v in self.values)
+            if self.key.lower() == "aws:useragent"
+            else self.values
+        )
+        return f"Condition(operator={self.operator!r}, key={self.key!r}, values={values!r})"
 
 
 def _canonical_conditions(conditions: Iterable[Condition]) -> tuple[Condition, ...]:

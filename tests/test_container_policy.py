@@ -794,3 +794,29 @@ def test_cli_check_reads_stdin(
     monkeypatch.setattr("sys.stdin", io.StringIO(text))
     assert run_cli(["container-policy", "--check", "-"]) == 0
     assert "-: no findings" in capsys.readouterr().err
+
+
+def test_reprs_never_show_a_user_agent_secret() -> None:
+    ingest, playback = IngestSecret.generate(), IngestSecret.generate()
+    built = (builder().allow_account_full_access().allow_cloudfront_ingest(ingest)
+             .allow_cloudfront_read(playback))
+    policy = built.build()
+    parsed = parse({"Effect": "Allow", "Principal": "*", "Action": "mediastore:GetObject",
+                    "Resource": RESOURCE, "Condition": {
+                        "StringLike": {"AWS:USERAGENT": [ingest.user_agent + "*", "x"]},
+                        "StringNotEquals": {"aws:useragent": playback.user_agent}}})
+    shown = [repr(built), str(built)]
+    for p in (policy, parsed):
+        shown += [repr(p), str(p)]
+        for statement in p.statements:
+            shown += [repr(statement), str(statement)]
+            shown += [text for c in statement.conditions for text in (repr(c), str(c))]
+    for text in shown:
+        assert ingest.value not in text
+        assert playback.value not in text
+    # still recognisable, and other keys' values are shown as they are
+    assert f"{USER_AGENT_PREFIX}{ingest.value[:3]}…" in repr(policy)
+    assert "'aws:SecureTransport', values=('true',)" in repr(policy)
+    # the serialised policy is unchanged: it must carry the secret
+    assert ingest.user_agent in policy.to_json()
+    assert ingest.user_agent + "*" in parsed.to_json()
