@@ -677,13 +677,16 @@ _SECRET_OPERATORS = ("StringEquals", "StringEqualsIgnoreCase", "StringLike")
 
 
 def _is_gating(cond: Condition) -> bool:
-    """A positive match on User-Agent / SourceArn with some literal text in each value."""
-    operators = _GATING.get(cond.key.lower(), ())
-    return (
-        cond.operator in operators
-        and bool(cond.values)
-        and all(v.strip("*?") for v in cond.values)
-    )
+    """A positive match that only the distribution can satisfy: an exact
+    ``aws:UserAgent`` secret (a value with ``*`` or ``?`` never counts: ``"*a*"``
+    matches almost any client), or an ``AWS:SourceArn`` with literal text in each value.
+    """
+    key = cond.key.lower()
+    if cond.operator not in _GATING.get(key, ()) or not cond.values:
+        return False
+    if key == "aws:useragent":
+        return not any("*" in v or "?" in v for v in cond.values)
+    return all(v.strip("*?") for v in cond.values)
 
 
 def _user_agents(st: Statement) -> tuple[str, ...]:
@@ -757,7 +760,7 @@ def _statement_problems(
     if writes and public and not any(_is_gating(c) for c in st.conditions):
         yield ("public-write", "error",
                f"{name} lets anyone write (PutObject/DeleteObject) without an "
-               "aws:UserAgent secret or AWS:SourceArn condition")
+               "exact aws:UserAgent secret (no wildcard) or AWS:SourceArn condition")
     if (allow and st.grants("mediastore:PutObject")
             and not any(_is_true_secure_transport(c) for c in st.conditions)):
         yield ("insecure-write", "error",

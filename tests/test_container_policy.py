@@ -473,6 +473,26 @@ def test_no_public_write_when_gated_or_not_public() -> None:
         assert "public-write" in codes(p), op
 
 
+@pytest.mark.parametrize(
+    "value",
+    ["*a*", "MediaStore-Secret-*", "*" + SECRET.value, SECRET.user_agent[:-1] + "?",
+     [SECRET.user_agent, "*x*"]],
+    ids=["inner", "prefix-only", "leading-star", "one-char", "one-of-two"],
+)
+def test_wildcard_user_agent_does_not_gate_a_public_write(value: object) -> None:
+    # reviewer's reproduction: StringLike "*a*" matches almost any client, yet counted
+    # as a secret because it holds a literal character
+    p = parse({**WRITE, "Condition": {"Bool": {"aws:SecureTransport": "true"},
+                                      "StringLike": {"aws:UserAgent": value}}})
+    assert "public-write" in codes(p)
+
+
+def test_string_like_without_wildcard_is_a_secret() -> None:
+    p = parse({**WRITE, "Condition": {"Bool": {"aws:SecureTransport": "true"},
+                                      "StringLike": {"aws:UserAgent": SECRET.user_agent}}})
+    assert "public-write" not in codes(p)
+
+
 def test_finding_insecure_write() -> None:
     policy = parse({**WRITE, "Sid": "Ingest",
                     "Condition": {"StringEquals": {"aws:UserAgent": SECRET.user_agent}}})
