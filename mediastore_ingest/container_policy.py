@@ -181,11 +181,6 @@ def mediastore_object_arn(region: str, account_id: str, container: str, path: st
     return f"{container_arn(region, account_id, container)}/{path.lstrip('/')}"
 
 
-def match_wildcard(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
-    """IAM-style match: ``*`` is any run of characters, ``?`` exactly one."""
-    return wildcard_match(pattern, value, case_sensitive=not ignore_case)
-
-
 # --- the policy document ---------------------------------------------------------------
 
 
@@ -373,8 +368,10 @@ class Statement:
     def grants(self, action: str) -> bool:
         """Whether the Action/NotAction element covers ``action`` (conditions aside)."""
         if self.actions:
-            return any(match_wildcard(p, action, ignore_case=True) for p in self.actions)
-        return not any(match_wildcard(p, action, ignore_case=True) for p in self.not_actions)
+            return any(wildcard_match(p, action, case_sensitive=False) for p in self.actions)
+        return not any(
+            wildcard_match(p, action, case_sensitive=False) for p in self.not_actions
+        )
 
     def to_json_value(self) -> dict[str, object]:
         """The statement as a JSON object, keys in AWS's usual order."""

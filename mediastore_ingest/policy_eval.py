@@ -8,7 +8,9 @@ IAM rules implemented (resource-based policy, one account, no identity policies)
 * an explicit ``Deny`` wins over any ``Allow``; without an ``Allow`` the request is
   implicitly denied;
 * ``Action``/``NotAction`` match with ``*``/``?`` wildcards, case-insensitively;
-  ``Resource``/``NotResource`` case-sensitively;
+  ``Resource``/``NotResource`` case-sensitively (all wildcard matching, ``StringLike``
+  and ``ArnLike`` included, is :func:`~mediastore_ingest.policies.wildcard_match`:
+  linear time, no regex backtracking);
 * ``Principal``/``NotPrincipal``: ``"*"`` and ``{"AWS": "*"}`` match everyone,
   anonymous callers included; ``{"AWS": "<account>"}`` or
   ``arn:aws:iam::<account>:root`` match every IAM/STS principal of that account;
@@ -69,10 +71,10 @@ from .container_policy import (
     Principal,
     Statement,
     container_arn,
-    match_wildcard,
     mediastore_object_arn,
 )
 from .errors import ContainerPolicyError, InvalidInputError, UnsupportedPolicyFeatureError
+from .policies import wildcard_match
 
 __all__ = [
     "Decision",
@@ -364,7 +366,7 @@ def _arn_match(expected: str, actual: str) -> bool:
     # IAM compares the six colon-separated parts one by one; '*' and '?' stay within a part.
     want, got = expected.split(":", 5), actual.split(":", 5)
     return len(want) == len(got) == 6 and all(
-        match_wildcard(w, g) for w, g in zip(want, got, strict=True)
+        wildcard_match(w, g) for w, g in zip(want, got, strict=True)
     )
 
 
@@ -375,8 +377,8 @@ _OPERATORS: dict[str, tuple[_Matcher, bool]] = {
     "StringNotEquals": (str.__eq__, True),
     "StringEqualsIgnoreCase": (lambda e, a: e.casefold() == a.casefold(), False),
     "StringNotEqualsIgnoreCase": (lambda e, a: e.casefold() == a.casefold(), True),
-    "StringLike": (match_wildcard, False),
-    "StringNotLike": (match_wildcard, True),
+    "StringLike": (wildcard_match, False),
+    "StringNotLike": (wildcard_match, True),
     "IpAddress": (_ip_match, False),
     "NotIpAddress": (_ip_match, True),
     "ArnEquals": (_arn_match, False),
@@ -469,9 +471,9 @@ def _applies(st: Statement, ctx: RequestContext, present: Mapping[str, tuple[str
     if not st.grants(ctx.action):
         return False
     if st.resources:
-        if not any(match_wildcard(r, ctx.resource) for r in st.resources):
+        if not any(wildcard_match(r, ctx.resource) for r in st.resources):
             return False
-    elif any(match_wildcard(r, ctx.resource) for r in st.not_resources):
+    elif any(wildcard_match(r, ctx.resource) for r in st.not_resources):
         return False
     return all(_condition_holds(c, present) for c in st.conditions)
 

@@ -652,3 +652,22 @@ def test_request_context_is_hashable_and_immutable() -> None:
 def test_request_context_rejects_malformed_extra(extra: object) -> None:
     with pytest.raises(InvalidInputError):
         ctx(extra=extra)
+
+
+def test_hostile_wildcards_are_matched_in_linear_time_with_iam_semantics() -> None:
+    # '*a' twenty times then 'b': a backtracking regex explores ~C(60, 20) ways to fail
+    hostile = "*a" * 20 + "b"
+    long_ua = "a" * 60
+    like = one({"StringLike": {"aws:UserAgent": hostile}})
+    assert decide(like, ctx(user_agent=long_ua)) is IMPLICIT
+    assert decide(like, ctx(user_agent=long_ua + "b")) is ALLOW
+    arn = one({"ArnLike": {"aws:SourceArn": "arn:aws:cloudfront::*:distribution/" + hostile}})
+    dist = "arn:aws:cloudfront::111122223333:distribution/" + long_ua
+    assert decide(arn, ctx(source_arn=dist)) is IMPLICIT
+    assert decide(arn, ctx(source_arn=dist + "b")) is ALLOW
+    resource = one(Resource="arn:aws:mediastore:us-west-2:111122223333:container/live/" + hostile)
+    segment = mediastore_object_arn("us-west-2", ACCOUNT, "live", long_ua)
+    assert decide(resource, ctx(resource=segment)) is IMPLICIT
+    assert decide(resource, ctx(resource=segment + "b")) is ALLOW
+    action = one(Action="mediastore:" + "*t" * 20 + "x")
+    assert decide(action, ctx(action="mediastore:" + "t" * 60)) is IMPLICIT
