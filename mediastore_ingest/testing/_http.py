@@ -175,6 +175,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         self._continue_sent = False
         self._record: RecordedRequest | None = None
         self._close_announced = False
+        self._body_with_head = b""
 
     def _update_record(self) -> None:
         record = RecordedRequest(
@@ -215,6 +216,17 @@ class RequestHandler(BaseHTTPRequestHandler):
             self._update_record()
         super().end_headers()
 
+    def flush_headers(self) -> None:
+        """Write the buffered response head (and a small body queued by :meth:`send_body`)."""
+        body, self._body_with_head = self._body_with_head, b""
+        buffered: list[bytes] | None = getattr(self, "_headers_buffer", None)
+        if body and buffered is not None:
+            buffered.append(body)
+            body = b""
+        super().flush_headers()
+        if body:
+            self.wfile.write(body)
+
     def handle_expect_100(self) -> bool:
         """Defer ``100 Continue`` until the handler reads the body (it may refuse first)."""
         self._expect_continue = True
@@ -226,7 +238,8 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Log through :mod:`logging` (DEBUG) instead of writing to stderr."""
-        logger.debug("%s %s - %s", type(self.owner).__name__, self.peer, format % args)
+        if logger.isEnabledFor(logging.DEBUG):  # every response logs: format only if shown
+            logger.debug("%s %s - %s", type(self.owner).__name__, self.peer, format % args)
 
     # --- request bodies -----------------------------------------------------------
 
@@ -433,6 +446,13 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", content_type)
         length = len(body) if content_length is None else content_length
         self.send_header("Content-Length", str(length))
+        if not head and body and len(body) <= _READ_SIZE:
+            # A small body leaves in the same write as the head: one TLS record and one
+            # wake-up of the peer instead of two.
+            self._body_with_head = body
+            self.end_headers()
+            self._bytes_out += len(body)
+            return
         self.end_headers()
         if not head and body:
             self.wfile.write(body)
