@@ -18,6 +18,7 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 import urllib3
+from urllib3.connectionpool import HTTPConnectionPool
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 
 from ..errors import InvalidInputError, TransportError
@@ -46,6 +47,13 @@ class Headers:
     def __init__(self, items: Iterable[tuple[str, str]] | Mapping[str, str] = ()) -> None:
         pairs = items.items() if isinstance(items, Mapping) else items
         self._items: tuple[tuple[str, str], ...] = tuple((str(k), str(v)) for k, v in pairs)
+
+    @classmethod
+    def _of(cls, items: tuple[tuple[str, str], ...]) -> Headers:
+        """Internal: wrap pairs already known to be ``(str, str)`` without copying."""
+        headers = cls.__new__(cls)
+        headers._items = items
+        return headers
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of ``name`` (case-insensitive), or ``default``."""
@@ -139,7 +147,7 @@ class Response:
         on_close: Callable[[], None] | None = None,
     ) -> None:
         self.status = status
-        self.headers = _headers(headers)
+        self.headers = headers if isinstance(headers, Headers) else _headers(headers)
         self._content = content
         self._consumed = False
         self._on_close = on_close
@@ -258,28 +266,56 @@ class Urllib3Transport:
             kwargs["cert_reqs"] = "CERT_NONE"
             kwargs["assert_hostname"] = False
         self._pool: urllib3.PoolManager
+        self._proxied = bool(proxy_url)
         if proxy_url:
             self._pool = urllib3.ProxyManager(proxy_url, **kwargs)  # type: ignore[arg-type]
         else:
             self._pool = urllib3.PoolManager(**kwargs)  # type: ignore[arg-type]
         self._lock = threading.Lock()
+        # The pool of the origin used last (an ingest client talks to one origin), so
+        # a request does not pay for parsing its URL and looking the pool up again.
+        self._last: tuple[str, HTTPConnectionPool] | None = None
 
     def __repr__(self) -> str:
         return f"Urllib3Transport(timeout={self._timeout!r})"
+
+    def _route(self, url: str) -> tuple[urllib3.PoolManager | HTTPConnectionPool, str]:
+        """The pool to send ``url`` through and the request target to give it.
+
+        Without a proxy: the origin's connection pool and the path with its query
+        (what ``PoolManager.urlopen`` would pick, without parsing the URL every time).
+        Through a proxy: the proxy manager and the absolute URL (it decides between
+        absolute form and a CONNECT tunnel)."""
+        if self._proxied:
+            return self._pool, url
+        start = url.find("://")
+        cut = url.find("/", start + 3) if start >= 0 else -1
+        origin, target = (url, "/") if cut < 0 else (url[:cut], url[cut:])
+        target = target.partition("#")[0]
+        last = self._last
+        if last is not None and last[0] == origin:
+            return last[1], target
+        parsed = urllib3.util.parse_url(origin)
+        pool = self._pool.connection_from_host(parsed.host, port=parsed.port, scheme=parsed.scheme)
+        self._last = (origin, pool)
+        return pool, target
 
     def handle(self, request: Request) -> Response:
         """Send ``request`` through the pool; translate failures to TransportError."""
         headers = dict(request.headers.items())
         try:
-            raw = self._pool.urlopen(
+            pool, target = self._route(request.url)
+            raw = pool.urlopen(
                 request.method,
-                request.url,
+                target,
                 body=request.body,
                 headers=headers,
                 chunked=request.chunked,
                 retries=False,
                 redirect=False,
-                preload_content=False,
+                # a whole answer is read inside urlopen, which then releases the
+                # connection itself; a streamed one is read by the caller
+                preload_content=not request.stream,
                 decode_content=False,
                 timeout=self._timeout,
                 assert_same_host=False,
@@ -288,7 +324,9 @@ class Urllib3Transport:
             raise exc.original from None
         except (Urllib3HTTPError, OSError, http.client.HTTPException, ValueError) as exc:
             raise self._error(request, exc) from exc
-        response_headers = tuple(raw.headers.items())
+        response_headers = Headers._of(tuple(raw.headers.items()))
+        if not request.stream:
+            return Response(raw.status, response_headers, raw.data)
 
         def release() -> None:
             try:
@@ -307,11 +345,7 @@ class Urllib3Transport:
                 raw.close()
                 raise self._error(request, exc) from exc
 
-        response = Response(raw.status, response_headers, pieces(), on_close=release)
-        if request.stream:
-            return response
-        content = response.read()
-        return Response(raw.status, response_headers, content)
+        return Response(raw.status, response_headers, pieces(), on_close=release)
 
     @staticmethod
     def _error(request: Request, exc: BaseException) -> TransportError:
@@ -322,6 +356,7 @@ class Urllib3Transport:
 
     def close(self) -> None:
         """Close every pooled connection."""
+        self._last = None
         self._pool.clear()
 
 
