@@ -40,7 +40,7 @@ from ._media import (
 )
 from ._progress import Subscribers
 from ._retry import RetryableResponse, RetryPolicy, parse_retry_after, run_with_retries
-from ._transport import Request, Response, Transport, Urllib3Transport
+from ._transport import Headers, Request, Response, Transport, Urllib3Transport
 
 __all__ = [
     "IngestClient",
@@ -543,44 +543,51 @@ class IngestClient:
 
     # --- the one request path ------------------------------------------------------------
 
-    def _base_headers(self) -> dict[str, str]:
-        return {"User-Agent": self.config.user_agent}
+    def _base_headers(self) -> list[tuple[str, str]]:
+        return [("User-Agent", self.config.user_agent)]
 
     def _exchange(
         self,
         method: str,
         url: str,
         path: str | None,
-        headers: dict[str, str],
+        headers: list[tuple[str, str]],
         *,
         body: BodySource | None = None,
         stream: bool = False,
         report: Callable[[int], None] | None = None,
     ) -> tuple[Response, int, int, float]:
         """Send with retries; return (2xx response, attempts, bytes sent, elapsed)."""
-        state = {"sent": 0}
+        sent = 0
         started = time.monotonic()
+        fixed = Headers._of(tuple(headers))  # built once, shared by every attempt
+        auth = self._auth
+        transport = self._transport
 
         def attempt(number: int) -> Response:
-            signed_url, extra = self._auth.apply(url)
-            all_headers = {**headers, **extra}
+            nonlocal sent
+            signed_url, extra = auth.apply(url)
+            # {**headers, **extra}: extra (a Cookie) is never among the fixed headers
+            request_headers = (
+                Headers._of(fixed.items() + tuple(extra.items())) if extra else fixed
+            )
             counter: _Counter | None = None
             if body is not None:
                 counter = _Counter(body.open(), report)
-            state["sent"] = 0
+            sent = 0
             request = Request(
                 method,
                 signed_url,
-                all_headers,
+                request_headers,
                 body=iter(counter) if counter is not None else None,
                 path=path,
                 stream=stream,
             )
             try:
-                response = self._transport.handle(request)
+                response = transport.handle(request)
             finally:
                 if counter is not None:
-                    state["sent"] = counter.sent
+                    sent = counter.sent
                     counter.close()
             if 200 <= response.status < 300:
                 return response
@@ -594,8 +601,8 @@ class IngestClient:
             raise error
 
         def on_retry(number: int, error: IngestError, wait: float) -> None:
-            if report is not None and state["sent"]:
-                report(-state["sent"])
+            if report is not None and sent:
+                report(-sent)
 
         response, attempts = run_with_retries(
             attempt,
@@ -606,7 +613,7 @@ class IngestClient:
             body=body,
             on_retry=on_retry,
         )
-        return response, attempts, state["sent"], time.monotonic() - started
+        return response, attempts, sent, time.monotonic() - started
 
     # --- PUT -----------------------------------------------------------------------------
 
@@ -673,19 +680,19 @@ class IngestClient:
         body = make_body(item.body, buffer_limit=self.config.retry_buffer_limit)
         url = self._base + "/" + quote(path, safe="/~")
         headers = self._base_headers()
-        headers["Content-Type"] = content_type
+        headers.append(("Content-Type", content_type))
         if cache_control:
-            headers["Cache-Control"] = cache_control
+            headers.append(("Cache-Control", cache_control))
         if storage_class:
-            headers["x-amz-storage-class"] = storage_class
+            headers.append(("x-amz-storage-class", storage_class))
         if availability:
-            headers["x-amz-upload-availability"] = availability
+            headers.append(("x-amz-upload-availability", availability))
         if body.size is None or availability == "STREAMING":
-            headers["Transfer-Encoding"] = "chunked"
+            headers.append(("Transfer-Encoding", "chunked"))
         else:
-            headers["Content-Length"] = str(body.size)
+            headers.append(("Content-Length", str(body.size)))
         if self.config.content_sha256:
-            headers["x-amz-content-sha256"] = body.sha256_hex()
+            headers.append(("x-amz-content-sha256", body.sha256_hex()))
 
         report: Callable[[int], None] | None = None
         if subs:
