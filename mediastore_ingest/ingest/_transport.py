@@ -35,6 +35,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _READ_CHUNK = 256 * 1024
+# What urllib3 makes of ``retries=False, redirect=False`` on every call, made once.
+_NO_RETRIES = urllib3.util.Retry(False, redirect=False)
 
 BodyType = bytes | Iterable[bytes] | None
 
@@ -311,7 +313,7 @@ class Urllib3Transport:
                 body=request.body,
                 headers=headers,
                 chunked=request.chunked,
-                retries=False,
+                retries=_NO_RETRIES,
                 redirect=False,
                 # a whole answer is read inside urlopen, which then releases the
                 # connection itself; a streamed one is read by the caller
