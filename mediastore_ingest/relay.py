@@ -825,7 +825,7 @@ class SigningRelay:
         config = self.config
         client = self._client
         body: object = segment.stream()
-        if client.config.content_sha256:  # the hash must be known before sending
+        if client.config.sends_content_sha256:  # the hash must be known before sending
             data = segment.complete()
             if data is None:
                 self._metrics.add(aborted=1)
@@ -838,7 +838,10 @@ class SigningRelay:
                 body,
                 content_type=config.content_type_for(path, sent_type),
                 cache_control=config.cache_control_for(path),
-                upload_availability=config.availability_for(path),
+                # S3 behind OAC takes no streaming uploads (MediaStore-only header).
+                upload_availability=(
+                    None if client.config.origin == "s3" else config.availability_for(path)
+                ),
             )
         except _EncoderGone as exc:
             self._metrics.add(aborted=1)

@@ -17,6 +17,7 @@ from mediastore_ingest import (
     IngestClient,
     IngestConfig,
     InvalidInputError,
+    InvalidPathError,
     RetryPolicy,
 )
 from mediastore_ingest.testing import FaultPlan, LocalStack
@@ -92,16 +93,56 @@ def test_put_many_through_faults(origin: str) -> None:
         assert sum(stack.ingest_edge.faults_injected.values()) > 0
 
 
-def test_s3_refuses_what_oac_cannot_carry() -> None:
+def test_s3_profile(tmp_path: Path) -> None:
     with LocalStack(origin="s3") as stack:
         client = stack.ingest_client()
-        assert client.config.content_sha256
-        with pytest.raises(InvalidInputError):
-            client.put("live/chunked.m4s", (b"x" * 10 for _ in range(3)))  # hash unknown up front
+        assert client.config.origin == "s3"
+        assert client.config.sends_content_sha256
+        # a streamed body that fits the buffer is read once, hashed, sent with a length
+        client.put("live/chunks.m4s", (b"x" * 10 for _ in range(3)))
+        assert stack.origin.read("live/chunks.m4s") == b"x" * 30
+        # S3 keys may hold what MediaStore paths may not
+        client.put("live/ch 1/seg(1)+é.ts", b"k" * 10, content_type="video/mp4; codecs=avc1")
+        assert stack.origin.read("live/ch 1/seg(1)+é.ts") == b"k" * 10
+        # what S3 behind CloudFront cannot take is refused before any request
+        before = len(stack.ingest_edge.requests)
+        with pytest.raises(InvalidInputError, match="streaming"):
+            client.put("live/s.m4s", b"x", upload_availability="streaming")
+        with pytest.raises(InvalidInputError, match="MediaStore"):
+            client.put("live/s.m4s", b"x", storage_class="temporal")
+        small = stack.ingest_client(
+            config=IngestConfig(ca_bundle=stack.ca_bundle, origin="s3", retry_buffer_limit=64)
+        )
+        with pytest.raises(InvalidInputError, match="SHA-256"):
+            small.put("live/big.m4s", (b"y" * 50 for _ in range(3)))
+        for bad in ("/lead.ts", "a//b.ts", "a/../b.ts", "a/./b.ts", "tab\t.ts", "k" * 1025):
+            with pytest.raises(InvalidPathError):
+                client.put(bad, b"x")
+        assert len(stack.ingest_edge.requests) == before
+        # a file that fits the buffer is read once: hashed and sent from memory
+        file = tmp_path / "seg.ts"
+        file.write_bytes(b"f" * 1000)
+        opened: list[str] = []
+        import builtins
+
+        real_open = builtins.open
+
+        def counting_open(name, *args, **kwargs):  # type: ignore[no-untyped-def]
+            if str(name) == str(file):
+                opened.append(str(name))
+            return real_open(name, *args, **kwargs)
+
+        builtins.open = counting_open
+        try:
+            client.put("live/file.ts", file)
+        finally:
+            builtins.open = real_open
+        assert stack.origin.read("live/file.ts") == b"f" * 1000
+        assert len(opened) == 1
         unsigned_payload = stack.ingest_client(
             config=IngestConfig(ca_bundle=stack.ca_bundle, content_sha256=False)
         )
         with pytest.raises(HTTPStatusError) as refused:  # the edge signed the empty hash
             unsigned_payload.put("live/nohash.ts", b"x" * 100)
         assert refused.value.code == "XAmzContentSHA256Mismatch"
-        assert stack.origin.paths() == []
+        assert "live/nohash.ts" not in stack.origin.paths()

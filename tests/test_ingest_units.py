@@ -167,8 +167,14 @@ def test_content_sha256_header(tmp_path: Any) -> None:
     client.put("b.ts", f)
     digest = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     assert [r.headers.get("x-amz-content-sha256") for r in seen] == [digest, digest]
-    with pytest.raises(InvalidInputError):
-        client.put("c.ts", iter([b"abc"]))
+    # A streamed body that fits the retry buffer is read first, then sent with a length.
+    client.put("c.ts", iter([b"a", b"bc"]))
+    assert seen[-1].headers.get("x-amz-content-sha256") == digest
+    assert seen[-1].headers.get("Content-Length") == "3"
+    small = IngestClient("https://o.example", transport=MockTransport(handler),
+                         config=IngestConfig(content_sha256=True, retry_buffer_limit=2))
+    with pytest.raises(InvalidInputError, match="SHA-256"):
+        small.put("d.ts", iter([b"a", b"bc"]))
 
 
 # --- transport seam ------------------------------------------------------------------------------

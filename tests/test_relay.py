@@ -340,6 +340,7 @@ def test_cli_origin_selects_the_upload_profile(origin: str, sha256: bool, stream
     relay = _build(args)
     try:
         assert relay.config.streaming_segments is streaming
-        assert relay._client.config.content_sha256 is sha256
+        assert relay._client.config.sends_content_sha256 is sha256
+        assert relay._client.config.origin == origin
     finally:
         relay.close()

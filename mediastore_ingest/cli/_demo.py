@@ -503,7 +503,7 @@ def _workflow_s3(
     segments, source = _media(args, report, workdir)
 
     # 6. push through the ingest edge, with x-amz-content-sha256
-    config = IngestConfig(ca_bundle=stack.ca_bundle, content_sha256=True)
+    config = IngestConfig(ca_bundle=stack.ca_bundle, origin="s3")
     ingest = cleanup.enter_context(IngestClient(
         stack.ingest_base_url, signer=stack.signer, url_expiry=dt.timedelta(minutes=5),
         config=config,

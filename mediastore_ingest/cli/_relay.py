@@ -93,8 +93,8 @@ def _build(args: argparse.Namespace) -> SigningRelay:
         shutdown_timeout=args.shutdown_timeout,
     )
     ingest_config = IngestConfig(
-        # S3 behind OAC needs x-amz-content-sha256 on every PUT.
-        content_sha256=args.origin == "s3",
+        # S3 behind OAC: S3 keys, x-amz-content-sha256 on every PUT, no streaming.
+        origin=args.origin,
         ca_bundle=args.ca_bundle,
         retry=RetryPolicy(max_attempts=args.max_attempts, backoff_cap=args.backoff_cap),
         read_timeout=args.read_timeout,

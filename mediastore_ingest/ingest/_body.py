@@ -241,3 +241,30 @@ def make_body(body: object, *, buffer_limit: int) -> BodySource:
         "body must be bytes, a file path, a binary file object or an iterable of bytes, "
         f"not {type(body).__name__}"
     )
+
+
+def in_memory(body: BodySource, *, limit: int) -> BodySource:
+    """``body`` read once into memory, when it fits in ``limit`` bytes.
+
+    For origins that need the body's SHA-256 *before* it is sent (S3 behind Origin
+    Access Control): a file is then read once (hashed and sent from memory, retries
+    included) instead of twice, and a streamed body can be sent at all. A file larger
+    than ``limit`` is returned as it is (hashed in a first pass, then sent); a streamed
+    body larger than ``limit`` raises :class:`~mediastore_ingest.errors.InvalidInputError`.
+    """
+    if isinstance(body, BytesBody):
+        return body
+    if body.size is not None and body.size > limit:
+        return body
+    pieces: list[bytes] = []
+    total = 0
+    for piece in body.open():
+        total += len(piece)
+        if total > limit:
+            raise InvalidInputError(
+                f"a {body.kind} body over {limit} bytes cannot be sent to this origin: its "
+                "SHA-256 must be known before the first byte leaves (write it to a file, "
+                "or raise IngestConfig.retry_buffer_limit)"
+            )
+        pieces.append(bytes(piece))
+    return BytesBody(b"".join(pieces))

@@ -31,12 +31,14 @@ from ..errors import (
 )
 from ..policies import CustomPolicy, normalize_url
 from ..signing import UrlSigner
-from ._body import BodySource, make_body
+from ._body import BodySource, in_memory, make_body
 from ._media import (
     CacheControlRule,
     guess_content_type,
     validate_content_type,
     validate_path,
+    validate_s3_content_type,
+    validate_s3_key,
 )
 from ._progress import Subscribers
 from ._retry import RetryableResponse, RetryPolicy, parse_retry_after, run_with_retries
@@ -92,6 +94,11 @@ def _header_value(instance: object, attribute: attrs.Attribute[str], value: str)
         raise InvalidInputError(f"{attribute.name} must be a one-line header value")
 
 
+def _origin(instance: object, attribute: attrs.Attribute[str], value: object) -> None:
+    if value not in ("mediastore", "s3"):
+        raise InvalidInputError(f"origin must be 'mediastore' or 's3', not {value!r}")
+
+
 @attrs.frozen
 class IngestConfig:
     """Connection and retry settings of an :class:`IngestClient` (like botocore's
@@ -102,9 +109,19 @@ class IngestConfig:
     ``path -> Cache-Control`` applied when ``put`` gets none (e.g.
     :func:`~mediastore_ingest.ingest.live_cache_control`). ``content_sha256`` adds
     ``x-amz-content-sha256`` (hex SHA-256 of the body), which an S3 origin behind
-    Origin Access Control requires for PUT. A wildcard policy is re-signed when it
-    has less than ``policy_renew_margin`` seconds left.
+    Origin Access Control requires for PUT. ``origin`` picks the origin's rules:
+    ``"mediastore"`` (default: MediaStore paths and Content-Types, storage class and
+    streaming uploads available) or ``"s3"`` (an S3 bucket behind OAC: S3 keys, any
+    Content-Type, ``x-amz-content-sha256`` on every PUT; bodies that fit in
+    ``retry_buffer_limit`` are read once and sent from memory; no chunked or
+    streaming uploads, which S3 behind CloudFront cannot take). A wildcard policy is
+    re-signed when it has less than ``policy_renew_margin`` seconds left.
     """
+
+    @property
+    def sends_content_sha256(self) -> bool:
+        """True when every PUT carries ``x-amz-content-sha256``."""
+        return self.content_sha256 or self.origin == "s3"
 
     connect_timeout: float = attrs.field(default=10.0, validator=_positive_number)
     read_timeout: float = attrs.field(default=60.0, validator=_positive_number)
@@ -117,6 +134,7 @@ class IngestConfig:
     retry_buffer_limit: int = attrs.field(default=32 * MiB, validator=_non_negative_int)
     cache_control: CacheControlRule | None = None
     content_sha256: bool = False
+    origin: Literal["mediastore", "s3"] = attrs.field(default="mediastore", validator=_origin)
     policy_renew_margin: float = attrs.field(default=60.0, validator=_positive_number)
 
     def make_transport(self) -> Urllib3Transport:
@@ -661,11 +679,17 @@ class IngestClient:
         return result
 
     def _put_checked(self, item: PutRequest, subs: Subscribers | None) -> PutResult:
-        path = validate_path(item.path)
-        content_type = validate_content_type(
+        s3 = self.config.origin == "s3"
+        path = (validate_s3_key if s3 else validate_path)(item.path)
+        content_type = (validate_s3_content_type if s3 else validate_content_type)(
             item.content_type if item.content_type is not None else guess_content_type(path),
             path=path,
         )
+        if s3 and (item.storage_class is not None or item.upload_availability is not None):
+            raise InvalidInputError(
+                "storage_class and upload_availability are MediaStore options; an S3 origin "
+                "behind CloudFront takes neither (and no streaming uploads)"
+            )
         cache_control = item.cache_control
         if cache_control is None and self.config.cache_control is not None:
             cache_control = self.config.cache_control(path)
@@ -678,6 +702,9 @@ class IngestClient:
             "upload_availability", item.upload_availability, _AVAILABILITIES
         )
         body = make_body(item.body, buffer_limit=self.config.retry_buffer_limit)
+        if self.config.sends_content_sha256:
+            # The hash goes in a header, before the body: read the body once if it fits.
+            body = in_memory(body, limit=self.config.retry_buffer_limit)
         url = self._base + "/" + quote(path, safe="/~")
         headers = self._base_headers()
         headers.append(("Content-Type", content_type))
@@ -691,7 +718,7 @@ class IngestClient:
             headers.append(("Transfer-Encoding", "chunked"))
         else:
             headers.append(("Content-Length", str(body.size)))
-        if self.config.content_sha256:
+        if self.config.sends_content_sha256:
             headers.append(("x-amz-content-sha256", body.sha256_hex()))
 
         report: Callable[[int], None] | None = None

@@ -27,6 +27,8 @@ __all__ = [
     "live_cache_control",
     "validate_content_type",
     "validate_path",
+    "validate_s3_content_type",
+    "validate_s3_key",
 ]
 
 #: The type used when the extension is unknown.
@@ -125,6 +127,51 @@ def validate_content_type(content_type: object, *, path: str | None = None) -> s
             "of letters, digits, _ - / . + (no parameters such as '; charset=')",
             path=path,
         )
+    return content_type
+
+
+_S3_KEY_MAX_BYTES = 1024
+
+
+def validate_s3_key(path: object) -> str:
+    """Return ``path`` if it is an S3 object key this client sends unambiguously
+    through CloudFront, else raise :class:`~mediastore_ingest.errors.InvalidPathError`.
+
+    1-1024 bytes of UTF-8, no control characters, no leading ``/``, no empty,
+    ``.`` or ``..`` segment (clients and CloudFront normalise those away, so the key
+    stored would not be the key signed). Everything else is percent-encoded on the
+    wire.
+    """
+    if not isinstance(path, str):
+        raise InvalidPathError(f"object key must be a str, not {type(path).__name__}")
+    size = len(path.encode("utf-8", "surrogatepass"))
+    if not 1 <= size <= _S3_KEY_MAX_BYTES:
+        raise InvalidPathError(
+            f"object key is {size} bytes of UTF-8; S3 allows 1-{_S3_KEY_MAX_BYTES}",
+            path=path[:80],
+        )
+    if any(ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF for c in path):
+        raise InvalidPathError(f"object key {path!r} has a control character", path=path)
+    if any(part in ("", ".", "..") for part in path.split("/")):
+        raise InvalidPathError(
+            f"invalid object key {path!r} (no leading '/', empty, '.' or '..' segment)",
+            path=path,
+        )
+    return path
+
+
+def validate_s3_content_type(content_type: object, *, path: str | None = None) -> str:
+    """Return ``content_type`` if it is a valid header value for S3 (parameters such
+    as ``; codecs=...`` allowed), else raise
+    :class:`~mediastore_ingest.errors.InvalidContentTypeError`."""
+    if (
+        not isinstance(content_type, str)
+        or not 0 < len(content_type) <= 255
+        or not content_type.isascii()
+        or any(ord(c) < 0x20 or ord(c) == 0x7F for c in content_type)
+        or "/" not in content_type
+    ):
+        raise InvalidContentTypeError(f"invalid Content-Type {content_type!r}", path=path)
     return content_type
 
 

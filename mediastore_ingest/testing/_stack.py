@@ -17,7 +17,7 @@ playback edge (GET/HEAD, its own secret)::
 Origin Access Control, each with its own credential mapped to its own distribution
 ARN, and a bucket policy letting only the ingest distribution write and only the
 playback distribution read. Uploads must then carry ``x-amz-content-sha256``
-(:meth:`LocalStack.ingest_client` turns ``IngestConfig(content_sha256=True)`` on)::
+(:meth:`LocalStack.ingest_client` uses ``IngestConfig(origin="s3")``)::
 
     with LocalStack(origin="s3") as stack:
         stack.ingest_client().put("live/seg1.ts", data)
@@ -552,7 +552,7 @@ class LocalStack:
         kwargs.setdefault("signer", self.signer)
         kwargs.setdefault(
             "config",
-            IngestConfig(ca_bundle=self.ca_bundle, content_sha256=self._origin == "s3"),
+            IngestConfig(ca_bundle=self.ca_bundle, origin=self._origin),
         )
         kwargs.setdefault("clock", self._clock)
         return IngestClient(base_url, **kwargs)
