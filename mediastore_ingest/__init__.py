@@ -107,6 +107,8 @@ from .ingest import (
     parse_retry_after,
     validate_content_type,
     validate_path,
+    validate_s3_content_type,
+    validate_s3_key,
 )
 from .keys import (
     CLOUDFRONT_KEY_REQUIREMENTS,
@@ -302,6 +304,8 @@ __all__ = [
     "validate_content_type",
     "validate_origin_domain",
     "validate_path",
+    "validate_s3_content_type",
+    "validate_s3_key",
     "wildcard_match",
 ]
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import mediastore_ingest
 
 EXPECTED = {
+    "validate_s3_content_type",
+    "validate_s3_key",
     "MAX_URL_BYTES",
     "wildcard_match",
     "BucketPolicy",

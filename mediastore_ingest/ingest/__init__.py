@@ -24,6 +24,8 @@ from ._media import (
     live_cache_control,
     validate_content_type,
     validate_path,
+    validate_s3_content_type,
+    validate_s3_key,
 )
 from ._progress import ProgressLine
 from ._retry import RetryPolicy, parse_retry_after
@@ -52,4 +54,6 @@ __all__ = [
     "parse_retry_after",
     "validate_content_type",
     "validate_path",
+    "validate_s3_content_type",
+    "validate_s3_key",
 ]
