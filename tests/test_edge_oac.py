@@ -7,6 +7,8 @@ does, over the viewer's declared ``x-amz-content-sha256``; moto checks the signa
 from __future__ import annotations
 
 import hashlib
+import shutil
+import subprocess
 
 import pytest
 import urllib3
@@ -88,3 +90,28 @@ def test_oac_validation() -> None:
         LocalEdge("http://127.0.0.1:9", require_signature=False, origin_access="oac")  # type: ignore[arg-type]
     assert "secret" not in repr(OriginAccessControl("AKID", "secret-value"))
     assert issubclass(AccessDeniedError, HTTPStatusError)
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not on PATH (CI installs it)")
+def test_ffmpeg_through_the_relay_into_moto_s3(s3_origin: S3Origin, key, tmp_path) -> None:  # noqa: F811
+    """The ffmpeg relay proof on the S3 origin, verified in moto's S3: ffmpeg → relay
+    (S3 profile) → LocalEdge (OAC, SigV4 checked by moto) → moto's S3."""
+    from test_ffmpeg_e2e import FAST_RETRY, encode_args, http_args, local_copy
+
+    from mediastore_ingest import RelayConfig, SigningRelay
+
+    expected = local_copy(tmp_path, "hls", 3)
+    with _edge(s3_origin, key) as edge:
+        relay = SigningRelay(
+            edge.base_url, signer=UrlSigner(KID, key),
+            config=RelayConfig(prefix="ffmpeg/", streaming_segments=False),
+            ingest_config=IngestConfig(origin="s3", retry=FAST_RETRY),
+        )
+        with relay:
+            subprocess.run([*encode_args(3, "hls"), *http_args(), f"{relay.url}/index.m3u8"],
+                           check=True, timeout=60)
+        assert relay.stats().failed == 0
+    s3 = s3_origin.client()
+    for name, data in expected.items():
+        stored = s3.get_object(Bucket=s3_origin.bucket, Key=f"ffmpeg/{name}")["Body"].read()
+        assert stored == data, name
