@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable
 
 from ..bucket_policy import BucketPolicy, BucketPolicyBuilder
-from ..container_policy import Finding
 from ..errors import InvalidInputError
+from ._container_policy import _read, _report
 
 __all__ = ["register"]
 
@@ -46,26 +45,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="lint this policy file ('-' for stdin) instead of printing one; "
                    "--playback-distribution names the playback distribution's ARN")
     p.set_defaults(func=_run)
-
-
-def _report(findings: Iterable[Finding]) -> bool:
-    errors = False
-    for f in findings:
-        errors = errors or f.severity == "error"
-        print(f"{f.severity}: [{f.code}] {f.message}", file=sys.stderr)
-    return errors
-
-
-def _read(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return fh.read()
-    except UnicodeDecodeError as exc:
-        raise InvalidInputError(f"{path} is not UTF-8 text") from exc
-    except OSError as exc:
-        raise InvalidInputError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
 def _check(args: argparse.Namespace) -> int:
