@@ -1021,18 +1021,9 @@ class Provisioner:
         source = spec.container_policy
         if source is None:
             return
-        name = spec.name
-        if info is None:
-            steps.append(PlanStep("create", "container policy", name))
-            return
-        wanted = _policy_text(source(info)) if callable(source) else source
-        current = self._call(
-            "mediastore", "GetContainerPolicy", absent=_NO_POLICY, ContainerName=name
-        )
-        action = _compare_json(wanted, current and current.get("Policy"))
-        steps.append(PlanStep(action, "container policy", name))
-        if execute and action in ("create", "update"):
-            self._call("mediastore", "PutContainerPolicy", ContainerName=name, Policy=wanted)
+        wanted = _policy_text(source(info)) if callable(source) and info else source
+        self._sub_policy(spec.name, info, execute, steps, "container policy",
+                         "ContainerPolicy", "Policy", _NO_POLICY, wanted, _compare_json)
 
     def _cors(
         self,
@@ -1043,21 +1034,9 @@ class Provisioner:
     ) -> None:
         if spec.cors_rules is None:
             return
-        name = spec.name
         wanted = [dict(rule) for rule in spec.cors_rules]
-        if info is None:
-            steps.append(PlanStep("create", "CORS policy", name))
-            return
-        current = self._call("mediastore", "GetCorsPolicy", absent=_NO_CORS, ContainerName=name)
-        if current is None:
-            action: Action = "create"
-        elif _canonical(current.get("CorsPolicy")) == _canonical(wanted):
-            action = "unchanged"
-        else:
-            action = "update"
-        steps.append(PlanStep(action, "CORS policy", name))
-        if execute and action != "unchanged":
-            self._call("mediastore", "PutCorsPolicy", ContainerName=name, CorsPolicy=wanted)
+        self._sub_policy(spec.name, info, execute, steps, "CORS policy",
+                         "CorsPolicy", "CorsPolicy", _NO_CORS, wanted, _compare_canonical)
 
     def _lifecycle(
         self,
@@ -1066,22 +1045,34 @@ class Provisioner:
         execute: bool,
         steps: list[PlanStep],
     ) -> None:
-        wanted = spec.lifecycle_policy
-        if wanted is None:
+        if spec.lifecycle_policy is None:
             return
-        name = spec.name
+        self._sub_policy(spec.name, info, execute, steps, "lifecycle policy",
+                         "LifecyclePolicy", "LifecyclePolicy", _NO_POLICY,
+                         spec.lifecycle_policy, _compare_json)
+
+    def _sub_policy(
+        self,
+        name: str,
+        info: ContainerInfo | None,
+        execute: bool,
+        steps: list[PlanStep],
+        label: str,
+        operation: str,
+        field: str,
+        absent: Any,
+        wanted: Any,
+        compare: Callable[[Any, Any], Action],
+    ) -> None:
+        """One of a container's policies: Get<operation>, compare, Put<operation>."""
         if info is None:
-            steps.append(PlanStep("create", "lifecycle policy", name))
+            steps.append(PlanStep("create", label, name))
             return
-        current = self._call(
-            "mediastore", "GetLifecyclePolicy", absent=_NO_POLICY, ContainerName=name
-        )
-        action = _compare_json(wanted, current and current.get("LifecyclePolicy"))
-        steps.append(PlanStep(action, "lifecycle policy", name))
+        current = self._call("mediastore", "Get" + operation, absent=absent, ContainerName=name)
+        action = compare(wanted, current and current.get(field))
+        steps.append(PlanStep(action, label, name))
         if execute and action in ("create", "update"):
-            self._call(
-                "mediastore", "PutLifecyclePolicy", ContainerName=name, LifecyclePolicy=wanted
-            )
+            self._call("mediastore", "Put" + operation, ContainerName=name, **{field: wanted})
 
     # -- CloudFront keys ------------------------------------------------------------
 
@@ -1573,6 +1564,12 @@ class Provisioner:
 
 def _canonical(value: object) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _compare_canonical(wanted: object, current: object) -> Action:
+    if current is None:
+        return "create"
+    return "unchanged" if _canonical(current) == _canonical(wanted) else "update"
 
 
 def _compare_json(wanted: str, current: object) -> Action:
