@@ -76,6 +76,7 @@ from urllib.parse import unquote, urlsplit
 
 import attrs
 
+from ._httpserver import LocalHTTPServer, RecordedRequest, RequestHandler
 from .errors import (
     BodyNotRetryableError,
     IngestError,
@@ -95,7 +96,6 @@ from .ingest import (
 )
 from .ingest._media import MANIFEST_EXTENSIONS
 from .signing import UrlSigner
-from .testing._http import LocalHTTPServer, RecordedRequest, RequestHandler
 
 __all__ = [
     "DEFAULT_CACHE_RULES",

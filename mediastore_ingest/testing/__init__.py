@@ -12,6 +12,7 @@ with Origin Access Control: ``LocalStack(origin="s3")``.
 
 from __future__ import annotations
 
+from .._httpserver import LocalHTTPServer, RecordedRequest, RequestHandler
 from ._bucket import MAX_S3_OBJECT_SIZE, LocalBucket
 from ._container import (
     DEFAULT_CREDENTIALS,
@@ -21,7 +22,6 @@ from ._container import (
 )
 from ._edge import INGEST_METHODS, PLAYBACK_METHODS, ForwardedRequest, LocalEdge
 from ._faults import ALL_FAULT_KINDS, Fault, FaultKind, FaultPlan, FaultSchedule
-from ._http import LocalHTTPServer, RecordedRequest, RequestHandler
 from ._oac import OriginAccessControl
 from ._stack import DEFAULT_INGEST_ACTIONS, DEFAULT_S3_INGEST_ACTIONS, LocalStack
 from ._tls import LocalCA

@@ -56,6 +56,7 @@ from typing import cast
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 from xml.sax.saxutils import escape
 
+from .._httpserver import RequestHandler
 from ..bucket_policy import bucket_arn, check_bucket_name, s3_object_arn
 from ..container_policy import ContainerPolicy
 from ..errors import InvalidInputError, MediaStoreIngestError, RequestBodyError
@@ -71,7 +72,6 @@ from ._container import (
     evaluate_request,
     verify_sigv4,
 )
-from ._http import RequestHandler
 from ._tls import LocalCA
 
 __all__ = ["MAX_S3_OBJECT_SIZE", "LocalBucket"]

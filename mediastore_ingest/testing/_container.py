@@ -38,6 +38,7 @@ from botocore.auth import S3SigV4Auth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from .._httpserver import LocalHTTPServer, RequestHandler
 from ..container_policy import (
     ContainerPolicy,
     ContainerPolicyBuilder,
@@ -55,7 +56,6 @@ from ..errors import (
 )
 from ..ingest import validate_content_type, validate_path
 from ..policy_eval import EvaluationResult, RequestContext, evaluate_container_policy
-from ._http import LocalHTTPServer, RequestHandler
 from ._tls import LocalCA
 
 __all__ = [

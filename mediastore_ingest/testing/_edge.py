@@ -45,6 +45,7 @@ import urllib3
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 from urllib3.exceptions import ReadTimeoutError
 
+from .._httpserver import LocalHTTPServer, RequestHandler
 from ..errors import (
     InvalidInputError,
     LocalStackError,
@@ -56,7 +57,6 @@ from ..errors import (
 from ..policies import RESERVED_QUERY_PARAMS, Policy
 from ..signing import COOKIE_NAMES, PublicKeySource, UrlVerifier
 from ._faults import Fault, FaultKind, FaultPlan
-from ._http import LocalHTTPServer, RequestHandler
 from ._oac import OriginAccessControl
 from ._tls import LocalCA
 

@@ -1,4 +1,7 @@
-"""A small threaded HTTP/1.1 server base for the local test servers.
+"""A small threaded HTTP/1.1 server base: the local test servers and the relay.
+
+Layer 7's shared plumbing: :mod:`mediastore_ingest.relay` and
+:mod:`mediastore_ingest.testing` both build on it, so it lives outside ``testing``.
 
 :class:`LocalHTTPServer` runs a :class:`RequestHandler` subclass on loopback in a
 background thread: HTTP/1.1 with keep-alive, optional TLS (the handshake happens in
@@ -32,7 +35,7 @@ from typing import Any, Literal
 
 import attrs
 
-from ..errors import InvalidInputError, LocalStackError, RequestBodyError
+from .errors import InvalidInputError, LocalStackError, RequestBodyError
 
 __all__ = [
     "LocalHTTPServer",
