@@ -12,7 +12,6 @@ import email.utils
 import json
 import logging
 import random
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -463,7 +462,9 @@ class IngestClient:
             raise InvalidInputError(f"invalid base_url {base_url!r}: {exc}") from exc
         if "?" in base:
             raise InvalidInputError("base_url must not have a query string")
-        self._base = _wire_form(base).rstrip("/")
+        # normalize_url already gives the form urllib3 sends unchanged (upper-case
+        # escapes, no raw brackets), so what is signed is what goes on the wire.
+        self._base = base.rstrip("/")
         if auth not in ("url", "cookie"):
             raise InvalidInputError(f"auth must be 'url' or 'cookie', not {auth!r}")
         if signer is not None and not isinstance(signer, UrlSigner):
@@ -873,20 +874,6 @@ class IngestClient:
             if not isinstance(next_token, str) or not next_token:
                 return
             token = next_token
-
-
-_PCT_TRIPLET = re.compile(r"%[0-9a-fA-F]{2}")
-
-
-def _wire_form(url: str) -> str:
-    """``url`` (already normalised) in the form HTTP clients send unchanged:
-    upper-case ``%XX`` escapes and no raw ``[``/``]`` in the path (urllib3 rewrites
-    both, and a signature must cover exactly what goes on the wire)."""
-    url = _PCT_TRIPLET.sub(lambda m: m.group(0).upper(), url)
-    scheme, _, rest = url.partition("://")
-    host, slash, path = rest.partition("/")
-    path = path.replace("[", "%5B").replace("]", "%5D")
-    return f"{scheme}://{host}{slash}{path}"
 
 
 def _as_put_request(item: object) -> PutRequest:
