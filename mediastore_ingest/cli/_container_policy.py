@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Iterable
 
 from ..container_policy import ContainerPolicy, ContainerPolicyBuilder, Finding, IngestSecret
 from ..errors import InvalidInputError
+from ._common import env_value
 
 __all__ = ["register"]
 
@@ -71,9 +71,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _secret_from_env(var: str) -> IngestSecret:
-    value = os.environ.get(var)
-    if value is None:
-        raise InvalidInputError(f"environment variable {var} is not set")
+    value = env_value(var)
+    assert value is not None  # var is always named here
     try:
         return IngestSecret(value)
     except InvalidInputError as exc:

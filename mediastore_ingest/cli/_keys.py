@@ -19,16 +19,15 @@ from ..keys import (
     load_public_key,
     public_key_pem,
 )
+from ._common import env_value
 
 __all__ = ["register"]
 
 
 def _password(var: str | None, *, for_writing: bool) -> str | None:
-    if not var:
-        return None
-    value = os.environ.get(var)
+    value = env_value(var)
     if value is None:
-        raise InvalidInputError(f"environment variable {var} is not set")
+        return None
     if not value and for_writing:
         raise InvalidInputError(
             f"environment variable {var} is empty; an empty password would leave the "

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,17 +21,14 @@ from ..provisioning import (
     live_lifecycle_policy,
     secret_gated_container_policy,
 )
+from ._common import env_value
 
 __all__ = ["register"]
 
 
 def _secret(var: str | None, *, what: str) -> IngestSecret | None:
-    if not var:
-        return None
-    value = os.environ.get(var)
-    if value is None:
-        raise InvalidInputError(f"environment variable {var} ({what}) is not set")
-    return IngestSecret(value)
+    value = env_value(var, what)
+    return None if value is None else IngestSecret(value)
 
 
 def _read_text(path: str, what: str) -> str:

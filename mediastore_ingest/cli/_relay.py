@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import threading
@@ -16,6 +15,7 @@ from ..ingest import IngestConfig, RetryPolicy
 from ..provisioning import IngestSetup
 from ..relay import DEFAULT_CACHE_RULES, RelayConfig, SigningRelay
 from ..signing import UrlSigner
+from ._common import env_value
 
 __all__ = ["register"]
 
@@ -40,12 +40,7 @@ def _pairs(values: list[str] | None, flag: str) -> tuple[tuple[str, str], ...]:
 
 
 def _env(var: str | None, what: str) -> str | None:
-    if not var:
-        return None
-    value = os.environ.get(var)
-    if value is None:
-        raise InvalidInputError(f"environment variable {var} ({what}) is not set")
-    return value
+    return env_value(var, what)
 
 
 def _build(args: argparse.Namespace) -> SigningRelay:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import re
 import shlex
 import sys
@@ -15,6 +14,7 @@ from typing import Any
 from ..errors import InvalidInputError, VerificationError
 from ..policies import CannedPolicy, CustomPolicy, Policy
 from ..signing import UrlSigner, UrlVerifier
+from ._common import env_value
 
 __all__ = ["parse_time", "register"]
 
@@ -46,13 +46,7 @@ def parse_time(text: str, *, now: float | None = None) -> int:
 
 
 def _password(args: argparse.Namespace) -> str | None:
-    var = getattr(args, "password_env", None)
-    if not var:
-        return None
-    value = os.environ.get(var)
-    if value is None:
-        raise InvalidInputError(f"environment variable {var} is not set")
-    return value
+    return env_value(getattr(args, "password_env", None))
 
 
 def _signer(args: argparse.Namespace) -> UrlSigner:

@@ -1,0 +1,22 @@
+"""Helpers shared by the subcommands."""
+
+from __future__ import annotations
+
+import os
+
+from ..errors import InvalidInputError
+
+__all__ = ["env_value"]
+
+
+def env_value(var: str | None, what: str | None = None) -> str | None:
+    """The value of environment variable ``var`` (``None`` when no variable is named);
+    a named variable that is not set is an :class:`InvalidInputError`. Secrets and
+    passwords travel this way so they never appear in argv or shell history."""
+    if not var:
+        return None
+    value = os.environ.get(var)
+    if value is None:
+        label = f" ({what})" if what else ""
+        raise InvalidInputError(f"environment variable {var}{label} is not set")
+    return value
