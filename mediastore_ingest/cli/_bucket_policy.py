@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ..bucket_policy import BucketPolicy, BucketPolicyBuilder
 from ..errors import InvalidInputError
@@ -61,10 +60,7 @@ def _check(args: argparse.Namespace) -> int:
     policy = BucketPolicy.from_json(_read(args.check))
     playback = [args.playback_distribution] if args.playback_distribution else None
     findings = policy.findings(playback_distributions=playback)
-    errors = _report(findings)
-    if not findings:
-        print(f"{args.check}: no findings", file=sys.stderr)
-    return 1 if errors else 0
+    return 1 if _report(findings, args.check) else 0
 
 
 def _run(args: argparse.Namespace) -> int:

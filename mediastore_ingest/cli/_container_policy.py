@@ -79,12 +79,17 @@ def _secret_from_env(var: str) -> IngestSecret:
         raise InvalidInputError(f"environment variable {var}: {exc}") from None
 
 
-def _report(findings: Iterable[Finding]) -> bool:
-    """Print findings on stderr; True if any is an error."""
+def _report(findings: Iterable[Finding], source: str | None = None) -> bool:
+    """Print findings on stderr (or, for a checked ``source`` file, that there are
+    none); True if any is an error."""
     errors = False
+    seen = False
     for f in findings:
+        seen = True
         errors = errors or f.severity == "error"
         print(f"{f.severity}: [{f.code}] {f.message}", file=sys.stderr)
+    if source is not None and not seen:
+        print(f"{source}: no findings", file=sys.stderr)
     return errors
 
 
@@ -115,10 +120,7 @@ def _check(args: argparse.Namespace) -> int:
     policy = ContainerPolicy.from_json(_read(args.check))
     known = [_secret_from_env(v) for v in (args.secret_env, args.playback_secret_env) if v]
     findings = policy.findings(known_secrets=known or None)
-    errors = _report(findings)
-    if not findings:
-        print(f"{args.check}: no findings", file=sys.stderr)
-    return 1 if errors else 0
+    return 1 if _report(findings, args.check) else 0
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -415,12 +415,7 @@ def _workflow(
     _read_back(report, cleanup, stack, config, sent)
 
     # 10-15. refusals
-    pool = cleanup.enter_context(urllib3.PoolManager(
-        retries=False, ca_certs=stack.ca_bundle, timeout=urllib3.Timeout(10)
-    ))
-    forged_url = f"{stack.ingest_base_url}/{_FORGED}"
-    refused = _refusal_checker(pool, stack)
-    _edge_refusals(report, stack, refused, forged_url)
+    refused, _ = _edge_refusals(report, cleanup, stack)
     wrong = IngestSecret.generate()
     report.run("Direct PUT to the container with a wrong secret is refused by the policy",
                refused("PUT", f"{stack.container_endpoint}/{_FORGED}",
@@ -556,12 +551,7 @@ def _workflow_s3(
     _read_back(report, cleanup, stack, config, sent)
 
     # 9-17. refusals
-    pool = cleanup.enter_context(urllib3.PoolManager(
-        retries=False, ca_certs=stack.ca_bundle, timeout=urllib3.Timeout(10)
-    ))
-    forged_url = f"{stack.ingest_base_url}/{_FORGED}"
-    refused = _refusal_checker(pool, stack)
-    _edge_refusals(report, stack, refused, forged_url)
+    refused, forged_url = _edge_refusals(report, cleanup, stack)
     forged_sha = _sha(b"forged")
     report.run("Direct unsigned PUT to the bucket is refused by the bucket policy",
                refused("PUT", bucket.url(_FORGED), headers={"x-amz-content-sha256": forged_sha},
@@ -723,10 +713,17 @@ def _refusal_checker(pool: urllib3.PoolManager, stack: LocalStack) -> Callable[.
 
 
 def _edge_refusals(
-    report: _Report, stack: LocalStack, refused: Callable[..., _Check], forged_url: str
-) -> None:
+    report: _Report, cleanup: ExitStack, stack: LocalStack
+) -> tuple[Callable[..., _Check], str]:
+    """Run the edge's refusal steps; return the checker and the forged URL for the
+    origin-specific refusals that follow."""
     from ..testing._stack import _new_key_id
 
+    pool = cleanup.enter_context(urllib3.PoolManager(
+        retries=False, ca_certs=stack.ca_bundle, timeout=urllib3.Timeout(10)
+    ))
+    forged_url = f"{stack.ingest_base_url}/{_FORGED}"
+    refused = _refusal_checker(pool, stack)
     now = int(time.time())
     report.run("Unsigned PUT to the ingest edge is refused",
                refused("PUT", forged_url, expect="MissingKey"))
@@ -741,6 +738,7 @@ def _edge_refusals(
     report.run("URL signed with a key id outside the key group is refused",
                refused("PUT", stranger.sign_url(forged_url, expires=now + 300),
                        expect="InvalidKey"))
+    return refused, forged_url
 
 
 def _playback_refuses_writes(
