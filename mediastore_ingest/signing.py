@@ -55,6 +55,7 @@ from .policies import (
     TimeLike,
     normalize_url,
     to_epoch,
+    wildcard_match,
 )
 
 __all__ = [
@@ -253,7 +254,13 @@ class UrlSigner:
                     f"policy must be a CannedPolicy or CustomPolicy, not {type(policy).__name__}"
                 )
             base = normalize_url(url)
-            if not policy.matches(base):
+            # base is normalised already: match it as it is, without normalising again
+            covered = (
+                base == policy.resource
+                if isinstance(policy, CannedPolicy)
+                else wildcard_match(policy.resource, base)
+            )
+            if not covered:
                 raise PolicyError(
                     f"URL {base!r} is not covered by the policy resource {policy.resource!r}"
                 )
@@ -593,7 +600,7 @@ class UrlVerifier:
                 raise SourceIpMismatchError(
                     f"client {client_ip} is outside {policy.source_ip}", url=url
                 )
-            if not policy.matches(normalized):
+            if not wildcard_match(policy.resource, normalized):
                 raise ResourceMismatchError(
                     f"URL is not covered by the policy resource {policy.resource!r}", url=url
                 )
