@@ -6,7 +6,7 @@ import datetime as dt
 import json
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mediastore_ingest.errors import PolicyError, PolicyParseError
@@ -14,6 +14,8 @@ from mediastore_ingest.policies import (
     MAX_EPOCH,
     CannedPolicy,
     CustomPolicy,
+    _already_normal,
+    _normalize_url,
     normalize_url,
     to_epoch,
 )
@@ -299,3 +301,76 @@ def test_normalisation_is_idempotent(path, expires):
     assert policy.matches(policy.resource)
     assert policy.resource.isascii()
     json.loads(policy.to_json())
+
+
+# Pieces that decide which way a URL takes through normalize_url: the fast path may
+# take a URL only when the full normaliser would return it unchanged. Most draws are
+# in wire form already, so the fast path is exercised; the rest poke at its edges.
+_SAFE_PIECES = ["a", "Z", "0", "seg1.ts", "-", "_", "~", ":", "@", "!", "$", "&", "'", "(",
+                ")", "*", "+", ",", ";", "=", "/", "."]
+_EDGY_PIECES = ["/.", "/..", "..", "?", "?x=1", "?Expires=1", "%", "%2f", "%41", "#", " ",
+                "é", "[", "]", "\\", '"', "<", "\x00", "\t", "//", ":443"]
+_URLS = st.builds(
+    "".join,
+    st.tuples(
+        st.sampled_from(["https"] * 4 + ["http"] * 2 + ["HTTPS", "Http", "ftp", ""]),
+        st.sampled_from(["://"] * 6 + [":/", "//"]),
+        st.sampled_from(["d1.cloudfront.net"] * 4 + ["a-b.c", "Example.com", ".x", "",
+                        "[::1]", "user@h", "h*", "é.example", "x_y", "a..b"]),
+        st.sampled_from([""] * 8 + [":443", ":80", ":8080", ":0", ":99999", ":"]),
+        st.sampled_from(["/"] * 6 + ["", "?q"]),
+        st.one_of(
+            st.lists(st.sampled_from(_SAFE_PIECES), max_size=8),
+            st.lists(st.sampled_from(_SAFE_PIECES * 3 + _EDGY_PIECES), max_size=8),
+        ).map("".join),
+    ),
+)
+
+
+@settings(max_examples=500)
+@given(_URLS)
+def test_fast_path_agrees_with_the_full_normaliser(url):
+    full = _normalize_url.__wrapped__
+    try:
+        expected: str | type[PolicyError] = full(url, False)
+    except PolicyError:
+        expected = PolicyError
+    if _already_normal(url):
+        assert expected == url
+    try:
+        got: str | type[PolicyError] = normalize_url(url)
+    except PolicyError:
+        got = PolicyError
+    assert got == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://d1.cloudfront.net/live/seg1.ts",
+        "http://example.com/a/b-c_d~e.f/g:h@i!j$k&l'm(n)o*p+q,r;s=t",
+        "https://d1.cloudfront.net/",
+    ],
+)
+def test_fast_path_takes_urls_already_in_wire_form(url):
+    assert _already_normal(url)
+    assert normalize_url(url) == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "HTTPS://d1.cloudfront.net/a",
+        "https://D1.cloudfront.net/a",
+        "https://d1.cloudfront.net",
+        "https://d1.cloudfront.net:443/a",
+        "https://d1.cloudfront.net/a/./b",
+        "https://d1.cloudfront.net/a/../b",
+        "https://d1.cloudfront.net/a?x=1",
+        "https://d1.cloudfront.net/a%2f",
+        "https://d1.cloudfront.net/a b",
+        "https://user@d1.cloudfront.net/a",
+    ],
+)
+def test_fast_path_leaves_everything_else_to_the_full_normaliser(url):
+    assert not _already_normal(url)
