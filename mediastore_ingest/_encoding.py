@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["cf_b64decode", "cf_b64encode", "compact_json"]
@@ -16,20 +18,17 @@ _ENCODE = bytes.maketrans(b"+=/", b"-_~")
 _DECODE = bytes.maketrans(b"-_~+=/", b"+=/!!!")
 
 
-if sys.version_info >= (3, 11):
-
-    def _strict_b64decode(data: bytes) -> bytes:
-        return binascii.a2b_base64(data, strict_mode=True)  # validated in C
-
-else:  # pragma: no cover (3.10)
-
-    def _strict_b64decode(data: bytes) -> bytes:
-        return base64.b64decode(data, validate=True)
-
-
 def cf_b64encode(data: bytes) -> str:
     """Standard base64, then ``+``→``-``, ``=``→``_``, ``/``→``~`` (no newlines)."""
     return base64.b64encode(data).translate(_ENCODE).decode("ascii")
+
+
+# Strict decoding: anything outside the standard alphabet, or bad padding, raises.
+_strict_b64decode: Callable[[bytes], bytes]
+if sys.version_info >= (3, 11):
+    _strict_b64decode = functools.partial(binascii.a2b_base64, strict_mode=True)  # in C
+else:  # pragma: no cover (3.10)
+    _strict_b64decode = functools.partial(base64.b64decode, validate=True)
 
 
 def cf_b64decode(text: str) -> bytes:
@@ -38,12 +37,11 @@ def cf_b64decode(text: str) -> bytes:
     Only CloudFront's alphabet is accepted: characters of standard base64 that
     CloudFront replaces (``+``, ``/``, ``=``) are refused, as is whitespace.
     """
+    # One try, no helper function: this runs once per signature verified.
     try:
-        raw = text.encode("ascii")
+        return _strict_b64decode(text.encode("ascii").translate(_DECODE))
     except UnicodeEncodeError as exc:
         raise ValueError("not CloudFront base64: non-ASCII character") from exc
-    try:
-        return _strict_b64decode(raw.translate(_DECODE))
     except binascii.Error as exc:
         raise ValueError(f"not CloudFront base64: {exc}") from exc
 

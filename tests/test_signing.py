@@ -243,6 +243,32 @@ def test_malformed(rsa_signer, verifier, mutate):
         verifier.verify_url(mutate(rsa_signer.sign_url(URL, expires=T)), now=0)
 
 
+@pytest.mark.parametrize(
+    ("url", "expires", "message"),
+    [
+        (URL, "1767225600", "int epoch"),
+        (URL, -1, "before 1970"),
+        (URL, True, "not bool"),
+        (URL, 2**40, "milliseconds"),
+        ("https://d111111abcdef8.cloudfront.net/live/*.ts", T, "contains '\\*'"),
+    ],
+)
+def test_hand_made_signed_url_with_a_bad_canned_policy_is_malformed(
+    verifier, url, expires, message
+):
+    signed = SignedUrl(url, "AAAA", KID, expires=expires)
+    with pytest.raises(MalformedSignatureError, match=message):
+        verifier.verify(signed, now=0)
+
+
+@pytest.mark.parametrize("bad", [None, "https://x/?Expires=1", {"url": URL}])
+def test_verify_wants_a_signed_url(verifier, bad):
+    with pytest.raises(InvalidInputError, match="must be a SignedUrl"):
+        verifier.verify(bad, now=0)
+    with pytest.raises(InvalidInputError, match="must be a SignedUrl"):
+        verifier.verify(SignedUrl(b"https://x/", "AAAA", KID, expires=T), now=0)
+
+
 def test_duplicate_signing_param_is_malformed(rsa_signer, verifier):
     with pytest.raises(MalformedSignatureError, match="twice"):
         verifier.verify_url(rsa_signer.sign_url(URL, expires=T) + f"&Key-Pair-Id={KID}", now=0)
