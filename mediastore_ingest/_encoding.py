@@ -23,6 +23,9 @@ def cf_b64encode(data: bytes) -> str:
     return base64.b64encode(data).translate(_ENCODE).decode("ascii")
 
 
+# The characters that may end a final quantum padded with one "_" ([False]) or two
+# ("__", [True]): their unused low bits (2 or 4) are zero.
+_ZERO_PAD_BITS = {False: frozenset(b"AEIMQUYcgkosw048"), True: frozenset(b"AQgw")}
 # Strict decoding: anything outside the standard alphabet, or bad padding, raises.
 _strict_b64decode: Callable[[bytes], bytes]
 if sys.version_info >= (3, 11):
@@ -35,15 +38,23 @@ def cf_b64decode(text: str) -> bytes:
     """Inverse of :func:`cf_b64encode`; raises :class:`ValueError` on bad input.
 
     Only CloudFront's alphabet is accepted: characters of standard base64 that
-    CloudFront replaces (``+``, ``/``, ``=``) are refused, as is whitespace.
+    CloudFront replaces (``+``, ``/``, ``=``) are refused, as is whitespace, and so is
+    a final quantum whose unused low bits are not zero (RFC 4648 section 3.5), so
+    that bytes have one spelling and a signature cannot be re-spelled to pass.
     """
     # One try, no helper function: this runs once per signature verified.
     try:
-        return _strict_b64decode(text.encode("ascii").translate(_DECODE))
+        raw = text.encode("ascii")
+        data = _strict_b64decode(raw.translate(_DECODE))
     except UnicodeEncodeError as exc:
         raise ValueError("not CloudFront base64: non-ASCII character") from exc
     except binascii.Error as exc:
         raise ValueError(f"not CloudFront base64: {exc}") from exc
+    if raw[-1:] == b"_":  # padded, so at least 4 characters long
+        two = raw[-2:] == b"__"
+        if raw[-3 if two else -2] not in _ZERO_PAD_BITS[two]:
+            raise ValueError("not CloudFront base64: non-zero pad bits")
+    return data
 
 
 def compact_json(value: Any) -> str:

@@ -368,8 +368,8 @@ class SignedUrl:
         """Split a signed URL; raises
         :class:`~mediastore_ingest.errors.MalformedSignatureError` when a signing
         parameter is missing, duplicated or both ``Expires`` and ``Policy`` are set."""
-        url, found = _split_signed_url(signed_url)
-        return cls(url, *_signing_fields(url, found, prefix=""))
+        url, fields = _parse_signed_url(signed_url)
+        return cls(url, *fields)
 
     @classmethod
     def from_cookies(cls, url: str, cookies: Mapping[str, str] | str) -> SignedUrl:
@@ -405,11 +405,35 @@ MAX_URL_BYTES = 8192
 _PLAIN_DIGITS = re.compile(r"(?:0|[1-9][0-9]*)\Z")
 
 
+def _parse_signed_url(signed_url: str) -> tuple[str, _SigningFields]:
+    """The URL CloudFront matches and the signing fields of a signed URL."""
+    if not isinstance(signed_url, str):
+        raise MalformedSignatureError("signed URL must be a str")
+    base, _, query = signed_url.partition("?")
+    # A shortcut for the layout this package, botocore and the AWS SDKs write for a
+    # canned policy: three partitions instead of the loop and the checks below (about
+    # 1 us of a 25 us verification). Anything else (other parameters, another order,
+    # a percent-escape, a missing or odd value) takes the general path, and
+    # tests/test_signing.py holds the two to the same answers.
+    if query[:8] == "Expires=" and "%" not in query:
+        expires, _, rest = query[8:].partition("&Signature=")
+        signature, found_id, key_pair_id = rest.partition("&Key-Pair-Id=")
+        if (
+            found_id
+            and signature
+            and key_pair_id
+            and "&" not in signature
+            and "&" not in key_pair_id
+            and _PLAIN_DIGITS.match(expires)
+        ):
+            return base, (signature, key_pair_id, "SHA1", int(expires), None)
+    url, found = _split_signed_url(signed_url)
+    return url, _signing_fields(url, found, prefix="")
+
+
 def _split_signed_url(signed_url: str) -> tuple[str, dict[str, str]]:
     """The URL CloudFront matches (signing parameters removed, other parameters kept
     in order) and the signing parameters found in the query, percent-decoded."""
-    if not isinstance(signed_url, str):
-        raise MalformedSignatureError("signed URL must be a str")
     base, q, query = signed_url.partition("?")
     found: dict[str, str] = {}
     kept: list[str] | None = None
@@ -525,11 +549,8 @@ class UrlVerifier:
     ) -> Policy:
         """Verify a signed URL; return the policy it carries, or raise."""
         # The same parsing as SignedUrl.parse, without building the SignedUrl.
-        url, found = _split_signed_url(signed_url)
-        signature, key_pair_id, hash_name, expires, policy = _signing_fields(url, found, prefix="")
-        return self._verify_fields(
-            url, signature, key_pair_id, hash_name, expires, policy, now, client_ip
-        )
+        url, fields = _parse_signed_url(signed_url)
+        return self._verify_fields(url, *fields, now, client_ip)
 
     def verify_cookies(
         self,

@@ -26,7 +26,15 @@ from mediastore_ingest.errors import (
     VerificationError,
 )
 from mediastore_ingest.policies import CannedPolicy, CustomPolicy
-from mediastore_ingest.signing import SignedUrl, UrlSigner, UrlVerifier, parse_cookie_header
+from mediastore_ingest.signing import (
+    SignedUrl,
+    UrlSigner,
+    UrlVerifier,
+    _parse_signed_url,
+    _signing_fields,
+    _split_signed_url,
+    parse_cookie_header,
+)
 
 URL = "https://d111111abcdef8.cloudfront.net/live/seg1.ts"
 T = 1767225600
@@ -318,6 +326,23 @@ def test_cf_base64_round_trip(data):
     assert cf_b64decode(text) == data
 
 
+_B64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-~"
+
+
+@given(st.binary(min_size=1, max_size=64).filter(lambda d: len(d) % 3), st.integers(1, 15))
+def test_cf_base64_refuses_non_zero_pad_bits(data, bits):
+    """Only one text decodes to given bytes: a padded final quantum whose unused low
+    bits are not zero is refused (RFC 4648 section 3.5), so a signature or policy
+    cannot be re-spelled and still verify."""
+    text = cf_b64encode(data)
+    pads = len(text) - len(text.rstrip("_"))
+    unused = 4 if pads == 2 else 2  # bits of the last character that carry no data
+    last = _B64_ALPHABET.index(text[-pads - 1])
+    respelled = _B64_ALPHABET[last | (bits % (1 << unused) or 1)]
+    with pytest.raises(ValueError, match="pad bits"):
+        cf_b64decode(text[: -pads - 1] + respelled + "_" * pads)
+
+
 # -- cache, cookies, reprs, input validation -----------------------------------------------------
 
 
@@ -398,3 +423,58 @@ def test_sign_url_refuses_wildcard_and_fragment(rsa_signer):
         rsa_signer.sign_url("https://d1.cloudfront.net/live/*", expires=T)
     with pytest.raises(PolicyError):
         rsa_signer.sign_url(URL + "#x", expires=T)
+
+
+# -- the parser's shortcut for the layout every signer writes --------------------------------
+
+# Values for the three canonical parameters: mostly good ones (so that a draw is often
+# one odd value away from the canonical layout), and each way a value can be odd.
+_EXPIRES_VALUES = ["1767225600"] * 6 + ["0", "017", "", "1.5", "१२", "1&x", "1%30"]
+_SIGNATURE_VALUES = ["AbC-_~"] * 6 + ["", "a%2Db", "a=b", "a&b", "a&Signature=b", "a?b"]
+_KEY_ID_VALUES = [KID] * 6 + ["", "K%41", "K=1", "K&x=1", "K&Hash-Algorithm=SHA256"]
+_OTHER_PIECES = ["Hash-Algorithm=SHA256", "Policy=eyJ9", "x=1", "", "&", "%", "Signature"]
+
+
+@st.composite
+def _queries(draw):
+    pieces = [
+        "Expires=" + draw(st.sampled_from(_EXPIRES_VALUES)),
+        "Signature=" + draw(st.sampled_from(_SIGNATURE_VALUES)),
+        "Key-Pair-Id=" + draw(st.sampled_from(_KEY_ID_VALUES)),
+    ]
+    if draw(st.integers(0, 3)) == 0:  # another order, one draw in four
+        pieces = draw(st.permutations(pieces))
+    if draw(st.integers(0, 3)) == 0:  # other parameters too, one draw in four
+        for extra in draw(st.lists(st.sampled_from(_OTHER_PIECES), min_size=1, max_size=2)):
+            pieces.insert(draw(st.integers(0, len(pieces))), extra)
+    return "&".join(pieces)
+
+
+def _parse_general(signed_url):
+    url, found = _split_signed_url(signed_url)
+    return url, _signing_fields(url, found, prefix="")
+
+
+def _outcome(parse, signed_url):
+    try:
+        return parse(signed_url)
+    except MalformedSignatureError as exc:
+        return ("error", str(exc))
+
+
+@settings(max_examples=500)
+@given(
+    base=st.sampled_from([URL, URL + "?", "https://h/a?b", "https://h/%41", "https://h/"]),
+    query=_queries(),
+)
+def test_parse_shortcut_agrees_with_the_general_parser(base, query):
+    signed_url = base + ("&" if "?" in base else "?") + query
+    assert _outcome(_parse_signed_url, signed_url) == _outcome(_parse_general, signed_url)
+
+
+def test_parse_shortcut_takes_the_canonical_layout(rsa_signer):
+    signed = rsa_signer.sign_url(URL, expires=T)
+    url, fields = _parse_signed_url(signed)
+    assert url == URL
+    assert fields[1:] == (KID, "SHA1", T, None)
+    assert _parse_general(signed) == (url, fields)
