@@ -567,6 +567,9 @@ def test_generator_beyond_retry_buffer_is_not_retryable(scripted: ScriptedServer
     assert err.value.attempts == 1
     assert err.value.path == "live/a.ts"
     assert isinstance(err.value.__cause__, TransportError)
+    # A request the server cut off enters the log when its handler finishes, which
+    # may be after the client has seen the reset: wait for it, then count.
+    scripted.wait_for_request(lambda r: r.path == "/live/a.ts")
     assert len(scripted.requests) == 1
     assert sleep.delays == []
 
