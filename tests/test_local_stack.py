@@ -401,6 +401,44 @@ def test_plugin_options_fixture_injects_faults(pytester: pytest.Pytester) -> Non
     result.assert_outcomes(passed=1)
 
 
+def test_plugin_fixtures_for_both_origins(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_origins="""
+        import pytest
+        import urllib3
+        from mediastore_ingest import LocalStackError
+        from mediastore_ingest.testing import LocalBucket, LocalContainer
+
+        @pytest.fixture(params=["mediastore", "s3"])
+        def mediastore_stack_options(request):
+            return {"origin": request.param}
+
+        def test_the_same_test_on_each_origin(mediastore_stack, mediastore_origin):
+            assert mediastore_origin is mediastore_stack.origin
+            with mediastore_stack.ingest_client() as client:
+                client.put("live/seg1.ts", b"media")
+            assert mediastore_origin.read("live/seg1.ts") == b"media"
+            assert mediastore_origin.paths() == ["live/seg1.ts"]
+            assert urllib3.request("PUT", mediastore_stack.ingest_url("live/x.ts"),
+                                   body=b"x").status == 403
+
+        def test_the_origin_specific_fixture(mediastore_stack, request):
+            if mediastore_stack.origin_kind == "s3":
+                bucket = request.getfixturevalue("mediastore_bucket")
+                assert isinstance(bucket, LocalBucket)
+                with pytest.raises(LocalStackError, match="S3 origin"):
+                    request.getfixturevalue("mediastore_container")
+            else:
+                assert isinstance(request.getfixturevalue("mediastore_container"),
+                                  LocalContainer)
+                with pytest.raises(LocalStackError, match="MediaStore stack"):
+                    request.getfixturevalue("mediastore_bucket")
+        """
+    )
+    result = pytester.runpytest_inprocess(*_plugin_args(), "-W", "error")
+    result.assert_outcomes(passed=4)
+
+
 def test_plugin_documents_its_fixtures() -> None:
     from mediastore_ingest.testing import pytest_plugin
 

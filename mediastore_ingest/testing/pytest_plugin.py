@@ -1,4 +1,4 @@
-"""pytest fixtures for code that publishes through CloudFront into MediaStore.
+"""pytest fixtures for code that publishes through CloudFront into MediaStore or S3.
 
 Installed with the package (entry point ``pytest11: mediastore_ingest``), so the
 fixtures are available in every test without an import. Each runs on loopback only.
@@ -15,11 +15,18 @@ fixtures are available in every test without an import. Each runs on loopback on
 ``mediastore_stack_options``
     The keyword arguments given to :class:`~mediastore_ingest.testing.LocalStack` by
     ``mediastore_stack`` (default: none). Override it in a ``conftest.py`` or a test
-    module to inject faults or pick the key type::
+    module to inject faults, pick the key type or the origin::
 
         @pytest.fixture
         def mediastore_stack_options():
             return {"faults": FaultPlan(seed=7, failure_rate=0.2), "key_algorithm": "rsa"}
+
+    A parametrised override runs every test once per origin (MediaStore, then an S3
+    bucket behind Origin Access Control)::
+
+        @pytest.fixture(params=["mediastore", "s3"])
+        def mediastore_stack_options(request):
+            return {"origin": request.param}
 
 ``mediastore_signer``
     The stack's :class:`~mediastore_ingest.UrlSigner` (trusted by both edges).
@@ -31,9 +38,15 @@ fixtures are available in every test without an import. Each runs on loopback on
 ``mediastore_container_policy``
     The :class:`~mediastore_ingest.container_policy.ContainerPolicy` the container
     enforces.
+``mediastore_origin``
+    What the edges forward to, whichever the origin: the
+    :class:`~mediastore_ingest.testing.LocalContainer` or the
+    :class:`~mediastore_ingest.testing.LocalBucket` (both have ``.read(path)``, what
+    the origin really stored; ``.paths()``; ``.requests``, what it received).
 ``mediastore_container``
-    The :class:`~mediastore_ingest.testing.LocalContainer` (``.read(path)`` returns
-    what the origin really stored; ``.requests`` what it received).
+    The :class:`~mediastore_ingest.testing.LocalContainer` of a MediaStore stack.
+``mediastore_bucket``
+    The :class:`~mediastore_ingest.testing.LocalBucket` of an ``origin="s3"`` stack.
 ``mediastore_ingest_edge`` / ``mediastore_playback_edge``
     The two :class:`~mediastore_ingest.testing.LocalEdge` servers (``.base_url``,
     ``.requests``, ``.forwarded``, ``.faults_injected``).
@@ -53,15 +66,18 @@ if TYPE_CHECKING:
     from ..container_policy import ContainerPolicy, IngestSecret
     from ..keys import KeyPair
     from ..signing import UrlSigner
+    from ._bucket import LocalBucket
     from ._container import LocalContainer
     from ._edge import LocalEdge
     from ._stack import LocalStack
 
 __all__ = [
+    "mediastore_bucket",
     "mediastore_container",
     "mediastore_container_policy",
     "mediastore_ingest_edge",
     "mediastore_key_pair",
+    "mediastore_origin",
     "mediastore_playback_edge",
     "mediastore_secret",
     "mediastore_signer",
@@ -120,9 +136,23 @@ def mediastore_container_policy(mediastore_stack: LocalStack) -> ContainerPolicy
 
 
 @pytest.fixture
+def mediastore_origin(mediastore_stack: LocalStack) -> LocalContainer | LocalBucket:
+    """The stack's origin: its container, or its bucket for ``origin="s3"``."""
+    return mediastore_stack.origin
+
+
+@pytest.fixture
 def mediastore_container(mediastore_stack: LocalStack) -> LocalContainer:
-    """The stack's running :class:`~mediastore_ingest.testing.LocalContainer`."""
+    """The stack's running :class:`~mediastore_ingest.testing.LocalContainer`
+    (a MediaStore stack; an S3 stack raises ``LocalStackError``)."""
     return mediastore_stack.container
+
+
+@pytest.fixture
+def mediastore_bucket(mediastore_stack: LocalStack) -> LocalBucket:
+    """The stack's running :class:`~mediastore_ingest.testing.LocalBucket`
+    (``origin="s3"``; a MediaStore stack raises ``LocalStackError``)."""
+    return mediastore_stack.bucket
 
 
 @pytest.fixture
