@@ -50,10 +50,13 @@ def cf_b64decode(text: str) -> bytes:
         raise ValueError("not CloudFront base64: non-ASCII character") from exc
     except binascii.Error as exc:
         raise ValueError(f"not CloudFront base64: {exc}") from exc
-    if raw[-1:] == b"_":  # padded, so at least 4 characters long
-        two = raw[-2:] == b"__"
-        if raw[-3 if two else -2] not in _ZERO_PAD_BITS[two]:
-            raise ValueError("not CloudFront base64: non-zero pad bits")
+    # binascii lets through padding after a complete quantum ("AAAA_") and, before
+    # 3.11, a short final quantum ("AAA__"); only the canonical form is taken.
+    pads = 2 if raw[-2:] == b"__" else 1 if raw[-1:] == b"_" else 0
+    if len(raw) % 4 or pads != -len(data) % 3:
+        raise ValueError("not CloudFront base64: padding is not canonical")
+    if pads and raw[-pads - 1] not in _ZERO_PAD_BITS[pads == 2]:
+        raise ValueError("not CloudFront base64: non-zero pad bits")
     return data
 
 

@@ -105,7 +105,11 @@ def to_epoch(value: object, *, name: str = "time") -> int:
 
 
 def _quote_char(ch: str) -> str:
-    return "".join(f"%{b:02X}" for b in ch.encode("utf-8"))
+    try:
+        encoded = ch.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate
+        raise PolicyError(f"URL contains {ch!r}, which has no UTF-8 form") from exc
+    return "".join(f"%{b:02X}" for b in encoded)
 
 
 def _encode_part(text: str) -> str:

@@ -424,6 +424,7 @@ def _parse_signed_url(signed_url: str) -> tuple[str, _SigningFields]:
             and key_pair_id
             and "&" not in signature
             and "&" not in key_pair_id
+            and len(expires) <= 10
             and _PLAIN_DIGITS.match(expires)
         ):
             return base, (signature, key_pair_id, "SHA1", int(expires), None)
@@ -479,6 +480,8 @@ def _signing_fields(url: str, found: Mapping[str, str], *, prefix: str) -> _Sign
     if expires_text is not None:
         if not _PLAIN_DIGITS.match(expires_text):
             raise MalformedSignatureError(f"{prefix}Expires is not an integer", url=url)
+        if len(expires_text) > 10:  # past 2147483647; int() of thousands of digits raises
+            raise MalformedSignatureError(f"{prefix}Expires is out of range", url=url)
         expires = int(expires_text)
     return signature, key_pair_id, hash_name, expires, policy
 
@@ -568,8 +571,14 @@ class UrlVerifier:
         self, signed: SignedUrl, *, now: TimeLike | None = None, client_ip: str | None = None
     ) -> Policy:
         """Verify an already parsed :class:`SignedUrl`."""
-        if not isinstance(signed, SignedUrl) or not isinstance(signed.url, str):
+        if not isinstance(signed, SignedUrl):
             raise InvalidInputError(f"signed must be a SignedUrl, not {type(signed).__name__}")
+        for name in ("url", "signature", "key_pair_id", "policy"):
+            value = getattr(signed, name)
+            if not isinstance(value, str) and not (name == "policy" and value is None):
+                raise InvalidInputError(
+                    f"SignedUrl.{name} must be a str, not {type(value).__name__}"
+                )
         return self._verify_fields(
             signed.url,
             signed.signature,
@@ -612,9 +621,10 @@ class UrlVerifier:
         policy: Policy
         if expires is not None:
             if type(expires) is not int or not 0 <= expires <= MAX_EPOCH or "*" in normalized:
-                # What CannedPolicy refuses (SignedUrl.parse checks less than this).
+                # A hand-made SignedUrl may hold what CannedPolicy converts (an aware
+                # datetime) or refuses; SignedUrl.parse only ever gives an int.
                 try:
-                    CannedPolicy(normalized, expires)
+                    expires = CannedPolicy(normalized, expires).expires
                 except PolicyError as exc:
                     raise MalformedSignatureError(str(exc), url=url) from exc
             # CannedPolicy.to_json's bytes; the policy object waits for a good signature.
