@@ -273,7 +273,7 @@ def test_hand_made_signed_url_with_a_bad_canned_policy_is_malformed(
 def test_verify_wants_a_signed_url(verifier, bad):
     with pytest.raises(InvalidInputError, match="must be a SignedUrl"):
         verifier.verify(bad, now=0)
-    with pytest.raises(InvalidInputError, match="SignedUrl.url must be a str"):
+    with pytest.raises(InvalidInputError, match=r"SignedUrl\.url must be a str"):
         verifier.verify(SignedUrl(b"https://x/", "AAAA", KID, expires=T), now=0)
 
 
