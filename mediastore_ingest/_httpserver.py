@@ -27,7 +27,7 @@ import re
 import socket
 import ssl
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
 from types import TracebackType
@@ -278,7 +278,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.send_response_only(100)
             self.end_headers()
 
-    def iter_body(self, *, max_size: int | None = None) -> Iterator[bytes]:
+    def iter_body(self, *, max_size: int | None = None) -> Generator[bytes, None, None]:
         """Yield the request body piece by piece as it arrives.
 
         Handles ``Content-Length`` and ``Transfer-Encoding: chunked`` (trailers read and

@@ -117,24 +117,27 @@ def error_code(response: urllib3.BaseHTTPResponse) -> str | None:
     return response.headers.get("x-amzn-ErrorType")
 
 
+# Anyone may do anything over HTTPS: for anonymous protocol tests.
+OPEN_OVER_HTTPS = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "OpenOverHttps",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "mediastore:*",
+            "Resource": f"arn:aws:mediastore:{REGION}:{ACCOUNT}:container/live/*",
+            "Condition": {"Bool": {"aws:SecureTransport": "true"}},
+        }
+    ],
+}
+
+
 @pytest.fixture
 def open_container(ca: LocalCA) -> Iterator[LocalContainer]:
     """Anyone may write over HTTPS (for anonymous protocol tests), tiny size limits."""
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "OpenOverHttps",
-                "Effect": "Allow",
-                "Principal": "*",
-                "Action": "mediastore:*",
-                "Resource": f"arn:aws:mediastore:{REGION}:{ACCOUNT}:container/live/*",
-                "Condition": {"Bool": {"aws:SecureTransport": "true"}},
-            }
-        ],
-    }
     with LocalContainer(
-        ca=ca, policy=policy, max_object_size=1000, max_streaming_object_size=500
+        ca=ca, policy=OPEN_OVER_HTTPS, max_object_size=1000, max_streaming_object_size=500
     ) as c:
         yield c
 
@@ -582,6 +585,59 @@ def test_cut_off_body_stores_nothing_and_keeps_the_acknowledged_object(
     assert all(
         r.status is None for r in c.requests if r.method == "PUT" and r.header("Host") == "x"
     )
+
+
+@pytest.fixture
+def hasty_container(ca: LocalCA) -> Iterator[LocalContainer]:
+    """MediaStore cancels a PUT not fully uploaded within 30 s; here within 0.3 s."""
+    with LocalContainer(ca=ca, policy=OPEN_OVER_HTTPS, upload_timeout=0.3) as c:
+        yield c
+
+
+@pytest.mark.parametrize("kind", ["stalled", "trickling", "streaming"])
+def test_upload_not_finished_in_time_is_cancelled(
+    hasty_container: LocalContainer, kind: str
+) -> None:
+    c = hasty_container
+    sock = raw_socket(c)
+    try:
+        if kind == "streaming":
+            sock.sendall(
+                b"PUT /live/slow.ts HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                b"x-amz-upload-availability: STREAMING\r\n\r\n4\r\npart\r\n"
+            )
+        else:
+            sock.sendall(b"PUT /live/slow.ts HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n")
+        sock.sendall(b"0123456789")
+        if kind == "trickling":
+            # A byte at a time, each within any idle timeout, the whole far too slow.
+            try:
+                for _ in range(40):
+                    threading.Event().wait(0.05)
+                    sock.sendall(b"x")
+            except OSError:
+                pass  # the container hung up: that is the point
+        # The container cancels: it closes the connection without an answer.
+        assert sock.recv(1024) == b""
+    finally:
+        sock.close()
+    record = c.wait_for_request(lambda r: r.path == "/live/slow.ts")
+    assert record.status is None
+    assert c.paths() == []
+
+
+def test_upload_in_time_is_stored(hasty_container: LocalContainer) -> None:
+    response = pool(hasty_container).request(
+        "PUT", f"{hasty_container.endpoint}/live/quick.ts", body=b"q" * 100_000
+    )
+    assert response.status == 200
+    assert hasty_container.read("live/quick.ts") == b"q" * 100_000
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), "30", True])
+def test_upload_timeout_must_be_positive_seconds(bad: Any) -> None:
+    with pytest.raises(InvalidInputError, match="upload_timeout"):
+        LocalContainer(upload_timeout=bad)
 
 
 def test_malformed_chunked_body_is_rejected(open_container: LocalContainer) -> None:

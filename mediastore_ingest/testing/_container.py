@@ -23,12 +23,14 @@ import hmac
 import itertools
 import json
 import logging
+import math
 import os
 import re
 import tempfile
 import threading
+import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -75,6 +77,8 @@ DEFAULT_CREDENTIALS: Mapping[str, str] = {
 
 MAX_OBJECT_SIZE = 25 * 1024 * 1024
 MAX_STREAMING_OBJECT_SIZE = 10 * 1024 * 1024
+#: MediaStore cancels a PUT whose object has not fully arrived within 30 seconds.
+UPLOAD_TIMEOUT = 30.0
 MAX_LIST_RESULTS = 1000
 MAX_CLOCK_SKEW = datetime.timedelta(minutes=15)
 
@@ -574,7 +578,7 @@ class _ContainerHandler(RequestHandler):
         digest = hashlib.sha256()
         parts: list[bytes] = []
         try:
-            for piece in self.iter_body(max_size=limit):
+            for piece in self._body_before_deadline(limit):
                 digest.update(piece)
                 parts.append(piece)
                 if upload is not None:
@@ -628,6 +632,35 @@ class _ContainerHandler(RequestHandler):
                 "StorageClass": meta.storage_class,
             },
         )
+
+    def _body_before_deadline(self, limit: int) -> Iterator[bytes]:
+        """The body's pieces, as long as the whole arrives within the container's
+        ``upload_timeout`` of the request head (MediaStore cancels the request
+        otherwise): a stalled or trickling upload ends in RequestBodyError."""
+        timeout = self.container.upload_timeout
+        if timeout is None:
+            yield from self.iter_body(max_size=limit)
+            return
+        deadline = time.monotonic() + timeout
+        body = self.iter_body(max_size=limit)
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise RequestBodyError(
+                        f"upload not finished within {timeout} s", reason="incomplete"
+                    )
+                # A read that waits past the deadline times out (and ends the body).
+                self.request.settimeout(min(remaining, self.timeout))
+                try:
+                    piece = next(body)
+                except StopIteration:
+                    return
+                yield piece
+        finally:
+            body.close()
+            with contextlib.suppress(OSError):
+                self.request.settimeout(self.timeout)
 
     def _object_headers(self, meta: StoredObject) -> list[tuple[str, str]]:
         headers = [
@@ -923,12 +956,25 @@ class LocalContainer(_LocalOrigin):
         port: int = 0,
         max_object_size: int = MAX_OBJECT_SIZE,
         max_streaming_object_size: int = MAX_STREAMING_OBJECT_SIZE,
+        upload_timeout: float | None = UPLOAD_TIMEOUT,
         clock: Callable[[], datetime.datetime] = _utcnow,
     ) -> None:
         # Everything that can fail comes before the CA (temporary files) is made.
         self._container_arn = container_arn(region, account_id, name)  # validates all three
         if max_object_size < 1 or max_streaming_object_size < 1:
             raise InvalidInputError("object size limits must be positive")
+        if upload_timeout is not None and (
+            isinstance(upload_timeout, bool)
+            or not isinstance(upload_timeout, (int, float))
+            or not upload_timeout > 0  # also refuses NaN
+            or math.isinf(upload_timeout)
+        ):
+            raise InvalidInputError(
+                f"upload_timeout must be a positive number of seconds or None, "
+                f"not {upload_timeout!r}"
+            )
+        #: Seconds a PUT may take from its headers to its last body byte (``None``: no limit).
+        self.upload_timeout = upload_timeout
         self.name = name
         self.policy: ContainerPolicy | str | Mapping[str, object] = (
             ContainerPolicyBuilder(region=region, account_id=account_id, container=name)
