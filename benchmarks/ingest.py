@@ -98,7 +98,7 @@ def _serve(conn: Connection, max_object_size: int) -> None:
 
     # Parsed once, as LocalStack does: a mapping would be parsed again on every request.
     policy = ContainerPolicy.from_dict(OPEN_POLICY)
-    container = FastContainer(policy=policy, max_object_size=max_object_size)
+    container = FastContainer(policy=policy, max_object_size=max_object_size, upload_timeout=None)
     with container, SinkServer() as sink:
         conn.send((container.endpoint, container.ca_bundle, sink.base_url))
         conn.recv()  # wait for "stop"
