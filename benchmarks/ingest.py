@@ -37,6 +37,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
+from typing import Any
 
 REGION = "us-west-2"
 ACCOUNT = "111122223333"
@@ -74,7 +75,9 @@ def _serve(conn: Connection, max_object_size: int) -> None:
         # ACK and every small request costs ~40 ms, whoever the client is.
         handler.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    class FastContainerHandler(LocalContainer.handler_class):  # type: ignore[name-defined,misc]
+    container_handler: Any = LocalContainer.handler_class  # a class attribute, not a type
+
+    class FastContainerHandler(container_handler):  # type: ignore[misc]  # (subclasses Any)
         def setup(self) -> None:
             no_delay(self)
             super().setup()
