@@ -617,8 +617,13 @@ def test_upload_not_finished_in_time_is_cancelled(
                     sock.sendall(b"x")
             except OSError:
                 pass  # the container hung up: that is the point
-        # The container cancels: it closes the connection without an answer.
-        assert sock.recv(1024) == b""
+        # The container cancels: it closes the connection without an answer (a
+        # reset is the same hang-up when the client had sent more after it).
+        try:
+            answer = sock.recv(1024)
+        except (ConnectionResetError, ssl.SSLError):
+            answer = b""
+        assert answer == b""
     finally:
         sock.close()
     record = c.wait_for_request(lambda r: r.path == "/live/slow.ts")
