@@ -50,10 +50,6 @@ from .keys import (
     load_public_key,
 )
 from .policies import (
-    _CANNED_HEAD,
-    _CANNED_MIDDLE,
-    _CANNED_TAIL,
-    MAX_EPOCH,
     RESERVED_QUERY_PARAMS,
     CannedPolicy,
     CustomPolicy,
@@ -540,8 +536,8 @@ class UrlVerifier:
             for hash_name, hash_obj in _HASH_OBJECTS.items():
                 self._checks[key_id, hash_name] = _make_check(key, hash_name, hash_obj)
         # Keyed by the check (one per key id and hash), the signature text and the policy.
-        self._verified: Callable[[_Check, str, bytes], bool] | None = (
-            functools.lru_cache(maxsize=cache_size)(_run_check) if cache_size else None
+        self._verified: Callable[[_Check, str, bytes], bool] = (
+            functools.lru_cache(maxsize=cache_size)(_run_check) if cache_size else _run_check
         )
 
     def __repr__(self) -> str:
@@ -620,15 +616,11 @@ class UrlVerifier:
                 ) from exc
         policy: Policy
         if expires is not None:
-            if type(expires) is not int or not 0 <= expires <= MAX_EPOCH or "*" in normalized:
-                # A hand-made SignedUrl may hold what CannedPolicy converts (an aware
-                # datetime) or refuses; SignedUrl.parse only ever gives an int.
-                try:
-                    expires = CannedPolicy(normalized, expires).expires
-                except PolicyError as exc:
-                    raise MalformedSignatureError(str(exc), url=url) from exc
-            # CannedPolicy.to_json's bytes; the policy object waits for a good signature.
-            message = f"{_CANNED_HEAD}{normalized}{_CANNED_MIDDLE}{expires}{_CANNED_TAIL}".encode()
+            try:
+                policy = CannedPolicy._from_normalized(normalized, expires)
+            except PolicyError as exc:
+                raise MalformedSignatureError(str(exc), url=url) from exc
+            message = policy.to_json().encode()
         else:
             assert policy_text is not None
             try:
@@ -638,15 +630,12 @@ class UrlVerifier:
                     f"Policy is not CloudFront base64: {exc}", url=url
                 ) from exc
         # The signature first: untrusted policy JSON is never parsed.
-        cached = self._verified
-        if not (check(signature, message) if cached is None else cached(check, signature, message)):
+        if not self._verified(check, signature, message):
             raise SignatureMismatchError(
                 f"signature does not match the policy under key {key_pair_id}", url=url
             )
         if expires is None:
             policy = _parse_signed_policy(message, url)
-        else:
-            policy = CannedPolicy._from_normalized(normalized, expires)
         t = to_epoch(now, name="now") if now is not None else int(self._clock())
         if t >= policy.expires:
             raise PolicyExpiredError(f"expired at epoch {policy.expires} (now {t})", url=url)
