@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import warnings
 
 import pytest
@@ -30,7 +31,6 @@ from mediastore_ingest.signing import (
     SignedUrl,
     UrlSigner,
     UrlVerifier,
-    _parse_signed_url,
     _signing_fields,
     _split_signed_url,
     parse_cookie_header,
@@ -429,16 +429,30 @@ def test_sign_url_refuses_wildcard_and_fragment(rsa_signer):
 
 # Values for the three canonical parameters: mostly good ones (so that a draw is often
 # one odd value away from the canonical layout), and each way a value can be odd.
-_EXPIRES_VALUES = ["1767225600"] * 6 + ["0", "017", "", "1.5", "१२", "1&x", "1%30"]
-_SIGNATURE_VALUES = ["AbC-_~"] * 6 + ["", "a%2Db", "a=b", "a&b", "a&Signature=b", "a?b"]
-_KEY_ID_VALUES = [KID] * 6 + ["", "K%41", "K=1", "K&x=1", "K&Hash-Algorithm=SHA256"]
-_OTHER_PIECES = ["Hash-Algorithm=SHA256", "Policy=eyJ9", "x=1", "", "&", "%", "Signature"]
+# "GOOD" stands for a real signature over the canned policy the request rebuilds.
+_EXPIRES_VALUES = [str(T)] * 16 + [
+    str(T - 5), "0", "017", "", "1.5", "१२", "1&x", "1%30", "2147483647", "2147483648",
+    "99999999999",
+]
+_SIGNATURE_VALUES = ["GOOD"] * 16 + [
+    *["GOOD%"] * 4, "BAD", "", "a%2Db", "a=b", "a&b", "a&Signature=b", "a?b", "AbC-_~",
+]
+_KEY_ID_VALUES = [KID] * 16 + ["", "K%41", "K=1", "K&x=1", "K&Hash-Algorithm=SHA256", "KOTHER"]
+_OTHER_PIECES = ["Hash-Algorithm=SHA256", "Hash-Algorithm=SHA1", "Policy=eyJ9", "x=1", "",
+                 "&", "%", "Signature"]
+# Request URLs: in wire form, and each way one can need the normaliser or be refused.
+_BASES = [URL] * 16 + [
+    "https://D111111ABCDEF8.cloudfront.net/live/seg1.ts", "https://h/%41", "https://h/a b",
+    "https://h/./a", "https://h/a/../b", "https://h/a*", "https://h/é", "http://h", "ftp://h/a",
+    "https://h/a#f", "https://h/a?b=1", URL + "?", "https://h/",
+]
 
 
 @st.composite
 def _queries(draw):
     pieces = [
-        "Expires=" + draw(st.sampled_from(_EXPIRES_VALUES)),
+        draw(st.sampled_from(["Expires="] * 8 + ["expires=", "Expirez=", "Expires"]))
+        + draw(st.sampled_from(_EXPIRES_VALUES)),
         "Signature=" + draw(st.sampled_from(_SIGNATURE_VALUES)),
         "Key-Pair-Id=" + draw(st.sampled_from(_KEY_ID_VALUES)),
     ]
@@ -450,34 +464,105 @@ def _queries(draw):
     return "&".join(pieces)
 
 
-def _parse_general(signed_url):
-    url, found = _split_signed_url(signed_url)
-    return url, _signing_fields(url, found, prefix="")
-
-
-def _outcome(parse, signed_url):
+def _with_good_signature(signer, signed_url):
+    """Put in place of GOOD the signature over the canned policy that the general
+    parser says this request carries (a bad one when there is no such policy); GOOD%
+    is the same with its first character percent-encoded."""
+    if "Signature=GOOD" not in signed_url:
+        return signed_url
     try:
-        return parse(signed_url)
-    except MalformedSignatureError as exc:
-        return ("error", str(exc))
+        url, found = _split_signed_url(signed_url.replace("Signature=GOOD", "Signature=x"))
+        message = CannedPolicy(url, int(found["Expires"])).to_json().encode()
+    except (KeyError, ValueError, MalformedSignatureError):
+        message = b"no canned policy here"
+    signature = cf_b64encode(signer.sign(message))
+    escaped = f"%{ord(signature[0]):02X}{signature[1:]}"
+    return signed_url.replace("Signature=GOOD%", "Signature=" + escaped).replace(
+        "Signature=GOOD", "Signature=" + signature
+    )
 
 
-@settings(max_examples=500)
-@given(
-    base=st.sampled_from([URL, URL + "?", "https://h/a?b", "https://h/%41", "https://h/"]),
-    query=_queries(),
+def _general_verify(verifier, signed_url, now):
+    """verify_url without its fast lane: the general parser, then verify()."""
+    url, found = _split_signed_url(signed_url)
+    return verifier.verify(SignedUrl(url, *_signing_fields(url, found, prefix="")), now=now)
+
+
+def _verdict(verify, *args):
+    try:
+        return verify(*args)
+    except VerificationError as exc:
+        return (type(exc).__name__, str(exc))
+
+
+@pytest.fixture(scope="module")
+def fast_lane_verifiers(rsa_key):
+    pub = rsa_key.public_key()
+    return [UrlVerifier({KID: pub}), UrlVerifier({KID: pub, "KOTHER": pub}, cache_size=0)]
+
+
+@settings(max_examples=600, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(base=st.sampled_from(_BASES), query=_queries(), now=st.sampled_from([T - 10, T - 10, T, T + 10]))
+def test_verify_url_fast_lane_agrees_with_the_general_path(
+    rsa_signer, fast_lane_verifiers, base, query, now
+):
+    """The same policy, or the same error type and message, for any request."""
+    signed_url = _with_good_signature(
+        rsa_signer, base + ("&" if "?" in base else "?") + query
+    )
+    for verifier in fast_lane_verifiers:
+        got = _verdict(functools.partial(verifier.verify_url, now=now), signed_url)
+        want = _verdict(_general_verify, verifier, signed_url, now)
+        assert got == want
+
+
+@pytest.mark.parametrize(
+    ("base", "query"),
+    [
+        (URL, "Expires=1767225600&Signature=GOOD&Key-Pair-Id=K2JCJMDEHXQW5F"),
+        (URL, "Expires=1767225600&Signature=GOOD%&Key-Pair-Id=K2JCJMDEHXQW5F"),
+        (URL, "expires=1767225600&Signature=GOOD&Key-Pair-Id=K2JCJMDEHXQW5F"),
+        (URL, "Expires=01767225600&Signature=GOOD&Key-Pair-Id=K2JCJMDEHXQW5F"),
+        (URL, "Expires=2147483648&Signature=GOOD&Key-Pair-Id=K2JCJMDEHXQW5F"),
+        (URL, "Expires=1767225600&Signature=GOOD&Key-Pair-Id=KOTHER"),
+        (URL, "Expires=1767225600&Signature=GOOD&Key-Pair-Id=KUNKNOWN"),
+        (URL, "Expires=1767225600&Signature=GOOD&Key-Pair-Id=K2JCJMDEHXQW5F&x=1"),
+        (URL, "Expires=1767225600&Signature=GOOD&Key-Pair-Id=K2JCJMDEHXQW5F&Policy=e30_"),
+        (URL.upper(), "Expires=1767225600&Signature=GOOD&Key-Pair-Id=K2JCJMDEHXQW5F"),
+        ("https://h/a/./b", "Expires=1767225600&Signature=GOOD&Key-Pair-Id=K2JCJMDEHXQW5F"),
+        ("https://h/a*", "Expires=1767225600&Signature=GOOD&Key-Pair-Id=K2JCJMDEHXQW5F"),
+        ("https://h/a*", "Expires=1767225600&Signature=BAD&Key-Pair-Id=K2JCJMDEHXQW5F"),
+    ],
 )
-def test_parse_shortcut_agrees_with_the_general_parser(base, query):
-    signed_url = base + ("&" if "?" in base else "?") + query
-    assert _outcome(_parse_signed_url, signed_url) == _outcome(_parse_general, signed_url)
+def test_verify_url_fast_lane_agrees_on_each_near_miss(rsa_signer, fast_lane_verifiers, base, query):
+    signed_url = _with_good_signature(rsa_signer, f"{base}?{query}")
+    for verifier in fast_lane_verifiers:
+        got = _verdict(functools.partial(verifier.verify_url, now=T - 10), signed_url)
+        assert got == _verdict(_general_verify, verifier, signed_url, T - 10)
 
 
-def test_parse_shortcut_takes_the_canonical_layout(rsa_signer):
-    signed = rsa_signer.sign_url(URL, expires=T)
-    url, fields = _parse_signed_url(signed)
-    assert url == URL
-    assert fields[1:] == (KID, "SHA1", T, None)
-    assert _parse_general(signed) == (url, fields)
+def test_verify_url_fast_lane_takes_the_canonical_layout(rsa_key, rsa_signer, monkeypatch):
+    """A signer's canned URL in wire form never reaches the general parser; anything
+    else does (so the lane cannot silently stop being taken, nor take too much)."""
+    import mediastore_ingest.signing as signing
+
+    verifier = UrlVerifier({KID: rsa_key.public_key()}, cache_size=0)
+    calls = []
+    general = signing._parse_signed_url
+    monkeypatch.setattr(
+        signing, "_parse_signed_url", lambda u: calls.append(u) or general(u)
+    )
+    canonical = rsa_signer.sign_url(URL, expires=T)
+    assert verifier.verify_url(canonical, now=T - 1) == CannedPolicy(URL, T)
+    assert calls == []
+    with pytest.raises(SignatureMismatchError):
+        verifier.verify_url(canonical.replace("seg1", "seg2"), now=T - 1)
+    with pytest.raises(PolicyExpiredError):
+        verifier.verify_url(canonical, now=T)
+    assert calls == []
+    needs_normalising = canonical.replace("d111111", "D111111")  # the host's case
+    assert verifier.verify_url(needs_normalising, now=T - 1) == CannedPolicy(URL, T)
+    assert calls == [needs_normalising]
 
 
 # -- found in review: one spelling per byte string, typed errors for odd hand-made input ------
