@@ -1,6 +1,6 @@
 """Signing benchmark: us vs raw `cryptography` and botocore's CloudFrontSigner, one run.
 
-    python benchmarks/signing.py [--seconds 2.0] [--rounds 16]
+    python benchmarks/signing.py [--seconds 4.0] [--rounds 16]
 
 Prints operations per second for each case and the ratios the project targets (the
 median of the per-round ratios, and the middle half of them to show the spread):
@@ -50,7 +50,7 @@ def rate(fn: Callable[[int], object], seconds: float) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=2.0, help="total time per case")
+    parser.add_argument("--seconds", type=float, default=4.0, help="total time per case")
     parser.add_argument("--rounds", type=int, default=16, help="interleaved rounds")
     args = parser.parse_args(argv)
     s = args.seconds

@@ -491,7 +491,9 @@ class UrlVerifier:
     raises its own :class:`~mediastore_ingest.errors.VerificationError` subclass.
     Successful verifications of a (policy, signature) pair are cached, so an edge
     that sees the same wildcard cookie on every request verifies it once; expiry,
-    IP and resource are still checked on every call.
+    IP and resource are still checked on every call. ``cache_size=0`` turns the cache
+    off, for a verifier that sees each URL once (a live stream's new segments), where
+    the cache only costs time (about 3% per verification).
     """
 
     def __init__(
