@@ -489,11 +489,11 @@ class UrlVerifier:
     ``public_keys`` maps key IDs to public keys (or anything
     :func:`~mediastore_ingest.keys.load_public_key` reads): a key group. Each failure
     raises its own :class:`~mediastore_ingest.errors.VerificationError` subclass.
-    Successful verifications of a (policy, signature) pair are cached, so an edge
-    that sees the same wildcard cookie on every request verifies it once; expiry,
+    The outcome of each signature check is cached by (key, signature, policy), so an
+    edge that sees the same wildcard cookie on every request verifies it once; expiry,
     IP and resource are still checked on every call. ``cache_size=0`` turns the cache
     off, for a verifier that sees each URL once (a live stream's new segments), where
-    the cache only costs time (about 3% per verification).
+    the cache only costs time (a few per cent per verification).
     """
 
     def __init__(
@@ -535,13 +535,13 @@ class UrlVerifier:
     ) -> Policy:
         """Verify a signed URL; return the policy it carries, or raise."""
         # A fast lane for the canned URL as this package, botocore and the AWS SDKs
-        # write it: ?Expires=&Signature=&Key-Pair-Id= (a trusted key, SHA-1), nothing
-        # percent-encoded, the URL already in wire form and a usable expiry. Every
+        # write it: ?Expires=&Signature=&Key-Pair-Id= (a trusted key, SHA-1), no
+        # percent-escape, the URL already in wire form and a usable expiry. Every
         # request that could be refused before its signature is checked takes the
         # general path below instead, and tests/test_signing.py holds the two to the
         # same answers. It saves about 1 us of a 25 us RSA-2048 verification.
         if type(signed_url) is str:
-            # The first "?" is this one: the wire form has no "?".
+            # The first "?" is this one: _already_normal takes no "?" in the base.
             base, found, rest = signed_url.partition("?Expires=")
             if found and _already_normal(base):
                 expires_text, _, rest = rest.partition("&Signature=")
@@ -693,7 +693,7 @@ def _make_check(key: PublicKey, hash_name: str, hash_obj: hashes.HashAlgorithm) 
         # does RSAVP1 and checks the block (00 01, at least eight FF, 00) and hands
         # back what follows, which must be exactly this hash's DER DigestInfo over
         # the message. That is the comparison verify() makes, without its per-call
-        # hashing context (about 1.3 us of 20 for RSA-2048); tests/test_signature_check.py
+        # hashing context (1.5-2 us of 20 for RSA-2048); tests/test_signature_check.py
         # holds the two to the same verdict on forged encodings.
         recover = key.recover_data_from_signature
         size = (key.key_size + 7) // 8

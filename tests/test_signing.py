@@ -17,6 +17,7 @@ from mediastore_ingest._encoding import cf_b64decode, cf_b64encode
 from mediastore_ingest.errors import (
     InvalidInputError,
     MalformedSignatureError,
+    MediaStoreIngestError,
     PolicyError,
     PolicyExpiredError,
     PolicyNotYetValidError,
@@ -437,14 +438,23 @@ _EXPIRES_VALUES = [str(T)] * 16 + [
 _SIGNATURE_VALUES = ["GOOD"] * 16 + [
     *["GOOD%"] * 4, "BAD", "", "a%2Db", "a=b", "a&b", "a&Signature=b", "a?b", "AbC-_~",
 ]
-_KEY_ID_VALUES = [KID] * 16 + ["", "K%41", "K=1", "K&x=1", "K&Hash-Algorithm=SHA256", "KOTHER"]
+_KEY_ID_VALUES = [KID] * 12 + ["KECKEY"] * 4 + [
+    "", "K%41", "K=1", "K&x=1", "K&Hash-Algorithm=SHA256", "KOTHER", KID.lower(),
+]
 _OTHER_PIECES = ["Hash-Algorithm=SHA256", "Hash-Algorithm=SHA1", "Policy=eyJ9", "x=1", "",
                  "&", "%", "Signature"]
 # Request URLs: in wire form, and each way one can need the normaliser or be refused.
 _BASES = [URL] * 16 + [
     "https://D111111ABCDEF8.cloudfront.net/live/seg1.ts", "https://h/%41", "https://h/a b",
     "https://h/./a", "https://h/a/../b", "https://h/a*", "https://h/é", "http://h", "ftp://h/a",
-    "https://h/a#f", "https://h/a?b=1", URL + "?", "https://h/",
+    "https://h/a#f", "https://h/a?b=1", URL + "?", "https://h/", "https://h:443/a",
+    "https://user@h/a", "https://[2001:db8::1]/a", "https://h/a?Expires=1",
+]
+_UTC = dt.timezone.utc
+# now= values: around the expiry, None (the verifier's clock: T - 10), and bad ones.
+_NOWS = [T - 10] * 4 + [
+    T, T + 10, None, dt.datetime.fromtimestamp(T - 10, _UTC), dt.datetime.fromtimestamp(T, _UTC),
+    dt.datetime(2025, 1, 1), "x", 1.5, True, -1,
 ]
 
 
@@ -464,14 +474,21 @@ def _queries(draw):
     return "&".join(pieces)
 
 
-def _with_good_signature(signer, signed_url):
+@pytest.fixture(scope="module")
+def fast_lane_signers(rsa_key, ec_key):
+    return {KID: UrlSigner(KID, rsa_key), "KECKEY": UrlSigner("KECKEY", ec_key)}
+
+
+def _with_good_signature(signers, signed_url):
     """Put in place of GOOD the signature over the canned policy that the general
-    parser says this request carries (a bad one when there is no such policy); GOOD%
-    is the same with its first character percent-encoded."""
+    parser says this request carries, by the key it names (a bad one when there is no
+    such policy or key); GOOD% is the same with its first character percent-encoded."""
     if "Signature=GOOD" not in signed_url:
         return signed_url
+    signer = signers[KID]
     try:
         url, found = _split_signed_url(signed_url.replace("Signature=GOOD", "Signature=x"))
+        signer = signers.get(found.get("Key-Pair-Id", ""), signer)
         message = CannedPolicy(url, int(found["Expires"])).to_json().encode()
     except (KeyError, ValueError, MalformedSignatureError):
         message = b"no canned policy here"
@@ -482,37 +499,54 @@ def _with_good_signature(signer, signed_url):
     )
 
 
-def _general_verify(verifier, signed_url, now):
+def _general_verify(verifier, signed_url, now, client_ip):
     """verify_url without its fast lane: the general parser, then verify()."""
     url, found = _split_signed_url(signed_url)
-    return verifier.verify(SignedUrl(url, *_signing_fields(url, found, prefix="")), now=now)
+    signed = SignedUrl(url, *_signing_fields(url, found, prefix=""))
+    return verifier.verify(signed, now=now, client_ip=client_ip)
 
 
 def _verdict(verify, *args):
+    """What a call returns, or the package error it raises (type, message, URL)."""
     try:
         return verify(*args)
-    except VerificationError as exc:
-        return (type(exc).__name__, str(exc))
+    except MediaStoreIngestError as exc:
+        return (type(exc).__name__, str(exc), getattr(exc, "url", None))
+
+
+def _fast_lane_verdicts(verifier, signed_url, now, client_ip=None):
+    got = _verdict(
+        functools.partial(verifier.verify_url, now=now, client_ip=client_ip), signed_url
+    )
+    return got, _verdict(_general_verify, verifier, signed_url, now, client_ip)
 
 
 @pytest.fixture(scope="module")
-def fast_lane_verifiers(rsa_key):
-    pub = rsa_key.public_key()
-    return [UrlVerifier({KID: pub}), UrlVerifier({KID: pub, "KOTHER": pub}, cache_size=0)]
+def fast_lane_verifiers(rsa_key, ec_key):
+    pub, ec_pub = rsa_key.public_key(), ec_key.public_key()
+    clock = lambda: T - 10  # noqa: E731
+    return [
+        UrlVerifier({KID: pub, "KECKEY": ec_pub}, clock=clock),
+        UrlVerifier({KID: pub, "KOTHER": pub, KID.lower(): ec_pub}, clock=clock, cache_size=0),
+    ]
 
 
 @settings(max_examples=600, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(base=st.sampled_from(_BASES), query=_queries(), now=st.sampled_from([T - 10, T - 10, T, T + 10]))
+@given(
+    base=st.sampled_from(_BASES),
+    query=_queries(),
+    now=st.sampled_from(_NOWS),
+    client_ip=st.sampled_from([None, None, "192.0.2.1", "bogus"]),
+)
 def test_verify_url_fast_lane_agrees_with_the_general_path(
-    rsa_signer, fast_lane_verifiers, base, query, now
+    fast_lane_signers, fast_lane_verifiers, base, query, now, client_ip
 ):
-    """The same policy, or the same error type and message, for any request."""
+    """The same policy, or the same error (type, message and URL), for any request."""
     signed_url = _with_good_signature(
-        rsa_signer, base + ("&" if "?" in base else "?") + query
+        fast_lane_signers, base + ("&" if "?" in base else "?") + query
     )
     for verifier in fast_lane_verifiers:
-        got = _verdict(functools.partial(verifier.verify_url, now=now), signed_url)
-        want = _verdict(_general_verify, verifier, signed_url, now)
+        got, want = _fast_lane_verdicts(verifier, signed_url, now, client_ip)
         assert got == want
 
 
@@ -520,10 +554,12 @@ def test_verify_url_fast_lane_agrees_with_the_general_path(
     ("base", "query"),
     [
         (URL, "Expires=1767225600&Signature=GOOD&Key-Pair-Id=K2JCJMDEHXQW5F"),
+        (URL, "Expires=1767225600&Signature=GOOD&Key-Pair-Id=KECKEY"),
         (URL, "Expires=1767225600&Signature=GOOD%&Key-Pair-Id=K2JCJMDEHXQW5F"),
         (URL, "expires=1767225600&Signature=GOOD&Key-Pair-Id=K2JCJMDEHXQW5F"),
         (URL, "Expires=01767225600&Signature=GOOD&Key-Pair-Id=K2JCJMDEHXQW5F"),
         (URL, "Expires=2147483648&Signature=GOOD&Key-Pair-Id=K2JCJMDEHXQW5F"),
+        (URL, "Expires=" + "9" * 5000 + "&Signature=GOOD&Key-Pair-Id=K2JCJMDEHXQW5F"),
         (URL, "Expires=1767225600&Signature=GOOD&Key-Pair-Id=KOTHER"),
         (URL, "Expires=1767225600&Signature=GOOD&Key-Pair-Id=KUNKNOWN"),
         (URL, "Expires=1767225600&Signature=GOOD&Key-Pair-Id=K2JCJMDEHXQW5F&x=1"),
@@ -534,11 +570,14 @@ def test_verify_url_fast_lane_agrees_with_the_general_path(
         ("https://h/a*", "Expires=1767225600&Signature=BAD&Key-Pair-Id=K2JCJMDEHXQW5F"),
     ],
 )
-def test_verify_url_fast_lane_agrees_on_each_near_miss(rsa_signer, fast_lane_verifiers, base, query):
-    signed_url = _with_good_signature(rsa_signer, f"{base}?{query}")
+@pytest.mark.parametrize("now", [T - 10, T, None, dt.datetime.fromtimestamp(T - 10, _UTC), "x"])
+def test_verify_url_fast_lane_agrees_on_each_near_miss(
+    fast_lane_signers, fast_lane_verifiers, base, query, now
+):
+    signed_url = _with_good_signature(fast_lane_signers, f"{base}?{query}")
     for verifier in fast_lane_verifiers:
-        got = _verdict(functools.partial(verifier.verify_url, now=T - 10), signed_url)
-        assert got == _verdict(_general_verify, verifier, signed_url, T - 10)
+        got, want = _fast_lane_verdicts(verifier, signed_url, now)
+        assert got == want
 
 
 def test_verify_url_fast_lane_takes_the_canonical_layout(rsa_key, rsa_signer, monkeypatch):
