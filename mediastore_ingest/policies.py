@@ -257,6 +257,11 @@ def wildcard_match(pattern: str, text: str, *, case_sensitive: bool = True) -> b
     Runs in O(len(pattern) * len(text)) at worst (no regex backtracking), so a
     hostile pattern or a long header cannot stall a server.
     """
+    if not isinstance(pattern, str) or not isinstance(text, str):
+        raise InvalidInputError(
+            f"wildcard_match wants two str, not {type(pattern).__name__} "
+            f"and {type(text).__name__}"
+        )
     if not case_sensitive:
         pattern, text = pattern.lower(), text.lower()
     if "*" not in pattern and "?" not in pattern:

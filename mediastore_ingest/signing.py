@@ -123,11 +123,30 @@ def _check_key_id(value: object) -> str:
     return value
 
 
+def _check_clock(clock: object) -> Callable[[], float]:
+    if not callable(clock):
+        raise InvalidInputError(
+            f"clock must be a callable returning epoch seconds, not {type(clock).__name__}"
+        )
+    return cast("Callable[[], float]", clock)
+
+
+def _clock_epoch(clock: Callable[[], float]) -> int:
+    """``int(clock())``, or a typed error when the clock gives no usable time."""
+    value = clock()
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidInputError(
+            f"clock returned {type(value).__name__} {value!r:.40}, not epoch seconds"
+        ) from exc
+
+
 def _resolve_expires(expires: ExpiresLike, now: TimeLike | None, clock: Callable[[], float]) -> int:
     if isinstance(expires, _dt.timedelta):
         if expires <= _dt.timedelta(0):
             raise PolicyError(f"expires={expires} is in the past; a relative expiry must be > 0")
-        base = to_epoch(now, name="now") if now is not None else int(clock())
+        base = to_epoch(now, name="now") if now is not None else _clock_epoch(clock)
         return to_epoch(base + int(expires.total_seconds()), name="expires")
     return to_epoch(expires, name="expires")
 
@@ -162,7 +181,7 @@ class UrlSigner:
         else:
             key = load_private_key(private_key, password=password)
         self._key = key
-        self._clock = clock
+        self._clock = _check_clock(clock)
         if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
             raise InvalidInputError(f"cache_size must be an int >= 0, not {cache_size!r}")
         hash_alg = _HASHES[self._hash_name]()
@@ -514,7 +533,7 @@ class UrlVerifier:
             else:
                 keys[key_id] = load_public_key(key)
         self._keys = keys
-        self._clock = clock
+        self._clock = _check_clock(clock)
         if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
             raise InvalidInputError(f"cache_size must be an int >= 0, not {cache_size!r}")
         # One ready-made check per (key id, hash): no type tests on the hot path.
@@ -562,7 +581,7 @@ class UrlVerifier:
                     if not self._verified(check, signature, message.encode()):
                         raise _mismatch(key_pair_id, base)
                     policy = CannedPolicy._from_normalized(base, expires)
-                    t = to_epoch(now, name="now") if now is not None else int(self._clock())
+                    t = to_epoch(now, name="now") if now is not None else _clock_epoch(self._clock)
                     if t >= policy.expires:
                         raise _expired(policy, t, base)
                     return policy
@@ -588,12 +607,16 @@ class UrlVerifier:
         """Verify an already parsed :class:`SignedUrl`."""
         if not isinstance(signed, SignedUrl):
             raise InvalidInputError(f"signed must be a SignedUrl, not {type(signed).__name__}")
-        for name in ("url", "signature", "key_pair_id", "policy"):
+        for name in ("url", "signature", "key_pair_id", "hash_algorithm", "policy"):
             value = getattr(signed, name)
             if not isinstance(value, str) and not (name == "policy" and value is None):
                 raise InvalidInputError(
                     f"SignedUrl.{name} must be a str, not {type(value).__name__}"
                 )
+        if (signed.expires is None) == (signed.policy is None):
+            raise MalformedSignatureError(
+                "exactly one of Expires and Policy is required", url=signed.url
+            )
         return self._verify_fields(
             signed.url,
             signed.signature,
@@ -653,7 +676,7 @@ class UrlVerifier:
             raise _mismatch(key_pair_id, url)
         if expires is None:
             policy = _parse_signed_policy(message, url)
-        t = to_epoch(now, name="now") if now is not None else int(self._clock())
+        t = to_epoch(now, name="now") if now is not None else _clock_epoch(self._clock)
         if t >= policy.expires:
             raise _expired(policy, t, url)
         if isinstance(policy, CustomPolicy):

@@ -204,3 +204,50 @@ def test_edge_refuses_a_foreign_host_header():
         )
         assert replayed.status in (400, 403)
         assert stack.container.paths() == []
+
+
+# -- found in the input audit: hand-made SignedUrls, clocks, wildcard_match types ----------
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({}, MalformedSignatureError),  # neither expires nor policy
+        ({"expires": T, "policy": "e30_"}, MalformedSignatureError),  # both
+        ({"expires": T, "hash_algorithm": []}, InvalidInputError),
+        ({"expires": T, "hash_algorithm": None}, InvalidInputError),
+        ({"expires": "soon"}, MalformedSignatureError),
+    ],
+)
+def test_hand_made_signed_url_fields_are_checked(verifier, fields, error):
+    from mediastore_ingest.signing import SignedUrl
+
+    signed = SignedUrl("https://h/a", "c2ln", KID, **fields)
+    with pytest.raises(error):
+        verifier.verify(signed, now=T - 10)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), "now", None])
+def test_a_clock_that_returns_no_time_is_a_typed_error(key, signer, value):
+    import datetime as dt
+
+    verifier = UrlVerifier({KID: key.public_key()}, clock=lambda: value)
+    with pytest.raises(InvalidInputError, match="clock"):
+        verifier.verify_url(signer.sign_url("https://h/a", expires=T))
+    broken = UrlSigner(KID, key, clock=lambda: value)
+    with pytest.raises(InvalidInputError, match="clock"):
+        broken.sign_url("https://h/a", expires=dt.timedelta(minutes=5))
+
+
+@pytest.mark.parametrize("clock", [None, 5, "time"])
+def test_clock_must_be_callable(key, clock):
+    with pytest.raises(InvalidInputError, match="clock"):
+        UrlVerifier({KID: key.public_key()}, clock=clock)
+    with pytest.raises(InvalidInputError, match="clock"):
+        UrlSigner(KID, key, clock=clock)
+
+
+@pytest.mark.parametrize(("pattern", "text"), [(None, "x"), ("a*", 5), (b"a*", "a")])
+def test_wildcard_match_wants_strings(pattern, text):
+    with pytest.raises(InvalidInputError):
+        wildcard_match(pattern, text)
