@@ -26,7 +26,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import attrs
 
@@ -75,6 +75,56 @@ _ARN_ACCOUNT_RE = re.compile(r":\d{12}:", re.ASCII)
 _S3_ACTION_RE = re.compile(r"s3:[A-Za-z]+", re.ASCII)
 _KEY_PREFIX_RE = re.compile(r"[A-Za-z0-9!_.*'()/-]*", re.ASCII)
 
+def _shown(value: object, limit: int = 64) -> str:
+    """How a refused value appears in a message: a short str is quoted, anything
+    else (a list or a dict may hold anything) is named by its type only."""
+    if isinstance(value, str) and len(value) <= limit:
+        return repr(value)
+    if isinstance(value, str):
+        return f"a str of {len(value)} characters (not shown)"
+    return type(value).__name__
+
+
+def _items(value: object, what: str) -> tuple[object, ...]:
+    """A str as one item, any other iterable (not bytes or a mapping) as a tuple."""
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, Iterable) and not isinstance(value, (bytes, bytearray, Mapping)):
+        return tuple(value)
+    raise InvalidInputError(
+        f"{what} must be a str or an iterable of str, got {type(value).__name__}"
+    )
+
+
+def _distribution_arns(value: object, what: str) -> tuple[str, ...]:
+    """``value`` as a tuple of distribution ARNs (str); one str is one ARN."""
+    items = _items(value, what)
+    for item in items:
+        if not isinstance(item, str):
+            raise InvalidInputError(f"{what} must hold str ARNs, got {type(item).__name__}")
+    return items  # type: ignore[return-value]  # all checked to be str
+
+
+def _playback_arns(value: Iterable[str]) -> tuple[str, ...]:
+    return _distribution_arns(value, "playback_distributions")
+
+
+def _builder_statements(statements: Iterable[Statement]) -> tuple[Statement, ...]:
+    """A builder's statements: an iterable of :class:`Statement`, kept as a tuple."""
+    if not isinstance(statements, Iterable) or isinstance(statements, (str, bytes, Mapping)):
+        raise InvalidInputError(
+            f"statements must be an iterable of Statement objects, "
+            f"got {type(statements).__name__}"
+        )
+    items = tuple(statements)
+    for st in items:
+        if not isinstance(st, Statement):
+            raise InvalidInputError(
+                f"statements must be Statement objects, got {type(st).__name__}"
+            )
+    return items
+
+
 _S3_WRITE_ACTIONS = ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion",
                      "s3:PutObjectAcl")
 _S3_READ_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
@@ -89,7 +139,7 @@ def check_bucket_name(bucket: object) -> str:
     if not isinstance(bucket, str) or not _BUCKET_RE.fullmatch(bucket):
         raise InvalidInputError(
             "bucket must be an S3 bucket name: 3-63 lowercase letters, digits, '.' or '-', "
-            f"starting and ending with a letter or digit, got {bucket!r}"
+            f"starting and ending with a letter or digit, got {_shown(bucket)}"
         )
     reserved = bucket.startswith(("xn--", "sthree-", "amzn-s3-demo-")) or bucket.endswith(
         ("-s3alias", "--ol-s3", ".mrap", "--x-s3")
@@ -129,11 +179,13 @@ def s3_object_arn(bucket: str, key: str, *, partition: str = "aws") -> str:
 def distribution_arn(account_id: str, distribution_id: str, *, partition: str = "aws") -> str:
     """``arn:aws:cloudfront::<account>:distribution/<id>``."""
     if not isinstance(account_id, str) or not _ACCOUNT_RE.fullmatch(account_id):
-        raise InvalidInputError(f"account_id must be 12 digits, got {account_id!r}")
+        raise InvalidInputError(f"account_id must be 12 digits, got {_shown(account_id)}")
     if not isinstance(distribution_id, str) or not _DISTRIBUTION_ID_RE.fullmatch(
         distribution_id
     ):
-        raise InvalidInputError(f"not a CloudFront distribution id: {distribution_id!r}")
+        raise InvalidInputError(
+            f"not a CloudFront distribution id: {_shown(distribution_id, 128)}"
+        )
     return f"arn:{_check_partition(partition)}:cloudfront::{account_id}:distribution/" \
         f"{distribution_id}"
 
@@ -169,6 +221,10 @@ class BucketPolicy(ContainerPolicy):
         Raises :class:`ContainerPolicyError` if the compact form is larger than
         :data:`MAX_BUCKET_POLICY_BYTES` or holds a non-ASCII character.
         """
+        if indent is not None and not isinstance(indent, (int, str)):
+            raise InvalidInputError(
+                f"indent must be an int, a str or None, got {type(indent).__name__}"
+            )
         for finding in self.findings():
             if finding.code in ("non-ascii", "policy-too-large"):
                 raise ContainerPolicyError(finding.message)
@@ -196,7 +252,11 @@ class BucketPolicy(ContainerPolicy):
         * ``duplicate-sid``, ``non-ascii`` (errors); ``policy-too-large`` (error, over
           :data:`MAX_BUCKET_POLICY_BYTES`).
         """
-        playback = set(playback_distributions or ())
+        playback = set(
+            ()
+            if playback_distributions is None
+            else _distribution_arns(playback_distributions, "playback_distributions")
+        )
         out = list(_lint_statements(self.statements, playback))
         size = len(compact_json(self.to_dict()).encode("utf-8"))
         if size > MAX_BUCKET_POLICY_BYTES:
@@ -299,27 +359,29 @@ _BUILDER_REFUSES = ("public-write", "shared-distribution", "playback-write",
 
 def _check_account(account_id: object) -> str:
     if not isinstance(account_id, str) or not _ACCOUNT_RE.fullmatch(account_id):
-        raise InvalidInputError(f"account_id must be 12 digits, got {account_id!r}")
+        raise InvalidInputError(f"account_id must be 12 digits, got {_shown(account_id)}")
     return account_id
 
 
 def _check_s3_actions(actions: str | Iterable[str]) -> tuple[str, ...]:
-    items = (actions,) if isinstance(actions, str) else tuple(actions)
+    items = _items(actions, "actions")
     if not items:
         raise InvalidInputError("actions must name at least one action")
+    out: list[str] = []
     for action in items:
         if not isinstance(action, str) or not _S3_ACTION_RE.fullmatch(action):
             raise InvalidInputError(
-                f"not an S3 object action like 's3:PutObject' (no wildcards): {action!r}"
+                f"not an S3 object action like 's3:PutObject' (no wildcards): {_shown(action)}"
             )
-    return tuple(dict.fromkeys(items))
+        out.append(action)
+    return tuple(dict.fromkeys(out))
 
 
 def _check_key_prefix(prefix: object) -> str:
     if not isinstance(prefix, str) or not _KEY_PREFIX_RE.fullmatch(prefix):
         raise InvalidInputError(
             "key_prefix may hold only letters, digits and !_.*'()/- "
-            f"(S3's safe key characters), got {prefix!r}"
+            f"(S3's safe key characters), got {_shown(prefix, 1024)}"
         )
     return prefix.lstrip("/")
 
@@ -338,8 +400,8 @@ class BucketPolicyBuilder:
     bucket: str = attrs.field(converter=check_bucket_name)
     account_id: str = attrs.field(converter=_check_account)
     partition: str = attrs.field(default="aws", converter=_check_partition)
-    statements: tuple[Statement, ...] = ()
-    playback_distributions: tuple[str, ...] = ()
+    statements: tuple[Statement, ...] = attrs.field(default=(), converter=_builder_statements)
+    playback_distributions: tuple[str, ...] = attrs.field(default=(), converter=_playback_arns)
 
     def resource(self, key_prefix: str = "") -> str:
         """``arn:aws:s3:::<bucket>/<key_prefix>*``."""
@@ -354,7 +416,7 @@ class BucketPolicyBuilder:
         ):
             raise InvalidInputError(
                 "expected a distribution id ('E2EXAMPLE') or ARN ('arn:aws:cloudfront::"
-                f"111122223333:distribution/E2EXAMPLE'), got {distribution!r}"
+                f"111122223333:distribution/E2EXAMPLE'), got {_shown(distribution, 256)}"
             )
         return distribution
 

@@ -55,6 +55,34 @@ USER_AGENT_PREFIX = "MediaStore-Secret-"
 _ALPHABET = string.ascii_letters + string.digits
 _MIN_LENGTH = 20
 _DEFAULT_LENGTH = 40
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _shown(value: object, limit: int = 64) -> str:
+    """How a refused value appears in a message.
+
+    A short str that cannot be a ``User-Agent`` secret is quoted; anything else is
+    named by its type only: a tuple, a dict or a long str may hold a secret.
+    """
+    if (
+        isinstance(value, str)
+        and len(value) <= limit
+        and USER_AGENT_PREFIX.lower() not in value.lower()
+    ):
+        return repr(value)
+    if isinstance(value, str):
+        return f"a str of {len(value)} characters (not shown)"
+    return type(value).__name__
+
+
+def _no_surrogate(text: str, what: str) -> str:
+    """``text``, unless it holds a lone surrogate: that is not Unicode text and cannot
+    be written as UTF-8, so it is a :class:`ContainerPolicyError` naming ``what``."""
+    if _SURROGATE.search(text):
+        raise ContainerPolicyError(
+            f"{what} holds a lone surrogate (\\ud800-\\udfff), which is not Unicode text"
+        )
+    return text
 
 
 def _check_secret(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
@@ -95,9 +123,21 @@ class IngestSecret:
         pass a seeded chooser only in tests.
         """
         if isinstance(length, bool) or not isinstance(length, int) or length < _MIN_LENGTH:
-            raise InvalidInputError(f"length must be an int >= {_MIN_LENGTH}, got {length!r}")
+            raise InvalidInputError(
+                f"length must be an int >= {_MIN_LENGTH}, got {_shown(length)}"
+            )
+        if rng is not None and not callable(rng):
+            raise InvalidInputError(
+                f"rng must be a callable picking one character, got {type(rng).__name__}"
+            )
         choose = secrets.choice if rng is None else rng
-        return cls("".join(choose(_ALPHABET) for _ in range(length)))
+        chars: list[str] = []
+        for _ in range(length):
+            char: object = choose(_ALPHABET)
+            if not isinstance(char, str):
+                raise InvalidInputError(f"rng must return a str, got {type(char).__name__}")
+            chars.append(char)
+        return cls("".join(chars))
 
     @property
     def user_agent(self) -> str:
@@ -133,13 +173,13 @@ _DEFAULT_READ_ACTIONS = ("mediastore:GetObject", "mediastore:DescribeObject")
 
 def _check_region(region: object) -> str:
     if not isinstance(region, str) or not _REGION_RE.fullmatch(region):
-        raise InvalidInputError(f"region must look like 'us-west-2', got {region!r}")
+        raise InvalidInputError(f"region must look like 'us-west-2', got {_shown(region)}")
     return region
 
 
 def _check_account(account_id: object) -> str:
     if not isinstance(account_id, str) or not _ACCOUNT_RE.fullmatch(account_id):
-        raise InvalidInputError(f"account_id must be 12 digits, got {account_id!r}")
+        raise InvalidInputError(f"account_id must be 12 digits, got {_shown(account_id)}")
     return account_id
 
 
@@ -147,7 +187,7 @@ def _check_container(container: object) -> str:
     if not isinstance(container, str) or not _CONTAINER_RE.fullmatch(container):
         raise InvalidInputError(
             "container must be 1-255 letters, digits, '_' or '-' "
-            f"(a MediaStore container name), got {container!r}"
+            f"(a MediaStore container name), got {_shown(container, 255)}"
         )
     return container
 
@@ -184,12 +224,39 @@ def mediastore_object_arn(region: str, account_id: str, container: str, path: st
 # --- the policy document ---------------------------------------------------------------
 
 
-def _str_tuple(value: str | Iterable[str]) -> tuple[str, ...]:
-    items = (value,) if isinstance(value, str) else tuple(value)
+def _strings(value: object, what: str) -> tuple[str, ...]:
+    """A str or an iterable of non-empty str, as a tuple; the values are never shown
+    in a message (condition values hold secrets)."""
+    if isinstance(value, str):
+        items: tuple[object, ...] = (value,)
+    elif isinstance(value, Iterable) and not isinstance(value, (bytes, bytearray, Mapping)):
+        items = tuple(value)
+    else:
+        raise ContainerPolicyError(
+            f"{what} must be a str or an iterable of str, got {type(value).__name__}"
+        )
     for item in items:
         if not isinstance(item, str) or not item:
-            raise ContainerPolicyError(f"expected non-empty strings, got {item!r}")
-    return items
+            kind = "an empty str" if isinstance(item, str) else type(item).__name__
+            raise ContainerPolicyError(f"{what} must be non-empty strings, got {kind}")
+        _no_surrogate(item, what)
+    return items  # type: ignore[return-value]  # all checked to be str
+
+
+def _principal_ids(value: str | Iterable[str]) -> tuple[str, ...]:
+    return _strings(value, "principal identifiers")
+
+
+def _condition_values(value: str | Iterable[str]) -> tuple[str, ...]:
+    return _strings(value, "condition values")
+
+
+def _actions(value: str | Iterable[str]) -> tuple[str, ...]:
+    return _strings(value, "Action/NotAction")
+
+
+def _resources(value: str | Iterable[str]) -> tuple[str, ...]:
+    return _strings(value, "Resource/NotResource")
 
 
 def _one_or_many(values: tuple[str, ...]) -> str | list[str]:
@@ -214,10 +281,10 @@ class Principal:
     """
 
     everyone: bool = False
-    aws: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
-    service: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
-    federated: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
-    canonical_user: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    aws: tuple[str, ...] = attrs.field(default=(), converter=_principal_ids)
+    service: tuple[str, ...] = attrs.field(default=(), converter=_principal_ids)
+    federated: tuple[str, ...] = attrs.field(default=(), converter=_principal_ids)
+    canonical_user: tuple[str, ...] = attrs.field(default=(), converter=_principal_ids)
 
     def __attrs_post_init__(self) -> None:
         typed = self.aws or self.service or self.federated or self.canonical_user
@@ -283,13 +350,18 @@ class Condition:
 
     operator: str
     key: str
-    values: tuple[str, ...] = attrs.field(converter=_str_tuple)
+    values: tuple[str, ...] = attrs.field(converter=_condition_values)
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.operator, str) or not _OPERATOR_RE.fullmatch(self.operator):
-            raise ContainerPolicyError(f"not a condition operator name: {self.operator!r}")
+            raise ContainerPolicyError(
+                f"not a condition operator name: {_shown(self.operator)}"
+            )
         if not isinstance(self.key, str) or not self.key:
-            raise ContainerPolicyError(f"a condition key must be a non-empty str: {self.key!r}")
+            raise ContainerPolicyError(
+                f"a condition key must be a non-empty str, got {_shown(self.key)}"
+            )
+        _no_surrogate(self.key, "a condition key")
         if not self.values:
             raise ContainerPolicyError(
                 f"{self.operator} on {self.key!r} needs at least one value"
@@ -312,11 +384,20 @@ class Condition:
 
 def _canonical_conditions(conditions: Iterable[Condition]) -> tuple[Condition, ...]:
     """Group by operator (first appearance order), as the JSON form will."""
+    if not isinstance(conditions, Iterable) or isinstance(conditions, (str, bytes, Mapping)):
+        raise ContainerPolicyError(
+            f"conditions must be an iterable of Condition objects, "
+            f"got {type(conditions).__name__}"
+        )
     by_operator: dict[str, list[Condition]] = {}
     seen: set[tuple[str, str]] = set()
     for cond in conditions:
         if not isinstance(cond, Condition):
-            raise ContainerPolicyError(f"expected Condition objects, got {cond!r}")
+            # Never the value: a tuple such as ("StringEquals", "aws:UserAgent", ...)
+            # holds the secret.
+            raise ContainerPolicyError(
+                f"conditions must be Condition objects, got {type(cond).__name__}"
+            )
         if (cond.operator, cond.key) in seen:
             raise ContainerPolicyError(
                 f"condition {cond.operator} on {cond.key!r} appears twice"
@@ -329,6 +410,11 @@ def _canonical_conditions(conditions: Iterable[Condition]) -> tuple[Condition, .
 Effect = Literal["Allow", "Deny"]
 
 
+def _check_effect(instance: object, attribute: object, value: object) -> None:
+    if not isinstance(value, str) or value not in ("Allow", "Deny"):
+        raise ContainerPolicyError(f'effect must be "Allow" or "Deny", got {_shown(value, 16)}')
+
+
 @attrs.frozen(kw_only=True)
 class Statement:
     """One policy statement.
@@ -338,21 +424,25 @@ class Statement:
     by operator, in the order the JSON form writes them.
     """
 
-    effect: Effect = attrs.field(validator=attrs.validators.in_(("Allow", "Deny")))
+    effect: Effect = attrs.field(validator=_check_effect)
     sid: str | None = None
     principal: Principal | None = None
     not_principal: Principal | None = None
-    actions: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
-    not_actions: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
-    resources: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
-    not_resources: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    actions: tuple[str, ...] = attrs.field(default=(), converter=_actions)
+    not_actions: tuple[str, ...] = attrs.field(default=(), converter=_actions)
+    resources: tuple[str, ...] = attrs.field(default=(), converter=_resources)
+    not_resources: tuple[str, ...] = attrs.field(default=(), converter=_resources)
     conditions: tuple[Condition, ...] = attrs.field(
         default=(), converter=_canonical_conditions
     )
 
     def __attrs_post_init__(self) -> None:
         if self.sid is not None and (not isinstance(self.sid, str) or not self.sid):
-            raise ContainerPolicyError(f"Sid must be a non-empty str or None: {self.sid!r}")
+            raise ContainerPolicyError(
+                f"Sid must be a non-empty str or None, got {_shown(self.sid)}"
+            )
+        if self.sid is not None:
+            _no_surrogate(self.sid, "Sid")
         for a, b in (
             ("principal", "not_principal"),
             ("actions", "not_actions"),
@@ -363,7 +453,7 @@ class Statement:
                 raise ContainerPolicyError(f"{label} needs exactly one of {a} and {b}")
         for p in (self.principal, self.not_principal):
             if p is not None and not isinstance(p, Principal):
-                raise ContainerPolicyError(f"expected a Principal, got {p!r}")
+                raise ContainerPolicyError(f"expected a Principal, got {type(p).__name__}")
 
     def grants(self, action: str) -> bool:
         """Whether the Action/NotAction element covers ``action`` (conditions aside)."""
@@ -416,7 +506,7 @@ class Statement:
         effect = obj.get("Effect")
         if effect not in ("Allow", "Deny"):
             raise ContainerPolicyError(
-                f'{where}.Effect: expected "Allow" or "Deny", got {effect!r}'
+                f'{where}.Effect: expected "Allow" or "Deny", got {_shown(effect, 16)}'
             )
         fields: dict[str, object] = {}
         for name, field in (("Principal", "principal"), ("NotPrincipal", "not_principal")):
@@ -483,8 +573,24 @@ def _parse_strings(value: object, where: str, *, scalars: bool = False) -> tuple
         elif scalars and isinstance(item, (int, float)):
             out.append(json.dumps(item))
         else:
-            raise ContainerPolicyError(f"{where}: expected a non-empty string, got {item!r}")
+            kind = "an empty string" if isinstance(item, str) else _json_kind(item)
+            raise ContainerPolicyError(f"{where}: expected a non-empty string, got {kind}")
     return tuple(out)
+
+
+def _json_kind(value: object) -> str:
+    """The JSON name of a decoded value's type (never the value: it may be a secret)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
 
 
 def _reject_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
@@ -504,6 +610,11 @@ Severity = Literal["error", "warning"]
 
 
 def _statement_tuple(statements: Iterable[Statement]) -> tuple[Statement, ...]:
+    if not isinstance(statements, Iterable) or isinstance(statements, (str, bytes, Mapping)):
+        raise ContainerPolicyError(
+            f"statements must be an iterable of Statement objects, "
+            f"got {type(statements).__name__}"
+        )
     return tuple(statements)
 
 
@@ -539,17 +650,24 @@ class ContainerPolicy:
     def __attrs_post_init__(self) -> None:
         if self.version not in _VERSIONS:
             raise ContainerPolicyError(
-                f"Version must be one of {', '.join(_VERSIONS)}, got {self.version!r}"
+                f"Version must be one of {', '.join(_VERSIONS)}, got {_shown(self.version, 16)}"
             )
         if not self.statements:
             raise ContainerPolicyError("a policy needs at least one statement")
         for st in self.statements:
             if not isinstance(st, Statement):
-                raise ContainerPolicyError(f"expected Statement objects, got {st!r}")
+                # Never the value: a dict statement holds the secret of its condition.
+                raise ContainerPolicyError(
+                    f"statements must be Statement objects, got {type(st).__name__}"
+                )
         if self.policy_id is not None and (
             not isinstance(self.policy_id, str) or not self.policy_id
         ):
-            raise ContainerPolicyError(f"Id must be a non-empty str or None: {self.policy_id!r}")
+            raise ContainerPolicyError(
+                f"Id must be a non-empty str or None, got {_shown(self.policy_id)}"
+            )
+        if self.policy_id is not None:
+            _no_surrogate(self.policy_id, "the policy Id")
 
     # -- serialise -----------------------------------------------------------------
 
@@ -568,6 +686,7 @@ class ContainerPolicy:
         :data:`MAX_POLICY_LENGTH` characters or holds a non-ASCII character, which
         MediaStore refuses. The size is always measured on the compact form.
         """
+        _check_indent(indent)
         document = self.to_dict()
         text = compact_json(document)
         if not text.isascii():
@@ -604,17 +723,7 @@ class ContainerPolicy:
                 raise ContainerPolicyError(f"policy is not UTF-8 text: {exc.reason}") from exc
         if not isinstance(text, str):
             raise ContainerPolicyError(f"expected JSON text, got {type(text).__name__}")
-        try:
-            document = json.loads(
-                text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
-            )
-        except json.JSONDecodeError as exc:
-            raise ContainerPolicyError(
-                f"policy is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-            ) from exc
-        except RecursionError as exc:
-            raise ContainerPolicyError("policy JSON is nested too deeply") from exc
-        return cls.from_dict(document)
+        return cls.from_dict(_load_json(text))
 
     @classmethod
     def from_dict(cls, document: object) -> ContainerPolicy:
@@ -628,9 +737,9 @@ class ContainerPolicy:
             )
         # IAM's default when Version is absent is the old language version.
         version = document.get("Version", "2008-10-17")
-        if version not in _VERSIONS:
+        if not isinstance(version, str) or version not in _VERSIONS:
             raise ContainerPolicyError(
-                f"Version: expected one of {', '.join(_VERSIONS)}, got {version!r}"
+                f"Version: expected one of {', '.join(_VERSIONS)}, got {_shown(version, 16)}"
             )
         policy_id = document.get("Id")
         if policy_id is not None and (not isinstance(policy_id, str) or not policy_id):
@@ -654,7 +763,51 @@ class ContainerPolicy:
         ``known_secrets``: the secrets your distributions really send; an
         ``aws:UserAgent`` condition matching none of them is reported.
         """
-        return tuple(_lint(self, known_secrets))
+        return tuple(_lint(self, _known_secrets(known_secrets)))
+
+
+def _load_json(text: str) -> object:
+    """Decode policy JSON; every failure is a :class:`ContainerPolicyError`."""
+    try:
+        return json.loads(
+            text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
+        )
+    except ContainerPolicyError:
+        raise  # from the hooks: a duplicate key, NaN or Infinity
+    except json.JSONDecodeError as exc:
+        raise ContainerPolicyError(
+            f"policy is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from exc
+    except RecursionError as exc:
+        raise ContainerPolicyError("policy JSON is nested too deeply") from exc
+    except ValueError as exc:  # an integer beyond Python's digit limit
+        raise ContainerPolicyError(f"policy JSON holds a value Python cannot read: {exc}") from exc
+
+
+def _check_indent(indent: object) -> None:
+    if indent is not None and not isinstance(indent, (int, str)):
+        raise InvalidInputError(
+            f"indent must be an int, a str or None, got {type(indent).__name__}"
+        )
+
+
+def _known_secrets(known: object) -> tuple[IngestSecret, ...] | None:
+    """``known_secrets`` checked: ``None`` or an iterable of :class:`IngestSecret`."""
+    if known is None:
+        return None
+    if not isinstance(known, Iterable) or isinstance(known, (str, bytes, Mapping)):
+        raise InvalidInputError(
+            "known_secrets must be an iterable of IngestSecret objects, "
+            f"got {type(known).__name__}"
+        )
+    items = tuple(known)
+    for item in items:
+        if not isinstance(item, IngestSecret):
+            raise InvalidInputError(
+                f"known_secrets must hold IngestSecret objects, got {type(item).__name__} "
+                "(wrap the value: IngestSecret(value))"
+            )
+    return items
 
 
 def _is_true_secure_transport(cond: Condition) -> bool:
@@ -706,7 +859,7 @@ def _mask(user_agent: str) -> str:
 _Problem = tuple[str, Severity, str]  # code, severity, message
 
 
-def _lint(policy: ContainerPolicy, known: Iterable[IngestSecret] | None) -> list[Finding]:
+def _lint(policy: ContainerPolicy, known: tuple[IngestSecret, ...] | None) -> list[Finding]:
     known_agents = None if known is None else {s.user_agent for s in known}
     seen_sids: set[str] = set()
     writers: dict[str, int] = {}  # user agent -> first statement granting write with it
@@ -795,25 +948,40 @@ def _secure_transport() -> Condition:
     return Condition("Bool", "aws:SecureTransport", ("true",))
 
 
+def _items(value: object, what: str) -> tuple[object, ...]:
+    """A str as one item, any other iterable (not bytes or a mapping) as a tuple."""
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, Iterable) and not isinstance(value, (bytes, bytearray, Mapping)):
+        return tuple(value)
+    raise InvalidInputError(
+        f"{what} must be a str or an iterable of str, got {type(value).__name__}"
+    )
+
+
 def _check_actions(actions: str | Iterable[str]) -> tuple[str, ...]:
-    items = (actions,) if isinstance(actions, str) else tuple(actions)
+    items = _items(actions, "actions")
     if not items:
         raise InvalidInputError("actions must name at least one action")
+    out: list[str] = []
     for action in items:
         if not isinstance(action, str) or not _ACTION_RE.fullmatch(action):
-            raise InvalidInputError(f"not an IAM action like 'mediastore:PutObject': {action!r}")
-    return items
+            raise InvalidInputError(
+                f"not an IAM action like 'mediastore:PutObject': {_shown(action)}"
+            )
+        out.append(action)
+    return tuple(out)
 
 
 def _check_networks(source_ips: str | Iterable[str]) -> tuple[str, ...]:
-    items = (source_ips,) if isinstance(source_ips, str) else tuple(source_ips)
+    items = _items(source_ips, "source_ips")
     out = []
     for item in items:
         try:
-            out.append(str(ipaddress.ip_network(item, strict=True)))
+            out.append(str(ipaddress.ip_network(item, strict=True)))  # type: ignore[arg-type]
         except (TypeError, ValueError) as exc:
             raise InvalidInputError(
-                f"not an IP address or CIDR block (host bits must be zero): {item!r}"
+                f"not an IP address or CIDR block (host bits must be zero): {_shown(item)}"
             ) from exc
     if not out:
         raise InvalidInputError("source_ips is empty; pass None for no address condition")
@@ -827,6 +995,22 @@ def _check_secret_arg(secret: object) -> IngestSecret:
             "(wrap the value: IngestSecret(value))"
         )
     return secret
+
+
+def _builder_statements(statements: Iterable[Statement]) -> tuple[Statement, ...]:
+    """A builder's statements: an iterable of :class:`Statement`, kept as a tuple."""
+    if not isinstance(statements, Iterable) or isinstance(statements, (str, bytes, Mapping)):
+        raise InvalidInputError(
+            f"statements must be an iterable of Statement objects, "
+            f"got {type(statements).__name__}"
+        )
+    items = tuple(statements)
+    for st in items:
+        if not isinstance(st, Statement):
+            raise InvalidInputError(
+                f"statements must be Statement objects, got {type(st).__name__}"
+            )
+    return items
 
 
 # Findings the builder refuses to produce; policy-too-large is left to build().
@@ -847,7 +1031,7 @@ class ContainerPolicyBuilder:
     region: str = attrs.field(converter=_check_region)
     account_id: str = attrs.field(converter=_check_account)
     container: str = attrs.field(converter=_check_container)
-    statements: tuple[Statement, ...] = ()
+    statements: tuple[Statement, ...] = attrs.field(default=(), converter=_builder_statements)
 
     @property
     def resource(self) -> str:
@@ -947,7 +1131,7 @@ class ContainerPolicyBuilder:
         ):
             raise InvalidInputError(
                 "distribution_arn must look like 'arn:aws:cloudfront::111122223333:"
-                f"distribution/E2EXAMPLE', got {distribution_arn!r}"
+                f"distribution/E2EXAMPLE', got {_shown(distribution_arn, 256)}"
             )
         return self.add_statement(Statement(
             sid=sid, effect="Allow", principal=Principal(service="cloudfront.amazonaws.com"),

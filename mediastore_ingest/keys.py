@@ -26,6 +26,7 @@ import logging
 import os
 import re
 import secrets
+import stat
 import typing
 import warnings
 from pathlib import Path
@@ -194,12 +195,29 @@ def check_public_key(key: object, *, stacklevel: int = 2) -> PublicKey:
 # --- loading -------------------------------------------------------------------------
 
 
+def _utf8(text: str) -> bytes | None:
+    """``text`` as UTF-8, or ``None`` if it cannot be (a lone surrogate).
+
+    No exception escapes: a :class:`UnicodeEncodeError` holds the whole text, which
+    may be a password or a key, and would ride along as ``__context__``.
+    """
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+
+
 def _password_bytes(password: str | bytes | None) -> bytes | None:
     value: object = password
     if value is None:
         return None
     if isinstance(value, str):
-        value = value.encode("utf-8")
+        encoded = _utf8(value)
+        if encoded is None:
+            raise InvalidInputError(
+                "password is not valid Unicode text (it holds a lone surrogate)"
+            )
+        value = encoded
     elif isinstance(value, (bytes, bytearray, memoryview)):
         value = bytes(value)
     else:
@@ -209,19 +227,43 @@ def _password_bytes(password: str | bytes | None) -> bytes | None:
     return value or None
 
 
+# A str without "-----BEGIN" is read as a path, but it may be key material pasted
+# without its PEM lines (base64 DER, a PEM body): such a str is never put into a
+# message. A path is shown only when it cannot be that: no control character (a PEM
+# body has newlines), not over 1024 characters, no run of 40 base64 letters without a
+# "/", "-", "_" or "." (real file names have separators; base64 rarely has any), and
+# not entirely base64.
+_MAX_SHOWN_PATH = 1024
+_KEY_TEXT_RUN = re.compile(r"[A-Za-z0-9+=]{40,}", re.ASCII)
+_ALL_BASE64 = re.compile(r"\s*(?:[A-Za-z0-9+/]{64,}|[A-Za-z0-9_-]{64,})={0,2}\s*", re.ASCII)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _may_be_key_text(path: str) -> bool:
+    """Whether a str taken for a path might be key material (and so must not be shown)."""
+    return (
+        len(path) > _MAX_SHOWN_PATH
+        or _CONTROL.search(path) is not None
+        or _KEY_TEXT_RUN.search(path) is not None
+        or _ALL_BASE64.fullmatch(path) is not None
+    )
+
+
 def _read(data: object, what: str) -> tuple[bytes, str]:
     """Key bytes and a description of where they came from (for messages)."""
     if isinstance(data, (bytes, bytearray, memoryview)):
         return bytes(data), f"the {what} data"
     if isinstance(data, str) and "-----BEGIN" in data:
-        try:
-            return data.encode("utf-8"), f"the {what} PEM text"
-        except UnicodeEncodeError as exc:
-            raise KeyLoadError(f"the {what} PEM text is not valid text") from exc
+        encoded = _utf8(data)
+        if encoded is None:
+            raise KeyLoadError(f"the {what} PEM text is not valid text (a lone surrogate)")
+        return encoded, f"the {what} PEM text"
     if isinstance(data, (str, os.PathLike)):
         path = os.fspath(data)
         if isinstance(path, bytes):
             path = os.fsdecode(path)
+        if isinstance(data, str) and _may_be_key_text(path):
+            return _read_unshown(path, what)
         source = f"{what} file {path!r}"
         try:
             with open(path, "rb") as fh:
@@ -240,6 +282,32 @@ def _read(data: object, what: str) -> tuple[bytes, str]:
     raise InvalidInputError(
         f"a {what} must be bytes, PEM text or a path, got {type(data).__name__}"
     )
+
+
+def _read_unshown(path: str, what: str) -> tuple[bytes, str]:
+    """:func:`_read` for a str that may be key text: it appears in no message, and no
+    exception naming it (``OSError.filename``) is chained or left as ``__context__``."""
+    problem: str | None = None
+    raw = b""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(_MAX_KEY_FILE + 1)
+    except FileNotFoundError:
+        problem = "the path of an existing file"
+    except OSError as exc:
+        problem = f"the path of a readable file ({exc.strerror or type(exc).__name__})"
+    except ValueError:  # embedded NUL, unencodable
+        problem = "a file name (it is not a valid path)"
+    if problem is not None:
+        # Raised here, outside the handler, so nothing holding the str is chained.
+        raise KeyLoadError(
+            f"the {what} str is neither PEM text (no '-----BEGIN' line) nor {problem}; "
+            "it is not shown, as it may be key material"
+        )
+    source = f"the {what} file (its name is not shown: it looks like key text)"
+    if len(raw) > _MAX_KEY_FILE:
+        raise KeyLoadError(f"{source} is too large to be a key")
+    return raw, source
 
 
 def _labels(raw: bytes) -> list[bytes]:
@@ -527,46 +595,179 @@ def _spki_pem(public: PublicKey) -> str:
 # --- generation ----------------------------------------------------------------------
 
 
+def _check_target(value: object, name: str) -> Path | None:
+    """``value`` as a :class:`~pathlib.Path` to write to, or a typed error naming ``name``."""
+    if value is None:
+        return None
+    if not isinstance(value, (str, os.PathLike)):
+        raise InvalidInputError(
+            f"{name} must be a str or os.PathLike path, got {type(value).__name__}"
+        )
+    path = os.fspath(value)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if not path:
+        raise InvalidInputError(f"{name} is empty")
+    if "\0" in path:
+        raise InvalidInputError(f"{name} holds a NUL character; it is not a valid path")
+    try:
+        os.fsencode(path)
+    except UnicodeEncodeError:
+        encodable = False
+    else:
+        encodable = True
+    if not encodable:
+        raise InvalidInputError(
+            f"{name} cannot be encoded for the file system (it holds a lone surrogate)"
+        )
+    return Path(path)
+
+
+def _check_writable(path: Path, *, overwrite: bool) -> None:
+    """Raise, naming ``path``, unless a key file can be written there: its directory
+    exists, and it is not a directory (nor, without ``overwrite``, an existing file)."""
+    parent = path.parent
+    try:
+        st = os.stat(parent)
+    except FileNotFoundError as exc:
+        raise KeyMaterialError(
+            f"cannot write {str(path)!r}: the directory {str(parent)!r} does not exist"
+        ) from exc
+    except OSError as exc:
+        raise KeyMaterialError(
+            f"cannot write {str(path)!r}: {str(parent)!r}: {exc.strerror or exc}"
+        ) from exc
+    if not stat.S_ISDIR(st.st_mode):
+        raise KeyMaterialError(f"cannot write {str(path)!r}: {str(parent)!r} is not a directory")
+    if not os.path.lexists(path):
+        return
+    if not overwrite:
+        raise KeyMaterialError(
+            f"refusing to overwrite existing file {str(path)!r} (pass overwrite=True)"
+        )
+    if os.path.isdir(path) and not os.path.islink(path):
+        raise KeyMaterialError(f"cannot write {str(path)!r}: it is a directory")
+
+
+def _sibling(path: Path, suffix: str) -> Path:
+    """A fresh hidden name beside ``path`` (for a temporary file or a backup)."""
+    return path.with_name(f".{path.name}.{secrets.token_hex(6)}.{suffix}")
+
+
 def _write_files(files: list[tuple[Path, bytes, int]], *, overwrite: bool) -> None:
     """Write every file or none, each created with its final mode from the start.
 
     Without ``overwrite`` each target is created with ``O_EXCL`` (an existing file,
     even one appearing in a race, is refused). With it, each file is written to a
     fresh temporary file beside the target and renamed over it, so an existing
-    world-readable file never holds the new private key.
+    world-readable file never holds the new private key; see :func:`_replace_all`
+    for how a failed rename is undone. Errors name the target, never a temporary file.
     """
     created: list[Path] = []  # to remove if anything fails
-    renames: list[tuple[Path, Path]] = []
+    staged: list[tuple[Path, Path]] = []  # (temporary file, target)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    target = files[0][0] if files else Path()
     try:
-        for path, content, mode in files:
-            if overwrite:
-                target = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-            else:
-                target = path
-            fd = os.open(target, flags, mode)
-            created.append(target)
+        for target, content, mode in files:
+            path = _sibling(target, "tmp") if overwrite else target
+            fd = os.open(path, flags, mode)
+            created.append(path)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(content)
                 fh.flush()
                 os.fsync(fh.fileno())
             if overwrite:
-                renames.append((target, path))
-        for tmp, path in renames:
-            os.replace(tmp, path)
-            created.remove(tmp)
+                staged.append((path, target))
     except FileExistsError as exc:
         _remove(created)
         raise KeyMaterialError(
-            f"refusing to overwrite existing file {exc.filename!r} (pass overwrite=True)"
+            f"refusing to overwrite existing file {str(target)!r} (pass overwrite=True)"
         ) from exc
     except OSError as exc:
         _remove(created)
-        name = exc.filename if exc.filename is not None else "key file"
-        raise KeyMaterialError(f"cannot write {name!r}: {exc.strerror or exc}") from exc
+        raise KeyMaterialError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from exc
     except BaseException:
         _remove(created)
         raise
+    if staged:
+        _replace_all(staged)
+
+
+def _replace_all(staged: list[tuple[Path, Path]]) -> None:
+    """Rename each temporary file over its target, the first one (the private key) last.
+
+    Before a target other than the last is replaced, the file there is kept under a
+    backup name. If a rename fails (or is interrupted), the targets already replaced
+    get their old files back (or are removed if there was none), so an existing
+    private key is never replaced by a failed call and the files on disk stay a pair.
+    Temporary files and backups are removed either way.
+    """
+    order = staged[::-1]
+    done: list[tuple[Path, Path | None]] = []  # (target, backup of the file it replaced)
+    try:
+        for i, (tmp, target) in enumerate(order):
+            done.append((target, _replace_one(tmp, target, keep=i < len(order) - 1)))
+    except BaseException as exc:
+        kept = [
+            f"the previous {str(target)!r} is kept as {str(backup)!r}"
+            for target, backup in reversed(done)
+            if not _undo(target, backup)
+        ]
+        replaced = {target for target, _ in done}
+        _remove([tmp for tmp, target in staged if target not in replaced])
+        if not isinstance(exc, OSError):
+            raise
+        failed = order[len(done)][1]
+        note = f"; {', '.join(kept)}" if kept else ""
+        raise KeyMaterialError(
+            f"cannot write {str(failed)!r}: {exc.strerror or exc}{note}"
+        ) from exc
+    _remove([backup for _, backup in done if backup is not None])
+
+
+def _replace_one(tmp: Path, target: Path, *, keep: bool) -> Path | None:
+    """Rename ``tmp`` over ``target``; with ``keep``, first keep the file at ``target``
+    under a backup name (returned): a hard link, or where the file system has none,
+    the file itself moved aside. A failed rename leaves ``target`` as it was."""
+    backup: Path | None = None
+    moved = False
+    if keep and os.path.lexists(target):
+        backup = _sibling(target, "bak")
+        try:
+            if os.link in os.supports_follow_symlinks:
+                os.link(target, backup, follow_symlinks=False)
+            else:  # pragma: no cover - platform dependent
+                os.link(target, backup)
+        except OSError:  # no hard links on this file system
+            os.replace(target, backup)
+            moved = True
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        if backup is not None and moved:
+            _restore(target, backup)
+        elif backup is not None:
+            _remove([backup])
+        raise
+    return backup
+
+
+def _undo(target: Path, backup: Path | None) -> bool:
+    """Put back the file a rename replaced (remove the new one if there was none);
+    false if the old file could not be put back (it stays at ``backup``)."""
+    if backup is None:
+        _remove([target])
+        return True
+    return _restore(target, backup)
+
+
+def _restore(target: Path, backup: Path) -> bool:
+    try:
+        os.replace(backup, target)
+    except OSError:
+        logger.warning("could not restore %s from %s after a failed key write", target, backup)
+        return False
+    return True
 
 
 def _remove(paths: list[Path]) -> None:
@@ -596,9 +797,10 @@ def generate_key_pair(
     ``password`` if one is given, in a file created with mode 0600.
     ``public_key_path`` receives the SubjectPublicKeyInfo PEM (mode 0644, less the
     umask). Existing files are refused with
-    :class:`~mediastore_ingest.errors.KeyMaterialError` unless ``overwrite`` is true;
-    both targets are checked before anything is written, and a failed write leaves no
-    partial or temporary file behind.
+    :class:`~mediastore_ingest.errors.KeyMaterialError` unless ``overwrite`` is true.
+    Both targets are checked before anything is written (a missing directory or a
+    directory in the way is an error naming the target), and a failed write leaves no
+    partial or temporary file behind and no existing file replaced.
     """
     algo = algorithm.lower() if isinstance(algorithm, str) else algorithm
     if algo == "rsa":
@@ -611,27 +813,25 @@ def generate_key_pair(
         if rsa_bits in _RSA_LEGACY_ONLY:
             _warn_size(rsa_bits, 2)
     elif algo != "ecdsa":
+        shown = repr(algorithm) if isinstance(algorithm, str) else type(algorithm).__name__
         raise UnsupportedKeyError(
-            f"algorithm must be 'rsa' or 'ecdsa', got {algorithm!r}: "
-            f"{CLOUDFRONT_KEY_REQUIREMENTS}"
+            f"algorithm must be 'rsa' or 'ecdsa', got {shown}: {CLOUDFRONT_KEY_REQUIREMENTS}"
         )
-    if password is not None and len(password) == 0:
+    secret = _password_bytes(password)  # checks the type (and the text) first
+    if password is not None and secret is None:
         raise InvalidInputError(
             "an empty password would leave the private key unencrypted; "
             "pass password=None for an unencrypted key"
         )
-    secret = _password_bytes(password)
-    if secret is not None and private_key_path is None:
+    private_path = _check_target(private_key_path, "private_key_path")
+    public_path = _check_target(public_key_path, "public_key_path")
+    if secret is not None and private_path is None:
         raise InvalidInputError("a password only applies when private_key_path is given")
-    paths = [Path(p) for p in (private_key_path, public_key_path) if p is not None]
+    paths = [p for p in (private_path, public_path) if p is not None]
     if len(paths) == 2 and os.path.abspath(paths[0]) == os.path.abspath(paths[1]):
         raise InvalidInputError("private_key_path and public_key_path are the same file")
-    if not overwrite:
-        for path in paths:
-            if os.path.lexists(path):
-                raise KeyMaterialError(
-                    f"refusing to overwrite existing file {str(path)!r} (pass overwrite=True)"
-                )
+    for path in paths:
+        _check_writable(path, overwrite=overwrite)
 
     key: PrivateKey
     if algo == "rsa":
@@ -641,7 +841,7 @@ def generate_key_pair(
     pair = KeyPair(key)
 
     files: list[tuple[Path, bytes, int]] = []
-    if private_key_path is not None:
+    if private_path is not None:
         encryption: serialization.KeySerializationEncryption = (
             serialization.BestAvailableEncryption(secret)
             if secret is not None
@@ -649,15 +849,15 @@ def generate_key_pair(
         )
         files.append(
             (
-                Path(private_key_path),
+                private_path,
                 key.private_bytes(
                     serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
                 ),
                 0o600,
             )
         )
-    if public_key_path is not None:
-        files.append((Path(public_key_path), pair.public_key_pem().encode("ascii"), 0o644))
+    if public_path is not None:
+        files.append((public_path, pair.public_key_pem().encode("ascii"), 0o644))
     if files:
         _write_files(files, overwrite=overwrite)
         logger.info(

@@ -44,7 +44,7 @@ import logging
 import re
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 from urllib.parse import urlsplit
 
@@ -60,7 +60,12 @@ from .bucket_policy import (
     bucket_arn,
     check_bucket_name,
 )
-from .container_policy import ContainerPolicy, ContainerPolicyBuilder, IngestSecret
+from .container_policy import (
+    USER_AGENT_PREFIX,
+    ContainerPolicy,
+    ContainerPolicyBuilder,
+    IngestSecret,
+)
 from .distribution import (
     ingest_distribution_config,
     origin_access_control_config,
@@ -117,6 +122,46 @@ class _SupportsToJson(Protocol):
 # --- values --------------------------------------------------------------------------
 
 
+def _shown(value: object, limit: int = 64) -> str:
+    """How a refused value appears in a message: a short str that cannot be a
+    ``User-Agent`` secret is quoted; anything else is named by its type only."""
+    if (
+        isinstance(value, str)
+        and len(value) <= limit
+        and USER_AGENT_PREFIX.lower() not in value.lower()
+    ):
+        return repr(value)
+    if isinstance(value, str):
+        return f"a str of {len(value)} characters (not shown)"
+    return type(value).__name__
+
+
+def _str_items(value: object, what: str) -> list[str]:
+    """One str, or an iterable (not bytes or a mapping) of str, as a list."""
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, Iterable) or isinstance(value, (bytes, bytearray, Mapping)):
+        raise InvalidInputError(
+            f"{what} must be a str or an iterable of str, got {type(value).__name__}"
+        )
+    items = list(value)
+    for item in items:
+        if not isinstance(item, str):
+            raise InvalidInputError(f"{what} must hold str values, got {type(item).__name__}")
+    return items
+
+
+def _json_ok(text: str) -> str | None:
+    """``None`` if ``text`` is JSON, else why not (never the text: it may hold a secret)."""
+    try:
+        json.loads(text)
+    except RecursionError:
+        return "it is nested too deeply"
+    except ValueError as exc:  # JSONDecodeError, or an integer over Python's digit limit
+        return str(exc)
+    return None
+
+
 @attrs.frozen
 class ContainerInfo:
     """What is known about the MediaStore container once it exists.
@@ -163,10 +208,9 @@ def _policy_text(value: object) -> str:
         raise ContainerPolicyError(
             f"a container policy must be ASCII and 1-{_MAX_CONTAINER_POLICY} characters"
         )
-    try:
-        json.loads(text)
-    except ValueError as exc:
-        raise ContainerPolicyError(f"the container policy is not valid JSON: {exc}") from exc
+    problem = _json_ok(text)
+    if problem is not None:
+        raise ContainerPolicyError(f"the container policy is not valid JSON: {problem}")
     return text
 
 
@@ -176,10 +220,9 @@ def _check_json_text(what: str, max_len: int) -> Callable[[Any, Any, str | None]
             return
         if not isinstance(value, str) or not 1 <= len(value) <= max_len:
             raise InvalidInputError(f"{what} must be JSON text of 1-{max_len} characters")
-        try:
-            json.loads(value)
-        except ValueError as exc:
-            raise InvalidInputError(f"{what} is not valid JSON: {exc}") from exc
+        problem = _json_ok(value)
+        if problem is not None:
+            raise InvalidInputError(f"{what} is not valid JSON: {problem}")
 
     return check
 
@@ -204,14 +247,15 @@ def _check_container_name(instance: object, attribute: object, value: str | None
         return  # required for MediaStore origins; checked in ProvisioningSpec
     if not isinstance(value, str) or not _CONTAINER_NAME.match(value):
         raise InvalidInputError(
-            f"container name must be 1-255 letters, digits, '_' or '-', got {value!r}"
+            f"container name must be 1-255 letters, digits, '_' or '-', got {_shown(value, 255)}"
         )
 
 
 def _check_cf_name(instance: object, attribute: attrs.Attribute[Any], value: str | None) -> None:
     if value is not None and (not isinstance(value, str) or not _CF_NAME.match(value)):
         raise InvalidInputError(
-            f"{attribute.name} must be 1-128 letters, digits, '_' or '-', got {value!r}"
+            f"{attribute.name} must be 1-128 letters, digits, '_' or '-', "
+            f"got {_shown(value, 128)}"
         )
 
 
@@ -241,7 +285,7 @@ def _check_days(instance: object, attribute: object, value: int | None) -> None:
     if value is not None and (
         isinstance(value, bool) or not isinstance(value, int) or value < 1
     ):
-        raise InvalidInputError(f"expire_after_days must be an int >= 1, got {value!r}")
+        raise InvalidInputError(f"expire_after_days must be an int >= 1, got {_shown(value)}")
 
 
 def _check_oac_name(instance: object, attribute: object, value: str | None) -> None:
@@ -250,8 +294,42 @@ def _check_oac_name(instance: object, attribute: object, value: str | None) -> N
     ):
         raise InvalidInputError(
             "origin_access_control_name must be 1-64 letters, digits, '.', '_' or '-', "
-            f"got {value!r}"
+            f"got {_shown(value)}"
         )
+
+
+def _check_secret(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    # Never the value: a str given here is the secret itself.
+    if value is not None and not isinstance(value, IngestSecret):
+        raise InvalidInputError(
+            f"{attribute.name} must be an IngestSecret or None, got {type(value).__name__} "
+            "(wrap the value: IngestSecret(value))"
+        )
+
+
+def _check_origin(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, str) or value not in ("mediastore", "s3"):
+        raise InvalidInputError(
+            f"{attribute.name} must be 'mediastore' or 's3', got {_shown(value, 16)}"
+        )
+
+
+def _tags(value: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
+    """``container_tags`` as a dict (from a mapping or key/value pairs) of str to str."""
+    try:
+        tags = dict(cast(Any, value))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(
+            "container_tags must be a mapping (or key/value pairs) of str to str, "
+            f"got {type(value).__name__}"
+        ) from exc
+    for key, tag in tags.items():
+        if not isinstance(key, str) or not isinstance(tag, str):
+            raise InvalidInputError(
+                f"container_tags keys and values must be str, got "
+                f"{type(key).__name__}: {type(tag).__name__}"
+            )
+    return tags
 
 
 Origin = Literal["mediastore", "s3"]
@@ -291,18 +369,14 @@ class ProvisioningSpec:
     container_name: str | None = attrs.field(default=None, validator=_check_container_name)
     public_key_pem: str = attrs.field(default="", validator=_check_public_key, repr=False)
     ingest_secret: IngestSecret | None = attrs.field(
-        default=None,
-        repr=False,
-        validator=attrs.validators.optional(attrs.validators.instance_of(IngestSecret)),
+        default=None, repr=False, validator=_check_secret
     )
     container_policy: str | Callable[[ContainerInfo], object] | None = attrs.field(
         default=None, converter=_policy_source, repr=False
     )
     playback: bool = True
     playback_secret: IngestSecret | None = attrs.field(
-        default=None,
-        repr=False,
-        validator=attrs.validators.optional(attrs.validators.instance_of(IngestSecret)),
+        default=None, repr=False, validator=_check_secret
     )
     playback_signed: bool = False
     cors_rules: tuple[dict[str, object], ...] | None = attrs.field(
@@ -316,11 +390,8 @@ class ProvisioningSpec:
     price_class: str = "PriceClass_All"
     origin_read_timeout: int = 30
     origin_keepalive_timeout: int = 5
-    container_tags: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
-    origin: Origin = attrs.field(
-        default="mediastore", kw_only=True,
-        validator=attrs.validators.in_(("mediastore", "s3")),
-    )
+    container_tags: Mapping[str, str] = attrs.field(factory=dict, converter=_tags)
+    origin: Origin = attrs.field(default="mediastore", kw_only=True, validator=_check_origin)
     bucket_name: str | None = attrs.field(default=None, kw_only=True, validator=_check_bucket)
     origin_access_control_name: str | None = attrs.field(
         default=None, kw_only=True, validator=_check_oac_name
@@ -430,10 +501,11 @@ def live_lifecycle_policy(
     Objects matching any of ``wildcards`` expire ``seconds`` (1-300, MediaStore's limit
     for transient rules) after they were written — right for live segments and
     manifests that no player asks for once they drop out of the playlist window.
+    A single str is one pattern.
     """
     if isinstance(seconds, bool) or not isinstance(seconds, int) or not 1 <= seconds <= 300:
-        raise InvalidInputError(f"seconds must be an int from 1 to 300, got {seconds!r}")
-    paths = list(wildcards)
+        raise InvalidInputError(f"seconds must be an int from 1 to 300, got {_shown(seconds)}")
+    paths = _str_items(wildcards, "wildcards")
     if not 1 <= len(paths) <= 10 or not all(isinstance(p, str) and p for p in paths):
         raise InvalidInputError("wildcards must be 1-10 non-empty path patterns")
     rule = {
@@ -449,10 +521,19 @@ def live_lifecycle_policy(
 def live_cors_rules(
     allowed_origins: Sequence[str] = ("*",), *, max_age_seconds: int = 3000
 ) -> tuple[dict[str, object], ...]:
-    """CORS rules letting browser players ``GET``/``HEAD`` from ``allowed_origins``."""
-    origins = list(allowed_origins)
-    if not origins or not all(isinstance(o, str) and o for o in origins):
+    """CORS rules letting browser players ``GET``/``HEAD`` from ``allowed_origins``
+    (a single str is one origin)."""
+    origins = _str_items(allowed_origins, "allowed_origins")
+    if not origins or not all(origins):
         raise InvalidInputError("allowed_origins must be non-empty strings")
+    if (
+        isinstance(max_age_seconds, bool)
+        or not isinstance(max_age_seconds, int)
+        or max_age_seconds < 0
+    ):
+        raise InvalidInputError(
+            f"max_age_seconds must be an int >= 0, got {_shown(max_age_seconds)}"
+        )
     return (
         {
             "AllowedOrigins": origins,
@@ -596,9 +677,7 @@ class IngestSetup:
     account_id: str | None = attrs.field(default=None, validator=_opt_str)
     ingest_secret_ref: str | None = attrs.field(default=None, validator=_opt_str)
     playback_secret_ref: str | None = attrs.field(default=None, validator=_opt_str)
-    origin: str = attrs.field(
-        default="mediastore", validator=attrs.validators.in_(("mediastore", "s3"))
-    )
+    origin: str = attrs.field(default="mediastore", validator=_check_origin)
     origin_access_control_id: str | None = attrs.field(default=None, validator=_opt_str)
 
     @property
@@ -627,15 +706,25 @@ class IngestSetup:
     @classmethod
     def from_json(cls, text: str | bytes) -> IngestSetup:
         """Parse what :meth:`to_json` wrote; unknown keys are ignored."""
+        if not isinstance(text, (str, bytes, bytearray)):
+            raise InvalidInputError(
+                f"an ingest setup must be JSON text (str or bytes), got {type(text).__name__}"
+            )
         try:
             doc = json.loads(text)
+        except RecursionError as exc:
+            raise InvalidInputError(
+                "an ingest setup must be JSON: it is nested too deeply"
+            ) from exc
         except ValueError as exc:
             raise InvalidInputError(f"an ingest setup must be JSON: {exc}") from exc
         if not isinstance(doc, dict) or doc.get("format") != _SETUP_FORMAT:
             raise InvalidInputError(f"not an ingest setup document (format {_SETUP_FORMAT!r})")
-        if doc.get("version") != _SETUP_VERSION:
+        version = doc.get("version")
+        if version != _SETUP_VERSION:
+            shown = version if isinstance(version, int) else _shown(version, 16)
             raise InvalidInputError(
-                f"unsupported ingest setup version {doc.get('version')!r} "
+                f"unsupported ingest setup version {shown} "
                 f"(this library reads version {_SETUP_VERSION})"
             )
         names = [f.name for f in attrs.fields(cls)]
@@ -715,6 +804,33 @@ def _redact(text: str, secrets: Sequence[str]) -> str:
     return text
 
 
+def _mentions(exc: BaseException, secrets: Sequence[str]) -> bool:
+    """Whether a botocore error shows one of ``secrets`` (message, args, response)."""
+    texts = (
+        str(exc),
+        repr(exc.args),
+        repr(getattr(exc, "response", None)),
+        repr(getattr(exc, "kwargs", None)),
+    )
+    return any(value and value in text for value in secrets for text in texts)
+
+
+def _check_endpoint(url: object, service: str | None) -> str:
+    """A URL botocore will take: a str with a host name (botocore's own test)."""
+    try:
+        ok = isinstance(url, str) and urlsplit(url).hostname is not None
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        ok = False
+    if not ok:
+        got = "a str without a host name" if isinstance(url, str) else type(url).__name__
+        raise InvalidInputError(
+            f"endpoint_url{'' if service is None else f' for {service}'} must be a URL "
+            "with a host name, such as "
+            f"'https://127.0.0.1:5000', got {got}"
+        )
+    return cast(str, url)
+
+
 class Provisioner:
     """Plan and apply an ingest setup with botocore.
 
@@ -761,6 +877,14 @@ class Provisioner:
             )
         if isinstance(max_polls, bool) or not isinstance(max_polls, int) or max_polls < 1:
             raise InvalidInputError("max_polls must be an int >= 1")
+        if not callable(sleep):
+            raise InvalidInputError(f"sleep must be a callable, got {type(sleep).__name__}")
+        if (
+            isinstance(poll_interval, bool)
+            or not isinstance(poll_interval, (int, float))
+            or not poll_interval >= 0
+        ):
+            raise InvalidInputError("poll_interval must be a number of seconds >= 0")
         self.region = region
         self._sleep = sleep
         self._poll_interval = poll_interval
@@ -770,9 +894,17 @@ class Provisioner:
         if endpoint_url is None:
             urls = {}
         elif isinstance(endpoint_url, str):
-            urls = {"mediastore": endpoint_url, "cloudfront": endpoint_url, "s3": endpoint_url}
+            url = _check_endpoint(endpoint_url, None)
+            urls = {"mediastore": url, "cloudfront": url, "s3": url}
+        elif isinstance(endpoint_url, Mapping):
+            urls = {
+                str(name): _check_endpoint(url, str(name)) for name, url in endpoint_url.items()
+            }
         else:
-            urls = dict(endpoint_url)
+            raise InvalidInputError(
+                "endpoint_url must be a URL, a mapping of service name to URL, or None, "
+                f"got {type(endpoint_url).__name__}"
+            )
         self._session = session
         self._urls = urls
         self._client_config = client_config
@@ -808,6 +940,8 @@ class Provisioner:
                 operation="CreateClient",
                 code=type(exc).__name__,
             ) from exc
+        except ValueError as exc:  # botocore's "Invalid endpoint: ..."
+            raise InvalidInputError(f"cannot create the {service} client: {exc}") from exc
         self._clients[service] = client
         return client
 
@@ -906,6 +1040,7 @@ class Provisioner:
         """Call ``operation``; ``None`` when the error code is one of ``absent``."""
         client = self._client(service)
         method = getattr(client, xform_name(operation))
+        failure: tuple[Exception, str, str]
         try:
             result: dict[str, Any] = method(**params)
         except ClientError as exc:
@@ -913,18 +1048,22 @@ class Provisioner:
             if code in absent:
                 return None
             message = exc.response.get("Error", {}).get("Message") or str(exc)
-            raise ProvisioningError(
-                _redact(f"{service} {operation} failed: {code}: {message}", self._secrets),
-                operation=operation,
-                code=code,
-            ) from exc
+            failure = (exc, code, f"{service} {operation} failed: {code}: {message}")
         except BotoCoreError as exc:
-            raise ProvisioningError(
-                _redact(f"{service} {operation} failed: {exc}", self._secrets),
-                operation=operation,
-                code=type(exc).__name__,
-            ) from exc
-        return result
+            code = type(exc).__name__
+            failure = (exc, code, f"{service} {operation} failed: {code}: {exc}")
+        else:
+            return result
+        cause, code, text = failure
+        error = ProvisioningError(
+            _redact(text, self._secrets), operation=operation, code=code
+        )
+        if _mentions(cause, self._secrets):
+            # Raised outside the handler and not chained: the botocore error shows a
+            # secret (AWS echoes the User-Agent), and __cause__ or __context__ would
+            # print it with the traceback. The message keeps the operation and code.
+            raise error
+        raise error from cause
 
     def _poll(self, what: str, check: Callable[[], bool]) -> None:
         for attempt in range(self._max_polls):
@@ -1577,7 +1716,7 @@ def _compare_json(wanted: str, current: object) -> Action:
         return "create"
     try:
         same = json.loads(str(current)) == json.loads(wanted)
-    except ValueError:
+    except (ValueError, RecursionError):
         same = False
     return "unchanged" if same else "update"
 
