@@ -67,7 +67,7 @@ import select
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -128,7 +128,14 @@ _LOOPBACK = ("127.0.0.0/8", "::1/128")
 
 
 def _networks(value: object) -> tuple[str, ...]:
-    items = (value,) if isinstance(value, str) else tuple(value)  # type: ignore[arg-type]
+    if isinstance(value, str):
+        items: tuple[object, ...] = (value,)
+    elif isinstance(value, Iterable) and not isinstance(value, (bytes, bytearray)):
+        items = tuple(value)
+    else:
+        raise InvalidInputError(
+            f"allowed_peers must be addresses or CIDR ranges, not {type(value).__name__}"
+        )
     out = []
     for item in items:
         try:
@@ -139,10 +146,15 @@ def _networks(value: object) -> tuple[str, ...]:
 
 
 def _rules(value: object) -> tuple[tuple[str, str], ...]:
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         value = tuple(value.items())
+    if isinstance(value, (str, bytes, bytearray)) or not isinstance(value, Iterable):
+        raise InvalidInputError(
+            "rules are a sequence of (glob, value) pairs of strings (or a dict; () for "
+            f"none), not {type(value).__name__}"
+        )
     out = []
-    for item in value:  # type: ignore[attr-defined]
+    for item in value:
         pair = isinstance(item, tuple) and len(item) == 2
         if not (pair and all(isinstance(x, str) for x in item)):
             raise InvalidInputError(f"a rule is a (glob, value) pair of strings, not {item!r}")
@@ -151,6 +163,15 @@ def _rules(value: object) -> tuple[tuple[str, str], ...]:
             raise InvalidInputError(f"invalid rule {item!r}")
         out.append((glob, text))
     return tuple(out)
+
+
+def _spool_dir(value: object) -> str | None:
+    if value is None:
+        return None
+    path = os.fspath(value) if isinstance(value, os.PathLike) else value
+    if not isinstance(path, str) or not path or "\0" in path:
+        raise InvalidInputError(f"spool_dir must be a directory path or None, not {value!r}")
+    return path
 
 
 def _check_prefix(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
@@ -175,6 +196,11 @@ def _header_name(instance: object, attribute: attrs.Attribute[str], value: str) 
         c.isalnum() or c in "-_" for c in value
     ):
         raise InvalidInputError(f"invalid header name {value!r}")
+
+
+def _check_str(name: str, value: object) -> None:
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{name} must be a str, not {type(value).__name__}")
 
 
 def _is_loopback_network(text: str) -> bool:
@@ -216,7 +242,7 @@ class RelayConfig:
     token_header: str = attrs.field(default="X-Relay-Token", validator=_header_name)
     max_segment_bytes: int = attrs.field(default=25 * MiB, validator=_positive_int)
     max_in_flight: int = attrs.field(default=64, validator=_positive_int)
-    spool_dir: str | None = None
+    spool_dir: str | None = attrs.field(default=None, converter=_spool_dir)
     shutdown_timeout: float = attrs.field(default=30.0, validator=_positive_number)
 
     def __attrs_post_init__(self) -> None:
@@ -236,6 +262,8 @@ class RelayConfig:
             )
         for _, value in self.content_types:
             validate_content_type(value)
+        if not isinstance(self.host, str):
+            raise InvalidInputError(f"host must be a str (an IP address), not {self.host!r}")
         try:
             ipaddress.ip_address(self.host)
         except ValueError:
@@ -245,12 +273,16 @@ class RelayConfig:
     def object_path(self, request_path: str) -> str:
         """The object path for an encoder's request target (prefix added, query
         dropped, percent-escapes decoded); InvalidPathError if the origin would refuse it."""
+        _check_str("request_path", request_path)
         path = unquote(urlsplit(request_path).path).lstrip("/")
         prefix = self.prefix.strip("/")
         return validate_path(f"{prefix}/{path}" if prefix else path)
 
     def content_type_for(self, path: str, sent: str | None = None) -> str:
         """The Content-Type to store ``path`` with (rule, extension, then ``sent``)."""
+        _check_str("path", path)
+        if sent is not None:
+            _check_str("sent", sent)
         for glob, value in self.content_types:
             if fnmatch.fnmatchcase(path, glob):
                 return value
@@ -265,6 +297,7 @@ class RelayConfig:
 
     def cache_control_for(self, path: str) -> str | None:
         """The Cache-Control of ``path`` by the first matching rule (None: none)."""
+        _check_str("path", path)
         for glob, value in self.cache_control:
             if fnmatch.fnmatchcase(path, glob):
                 return value
@@ -272,6 +305,7 @@ class RelayConfig:
 
     def availability_for(self, path: str) -> str | None:
         """``"streaming"`` for segments when ``streaming_segments``, else None."""
+        _check_str("path", path)
         if not self.streaming_segments:
             return None
         name = path.rpartition("/")[2].lower()
@@ -598,7 +632,10 @@ class _RelayHandler(RequestHandler):
                 self.close_connection = True
             return
         segment.finish()
-        outcome = future.result()
+        try:
+            outcome = future.result()
+        except Exception as exc:  # _upload itself broke: still count, spool and answer
+            outcome = relay._failed(path, segment, exc, unexpected=True)
         self._answer(outcome.status, outcome.document, "PUT")
 
     def do_DELETE(self) -> None:
@@ -659,6 +696,17 @@ class _RelayServer(LocalHTTPServer):
 # --- the relay ----------------------------------------------------------------------------
 
 
+def _make_spool_dir(root: str) -> None:
+    """Create the spool directory now, so a bad one is refused before any segment
+    depends on it."""
+    try:
+        Path(root).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInputError(f"cannot use spool directory {root!r}: {exc}") from exc
+    if not os.path.isdir(root):
+        raise InvalidInputError(f"cannot use spool directory {root!r}: not a directory")
+
+
 class SigningRelay:
     """Accepts unsigned uploads from encoders and forwards them signed.
 
@@ -688,6 +736,10 @@ class SigningRelay:
         self.config = config if config is not None else RelayConfig()
         if not isinstance(self.config, RelayConfig):
             raise InvalidInputError("config must be a RelayConfig")
+        if not callable(clock):
+            raise InvalidInputError(f"clock must be callable, not {clock!r}")
+        if self.config.spool_dir is not None:
+            _make_spool_dir(self.config.spool_dir)
         if client is not None:
             if to is not None or signer is not None or ingest_config is not None:
                 raise InvalidInputError("give either client= or to=/signer=/ingest_config=")
@@ -718,8 +770,6 @@ class SigningRelay:
         )
         self._server = _RelayServer(self, self.config.host, self.config.port)
         self._started = False
-        if self.config.spool_dir is not None:
-            Path(self.config.spool_dir).mkdir(parents=True, exist_ok=True)
 
     def __repr__(self) -> str:
         where = self.url if self._server.running else "stopped"
@@ -850,6 +900,8 @@ class SigningRelay:
             return _Outcome(499, {"error": "the encoder broke off the body"})
         except MediaStoreIngestError as exc:
             return self._failed(path, segment, exc)
+        except Exception as exc:  # a bug or an untranslated error below: keep the segment
+            return self._failed(path, segment, exc, unexpected=True)
         elapsed = self._clock() - started
         self._metrics.add(
             uploaded=1, retries=result.attempts - 1, bytes_uploaded=result.bytes_sent
@@ -864,30 +916,40 @@ class SigningRelay:
             "Attempts": result.attempts,
         })
 
-    def _failed(self, path: str, segment: _Segment, exc: MediaStoreIngestError) -> _Outcome:
+    def _failed(
+        self, path: str, segment: _Segment, exc: BaseException, *, unexpected: bool = False
+    ) -> _Outcome:
+        """Count, log and spool a segment whose upload finally failed. ``unexpected``
+        (not a package error: a bug) is logged with its traceback and answered 502."""
         attempts = 1
         if isinstance(exc, (RetriesExhaustedError, BodyNotRetryableError)):
             attempts = exc.attempts
+        # an unexpected error is a bug: logged at ERROR with its traceback
+        what = f"unexpected {type(exc).__name__}: {exc}" if unexpected else str(exc)
+        trace = exc if unexpected else None
         data = segment.complete()  # keep reading the encoder: the whole object is wanted
         if data is None:
             self._metrics.add(aborted=1, retries=attempts - 1)
-            logger.warning("relay: %s: upload failed (%s) and the encoder broke off the body",
-                           path, exc)
+            logger.log(logging.ERROR if unexpected else logging.WARNING,
+                       "relay: %s: upload failed (%s) and the encoder broke off the body",
+                       path, what, exc_info=trace)
             return _Outcome(499, {"error": "the encoder broke off the body"})
         self._metrics.add(failed=1, retries=attempts - 1)
         spooled = self._spool(path, data)
         logger.error(
             "relay: FAILED PUT %s (%d bytes, %d attempt(s)): %s%s", path, len(data), attempts,
-            exc, f"; spooled to {spooled}" if spooled else "; NOT spooled",
+            what, f"; spooled to {spooled}" if spooled else "; NOT spooled", exc_info=trace,
         )
         status = getattr(exc, "status", None)
-        if isinstance(exc, ValueError):
+        if unexpected:
+            code = 502
+        elif isinstance(exc, ValueError):
             code = 400
         elif isinstance(status, int) and 400 <= status < 500 and status != 429:
             code = status
         else:
             code = 502
-        return _Outcome(code, {"error": str(exc), "Path": path, "Spooled": spooled})
+        return _Outcome(code, {"error": what, "Path": path, "Spooled": spooled})
 
     def _spool(self, path: str, data: bytes) -> str | None:
         root = self.config.spool_dir
@@ -902,9 +964,10 @@ class SigningRelay:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, target)
-        except OSError as exc:
+        except Exception as exc:  # OSError, or anything else: never lose the answer
             self._metrics.add(spool_errors=1)
-            logger.error("relay: cannot spool %s to %s: %s", path, target, exc)
+            logger.error("relay: cannot spool %s to %s: %s", path, target, exc,
+                         exc_info=None if isinstance(exc, OSError) else exc)
             with contextlib.suppress(OSError):
                 tmp.unlink()
             return None

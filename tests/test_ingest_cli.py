@@ -67,12 +67,16 @@ def test_sync_directory_and_failures_exit_1(
     code = main(["sync", str(tmp_path), "--to", "live", "--quiet", *common(container)])
     out, err = capsys.readouterr()
     assert code == 1
-    assert "2 of 3 files uploaded" in out
+    assert "1 of 3 files uploaded" in out
     assert "1 failed" in out
+    assert "1 held back" in out
     assert "bad name.m4s" in err
-    assert err.count("\n") == 1
-    assert container.read("live/v1/main.mpd") == b"<MPD/>"
-    assert [r.path for r in container.requests if r.method == "PUT"][-1] == "/live/v1/main.mpd"
+    # A player never sees a manifest naming a segment that is missing: it is held back.
+    assert "held back" in err
+    assert "live/v1/main.mpd" in err
+    assert err.count("\n") == 2
+    assert "live/v1/main.mpd" not in container.paths()
+    assert container.read("live/v1/init.mp4") == b"init"
 
 
 def test_refused_uploads_are_reported(

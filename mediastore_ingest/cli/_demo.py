@@ -265,17 +265,29 @@ def _write_private(path: Path, text: str) -> None:
 # --- the workflow ----------------------------------------------------------------------
 
 
+def _keep_dir(name: str) -> Path:
+    """The --keep directory, created if needed; a one-line error if it cannot be."""
+    keep = Path(name)
+    try:
+        keep.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInputError(f"--keep {name}: cannot create the directory: {exc}") from exc
+    if not keep.is_dir():
+        raise InvalidInputError(f"--keep {name}: not a directory")
+    if not os.access(keep, os.W_OK | os.X_OK):
+        raise InvalidInputError(f"--keep {name}: the directory is not writable")
+    return keep
+
+
 def _run(args: argparse.Namespace) -> int:
     if not 1 <= args.segments <= 60:
         raise InvalidInputError("--segments must be between 1 and 60")
+    keep = _keep_dir(args.keep) if args.keep else None
     started = time.monotonic()
     report = _Report(quiet=args.json)
     media_source = "synthetic"
     with ExitStack() as cleanup:
         workdir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="msi-demo-")))
-        keep = Path(args.keep) if args.keep else None
-        if keep is not None:
-            keep.mkdir(parents=True, exist_ok=True)
         media_source = _workflow(args, report, cleanup, workdir, keep)
     elapsed = time.monotonic() - started
     failed = [s for s in report.steps if not s.ok]

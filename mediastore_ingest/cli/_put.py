@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import sys
 from collections.abc import Iterator
@@ -55,22 +54,31 @@ def _client(args: argparse.Namespace) -> IngestClient:
         args.base_url,
         signer=signer,
         auth=args.auth,
-        url_expiry=dt.timedelta(seconds=args.url_expiry),
+        url_expiry=args.url_expiry,  # seconds; IngestClient checks the range
         config=config,
     )
 
 
-def _run(args: argparse.Namespace, batches: list[list[PutRequest]]) -> int:
+def _run(
+    args: argparse.Namespace, segments: list[PutRequest], manifests: list[PutRequest]
+) -> int:
+    """Upload ``segments``, then ``manifests`` only if every segment made it: a player
+    must never see a manifest naming a segment that is missing."""
     if args.concurrency < 1:
         raise InvalidInputError("--concurrency must be at least 1")
     progress = None if args.quiet else ProgressLine(sys.stderr)
+    subscribers = [progress] if progress is not None else []
     outcomes: list[PutOutcome] = []
+    held_back: list[PutRequest] = []
     with _client(args) as client:
-        for batch in batches:
+        outcomes += client.put_many(
+            segments, max_concurrency=args.concurrency, subscribers=subscribers
+        )
+        if any(not o.ok for o in outcomes):
+            held_back = manifests
+        else:
             outcomes += client.put_many(
-                batch,
-                max_concurrency=args.concurrency,
-                subscribers=[progress] if progress is not None else [],
+                manifests, max_concurrency=args.concurrency, subscribers=subscribers
             )
     if progress is not None:
         progress.finish()
@@ -79,11 +87,21 @@ def _run(args: argparse.Namespace, batches: list[list[PutRequest]]) -> int:
     attempts = sum(o.result.attempts for o in outcomes if o.result is not None)
     for outcome in failed:
         print(f"mediastore-ingest: failed: {outcome.path}: {outcome.error}", file=sys.stderr)
-    print(
-        f"{len(outcomes) - len(failed)} of {len(outcomes)} files uploaded, {sent} bytes, "
+    if held_back:
+        print(
+            f"mediastore-ingest: held back {len(held_back)} manifest(s) because "
+            f"{len(failed)} segment(s) failed: {', '.join(r.path for r in held_back)}",
+            file=sys.stderr,
+        )
+    total = len(outcomes) + len(held_back)
+    summary = (
+        f"{total - len(failed) - len(held_back)} of {total} files uploaded, {sent} bytes, "
         f"{attempts} attempts, {len(failed)} failed"
     )
-    return 1 if failed else 0
+    if held_back:
+        summary += f", {len(held_back)} held back"
+    print(summary)
+    return 1 if failed or held_back else 0
 
 
 def _cmd_put(args: argparse.Namespace) -> int:
@@ -95,7 +113,7 @@ def _cmd_put(args: argparse.Namespace) -> int:
         items.append(PutRequest(_join(args.to, path.name), path))
     manifests = [i for i in items if is_manifest(i.path)]
     others = [i for i in items if not is_manifest(i.path)]
-    return _run(args, [others, manifests])
+    return _run(args, others, manifests)
 
 
 def _walk(root: Path) -> Iterator[Path]:
@@ -114,7 +132,7 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     for file in _walk(root):
         request = PutRequest(_join(args.to, file.relative_to(root).as_posix()), file)
         (manifests if is_manifest(request.path) else segments).append(request)
-    return _run(args, [segments, manifests])
+    return _run(args, segments, manifests)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -153,8 +171,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``put`` and ``sync``."""
     p = sub.add_parser(
         "put", help="upload files through the ingest distribution",
-        description="Upload FILEs to PREFIX/<file name>; manifests (.m3u8/.mpd) go last. "
-        "Prints a progress line on stderr and a summary; exit 1 if any upload failed.",
+        description="Upload FILEs to PREFIX/<file name>; manifests (.m3u8/.mpd) go last, "
+        "and only if every other file was uploaded. Prints a progress line on stderr and a "
+        "summary; exit 1 if any upload failed or a manifest was held back.",
     )
     p.add_argument("files", nargs="+", metavar="FILE")
     _common(p)
@@ -164,7 +183,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "sync", help="upload every file of a directory (manifests last)",
         description="Upload every file under DIR to PREFIX/<relative path>; segments "
         "first, then manifests (.m3u8/.mpd), so a player never sees a manifest that "
-        "names a missing segment. Exit 1 if any upload failed.",
+        "names a missing segment: if any segment fails, the manifests are held back (not "
+        "uploaded) and named on stderr. Exit 1 if any upload failed or a manifest was held "
+        "back.",
     )
     p.add_argument("directory", metavar="DIR")
     _common(p)

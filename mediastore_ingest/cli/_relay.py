@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import signal
 import sys
 import threading
@@ -22,11 +23,23 @@ __all__ = ["register"]
 logger = logging.getLogger("mediastore_ingest.relay")
 
 
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
 def _listen(text: str) -> tuple[str, int]:
     host, colon, port = text.rpartition(":")
-    if not colon or not port.isdigit():
-        raise InvalidInputError(f"--listen takes HOST:PORT, not {text!r}")
+    if not colon or not (port.isascii() and port.isdigit()) or len(port) > 5:
+        raise InvalidInputError(f"--listen takes HOST:PORT, not {_shown(text)}")
     return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _megabytes(value: float) -> int:
+    """--max-segment-mb in bytes (a finite number > 0)."""
+    size = value * 1024 * 1024
+    if not math.isfinite(size) or size < 1:
+        raise InvalidInputError(f"--max-segment-mb must be a finite number > 0, not {value}")
+    return int(size)
 
 
 def _pairs(values: list[str] | None, flag: str) -> tuple[tuple[str, str], ...]:
@@ -49,9 +62,14 @@ def _build(args: argparse.Namespace) -> SigningRelay:
     if args.setup:
         try:
             text = Path(args.setup).read_text(encoding="utf-8")
-        except OSError as exc:
+        except (OSError, UnicodeDecodeError) as exc:
             raise InvalidInputError(f"cannot read --setup {args.setup}: {exc}") from exc
-        setup = IngestSetup.from_json(text)
+        try:
+            setup = IngestSetup.from_json(text)
+        except RecursionError as exc:  # JSON nested beyond reason
+            raise InvalidInputError(
+                f"--setup {args.setup} is not an ingest setup (JSON nested too deeply)"
+            ) from exc
         to = to or setup.ingest_base_url
         key_id = key_id or setup.public_key_id
     if not to:
@@ -82,7 +100,7 @@ def _build(args: argparse.Namespace) -> SigningRelay:
         allow_delete=args.allow_delete,
         allowed_peers=peers,
         token=_env(args.token_env, "relay token"),
-        max_segment_bytes=int(args.max_segment_mb * 1024 * 1024),
+        max_segment_bytes=_megabytes(args.max_segment_mb),
         max_in_flight=args.max_in_flight,
         spool_dir=args.spool,
         shutdown_timeout=args.shutdown_timeout,

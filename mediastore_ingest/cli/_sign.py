@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import re
 import shlex
 import sys
@@ -18,30 +19,51 @@ from ._common import env_value
 
 __all__ = ["parse_time", "register"]
 
-_DURATION = re.compile(r"\+(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?\Z")
+# ASCII digits only, at most 9 per unit (over 2,700 years of days): longer is a typo
+_DURATION = re.compile(
+    r"\+(?:([0-9]{1,9})d)?(?:([0-9]{1,9})h)?(?:([0-9]{1,9})m)?(?:([0-9]{1,9})s)?\Z"
+)
+# epoch seconds: 12 digits reach past the year 9999
+_EPOCH_DIGITS = 12
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:37] + "...")
 
 
 def parse_time(text: str, *, now: float | None = None) -> int:
     """Epoch seconds from ``+1d2h3m4s`` (relative to now), ISO-8601 with a zone
     (``2026-01-01T00:00:00Z``) or plain epoch seconds."""
+    if not isinstance(text, str):
+        raise InvalidInputError(f"a time must be a str, not {type(text).__name__}")
     text = text.strip()
     if text.startswith("+"):
         m = _DURATION.match(text)
         if not m or not any(m.groups()):
-            raise InvalidInputError(f"bad duration {text!r}; use e.g. +30s, +10m, +6h, +1d12h")
+            raise InvalidInputError(
+                f"bad duration {_shown(text)}; use e.g. +30s, +10m, +6h, +1d12h"
+            )
         d, h, mi, s = (int(g or 0) for g in m.groups())
         base = time.time() if now is None else now
+        if isinstance(base, bool) or not isinstance(base, (int, float)) or not math.isfinite(
+            base
+        ):
+            raise InvalidInputError(f"now must be finite epoch seconds, not {now!r}")
         return int(base) + ((d * 24 + h) * 60 + mi) * 60 + s
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
+        if len(text) > _EPOCH_DIGITS:
+            raise InvalidInputError(
+                f"bad time {_shown(text)}: epoch seconds have at most {_EPOCH_DIGITS} digits"
+            )
         return int(text)
     try:
         when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
         raise InvalidInputError(
-            f"bad time {text!r}; use ISO-8601 with a zone, epoch seconds or +10m"
+            f"bad time {_shown(text)}; use ISO-8601 with a zone, epoch seconds or +10m"
         ) from exc
     if when.tzinfo is None:
-        raise InvalidInputError(f"time {text!r} has no zone; add Z or +HH:MM")
+        raise InvalidInputError(f"time {_shown(text)} has no zone; add Z or +HH:MM")
     return int(when.timestamp())
 
 

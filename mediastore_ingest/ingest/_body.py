@@ -8,6 +8,11 @@
   up to a buffer limit so a failed attempt can be replayed. Past the limit the buffer
   is dropped, and a failure can no longer be retried
   (:class:`~mediastore_ingest.errors.BodyNotRetryableError`).
+
+A file (path or file object) that cannot be read, or a stream that yields something
+other than bytes, ends the upload with
+:class:`~mediastore_ingest.errors.InvalidInputError` chaining the cause; an exception
+raised by the caller's own iterable or generator is raised as it is.
 """
 
 from __future__ import annotations
@@ -20,13 +25,20 @@ from typing import BinaryIO, Union
 
 from ..errors import InvalidInputError
 from ._retry import Rewindable
-from ._transport import BodyReadError
+from ._transport import BodyReadError, raise_original
 
 __all__ = ["Body", "BodySource", "make_body"]
 
 CHUNK_SIZE = 1024 * 1024
 
 Body = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", BinaryIO, Iterable[bytes]]
+
+
+def _read_failed(message: str, cause: BaseException | None = None) -> BodyReadError:
+    """The internal wrapper of an InvalidInputError (chaining ``cause``)."""
+    error = InvalidInputError(message)
+    error.__cause__ = cause
+    return BodyReadError(error)
 
 
 class BodySource(Rewindable):
@@ -94,11 +106,12 @@ def _read_exact(f: BinaryIO, size: int, what: str) -> Iterator[bytes]:
         try:
             piece = f.read(min(CHUNK_SIZE, remaining))
         except (OSError, ValueError) as exc:
-            raise BodyReadError(InvalidInputError(f"reading {what} failed: {exc}")) from exc
+            raise _read_failed(f"reading {what} failed: {exc}", exc) from exc
+        if not isinstance(piece, (bytes, bytearray, memoryview)):
+            raise _read_failed(f"{what} must be opened in binary mode: read() gave "
+                               f"{type(piece).__name__}")
         if not piece:
-            raise BodyReadError(
-                InvalidInputError(f"{what} ended after {size - remaining} of {size} bytes")
-            )
+            raise _read_failed(f"{what} ended after {size - remaining} of {size} bytes")
         remaining -= len(piece)
         yield piece
 
@@ -110,19 +123,20 @@ class FileBody(BodySource):
 
     def __init__(self, filename: str | os.PathLike[str]) -> None:
         super().__init__()
-        self._filename = os.fspath(filename)
+        try:
+            self._filename = os.fspath(filename)
+        except TypeError as exc:
+            raise InvalidInputError(f"not a usable body file path: {exc}") from exc
         try:
             self.size = os.stat(self._filename).st_size
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: NUL byte, unencodable name
             raise InvalidInputError(f"cannot read body file {self._filename!r}: {exc}") from exc
 
     def _pieces(self) -> Iterator[bytes]:
         try:
             f = open(self._filename, "rb")  # noqa: SIM115 - closed in finally
-        except OSError as exc:
-            raise BodyReadError(
-                InvalidInputError(f"cannot open body file {self._filename!r}: {exc}")
-            ) from exc
+        except (OSError, ValueError) as exc:
+            raise _read_failed(f"cannot open body file {self._filename!r}: {exc}", exc) from exc
         try:
             assert self.size is not None
             yield from _read_exact(f, self.size, f"file {self._filename!r}")
@@ -131,10 +145,7 @@ class FileBody(BodySource):
 
     def sha256_hex(self) -> str:
         """Hex SHA-256 of the file's first ``size`` bytes."""
-        h = hashlib.sha256()
-        for piece in self._pieces():
-            h.update(piece)
-        return h.hexdigest()
+        return _sha256_of(self._pieces())
 
 
 class SeekableFileBody(BodySource):
@@ -157,26 +168,44 @@ class SeekableFileBody(BodySource):
         try:
             self._f.seek(self._start)
         except (OSError, ValueError) as exc:
-            raise BodyReadError(InvalidInputError(f"cannot rewind the body file: {exc}")) from exc
+            raise _read_failed(f"cannot rewind the body file: {exc}", exc) from exc
         assert self.size is not None
         yield from _read_exact(self._f, self.size, "the body file object")
 
     def sha256_hex(self) -> str:
         """Hex SHA-256 of the file from its start offset."""
-        h = hashlib.sha256()
-        for piece in self._pieces():
+        return _sha256_of(self._pieces())
+
+
+def _sha256_of(pieces: Iterator[bytes]) -> str:
+    h = hashlib.sha256()
+    try:
+        for piece in pieces:
             h.update(piece)
-        return h.hexdigest()
+    except BodyReadError as exc:
+        raise_original(exc)
+    return h.hexdigest()
 
 
 class IterableBody(BodySource):
     """A one-shot stream of pieces, sent chunked, buffered up to ``buffer_limit``
-    bytes so it can be replayed after a failed attempt."""
+    bytes so it can be replayed after a failed attempt. ``what`` names it in errors;
+    exceptions of the ``read_errors`` types become InvalidInputError (a file object's
+    failures), any other is the caller's own and is raised as it is."""
 
     kind = "streamed"
 
-    def __init__(self, pieces: Iterable[bytes], *, buffer_limit: int) -> None:
+    def __init__(
+        self,
+        pieces: Iterable[bytes],
+        *,
+        buffer_limit: int,
+        what: str = "the streamed body",
+        read_errors: tuple[type[Exception], ...] = (),
+    ) -> None:
         super().__init__()
+        self._what = what
+        self._read_errors = read_errors
         self._iter = iter(pieces)
         self._limit = buffer_limit
         self._buffer: list[bytes] = []
@@ -190,20 +219,20 @@ class IterableBody(BodySource):
 
     def _pieces(self) -> Iterator[bytes]:
         if self._overflow:
-            raise BodyReadError(InvalidInputError("the streamed body cannot be replayed"))
+            raise _read_failed(f"{self._what} cannot be replayed")
         yield from list(self._buffer)
         while True:
             try:
                 piece = next(self._iter)
             except StopIteration:
                 return
-            except Exception as exc:
+            except self._read_errors as exc:
+                raise _read_failed(f"reading {self._what} failed: {exc}", exc) from exc
+            except Exception as exc:  # the caller's own: raised as it is
                 raise BodyReadError(exc) from exc
             if not isinstance(piece, (bytes, bytearray, memoryview)):
-                raise BodyReadError(
-                    InvalidInputError(
-                        f"a streamed body must yield bytes, not {type(piece).__name__}"
-                    )
+                raise _read_failed(
+                    f"{self._what} must yield bytes, not {type(piece).__name__}"
                 )
             data = bytes(piece)
             if not data:
@@ -232,9 +261,16 @@ def make_body(body: object, *, buffer_limit: int) -> BodySource:
     if callable(read):
         f: BinaryIO = body  # type: ignore[assignment]
         seekable = getattr(body, "seekable", None)
-        if callable(seekable) and seekable():
+        try:
+            is_seekable = callable(seekable) and seekable()
+        except (OSError, ValueError) as exc:  # e.g. a closed file
+            raise InvalidInputError(f"cannot use the body file object: {exc}") from exc
+        if is_seekable:
             return SeekableFileBody(f)
-        return IterableBody(iter(lambda: f.read(CHUNK_SIZE), b""), buffer_limit=buffer_limit)
+        return IterableBody(
+            iter(lambda: f.read(CHUNK_SIZE), b""), buffer_limit=buffer_limit,
+            what="the body file object", read_errors=(OSError, ValueError),
+        )
     if isinstance(body, Iterable):
         return IterableBody(body, buffer_limit=buffer_limit)
     raise InvalidInputError(
@@ -258,13 +294,16 @@ def in_memory(body: BodySource, *, limit: int) -> BodySource:
         return body
     pieces: list[bytes] = []
     total = 0
-    for piece in body.open():
-        total += len(piece)
-        if total > limit:
-            raise InvalidInputError(
-                f"a {body.kind} body over {limit} bytes cannot be sent to this origin: its "
-                "SHA-256 must be known before the first byte leaves (write it to a file, "
-                "or raise IngestConfig.retry_buffer_limit)"
-            )
-        pieces.append(bytes(piece))
+    try:
+        for piece in body.open():
+            total += len(piece)
+            if total > limit:
+                raise InvalidInputError(
+                    f"a {body.kind} body over {limit} bytes cannot be sent to this origin: "
+                    "its SHA-256 must be known before the first byte leaves (write it to a "
+                    "file, or raise IngestConfig.retry_buffer_limit)"
+                )
+            pieces.append(bytes(piece))
+    except BodyReadError as exc:
+        raise_original(exc)
     return BytesBody(b"".join(pieces))

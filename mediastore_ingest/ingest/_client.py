@@ -11,6 +11,8 @@ import datetime as _dt
 import email.utils
 import json
 import logging
+import math
+import os
 import random
 import threading
 import time
@@ -26,9 +28,10 @@ from ..errors import (
     HTTPStatusError,
     IngestError,
     InvalidInputError,
+    InvalidPathError,
     ObjectNotFoundError,
 )
-from ..policies import CustomPolicy, normalize_url
+from ..policies import MAX_EPOCH, CustomPolicy, normalize_url
 from ..signing import UrlSigner
 from ._body import BodySource, in_memory, make_body
 from ._media import (
@@ -41,7 +44,15 @@ from ._media import (
 )
 from ._progress import Subscribers
 from ._retry import RetryableResponse, RetryPolicy, parse_retry_after, run_with_retries
-from ._transport import Headers, Request, Response, Transport, Urllib3Transport
+from ._transport import (
+    BodyReadError,
+    Headers,
+    Request,
+    Response,
+    Transport,
+    Urllib3Transport,
+    raise_original,
+)
 
 __all__ = [
     "IngestClient",
@@ -74,8 +85,11 @@ MiB = 1024 * 1024
 
 
 def _positive_number(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise InvalidInputError(f"{attribute.name} must be a number > 0, not {value!r}")
+    if (
+        isinstance(value, bool) or not isinstance(value, (int, float))
+        or not math.isfinite(value) or not value > 0
+    ):
+        raise InvalidInputError(f"{attribute.name} must be a finite number > 0, not {value!r}")
 
 
 def _positive_int(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
@@ -96,6 +110,41 @@ def _header_value(instance: object, attribute: attrs.Attribute[str], value: str)
 def _origin(instance: object, attribute: attrs.Attribute[str], value: object) -> None:
     if value not in ("mediastore", "s3"):
         raise InvalidInputError(f"origin must be 'mediastore' or 's3', not {value!r}")
+
+
+def _bool(instance: object, attribute: attrs.Attribute[bool], value: object) -> None:
+    if not isinstance(value, bool):
+        raise InvalidInputError(f"{attribute.name} must be True or False, not {value!r}")
+
+
+def _optional_path(value: object) -> str | None:
+    """``ca_bundle``: None, or a file path (``os.PathLike`` accepted, kept as str)."""
+    if value is None:
+        return None
+    path = os.fspath(value) if isinstance(value, os.PathLike) else value
+    if not isinstance(path, str) or not path:
+        raise InvalidInputError(f"ca_bundle must be the path of a PEM file or None, not {value!r}")
+    return path
+
+
+def _optional_str(instance: object, attribute: attrs.Attribute[str | None], value: object) -> None:
+    if value is not None and not isinstance(value, str):
+        raise InvalidInputError(f"{attribute.name} must be a str or None, not {value!r}")
+
+
+def _retry_policy(instance: object, attribute: attrs.Attribute[RetryPolicy], value: object) -> None:
+    if not isinstance(value, RetryPolicy):
+        raise InvalidInputError(f"retry must be a RetryPolicy, not {type(value).__name__}")
+
+
+def _optional_rule(
+    instance: object, attribute: attrs.Attribute[CacheControlRule | None], value: object
+) -> None:
+    if value is not None and not callable(value):
+        raise InvalidInputError(
+            "cache_control must be a rule path -> Cache-Control (e.g. live_cache_control) "
+            f"or None, not {value!r}"
+        )
 
 
 @attrs.frozen
@@ -125,14 +174,14 @@ class IngestConfig:
     connect_timeout: float = attrs.field(default=10.0, validator=_positive_number)
     read_timeout: float = attrs.field(default=60.0, validator=_positive_number)
     max_pool_connections: int = attrs.field(default=10, validator=_positive_int)
-    ca_bundle: str | None = None
-    verify: bool = True
-    proxy_url: str | None = None
-    retry: RetryPolicy = attrs.field(factory=RetryPolicy)
+    ca_bundle: str | None = attrs.field(default=None, converter=_optional_path)
+    verify: bool = attrs.field(default=True, validator=_bool)
+    proxy_url: str | None = attrs.field(default=None, validator=_optional_str)
+    retry: RetryPolicy = attrs.field(factory=RetryPolicy, validator=_retry_policy)
     user_agent: str = attrs.field(default=DEFAULT_USER_AGENT, validator=_header_value)
     retry_buffer_limit: int = attrs.field(default=32 * MiB, validator=_non_negative_int)
-    cache_control: CacheControlRule | None = None
-    content_sha256: bool = False
+    cache_control: CacheControlRule | None = attrs.field(default=None, validator=_optional_rule)
+    content_sha256: bool = attrs.field(default=False, validator=_bool)
     origin: Literal["mediastore", "s3"] = attrs.field(default="mediastore", validator=_origin)
     policy_renew_margin: float = attrs.field(default=60.0, validator=_positive_number)
 
@@ -315,7 +364,7 @@ def _error_code(response: Response, body: bytes) -> tuple[str | None, str]:
     if text.lstrip().startswith("{"):
         try:
             doc = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested beyond reason
             doc = None
         if isinstance(doc, dict):
             raw = doc.get("__type") or doc.get("code") or doc.get("Code")
@@ -354,9 +403,13 @@ def _status_error(
 
 
 def _int_or_none(value: str | None) -> int | None:
-    if value is None or not value.strip().isdigit():
+    """A non-negative decimal header value; None when absent or unreadable."""
+    if value is None:
         return None
-    return int(value.strip())
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 20:
+        return None
+    return int(text)
 
 
 def _http_date(value: str | None) -> _dt.datetime | None:
@@ -370,7 +423,10 @@ def _http_date(value: str | None) -> _dt.datetime | None:
 
 def _epoch_date(value: object) -> _dt.datetime | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _dt.datetime.fromtimestamp(value, _dt.timezone.utc)
+        try:
+            return _dt.datetime.fromtimestamp(value, _dt.timezone.utc)
+        except (OverflowError, ValueError, OSError):  # 1e300, NaN, out of the platform's range
+            return None
     if isinstance(value, str):
         return _http_date(value)
     return None
@@ -482,9 +538,22 @@ class IngestClient:
         )
         if isinstance(expiry, bool) or not isinstance(expiry, int) or expiry < 1:
             raise InvalidInputError(f"url_expiry must be at least one second, not {url_expiry!r}")
+        if expiry > MAX_EPOCH:
+            raise InvalidInputError(
+                f"url_expiry of {expiry} seconds reaches past the last time a CloudFront "
+                "policy can name (2038-01-19)"
+            )
+        for name, function in (("clock", clock), ("sleep", sleep), ("rng", rng)):
+            if not callable(function):
+                raise InvalidInputError(f"{name} must be callable, not {function!r}")
         self.config = config if config is not None else IngestConfig()
         if not isinstance(self.config, IngestConfig):
             raise InvalidInputError("config must be an IngestConfig")
+        if transport is not None and not callable(getattr(transport, "handle", None)):
+            raise InvalidInputError(
+                f"transport must be a Transport (with handle(request)), not {transport!r}"
+            )
+        self._subscribers = Subscribers(subscribers)
         self._owns_transport = transport is None
         self._transport: Transport = (
             transport if transport is not None else self.config.make_transport()
@@ -492,7 +561,6 @@ class IngestClient:
         self._clock = clock
         self._sleep = sleep
         self._rng = rng
-        self._subscribers = Subscribers(subscribers)
         self._auth = _Auth(
             base=self._base,
             signer=signer,
@@ -604,6 +672,8 @@ class IngestClient:
             )
             try:
                 response = transport.handle(request)
+            except BodyReadError as exc:  # a transport that did not unwrap it itself
+                raise_original(exc)
             finally:
                 if counter is not None:
                     sent = counter.sent
@@ -765,6 +835,13 @@ class IngestClient:
             max_concurrency < 1
         ):
             raise InvalidInputError(f"max_concurrency must be an int >= 1, not {max_concurrency!r}")
+        if isinstance(items, (str, bytes, bytearray, PutRequest)) or not isinstance(
+            items, Iterable
+        ):
+            raise InvalidInputError(
+                "items must be an iterable of PutRequest or (path, body) tuples, "
+                f"not {type(items).__name__}"
+            )
         subs = self._subscribers.extended(subscribers)
         slots = threading.BoundedSemaphore(2 * max_concurrency)
         entries: list[tuple[str, Future[PutResult] | BaseException]] = []
@@ -834,7 +911,11 @@ class IngestClient:
 
     def list(self, path: str = "", *, page_size: int | None = None) -> Iterator[ListItem]:
         """The items of folder ``path`` (``""`` for the root), following
-        ``NextToken`` pages (MediaStore ``ListItems``, where the origin allows it)."""
+        ``NextToken`` pages (MediaStore ``ListItems``, where the origin allows it).
+        An answer that is not a JSON object raises
+        :class:`~mediastore_ingest.errors.IngestError`."""
+        if not isinstance(path, str):
+            raise InvalidPathError(f"folder path must be a str, not {type(path).__name__}")
         folder = path.strip("/")
         if folder:
             validate_path(folder)
@@ -855,7 +936,15 @@ class IngestClient:
                 query += "&NextToken=" + quote(token, safe="")
             url = self._base + "/?" + query
             response, _, _, _ = self._exchange("GET", url, folder or None, self._base_headers())
-            doc = _json_object(response.read())
+            content = response.read()
+            parsed = _json_document(content)
+            if parsed is None and content.strip():
+                raise IngestError(
+                    f"GET listing of {folder or '/'!r}: HTTP {response.status} answer is not a "
+                    f"JSON object ({len(content)} bytes)",
+                    path=folder or None,
+                )
+            doc = parsed or {}
             items = doc.get("Items")
             if isinstance(items, list):
                 for raw in items:
@@ -865,9 +954,7 @@ class IngestClient:
                             type=str(raw.get("Type", "OBJECT")),
                             etag=_str_or_none(raw.get("ETag")),
                             content_type=_str_or_none(raw.get("ContentType")),
-                            content_length=raw.get("ContentLength")
-                            if isinstance(raw.get("ContentLength"), int)
-                            else None,
+                            content_length=_int_value(raw.get("ContentLength")),
                             last_modified=_epoch_date(raw.get("LastModified")),
                         )
             next_token = doc.get("NextToken")
@@ -894,14 +981,24 @@ def _known_size(body: object) -> int | None:
     return None
 
 
-def _json_object(content: bytes) -> dict[str, Any]:
+def _json_document(content: bytes) -> dict[str, Any] | None:
+    """The JSON object in ``content``; None when there is none."""
     if not content:
-        return {}
+        return None
     try:
         doc = json.loads(content)
-    except ValueError:
-        return {}
-    return doc if isinstance(doc, dict) else {}
+    except (ValueError, RecursionError):  # not JSON, or nested beyond reason
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _json_object(content: bytes) -> dict[str, Any]:
+    """The JSON object in ``content``; ``{}`` when empty or not a JSON object."""
+    return _json_document(content) or {}
+
+
+def _int_value(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _str_or_none(value: object) -> str | None:

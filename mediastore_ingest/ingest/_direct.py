@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..errors import InvalidInputError, TransportError
-from ._transport import BodyReadError, Request, Response
+from ._transport import BodyReadError, Request, Response, load_ca_bundle, raise_original
 
 if TYPE_CHECKING:
     from ._client import IngestConfig
@@ -92,7 +92,16 @@ class BotocoreTransport:
             if session is not None:
                 raise InvalidInputError("give session= or client=, not both")
             return cls(client)
+        if not isinstance(endpoint, str):
+            raise InvalidInputError(
+                f"the container endpoint must be a str, not {type(endpoint).__name__}"
+            )
+        if region_name is not None and not isinstance(region_name, str):
+            raise InvalidInputError(f"region_name must be a str or None, not {region_name!r}")
+        if config.ca_bundle:
+            load_ca_bundle(config.ca_bundle)  # a clear error now, not at the first request
         from botocore.config import Config
+        from botocore.exceptions import BotoCoreError
         from botocore.session import get_session
 
         sess = session if session is not None else get_session()
@@ -107,14 +116,19 @@ class BotocoreTransport:
             else None,
         )
         verify: bool | str = config.ca_bundle if config.ca_bundle else config.verify
-        region = region_name or sess.get_config_variable("region") or "us-east-1"
-        made = sess.create_client(
-            "mediastore-data",
-            region_name=region,
-            endpoint_url=endpoint,
-            verify=verify,
-            config=bconfig,
-        )
+        try:
+            region = region_name or sess.get_config_variable("region") or "us-east-1"
+            made = sess.create_client(
+                "mediastore-data",
+                region_name=region,
+                endpoint_url=endpoint,
+                verify=verify,
+                config=bconfig,
+            )
+        except (BotoCoreError, ValueError) as exc:  # InvalidRegionError, Invalid endpoint
+            raise InvalidInputError(
+                f"cannot make a mediastore-data client for {endpoint!r}: {exc}"
+            ) from exc
         return cls(made)
 
     @property
@@ -162,14 +176,14 @@ class BotocoreTransport:
                 self._client.delete_object(Path=path)
                 return Response(200, {"Content-Type": "application/json"}, b"{}")
         except BodyReadError as exc:
-            raise exc.original from None
+            raise_original(exc)
         except ClientError as exc:
             return _client_error_response(exc)
         except ParamValidationError as exc:
             raise InvalidInputError(f"{request.method} {path}: {exc}") from exc
         except BotoCoreError as exc:
             if reader is not None and reader.error is not None:
-                raise reader.error from None
+                raise reader.error from reader.error.__cause__
             raise TransportError(
                 f"{request.method} {path}: {type(exc).__name__}: {exc}", path=request.path
             ) from exc

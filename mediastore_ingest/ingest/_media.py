@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from ..errors import InvalidContentTypeError, InvalidPathError
+from ..errors import InvalidContentTypeError, InvalidInputError, InvalidPathError
 
 __all__ = [
     "DEFAULT_CONTENT_TYPE",
@@ -175,13 +175,21 @@ def validate_s3_content_type(content_type: object, *, path: str | None = None) -
     return content_type
 
 
+def _check_str(name: str, value: object) -> None:
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{name} must be a str, not {type(value).__name__}")
+
+
 def guess_content_type(path: str, default: str = DEFAULT_CONTENT_TYPE) -> str:
     """The Content-Type for ``path`` from its extension (``default`` if unknown)."""
+    _check_str("path", path)
+    _check_str("default", default)
     return MEDIA_TYPES.get(_extension(path), default)
 
 
 def is_manifest(path: str) -> bool:
     """True for ``.m3u8``, ``.m3u`` and ``.mpd`` paths."""
+    _check_str("path", path)
     return _extension(path) in MANIFEST_EXTENSIONS
 
 
@@ -195,4 +203,6 @@ def live_cache_control(
     target duration, so they get ``manifest`` (``max-age=1``); segments never change
     once written (new ones get new names), so they get ``segment`` (a year).
     Pass it as ``IngestConfig(cache_control=live_cache_control)``."""
+    _check_str("manifest", manifest)
+    _check_str("segment", segment)
     return manifest if is_manifest(path) else segment

@@ -16,29 +16,43 @@ upload.
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TextIO
+
+from ..errors import InvalidInputError
 
 __all__ = ["ProgressLine", "Subscribers"]
 
 logger = logging.getLogger(__name__)
 
 
+def _subscriber_tuple(subscribers: object) -> tuple[object, ...]:
+    if isinstance(subscribers, (str, bytes, bytearray)) or not isinstance(
+        subscribers, Iterable
+    ):
+        raise InvalidInputError(
+            "subscribers must be a sequence of subscriber objects, not "
+            f"{type(subscribers).__name__}"
+        )
+    return tuple(subscribers)
+
+
 class Subscribers:
     """Calls the matching method on every subscriber, swallowing their errors."""
 
     def __init__(self, subscribers: Sequence[object] = ()) -> None:
-        self._subscribers = tuple(subscribers)
+        self._subscribers = _subscriber_tuple(subscribers)
 
     def __bool__(self) -> bool:
         return bool(self._subscribers)
 
     def extended(self, more: Sequence[object]) -> Subscribers:
         """A new set with ``more`` appended."""
-        return Subscribers(self._subscribers + tuple(more))
+        return Subscribers(self._subscribers + _subscriber_tuple(more))
 
     def _call(self, name: str, kwargs: dict[str, Any]) -> None:
         for subscriber in self._subscribers:
@@ -85,6 +99,15 @@ class ProgressLine:
         interval: float = 0.2,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if stream is not None and not callable(getattr(stream, "write", None)):
+            raise InvalidInputError(f"stream must be a text stream or None, not {stream!r}")
+        if (
+            isinstance(interval, bool) or not isinstance(interval, (int, float))
+            or not math.isfinite(interval) or interval < 0
+        ):
+            raise InvalidInputError(f"interval must be a finite number >= 0, not {interval!r}")
+        if not callable(clock):
+            raise InvalidInputError(f"clock must be callable, not {clock!r}")
         self._stream = stream if stream is not None else sys.stderr
         self._interval = interval
         self._clock = clock

@@ -116,21 +116,33 @@ def _is_certificate_failure(error: BaseException) -> bool:
     return False
 
 
+# delta-seconds longer than this (over 31 million years) are not a delay but noise
+_MAX_DELTA_DIGITS = 15
+
+
 def parse_retry_after(value: str | None, *, now: float) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date,
-    relative to ``now`` epoch seconds); ``None`` when absent or unreadable."""
+    relative to ``now`` epoch seconds); ``None`` when absent or unreadable.
+
+    delta-seconds are ASCII digits only (RFC 9110 ``1*DIGIT``), at most 15 of them;
+    anything else that is not an HTTP date is unreadable, and the caller's own backoff
+    applies (as RFC 9110 allows)."""
     if value is None:
         return None
+    if not isinstance(value, str):
+        raise InvalidInputError(f"a Retry-After value must be a str, not {type(value).__name__}")
+    if isinstance(now, bool) or not isinstance(now, (int, float)) or not math.isfinite(now):
+        raise InvalidInputError(f"now must be finite epoch seconds, not {now!r}")
     text = value.strip()
-    if text.isdigit():
-        return float(int(text))
+    if text.isascii() and text.isdigit():
+        return float(int(text)) if len(text) <= _MAX_DELTA_DIGITS else None
     try:
         when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=_dt.timezone.utc)
+        return max(0.0, when.timestamp() - now)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=_dt.timezone.utc)
-    return max(0.0, when.timestamp() - now)
 
 
 class RetryableResponse(Exception):

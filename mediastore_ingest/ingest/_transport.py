@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import http.client
 import logging
+import math
 import ssl
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Protocol, runtime_checkable
+from typing import NoReturn, Protocol, runtime_checkable
 
 import attrs
 import urllib3
@@ -47,8 +48,23 @@ class Headers:
     __slots__ = ("_items",)
 
     def __init__(self, items: Iterable[tuple[str, str]] | Mapping[str, str] = ()) -> None:
-        pairs = items.items() if isinstance(items, Mapping) else items
-        self._items: tuple[tuple[str, str], ...] = tuple((str(k), str(v)) for k, v in pairs)
+        given: object = items  # checked: callers pass anything
+        if isinstance(given, Mapping):
+            pairs: Iterable[object] = given.items()
+        elif isinstance(given, Iterable) and not isinstance(given, (str, bytes, bytearray)):
+            pairs = given
+        else:
+            raise InvalidInputError(
+                f"headers must be a mapping or (name, value) pairs, not {type(items).__name__}"
+            )
+        out: list[tuple[str, str]] = []
+        for pair in pairs:
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise InvalidInputError(
+                    f"headers must be a mapping or (name, value) pairs; got the item {pair!r}"
+                )
+            out.append((str(pair[0]), str(pair[1])))
+        self._items: tuple[tuple[str, str], ...] = tuple(out)
 
     @classmethod
     def _of(cls, items: tuple[tuple[str, str], ...]) -> Headers:
@@ -97,11 +113,7 @@ class Headers:
 def _headers(value: object) -> Headers:
     if isinstance(value, Headers):
         return value
-    if isinstance(value, Mapping):
-        return Headers(value)
-    if isinstance(value, Iterable):
-        return Headers(tuple(value))
-    raise InvalidInputError("headers must be a mapping or pairs")
+    return Headers(value)  # type: ignore[arg-type]  # it checks what it is given
 
 
 def _redact_url(url: str) -> str:
@@ -220,12 +232,39 @@ class MockTransport:
         """Materialise the body and call the handler."""
         body = request.body
         if body is not None and not isinstance(body, bytes):
-            body = b"".join(bytes(piece) for piece in body)
+            try:
+                body = b"".join(bytes(piece) for piece in body)
+            except BodyReadError as exc:
+                raise_original(exc)
             request = attrs.evolve(request, body=body)
         return self._handler(request)
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+def _timeout(name: str, value: object) -> float:
+    if (
+        isinstance(value, bool) or not isinstance(value, (int, float))
+        or not math.isfinite(value) or not value > 0
+    ):
+        raise InvalidInputError(f"{name} must be a finite number > 0, not {value!r}")
+    return float(value)
+
+
+def load_ca_bundle(ca_bundle: object) -> ssl.SSLContext:
+    """A verifying TLS context that trusts the system CAs and the PEM file
+    ``ca_bundle``; :class:`~mediastore_ingest.errors.InvalidInputError` when the file
+    cannot be read or holds no certificate."""
+    if not isinstance(ca_bundle, str) or not ca_bundle or "\0" in ca_bundle:
+        raise InvalidInputError(f"ca_bundle must be the path of a PEM file, not {ca_bundle!r}")
+    try:
+        return ssl.create_default_context(cafile=ca_bundle)
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        raise InvalidInputError(
+            f"cannot load ca_bundle {ca_bundle!r} (a PEM file of CA certificates): "
+            f"{_describe(exc)}"
+        ) from exc
 
 
 def _describe(exc: BaseException) -> str:
@@ -252,7 +291,21 @@ class Urllib3Transport:
         ca_bundle: str | None = None,
         proxy_url: str | None = None,
     ) -> None:
-        self._timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
+        self._timeout = urllib3.Timeout(
+            connect=_timeout("connect_timeout", connect_timeout),
+            read=_timeout("read_timeout", read_timeout),
+        )
+        if (
+            isinstance(max_pool_connections, bool) or not isinstance(max_pool_connections, int)
+            or max_pool_connections < 1
+        ):
+            raise InvalidInputError(
+                f"max_pool_connections must be an int >= 1, not {max_pool_connections!r}"
+            )
+        if not isinstance(verify, bool):
+            raise InvalidInputError(f"verify must be True or False, not {verify!r}")
+        if proxy_url is not None and not isinstance(proxy_url, str):
+            raise InvalidInputError(f"proxy_url must be a str or None, not {proxy_url!r}")
         kwargs: dict[str, object] = {
             "num_pools": 16,
             "maxsize": max_pool_connections,
@@ -262,15 +315,19 @@ class Urllib3Transport:
         if verify:
             kwargs["cert_reqs"] = "CERT_REQUIRED"
             if ca_bundle is not None:
-                context = ssl.create_default_context(cafile=ca_bundle)
-                kwargs["ssl_context"] = context
+                kwargs["ssl_context"] = load_ca_bundle(ca_bundle)
         else:
             kwargs["cert_reqs"] = "CERT_NONE"
             kwargs["assert_hostname"] = False
         self._pool: urllib3.PoolManager
         self._proxied = bool(proxy_url)
         if proxy_url:
-            self._pool = urllib3.ProxyManager(proxy_url, **kwargs)  # type: ignore[arg-type]
+            try:
+                self._pool = urllib3.ProxyManager(proxy_url, **kwargs)  # type: ignore[arg-type]
+            except (Urllib3HTTPError, ValueError) as exc:
+                raise InvalidInputError(
+                    f"invalid proxy_url {_redact_proxy(proxy_url)!r}: {_describe(exc)}"
+                ) from exc
         else:
             self._pool = urllib3.PoolManager(**kwargs)  # type: ignore[arg-type]
         self._lock = threading.Lock()
@@ -323,7 +380,7 @@ class Urllib3Transport:
                 assert_same_host=False,
             )
         except BodyReadError as exc:
-            raise exc.original from None
+            raise_original(exc)
         except (Urllib3HTTPError, OSError, http.client.HTTPException, ValueError) as exc:
             raise self._error(request, exc) from exc
         response_headers = Headers._of(tuple(raw.headers.items()))
@@ -366,8 +423,25 @@ class BodyReadError(Exception):
     """Internal: reading the caller's body failed (its iterable or file raised).
 
     Raised by the body readers of this package so a transport can tell "the body
-    broke" from "the network broke"; transports re-raise ``original``."""
+    broke" from "the network broke"; transports re-raise ``original`` with
+    :func:`raise_original`: an :class:`~mediastore_ingest.errors.InvalidInputError`
+    (a file that failed, a stream of non-bytes) or the caller's own exception."""
 
     def __init__(self, original: BaseException) -> None:
         super().__init__(str(original))
         self.original = original
+
+
+def raise_original(exc: BodyReadError) -> NoReturn:
+    """Raise what ``exc`` wraps, keeping its own cause (not the wrapper)."""
+    original = exc.original
+    raise original from original.__cause__
+
+
+def _redact_proxy(url: str) -> str:
+    """``url`` without a password (proxy URLs may carry credentials)."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep or not at:
+        return url
+    return f"{scheme}://{userinfo.partition(':')[0]}:***@{host}"
