@@ -52,7 +52,7 @@ import secrets
 import threading
 import zlib
 from collections.abc import Callable, Iterator, Mapping
-from typing import cast
+from typing import Any, cast
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 from xml.sax.saxutils import escape
 
@@ -61,6 +61,7 @@ from ..bucket_policy import bucket_arn, check_bucket_name, s3_object_arn
 from ..container_policy import ContainerPolicy
 from ..errors import InvalidInputError, MediaStoreIngestError, RequestBodyError
 from ..policy_eval import Decision, RequestContext, evaluate_container_policy
+from ._checks import as_bytes, check_header_value, check_int, check_str, redact_args
 from ._container import (
     LocalCredential,
     SigV4Failure,
@@ -69,6 +70,7 @@ from ._container import (
     _LocalOrigin,
     _parse_range,
     _utcnow,
+    as_credential,
     evaluate_request,
     verify_sigv4,
 )
@@ -313,6 +315,10 @@ class _BucketHandler(RequestHandler):
     @property
     def bucket(self) -> LocalBucket:
         return cast(LocalBucket, self.owner)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Log as the base class does, with presigned URL credentials redacted."""
+        super().log_message(format, *redact_args(args))
 
     def send_response(self, code: int, message: str | None = None) -> None:
         super().send_response(code, message)
@@ -838,8 +844,7 @@ class LocalBucket(_LocalOrigin):
             raise InvalidInputError(f"account_id must be 12 digits, got {account_id!r}")
         if not isinstance(region, str) or not re.fullmatch(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}", region):
             raise InvalidInputError(f"not an AWS region: {region!r}")
-        if max_object_size < 1:
-            raise InvalidInputError("max_object_size must be positive")
+        check_int("max_object_size", max_object_size, minimum=1)
         self.bucket = bucket
         self.owner_access = owner_access
         self.max_object_size = max_object_size
@@ -890,9 +895,7 @@ class LocalBucket(_LocalOrigin):
         """Trust another access key (e.g. an OAC edge's, made after the bucket started)."""
         if not isinstance(access_key_id, str) or not access_key_id:
             raise InvalidInputError("access_key_id must be a non-empty str")
-        self._credentials[access_key_id] = (
-            credential if isinstance(credential, LocalCredential) else LocalCredential(credential)
-        )
+        self._credentials[access_key_id] = as_credential(access_key_id, credential)
 
     # --- identity ------------------------------------------------------------------------
 
@@ -929,9 +932,15 @@ class LocalBucket(_LocalOrigin):
         cache_control: str | None = None,
     ) -> StoredObject:
         """Store an object directly (no HTTP, no policy): seed data for a test."""
-        if not isinstance(key, str) or not key or len(key.encode()) > _MAX_KEY_BYTES:
-            raise InvalidInputError(f"not an S3 key: {key!r}")
-        data = bytes(data)
+        try:
+            size = len(key.encode()) if isinstance(key, str) and key else None
+        except UnicodeEncodeError:  # a lone surrogate is not UTF-8
+            size = None
+        if size is None or size > _MAX_KEY_BYTES:
+            raise InvalidInputError(f"not an S3 key: {key!r:.80}")
+        check_header_value("content_type", check_str("content_type", content_type, empty=True))
+        check_header_value("cache_control", cache_control)
+        data = as_bytes("data", data)
         return self._commit(
             key,
             data,

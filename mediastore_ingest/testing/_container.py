@@ -58,6 +58,19 @@ from ..errors import (
 )
 from ..ingest import validate_content_type, validate_path
 from ..policy_eval import EvaluationResult, RequestContext, evaluate_container_policy
+from ._checks import (
+    as_bytes,
+    check_callable,
+    check_credentials,
+    check_header_value,
+    check_int,
+    check_number,
+    check_optional_str,
+    check_path,
+    check_port,
+    check_str,
+    redact_args,
+)
 from ._tls import LocalCA
 
 __all__ = [
@@ -99,6 +112,18 @@ def _utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
+def _secret_str(instance: object, attribute: attrs.Attribute[str], value: object) -> None:
+    if not isinstance(value, str) or not value:
+        # the value is a secret: never show it
+        raise InvalidInputError(f"{attribute.name} must be a non-empty str")
+
+
+def _optional_str(
+    instance: object, attribute: attrs.Attribute[str | None], value: object
+) -> None:
+    check_optional_str(attribute.name, value, empty=True)  # "" meant "the default" before
+
+
 @attrs.frozen
 class LocalCredential:
     """An access key's secret and who it signs as.
@@ -108,10 +133,10 @@ class LocalCredential:
     Origin Access Control) sign as ``{"Service": ...}`` with ``aws:SourceArn``.
     """
 
-    secret_key: str = attrs.field(repr=False)
-    principal: str | None = None
-    source_arn: str | None = None
-    source_account: str | None = None
+    secret_key: str = attrs.field(repr=False, validator=_secret_str)
+    principal: str | None = attrs.field(default=None, validator=_optional_str)
+    source_arn: str | None = attrs.field(default=None, validator=_optional_str)
+    source_account: str | None = attrs.field(default=None, validator=_optional_str)
 
 
 @attrs.frozen
@@ -148,21 +173,29 @@ class StoredObject:
 
     @classmethod
     def from_json(cls, document: Mapping[str, Any]) -> StoredObject:
-        """Inverse of :meth:`to_json`."""
-        return cls(
-            path=str(document["path"]),
-            size=int(document["size"]),
-            content_type=str(document["content_type"]),
-            cache_control=document.get("cache_control"),
-            etag=str(document["etag"]),
-            content_sha256=str(document["content_sha256"]),
-            last_modified=datetime.datetime.fromtimestamp(
-                float(document["last_modified"]), datetime.timezone.utc
-            ),
-            storage_class=str(document.get("storage_class", "TEMPORAL")),
-            upload_availability=str(document.get("upload_availability", "STANDARD")),
-            headers=tuple((str(k), str(v)) for k, v in document.get("headers", ())),
-        )
+        """Inverse of :meth:`to_json`; :class:`InvalidInputError` for anything else."""
+        try:
+            if not isinstance(document, Mapping):
+                raise TypeError(f"a JSON object is needed, not {type(document).__name__}")
+            cache_control = document.get("cache_control")
+            if cache_control is not None and not isinstance(cache_control, str):
+                raise TypeError("cache_control is not a str")
+            return cls(
+                path=str(document["path"]),
+                size=int(document["size"]),
+                content_type=str(document["content_type"]),
+                cache_control=cache_control,
+                etag=str(document["etag"]),
+                content_sha256=str(document["content_sha256"]),
+                last_modified=datetime.datetime.fromtimestamp(
+                    float(document["last_modified"]), datetime.timezone.utc
+                ),
+                storage_class=str(document.get("storage_class", "TEMPORAL")),
+                upload_availability=str(document.get("upload_availability", "STANDARD")),
+                headers=tuple((str(k), str(v)) for k, v in document.get("headers", ())),
+            )
+        except (KeyError, TypeError, ValueError, OverflowError, OSError) as exc:
+            raise InvalidInputError(f"not a stored object's metadata: {exc!r:.200}") from exc
 
 
 class _Upload:
@@ -206,12 +239,19 @@ class _Store:
         if directory is not None:
             try:
                 directory.mkdir(parents=True, exist_ok=True)
-                for file in directory.glob("*.obj"):
+                files = sorted(directory.glob("*.obj"))
+            except OSError as exc:
+                raise LocalStackError(f"cannot load the container store {directory}") from exc
+            for file in files:
+                try:
                     with file.open("rb") as fh:
                         meta = StoredObject.from_json(json.loads(fh.readline()))
-                    self._meta[meta.path] = meta
-            except (OSError, ValueError, KeyError) as exc:
-                raise LocalStackError(f"cannot load the container store {directory}") from exc
+                except (OSError, ValueError) as exc:  # InvalidInputError is a ValueError
+                    raise LocalStackError(
+                        f"cannot load the container store {directory}: "
+                        f"corrupt entry {file.name}"
+                    ) from exc
+                self._meta[meta.path] = meta
 
     def _file(self, path: str) -> Path:
         assert self._directory is not None
@@ -451,6 +491,10 @@ class _ContainerHandler(RequestHandler):
         super().send_response(code, message)
         if code >= 200:
             self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Log as the base class does, with presigned URL credentials redacted."""
+        super().log_message(format, *redact_args(args))
 
     def _send_error(self, error: _ApiError, *, head: bool = False) -> None:
         if error.close:
@@ -817,6 +861,28 @@ def _parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
     return first, min(last, size - 1)
 
 
+def as_credential(
+    access_key_id: str, value: object, *, what: str = "credential"
+) -> LocalCredential:
+    """``value`` (a secret key or a :class:`LocalCredential`) as a LocalCredential."""
+    if isinstance(value, LocalCredential):
+        return value
+    if not isinstance(value, str) or not value:
+        # the value is a secret: never show it
+        raise InvalidInputError(
+            f"{what} of {access_key_id!r} must be a non-empty secret key str or a "
+            f"LocalCredential, not {type(value).__name__}"
+        )
+    return LocalCredential(value)
+
+
+def _credentials(value: object) -> dict[str, LocalCredential]:
+    return {
+        key: as_credential(key, secret, what="credentials value")
+        for key, secret in check_credentials(value).items()
+    }
+
+
 class _LocalOrigin(LocalHTTPServer):
     """What :class:`LocalContainer` and :class:`~mediastore_ingest.testing.LocalBucket`
     share: SigV4 credentials, the object store, TLS from a :class:`LocalCA`, the
@@ -838,14 +904,18 @@ class _LocalOrigin(LocalHTTPServer):
         port: int,
         clock: Callable[[], datetime.datetime],
     ) -> None:
+        # Everything that can fail comes before the store directory and the CA are made.
+        check_callable("clock", clock)
+        check_path("storage_dir", storage_dir)
+        check_port(port)
+        if ca is not None and not isinstance(ca, LocalCA):
+            raise InvalidInputError(f"ca must be a LocalCA or None, not {type(ca).__name__}")
         self.region = region
         self.account_id = account_id
         self._clock = clock
-        creds = DEFAULT_CREDENTIALS if credentials is None else credentials
-        self._credentials: dict[str, LocalCredential] = {
-            key: value if isinstance(value, LocalCredential) else LocalCredential(value)
-            for key, value in creds.items()
-        }
+        self._credentials = _credentials(
+            DEFAULT_CREDENTIALS if credentials is None else credentials
+        )
         self._store = _Store(None if storage_dir is None else Path(storage_dir))
         self._owns_ca = tls and ca is None
         self._ca = (LocalCA() if ca is None else ca) if tls else None
@@ -897,6 +967,7 @@ class _LocalOrigin(LocalHTTPServer):
 
     def read(self, path: str) -> bytes:
         """The bytes stored at ``path``; :class:`ObjectNotFoundError` if none."""
+        check_str("path", path, empty=True)
         found = self._store.get(path)
         if found is None:
             raise ObjectNotFoundError(
@@ -906,6 +977,7 @@ class _LocalOrigin(LocalHTTPServer):
 
     def describe(self, path: str) -> StoredObject:
         """The metadata stored at ``path``; :class:`ObjectNotFoundError` if none."""
+        check_str("path", path, empty=True)
         meta = self._store.describe(path)
         if meta is None:
             raise ObjectNotFoundError(
@@ -961,8 +1033,8 @@ class LocalContainer(_LocalOrigin):
     ) -> None:
         # Everything that can fail comes before the CA (temporary files) is made.
         self._container_arn = container_arn(region, account_id, name)  # validates all three
-        if max_object_size < 1 or max_streaming_object_size < 1:
-            raise InvalidInputError("object size limits must be positive")
+        check_int("max_object_size", max_object_size, minimum=1)
+        check_int("max_streaming_object_size", max_streaming_object_size, minimum=1)
         if upload_timeout is not None and (
             isinstance(upload_timeout, bool)
             or not isinstance(upload_timeout, (int, float))
@@ -1059,9 +1131,11 @@ class LocalContainer(_LocalOrigin):
         """
         validate_path(path)
         validate_content_type(content_type, path=path)
+        check_header_value("cache_control", cache_control)
+        data = as_bytes("data", data)
         return self._commit(
             path,
-            bytes(data),
+            data,
             content_type=content_type,
             cache_control=cache_control,
             sha256_hex=hashlib.sha256(data).hexdigest(),
@@ -1116,6 +1190,9 @@ class LocalContainer(_LocalOrigin):
         Returns the bytes received so far. Raises :class:`LocalStackError` after
         ``timeout`` seconds (a safety net for a broken test) or if the upload ends first.
         """
+        check_str("path", path, empty=True)
+        check_int("min_bytes", min_bytes, minimum=0)
+        check_number("timeout", timeout, zero=True)
         with self._streams_lock:
             if not self._streams_lock.wait_for(lambda: path in self._streams, timeout):
                 raise LocalStackError(f"no streaming upload of {path} within {timeout} s")

@@ -36,7 +36,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Mapping
-from typing import TYPE_CHECKING, cast
+from typing import Any, cast
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
@@ -56,12 +56,22 @@ from ..errors import (
 )
 from ..policies import RESERVED_QUERY_PARAMS, Policy
 from ..signing import COOKIE_NAMES, PublicKeySource, UrlVerifier
+from ._checks import (
+    Redacted,
+    check_callable,
+    check_int,
+    check_number,
+    check_path,
+    check_port,
+    check_str,
+    parse_http_url,
+    redact_args,
+    redact_query,
+)
+from ._container import LocalContainer
 from ._faults import Fault, FaultKind, FaultPlan
 from ._oac import OriginAccessControl
 from ._tls import LocalCA
-
-if TYPE_CHECKING:
-    from ._container import LocalContainer
 
 __all__ = [
     "FORBIDDEN_ORIGIN_HEADERS",
@@ -114,6 +124,26 @@ _PIECE = 64 * 1024
 _CF_USER_AGENT = "Amazon CloudFront"
 
 
+#: Header values that can be credentials: never shown by a :class:`ForwardedRequest` repr.
+_SECRET_HEADERS = frozenset(
+    {"user-agent", "authorization", "proxy-authorization", "cookie", "x-amz-security-token"}
+)
+
+
+def _redact_headers(
+    headers: Iterable[tuple[str, str]], names: frozenset[str] = _SECRET_HEADERS
+) -> tuple[tuple[str, str], ...]:
+    """``headers`` with the values of ``names`` (lower case) wrapped in :class:`Redacted`."""
+    return tuple(
+        (name, Redacted(value) if name.lower() in names and isinstance(value, str) else value)
+        for name, value in headers
+    )
+
+
+def _target_repr(target: str) -> str:
+    return repr(redact_query(target))
+
+
 @attrs.frozen
 class ForwardedRequest:
     """A request the edge sent to the origin.
@@ -123,12 +153,18 @@ class ForwardedRequest:
     (``None`` when no answer came: unreachable origin or a ``drop_request`` fault),
     ``body_bytes`` the request body bytes forwarded, ``chunked`` whether they went
     out with ``Transfer-Encoding: chunked``, ``fault`` the fault injected, if any.
+
+    The ``repr`` (what pytest prints when an assertion fails) never shows a secret:
+    the values of ``User-Agent`` (the ingest secret), ``Authorization``, ``Cookie``,
+    ``X-Amz-Security-Token`` and the edge's origin custom headers are :class:`str`
+    objects whose ``repr`` is ``'<redacted>'`` (they compare and print as the value),
+    and the signature in ``viewer_path`` is shown as ``Signature=<redacted>``.
     """
 
     method: str
     path: str
-    viewer_path: str
-    headers: tuple[tuple[str, str], ...]
+    viewer_path: str = attrs.field(repr=_target_repr)
+    headers: tuple[tuple[str, str], ...] = attrs.field(converter=_redact_headers)
     status: int | None
     body_bytes: int
     chunked: bool
@@ -164,7 +200,14 @@ def _header_safe(text: str, limit: int = 300) -> str:
     return cleaned[:limit]
 
 
-def _check_origin_headers(headers: Mapping[str, str]) -> dict[str, str]:
+def _check_origin_headers(headers: object) -> dict[str, str]:
+    if headers is None:
+        return {}
+    if not isinstance(headers, Mapping):
+        raise InvalidInputError(
+            f"origin_headers must be a mapping of header name -> value, "
+            f"not {type(headers).__name__}"
+        )
     out: dict[str, str] = {}
     for name, value in headers.items():
         if not isinstance(name, str) or not name or not name.isascii() or ":" in name:
@@ -180,8 +223,15 @@ def _check_origin_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-def _check_methods(methods: Iterable[str]) -> tuple[str, ...]:
-    items = tuple(m.upper() for m in methods)
+def _check_methods(methods: object) -> tuple[str, ...]:
+    if isinstance(methods, str) or not isinstance(methods, Iterable):
+        raise InvalidInputError(
+            f"allowed_methods must be a list of HTTP methods, not {methods!r:.60}"
+        )
+    items = tuple(methods)
+    if not all(isinstance(m, str) for m in items):
+        raise InvalidInputError(f"allowed_methods must hold str only, not {items!r:.80}")
+    items = tuple(m.upper() for m in items)
     if frozenset(items) not in _METHOD_SETS:
         raise InvalidInputError(
             "allowed_methods must be one of CloudFront's sets: GET,HEAD | "
@@ -207,6 +257,10 @@ class _EdgeHandler(RequestHandler):
 
     do_HEAD = do_OPTIONS = do_PUT = do_POST = do_PATCH = do_DELETE = do_GET
     do_TRACE = do_CONNECT = do_GET
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Log as the base class does, with signed URL credentials redacted."""
+        super().log_message(format, *redact_args(args))
 
     # --- responses made by the edge itself -------------------------------------------
 
@@ -401,7 +455,9 @@ class _EdgeHandler(RequestHandler):
                 method, edge._origin_base + origin_path, self.headers.items()
             ))
         pieces = body() if has_body else None
-        sent_headers = tuple(headers.items())
+        # Origin custom headers (the ingest secret...) never show in a repr.
+        custom = frozenset(name.lower() for name in edge.origin_headers)
+        sent_headers = _redact_headers(headers.items(), _SECRET_HEADERS | custom)
 
         def record(status: int | None, applied: FaultKind | None) -> None:
             edge._record_forward(
@@ -585,34 +641,54 @@ class LocalEdge(LocalHTTPServer):
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
+        # Everything that can fail comes before the CA (a temporary directory) is made.
+        if not isinstance(origin, (str, LocalContainer)):
+            raise InvalidInputError(
+                "origin must be an http(s) URL or a LocalContainer (for a LocalBucket, "
+                f"pass bucket.origin_url), not {type(origin).__name__}"
+            )
         if require_signature and not key_group:
             raise InvalidInputError("require_signature=True needs a key_group (key id -> key)")
         if faults is not None and not isinstance(faults, FaultPlan):
             raise InvalidInputError("faults must be a FaultPlan")
-        if not 1 <= origin_read_timeout <= 60 or origin_connect_timeout <= 0:
+        if origin_access is not None and not isinstance(origin_access, OriginAccessControl):
+            raise InvalidInputError("origin_access must be an OriginAccessControl")
+        if ca is not None and not isinstance(ca, LocalCA):
+            raise InvalidInputError(f"ca must be a LocalCA or None, not {type(ca).__name__}")
+        check_number("origin_read_timeout", origin_read_timeout)
+        check_number("origin_connect_timeout", origin_connect_timeout)
+        if not 1 <= origin_read_timeout <= 60:
             raise InvalidInputError(
-                "origin_read_timeout must be 1-60 s (CloudFront's range), "
-                "origin_connect_timeout positive"
+                f"origin_read_timeout must be 1-60 s (CloudFront's range), "
+                f"not {origin_read_timeout!r}"
             )
-        if max_origin_connections < 1:
-            raise InvalidInputError("max_origin_connections must be >= 1")
+        check_int("max_origin_connections", max_origin_connections, minimum=1)
+        check_port(port)
+        check_str("host", host)
+        check_str("name", name)
+        check_path("origin_ca_bundle", origin_ca_bundle)
+        check_callable("clock", clock)
+        check_callable("sleep", sleep)
+        self.allowed_methods = _check_methods(allowed_methods)
+        self.origin_headers: dict[str, str] = _check_origin_headers(origin_headers)
+        self.verifier = UrlVerifier(key_group, clock=clock) if key_group else None
         self._owns_ca = tls and ca is None
         self._ca = (LocalCA() if ca is None else ca) if tls else None
-        super().__init__(
-            host=host,
-            port=port,
-            ssl_context=None if self._ca is None else self._ca.server_context(),
-        )
+        try:
+            super().__init__(
+                host=host,
+                port=port,
+                ssl_context=None if self._ca is None else self._ca.server_context(),
+            )
+        except BaseException:
+            if self._owns_ca and self._ca is not None:
+                self._ca.close()
+            raise
         self._origin = origin
         self._origin_ca_bundle = origin_ca_bundle
         self.name = name
         self.require_signature = require_signature
-        self.allowed_methods = _check_methods(allowed_methods)
-        self.origin_headers: dict[str, str] = _check_origin_headers(origin_headers or {})
-        if origin_access is not None and not isinstance(origin_access, OriginAccessControl):
-            raise InvalidInputError("origin_access must be an OriginAccessControl")
         self.origin_access = origin_access
-        self.verifier = UrlVerifier(key_group, clock=clock) if key_group else None
         self.fault_plan = faults if faults is not None else FaultPlan.none()
         self._faults = self.fault_plan.schedule()
         self._sleep = sleep
@@ -646,9 +722,7 @@ class LocalEdge(LocalHTTPServer):
                 raise LocalStackError("start the origin container before the edge")
             url = origin.endpoint
             ca_bundle = self._origin_ca_bundle or origin.ca_bundle
-        split = urlsplit(url)
-        if split.scheme not in ("http", "https") or not split.hostname:
-            raise InvalidInputError(f"origin must be an http(s) URL, not {url!r}")
+        split = parse_http_url("origin", url)
         if split.query or split.fragment:
             raise InvalidInputError("the origin URL must not have a query or fragment")
         self._origin_prefix = split.path.rstrip("/")

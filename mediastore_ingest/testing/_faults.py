@@ -31,6 +31,7 @@ from __future__ import annotations
 import random
 import threading
 from collections import Counter
+from collections.abc import Iterable
 from typing import Literal, cast
 
 import attrs
@@ -59,8 +60,23 @@ def _check_rate(instance: object, attribute: attrs.Attribute[float], value: floa
         raise InvalidInputError(f"failure_rate must be a number in [0, 1], not {value!r}")
 
 
+def _check_seed(instance: object, attribute: attrs.Attribute[int], value: object) -> None:
+    # What random.Random accepts as a seed (None included: a seed from the OS).
+    if value is not None and not isinstance(value, (int, float, str, bytes, bytearray)):
+        raise InvalidInputError(
+            f"seed must be an int (or a float, str or bytes), not {value!r:.60}"
+        )
+
+
 def _kinds(value: object) -> tuple[FaultKind, ...]:
-    items = (value,) if isinstance(value, str) else tuple(value)  # type: ignore[arg-type]
+    if isinstance(value, str):
+        items: tuple[object, ...] = (value,)
+    elif isinstance(value, Iterable):
+        items = tuple(value)
+    else:
+        raise InvalidInputError(
+            f"kinds must be a fault kind or a list of them, not {value!r:.60}"
+        )
     for item in items:
         if item not in ALL_FAULT_KINDS:
             raise InvalidInputError(
@@ -115,7 +131,7 @@ class FaultPlan:
     ``reset_response``.
     """
 
-    seed: int = 1
+    seed: int = attrs.field(default=1, validator=_check_seed)
     failure_rate: float = attrs.field(default=0.15, validator=_check_rate)
     kinds: tuple[FaultKind, ...] = attrs.field(
         default=ALL_FAULT_KINDS, converter=_kinds, validator=_check_kinds
@@ -146,6 +162,8 @@ class FaultPlan:
 
     def preview(self, count: int) -> list[FaultKind | None]:
         """The decisions for the first ``count`` requests of a fresh schedule."""
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise InvalidInputError(f"count must be an int >= 0, not {count!r:.60}")
         schedule = self.schedule()
         return [schedule.next() for _ in range(count)]
 
@@ -158,6 +176,8 @@ class FaultSchedule:
     """
 
     def __init__(self, plan: FaultPlan) -> None:
+        if not isinstance(plan, FaultPlan):
+            raise InvalidInputError(f"plan must be a FaultPlan, not {type(plan).__name__}")
         self.plan = plan
         self._rng = random.Random(plan.seed)  # noqa: S311 - test faults, not crypto
         self._lock = threading.Lock()

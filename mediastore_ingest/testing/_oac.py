@@ -18,6 +18,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from ..errors import InvalidInputError
+from ._checks import parse_http_url
 
 __all__ = ["EMPTY_SHA256", "OriginAccessControl"]
 
@@ -29,6 +30,27 @@ _HEX = frozenset("0123456789abcdef")
 def _not_empty(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
     if not isinstance(value, str) or not value:
         raise InvalidInputError(f"{attribute.name} must be a non-empty str")
+
+
+def _header_pairs(headers: object) -> list[tuple[str, str]]:
+    if isinstance(headers, (str, bytes)) or not isinstance(headers, Iterable):
+        raise InvalidInputError(
+            f"viewer_headers must be (name, value) pairs, not {type(headers).__name__}"
+        )
+    pairs = []
+    for pair in headers:
+        if (
+            not isinstance(pair, (tuple, list))
+            or len(pair) != 2
+            or not all(isinstance(part, str) for part in pair)
+        ):
+            # A header value may be a secret: name the type, never show the content.
+            raise InvalidInputError(
+                f"viewer_headers must be (name, value) pairs of str, found a "
+                f"{type(pair).__name__} that is not one"
+            )
+        pairs.append((pair[0], pair[1]))
+    return pairs
 
 
 class _ViewerHashSigner(S3SigV4Auth):  # type: ignore[misc]  # botocore is untyped
@@ -66,8 +88,12 @@ class OriginAccessControl:
         without that header is signed with the empty-body hash, which S3 then
         refuses — as it does behind real OAC.
         """
+        if not isinstance(method, str) or not (method.isascii() and method.isalpha()):
+            raise InvalidInputError(f"method must be an HTTP method name, not {method!r:.40}")
+        parse_http_url("url", url)
         declared = next(
-            (v for k, v in viewer_headers if k.lower() == "x-amz-content-sha256"), None
+            (v for k, v in _header_pairs(viewer_headers) if k.lower() == "x-amz-content-sha256"),
+            None,
         )
         if declared is not None and (len(declared) != 64 or not set(declared) <= _HEX):
             declared = None  # not a hex digest: sign the empty hash, S3 will refuse

@@ -35,12 +35,18 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..bucket_policy import BucketPolicy, BucketPolicyBuilder, distribution_arn
-from ..container_policy import ContainerPolicy, ContainerPolicyBuilder, IngestSecret
+from ..bucket_policy import BucketPolicy, BucketPolicyBuilder, check_bucket_name, distribution_arn
+from ..container_policy import (
+    ContainerPolicy,
+    ContainerPolicyBuilder,
+    IngestSecret,
+    container_arn,
+)
 from ..errors import InvalidInputError, LocalStackError
 from ..keys import KeyPair, PublicKey, generate_key_pair
 from ..signing import HashAlgorithm, UrlSigner
 from ._bucket import LocalBucket
+from ._checks import check_callable, check_optional_str, check_path, check_str, check_strs
 from ._container import DEFAULT_CREDENTIALS, LocalContainer, LocalCredential
 from ._edge import INGEST_METHODS, PLAYBACK_METHODS, LocalEdge
 from ._faults import FaultPlan
@@ -132,8 +138,27 @@ class LocalStack:
             )
         if faults is not None and not isinstance(faults, FaultPlan):
             raise InvalidInputError("faults must be a FaultPlan")
+        for what, given in (("secret", secret), ("playback_secret", playback_secret)):
+            if given is not None and not isinstance(given, IngestSecret):
+                raise InvalidInputError(
+                    f"{what} must be an IngestSecret or None, not {type(given).__name__}"
+                )
         if secret is not None and playback_secret is not None and secret == playback_secret:
             raise InvalidInputError("the playback secret must differ from the ingest secret")
+        if key_pair is not None and not isinstance(key_pair, KeyPair):
+            raise InvalidInputError(
+                f"key_pair must be a KeyPair or None, not {type(key_pair).__name__}"
+            )
+        check_optional_str("key_id", key_id, empty=True)  # "" (like None): a new key id
+        check_callable("clock", clock)
+        check_path("storage_dir", storage_dir)
+        # What the origin's ARNs are made of: checked now, not when starting. (An S3
+        # stack has no container: any valid name checks its region and account.)
+        if origin == "s3":
+            check_bucket_name(bucket_name)
+        container_arn(region, account_id, container_name if origin == "mediastore" else "x")
+        if ingest_actions is not None:
+            ingest_actions = check_strs("ingest_actions", ingest_actions)
         self._faults = faults if faults is not None else FaultPlan.none()
         self._clock = clock
         self._key_algorithm = key_algorithm
@@ -515,11 +540,11 @@ class LocalStack:
 
     def ingest_url(self, path: str) -> str:
         """The unsigned ingest URL of object ``path``."""
-        return f"{self.ingest_base_url}/{path.lstrip('/')}"
+        return f"{self.ingest_base_url}/{_path(path)}"
 
     def playback_url(self, path: str) -> str:
         """The unsigned playback URL of object ``path``."""
-        return f"{self.playback_base_url}/{path.lstrip('/')}"
+        return f"{self.playback_base_url}/{_path(path)}"
 
     def sign_ingest_url(
         self, path: str, *, expires: datetime.timedelta | int = datetime.timedelta(minutes=5)
@@ -556,6 +581,10 @@ class LocalStack:
         )
         kwargs.setdefault("clock", self._clock)
         return IngestClient(base_url, **kwargs)
+
+
+def _path(path: object) -> str:
+    return check_str("path", path, empty=True).lstrip("/")
 
 
 def _close_all(parts: list[Any]) -> None:

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ..errors import InvalidInputError, LocalStackError
+from ._checks import check_callable, check_path
 
 __all__ = ["DEFAULT_HOSTS", "LocalCA"]
 
@@ -35,10 +36,52 @@ __all__ = ["DEFAULT_HOSTS", "LocalCA"]
 DEFAULT_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost")
 
 _BACKDATE = datetime.timedelta(minutes=5)
+#: X.509 caps a commonName at 64 characters.
+_MAX_COMMON_NAME = 64
+#: A DNS name has at most 253 characters.
+_MAX_HOST = 253
 
 
 def _utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _check_common_name(value: object, what: str) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= _MAX_COMMON_NAME:
+        raise InvalidInputError(
+            f"{what} must be a str of 1-{_MAX_COMMON_NAME} characters, not {value!r:.80}"
+        )
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInputError(f"{what} is not valid Unicode: {value!r:.80}") from None
+    return value
+
+
+def _check_hosts(hosts: object) -> tuple[str, ...]:
+    if isinstance(hosts, (str, bytes)) or not isinstance(hosts, Sequence) or not hosts:
+        raise InvalidInputError(
+            f"hosts must be a non-empty list of host names or IP addresses, not {hosts!r:.80}"
+        )
+    for host in hosts:
+        if (
+            not isinstance(host, str)
+            or not 1 <= len(host) <= _MAX_HOST
+            or not host.isascii()
+            or not host.isprintable()
+            or " " in host
+        ):
+            raise InvalidInputError(
+                f"each host must be an IP address or an ASCII DNS name (IDNA A-label) of "
+                f"1-{_MAX_HOST} characters, not {host!r:.80}"
+            )
+    first = hosts[0]
+    if len(first) > _MAX_COMMON_NAME:
+        raise InvalidInputError(
+            f"the first host becomes the certificate's commonName: at most "
+            f"{_MAX_COMMON_NAME} characters, not {len(first)}"
+        )
+    return tuple(hosts)
 
 
 def _san_entry(host: str) -> x509.GeneralName:
@@ -68,12 +111,17 @@ class LocalCA:
         validity: datetime.timedelta = datetime.timedelta(hours=12),
         common_name: str = "mediastore_ingest local test CA",
     ) -> None:
-        if validity <= datetime.timedelta(0):
-            raise InvalidInputError("validity must be positive")
+        if not isinstance(validity, datetime.timedelta) or validity <= datetime.timedelta(0):
+            raise InvalidInputError(f"validity must be a positive timedelta, not {validity!r}")
+        check_callable("now", now)
+        name_text = _check_common_name(common_name, "common_name")
+        check_path("directory", directory)
+        if directory is not None and Path(directory).exists() and not Path(directory).is_dir():
+            raise InvalidInputError(f"directory {str(directory)!r} exists and is not a directory")
         self._now = now
         self._validity = validity
         self._key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name_text)])
         not_before, not_after = self._window()
         self._cert = (
             x509.CertificateBuilder()
@@ -104,17 +152,22 @@ class LocalCA:
             )
             .sign(self._key, hashes.SHA256())
         )
-        if directory is None:
-            self._directory = Path(tempfile.mkdtemp(prefix="mediastore-ingest-ca-"))
-            self._owns_directory = True
-        else:
-            self._directory = Path(directory)
-            self._directory.mkdir(parents=True, exist_ok=True)
-            self._owns_directory = False
+        try:
+            if directory is None:
+                self._directory = Path(tempfile.mkdtemp(prefix="mediastore-ingest-ca-"))
+                self._owns_directory = True
+            else:
+                self._directory = Path(directory)
+                self._owns_directory = False
+                self._directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            where = directory if directory is not None else f"(new, in {tempfile.gettempdir()})"
+            raise LocalStackError(f"cannot create the CA directory {where}") from exc
         self._ca_bundle = self._directory / "local-ca.pem"
         try:
             self._ca_bundle.write_bytes(self.ca_pem)
         except OSError as exc:
+            self.close()
             raise LocalStackError(f"cannot write the CA bundle to {self._ca_bundle}") from exc
 
     def __repr__(self) -> str:
@@ -122,8 +175,8 @@ class LocalCA:
 
     def _window(self) -> tuple[datetime.datetime, datetime.datetime]:
         now = self._now()
-        if now.tzinfo is None:
-            raise InvalidInputError("now() must return an aware datetime")
+        if not isinstance(now, datetime.datetime) or now.utcoffset() is None:
+            raise InvalidInputError(f"now() must return an aware datetime, not {now!r:.80}")
         return now - _BACKDATE, now + self._validity
 
     @property
@@ -149,8 +202,7 @@ class LocalCA:
         ``cert_pem`` holds the leaf followed by the CA certificate. ``key_pem`` is an
         unencrypted PKCS#8 private key: handle it as a secret.
         """
-        if not hosts:
-            raise InvalidInputError("a server certificate needs at least one host")
+        hosts = _check_hosts(hosts)
         key = ec.generate_private_key(ec.SECP256R1())
         not_before, not_after = self._window()
         cert = (
