@@ -26,7 +26,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import attrs
 
@@ -39,6 +39,9 @@ from .container_policy import (
     Principal,
     Severity,
     Statement,
+    _builder_statements,
+    _items,
+    _shown,
 )
 from .errors import ContainerPolicyError, InvalidInputError
 
@@ -75,26 +78,6 @@ _ARN_ACCOUNT_RE = re.compile(r":\d{12}:", re.ASCII)
 _S3_ACTION_RE = re.compile(r"s3:[A-Za-z]+", re.ASCII)
 _KEY_PREFIX_RE = re.compile(r"[A-Za-z0-9!_.*'()/-]*", re.ASCII)
 
-def _shown(value: object, limit: int = 64) -> str:
-    """How a refused value appears in a message: a short str is quoted, anything
-    else (a list or a dict may hold anything) is named by its type only."""
-    if isinstance(value, str) and len(value) <= limit:
-        return repr(value)
-    if isinstance(value, str):
-        return f"a str of {len(value)} characters (not shown)"
-    return type(value).__name__
-
-
-def _items(value: object, what: str) -> tuple[object, ...]:
-    """A str as one item, any other iterable (not bytes or a mapping) as a tuple."""
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, Iterable) and not isinstance(value, (bytes, bytearray, Mapping)):
-        return tuple(value)
-    raise InvalidInputError(
-        f"{what} must be a str or an iterable of str, got {type(value).__name__}"
-    )
-
 
 def _distribution_arns(value: object, what: str) -> tuple[str, ...]:
     """``value`` as a tuple of distribution ARNs (str); one str is one ARN."""
@@ -107,22 +90,6 @@ def _distribution_arns(value: object, what: str) -> tuple[str, ...]:
 
 def _playback_arns(value: Iterable[str]) -> tuple[str, ...]:
     return _distribution_arns(value, "playback_distributions")
-
-
-def _builder_statements(statements: Iterable[Statement]) -> tuple[Statement, ...]:
-    """A builder's statements: an iterable of :class:`Statement`, kept as a tuple."""
-    if not isinstance(statements, Iterable) or isinstance(statements, (str, bytes, Mapping)):
-        raise InvalidInputError(
-            f"statements must be an iterable of Statement objects, "
-            f"got {type(statements).__name__}"
-        )
-    items = tuple(statements)
-    for st in items:
-        if not isinstance(st, Statement):
-            raise InvalidInputError(
-                f"statements must be Statement objects, got {type(st).__name__}"
-            )
-    return items
 
 
 _S3_WRITE_ACTIONS = ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion",

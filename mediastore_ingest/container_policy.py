@@ -25,7 +25,7 @@ import re
 import secrets
 import string
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Literal
+from typing import Literal, TypeVar
 
 import attrs
 
@@ -791,23 +791,31 @@ def _check_indent(indent: object) -> None:
         )
 
 
+_T = TypeVar("_T")
+
+
+def _instances(value: object, cls: type[_T], what: str, hint: str = "") -> tuple[_T, ...]:
+    """``value``, an iterable (not a str, bytes or mapping) of ``cls``, as a tuple; or an
+    :class:`InvalidInputError` naming ``what`` and the wrong type (never the value)."""
+    if not isinstance(value, Iterable) or isinstance(value, (str, bytes, Mapping)):
+        raise InvalidInputError(
+            f"{what} must be an iterable of {cls.__name__} objects, got {type(value).__name__}"
+        )
+    items = tuple(value)
+    for item in items:
+        if not isinstance(item, cls):
+            raise InvalidInputError(
+                f"{what} must hold {cls.__name__} objects, got {type(item).__name__}{hint}"
+            )
+    return items
+
+
 def _known_secrets(known: object) -> tuple[IngestSecret, ...] | None:
     """``known_secrets`` checked: ``None`` or an iterable of :class:`IngestSecret`."""
     if known is None:
         return None
-    if not isinstance(known, Iterable) or isinstance(known, (str, bytes, Mapping)):
-        raise InvalidInputError(
-            "known_secrets must be an iterable of IngestSecret objects, "
-            f"got {type(known).__name__}"
-        )
-    items = tuple(known)
-    for item in items:
-        if not isinstance(item, IngestSecret):
-            raise InvalidInputError(
-                f"known_secrets must hold IngestSecret objects, got {type(item).__name__} "
-                "(wrap the value: IngestSecret(value))"
-            )
-    return items
+    hint = " (wrap the value: IngestSecret(value))"
+    return _instances(known, IngestSecret, "known_secrets", hint)
 
 
 def _is_true_secure_transport(cond: Condition) -> bool:
@@ -999,18 +1007,7 @@ def _check_secret_arg(secret: object) -> IngestSecret:
 
 def _builder_statements(statements: Iterable[Statement]) -> tuple[Statement, ...]:
     """A builder's statements: an iterable of :class:`Statement`, kept as a tuple."""
-    if not isinstance(statements, Iterable) or isinstance(statements, (str, bytes, Mapping)):
-        raise InvalidInputError(
-            f"statements must be an iterable of Statement objects, "
-            f"got {type(statements).__name__}"
-        )
-    items = tuple(statements)
-    for st in items:
-        if not isinstance(st, Statement):
-            raise InvalidInputError(
-                f"statements must be Statement objects, got {type(st).__name__}"
-            )
-    return items
+    return _instances(statements, Statement, "statements")
 
 
 # Findings the builder refuses to produce; policy-too-large is left to build().

@@ -61,10 +61,10 @@ from .bucket_policy import (
     check_bucket_name,
 )
 from .container_policy import (
-    USER_AGENT_PREFIX,
     ContainerPolicy,
     ContainerPolicyBuilder,
     IngestSecret,
+    _shown,
 )
 from .distribution import (
     ingest_distribution_config,
@@ -120,20 +120,6 @@ class _SupportsToJson(Protocol):
 
 
 # --- values --------------------------------------------------------------------------
-
-
-def _shown(value: object, limit: int = 64) -> str:
-    """How a refused value appears in a message: a short str that cannot be a
-    ``User-Agent`` secret is quoted; anything else is named by its type only."""
-    if (
-        isinstance(value, str)
-        and len(value) <= limit
-        and USER_AGENT_PREFIX.lower() not in value.lower()
-    ):
-        return repr(value)
-    if isinstance(value, str):
-        return f"a str of {len(value)} characters (not shown)"
-    return type(value).__name__
 
 
 def _str_items(value: object, what: str) -> list[str]:
