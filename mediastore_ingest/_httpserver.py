@@ -38,9 +38,12 @@ import attrs
 from .errors import InvalidInputError, LocalStackError, RequestBodyError
 
 __all__ = [
+    "SECRET_HEADERS",
     "LocalHTTPServer",
     "RecordedRequest",
+    "Redacted",
     "RequestHandler",
+    "redact_headers",
 ]
 
 logger = logging.getLogger(__name__)
@@ -51,19 +54,61 @@ _MAX_LINE = 8192
 _MAX_TRAILERS = 64
 _READ_SIZE = 64 * 1024
 
+
+class Redacted(str):
+    """A str whose ``repr`` hides it: a header value that may be a credential.
+
+    It equals, hashes, prints (``str``) and formats as the value itself; only
+    ``repr`` (what pytest's assertion diffs, ``pprint`` and attrs reprs show) is
+    ``'<redacted>'``.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'<redacted>'"
+
+
+#: Headers whose values can be credentials (lower case); also any name with "token",
+#: "secret" or "signature" in it.
+SECRET_HEADERS = frozenset(
+    {"user-agent", "authorization", "proxy-authorization", "cookie", "x-amz-security-token"}
+)
+_SECRET_WORDS = ("token", "secret", "signature")
+
+
+def redact_headers(
+    headers: Iterable[tuple[str, str]], names: frozenset[str] = SECRET_HEADERS
+) -> tuple[tuple[str, str], ...]:
+    """``headers`` with the values that may be credentials wrapped in :class:`Redacted`:
+    those of ``names`` (lower case) and of any name with "token", "secret" or
+    "signature" in it."""
+    out = []
+    for name, value in headers:
+        lname = name.lower()
+        if isinstance(value, str) and (
+            lname in names or any(word in lname for word in _SECRET_WORDS)
+        ):
+            value = Redacted(value)
+        out.append((name, value))
+    return tuple(out)
+
+
 @attrs.frozen
 class RecordedRequest:
     """One request as a local server received it.
 
-    ``headers`` keeps the received order and spelling (and is left out of ``repr``:
-    a ``User-Agent`` can be an ingest secret); ``status`` is the final status
+    ``headers`` keeps the received order and spelling; the values that may be
+    credentials (a ``User-Agent`` can be an ingest secret, an ``Authorization`` a
+    SigV4 signature) are :class:`Redacted`: equal to the value, but never shown by a
+    ``repr`` or a failed assertion's diff. ``status`` is the final status
     sent (``None`` if the connection failed before one was); ``bytes_received`` counts
     body bytes read, ``bytes_sent`` body bytes written.
     """
 
     method: str
     path: str
-    headers: tuple[tuple[str, str], ...] = attrs.field(repr=False)  # may carry secrets
+    headers: tuple[tuple[str, str], ...] = attrs.field(repr=False)  # see redact_headers
     peer: str
     tls: bool
     status: int | None
@@ -187,7 +232,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             # the request head does not change between the two updates of one request
             headers=(
                 self._record.headers if self._record is not None
-                else tuple(self.headers.items())
+                else redact_headers(self.headers.items())
             ),
             peer=self.peer,
             tls=self.tls,

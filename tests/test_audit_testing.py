@@ -12,6 +12,7 @@ import importlib.metadata
 import json
 import logging
 import pprint
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -138,6 +139,57 @@ def test_a_failed_assertion_on_forwarded_requests_does_not_print_the_secret(
     output = result.stdout.str()
     assert "ForwardedRequest(method='PUT'" in output  # pytest did show the requests
     assert secret not in output
+
+
+def test_a_failed_assertion_on_recorded_requests_does_not_print_credentials(
+    pytester: pytest.Pytester,
+) -> None:
+    """The container's and bucket's request logs (RecordedRequest) hold what the edge
+    forwarded, the ingest secret among it, and SigV4 Authorization headers."""
+    secret = "KnownIngestSecretForThisTest0123456789"
+    pytester.makeconftest(
+        f"""
+        import pytest
+        from mediastore_ingest.container_policy import IngestSecret
+
+        @pytest.fixture
+        def mediastore_stack_options():
+            return {{"secret": IngestSecret({secret!r})}}
+        """
+    )
+    pytester.makepyfile(
+        test_user="""
+        def test_drill_down(mediastore_stack, mediastore_container):
+            mediastore_stack.ingest_client().put("live/a.ts", b"a")
+            mediastore_stack.ingest_client().put("live/b.ts", b"b")
+            first, second = mediastore_container.requests[-2:]
+            assert first == second
+
+        def test_list(mediastore_stack, mediastore_container):
+            mediastore_stack.ingest_client().put("live/a.ts", b"a")
+            assert mediastore_container.requests == []
+
+        def test_oac_sigv4():  # the edge signs for an S3 origin: Authorization: AWS4-...
+            from mediastore_ingest.testing import LocalStack
+
+            with LocalStack(origin="s3") as stack:
+                stack.ingest_client().put("live/c.ts", b"c")
+                stack.ingest_client().put("live/d.ts", b"d")
+                first, second = stack.bucket.requests[-2:]
+            assert first.header("Authorization").startswith("AWS4-HMAC-SHA256 Credential=")
+            assert first == second
+        """
+    )
+    names = {e.name for e in importlib.metadata.entry_points(group="pytest11")}
+    plugin = [] if "mediastore_ingest" in names else ["-p", "mediastore_ingest.testing.pytest_plugin"]
+    result = pytester.runpytest_inprocess(*plugin, "-vv", "-p", "no:randomly")
+    result.assert_outcomes(failed=3)
+    output = result.stdout.str()
+    assert "RecordedRequest(method='PUT'" in output  # pytest did show the requests
+    assert "Differing attributes" in output or "differ" in output.lower()
+    assert secret not in output
+    # The SigV4 Authorization header's value (its source line above has no signature).
+    assert re.search(r"Signature=[0-9a-f]{64}", output) is None
 
 
 def test_forwarded_request_hides_any_origin_custom_header(pool: urllib3.PoolManager) -> None:

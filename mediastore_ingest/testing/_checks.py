@@ -18,7 +18,6 @@ from urllib.parse import SplitResult, urlsplit
 from ..errors import InvalidInputError
 
 __all__ = [
-    "Redacted",
     "as_bytes",
     "check_callable",
     "check_credentials",
@@ -161,19 +160,6 @@ def as_bytes(name: str, value: object) -> bytes:
 
 
 # --- redaction -------------------------------------------------------------------------
-
-
-class Redacted(str):
-    """A str whose ``repr`` hides it: a header value that may be a secret.
-
-    It equals, hashes, prints (``str``) and formats as the value itself; only
-    ``repr`` (what pytest, ``pprint`` and attrs reprs show) is ``'<redacted>'``.
-    """
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "'<redacted>'"
 
 
 #: Query parameters that authorise a request (CloudFront signed URLs, SigV4 presigned).

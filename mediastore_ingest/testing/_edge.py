@@ -45,7 +45,7 @@ import urllib3
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 from urllib3.exceptions import ReadTimeoutError
 
-from .._httpserver import LocalHTTPServer, RequestHandler
+from .._httpserver import SECRET_HEADERS, LocalHTTPServer, RequestHandler, redact_headers
 from ..errors import (
     InvalidInputError,
     LocalStackError,
@@ -57,7 +57,6 @@ from ..errors import (
 from ..policies import RESERVED_QUERY_PARAMS, Policy
 from ..signing import COOKIE_NAMES, PublicKeySource, UrlVerifier
 from ._checks import (
-    Redacted,
     check_callable,
     check_int,
     check_number,
@@ -124,22 +123,6 @@ _PIECE = 64 * 1024
 _CF_USER_AGENT = "Amazon CloudFront"
 
 
-#: Header values that can be credentials: never shown by a :class:`ForwardedRequest` repr.
-_SECRET_HEADERS = frozenset(
-    {"user-agent", "authorization", "proxy-authorization", "cookie", "x-amz-security-token"}
-)
-
-
-def _redact_headers(
-    headers: Iterable[tuple[str, str]], names: frozenset[str] = _SECRET_HEADERS
-) -> tuple[tuple[str, str], ...]:
-    """``headers`` with the values of ``names`` (lower case) wrapped in :class:`Redacted`."""
-    return tuple(
-        (name, Redacted(value) if name.lower() in names and isinstance(value, str) else value)
-        for name, value in headers
-    )
-
-
 def _target_repr(target: str) -> str:
     return repr(redact_query(target))
 
@@ -164,7 +147,7 @@ class ForwardedRequest:
     method: str
     path: str
     viewer_path: str = attrs.field(repr=_target_repr)
-    headers: tuple[tuple[str, str], ...] = attrs.field(converter=_redact_headers)
+    headers: tuple[tuple[str, str], ...] = attrs.field(converter=redact_headers)
     status: int | None
     body_bytes: int
     chunked: bool
@@ -457,7 +440,7 @@ class _EdgeHandler(RequestHandler):
         pieces = body() if has_body else None
         # Origin custom headers (the ingest secret...) never show in a repr.
         custom = frozenset(name.lower() for name in edge.origin_headers)
-        sent_headers = _redact_headers(headers.items(), _SECRET_HEADERS | custom)
+        sent_headers = redact_headers(headers.items(), SECRET_HEADERS | custom)
 
         def record(status: int | None, applied: FaultKind | None) -> None:
             edge._record_forward(
