@@ -696,69 +696,71 @@ def _write_files(files: list[tuple[Path, bytes, int]], *, overwrite: bool) -> No
 def _replace_all(staged: list[tuple[Path, Path]]) -> None:
     """Rename each temporary file over its target, the first one (the private key) last.
 
-    Before a target other than the last is replaced, the file there is kept under a
-    backup name. If a rename fails (or is interrupted), the targets already replaced
-    get their old files back (or are removed if there was none), so an existing
-    private key is never replaced by a failed call and the files on disk stay a pair.
-    Temporary files and backups are removed either way.
+    The private key's rename is the commit point. Before a target other than the
+    private key is replaced, the file there is kept under a backup name. If anything
+    fails or is interrupted before the commit point, the targets already replaced get
+    their old files back (or are removed if there was none); after it, the new files
+    stay. Which renames happened is read from the disk (is the temporary file still
+    there?), not from this loop's bookkeeping, since an interrupt can land between a
+    rename and the next line. Temporary files and backups are removed either way.
     """
     order = staged[::-1]
-    done: list[tuple[Path, Path | None]] = []  # (target, backup of the file it replaced)
+    kept: dict[Path, tuple[Path, bool]] = {}  # target -> (backup, moved aside)
     try:
-        for i, (tmp, target) in enumerate(order):
-            done.append((target, _replace_one(tmp, target, keep=i < len(order) - 1)))
+        for tmp, target in order[:-1]:
+            if os.path.lexists(target):
+                kept[target] = _keep(target)
+            os.replace(tmp, target)
+        os.replace(*order[-1])
     except BaseException as exc:
-        kept = [
-            f"the previous {str(target)!r} is kept as {str(backup)!r}"
-            for target, backup in reversed(done)
-            if not _undo(target, backup)
+        if not os.path.lexists(order[-1][0]):  # past the commit point: the new pair stays
+            _remove([backup for backup, _ in kept.values()])
+            raise
+        # The first target whose temporary file is still there is the one that failed.
+        failed = next(target for tmp, target in order if os.path.lexists(tmp))
+        lost = [
+            f"the previous {str(target)!r} is kept as {str(kept[target][0])!r}"
+            for tmp, target in order[:-1]
+            if not _roll_back(tmp, target, kept.get(target))
         ]
-        replaced = {target for target, _ in done}
-        _remove([tmp for tmp, target in staged if target not in replaced])
+        _remove([tmp for tmp, _ in order if os.path.lexists(tmp)])
         if not isinstance(exc, OSError):
             raise
-        failed = order[len(done)][1]
-        note = f"; {', '.join(kept)}" if kept else ""
+        note = f"; {', '.join(lost)}" if lost else ""
         raise KeyMaterialError(
             f"cannot write {str(failed)!r}: {exc.strerror or exc}{note}"
         ) from exc
-    _remove([backup for _, backup in done if backup is not None])
+    _remove([backup for backup, _ in kept.values()])
 
 
-def _replace_one(tmp: Path, target: Path, *, keep: bool) -> Path | None:
-    """Rename ``tmp`` over ``target``; with ``keep``, first keep the file at ``target``
-    under a backup name (returned): a hard link, or where the file system has none,
-    the file itself moved aside. A failed rename leaves ``target`` as it was."""
-    backup: Path | None = None
-    moved = False
-    if keep and os.path.lexists(target):
-        backup = _sibling(target, "bak")
-        try:
-            if os.link in os.supports_follow_symlinks:
-                os.link(target, backup, follow_symlinks=False)
-            else:  # pragma: no cover - platform dependent
-                os.link(target, backup)
-        except OSError:  # no hard links on this file system
-            os.replace(target, backup)
-            moved = True
+def _keep(target: Path) -> tuple[Path, bool]:
+    """Keep the file at ``target`` under a backup name: a hard link, or where the file
+    system has none, the file itself moved aside (then ``True``)."""
+    backup = _sibling(target, "bak")
     try:
-        os.replace(tmp, target)
-    except BaseException:
-        if backup is not None and moved:
-            _restore(target, backup)
-        elif backup is not None:
-            _remove([backup])
-        raise
-    return backup
+        if os.link in os.supports_follow_symlinks:
+            os.link(target, backup, follow_symlinks=False)
+        else:  # pragma: no cover - platform dependent
+            os.link(target, backup)
+    except OSError:  # no hard links on this file system
+        os.replace(target, backup)
+        return backup, True
+    return backup, False
 
 
-def _undo(target: Path, backup: Path | None) -> bool:
-    """Put back the file a rename replaced (remove the new one if there was none);
-    false if the old file could not be put back (it stays at ``backup``)."""
-    if backup is None:
-        _remove([target])
+def _roll_back(tmp: Path, target: Path, kept: tuple[Path, bool] | None) -> bool:
+    """Undo what was done to ``target``; false if its old file could not be put back
+    (it stays at its backup name)."""
+    replaced = not os.path.lexists(tmp)
+    if kept is None:  # there was no file at target before
+        if replaced:
+            _remove([target])
         return True
-    return _restore(target, backup)
+    backup, moved = kept
+    if replaced or moved:
+        return _restore(target, backup)
+    _remove([backup])
+    return True
 
 
 def _restore(target: Path, backup: Path) -> bool:

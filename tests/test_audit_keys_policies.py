@@ -45,7 +45,12 @@ from mediastore_ingest.errors import (
     MediaStoreIngestError,
     ProvisioningError,
 )
-from mediastore_ingest.keys import generate_key_pair, load_private_key, load_public_key
+from mediastore_ingest.keys import (
+    generate_key_pair,
+    load_private_key,
+    load_public_key,
+    public_key_pem,
+)
 from mediastore_ingest.policy_eval import RequestContext, evaluate_container_policy
 from mediastore_ingest.provisioning import (
     IngestSetup,
@@ -360,6 +365,37 @@ def test_the_private_key_is_renamed_last(tmp_path: Path, monkeypatch: pytest.Mon
     assert str(pub) in onto
     assert pub.read_text() == pair.public_key_pem()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["priv.pem", "pub.pem"]
+
+
+@pytest.mark.parametrize("after", ["public", "private"])
+def test_an_interrupt_right_after_a_rename_leaves_a_matching_pair(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, after: str
+) -> None:
+    """Ctrl-C can land after os.replace returns and before its result is recorded:
+    before the private key's rename (the commit point) the old pair comes back, after
+    it the new pair stays; the files on disk are a pair either way, and no temporary
+    or backup file is left."""
+    priv, pub = tmp_path / "priv.pem", tmp_path / "pub.pem"
+    priv.write_text("ORIGINAL-KEY")
+    pub.write_text("ORIGINAL-PUB")
+    real = os.replace
+    target = priv if after == "private" else pub
+
+    def replace(src: Any, dst: Any, **kw: Any) -> None:
+        real(src, dst, **kw)
+        if os.path.abspath(dst) == str(target) and str(src).endswith(".tmp"):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        generate_key_pair(priv, pub, algorithm="ecdsa", overwrite=True)
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["priv.pem", "pub.pem"]
+    if after == "public":
+        assert (priv.read_text(), pub.read_text()) == ("ORIGINAL-KEY", "ORIGINAL-PUB")
+    else:
+        key = load_private_key(priv)
+        assert pub.read_text() == public_key_pem(key)
 
 
 def test_cli_keygen_force_onto_a_directory_keeps_the_key(
