@@ -677,3 +677,38 @@ def test_relay_spool_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
         with pytest.raises(InvalidInputError, match="spool"):
             SigningRelay(client=client, config=RelayConfig(spool_dir=str(spool)))
 
+
+
+# --- found in review: messages about headers and proxies show no credentials ---------
+
+
+def _whole_chain(exc: BaseException) -> str:
+    import traceback
+
+    return "".join(traceback.format_exception(exc))
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        "User-Agent: MediaStore-Secret-TopSecretValue123456",
+        ("User-Agent", "MediaStore-Secret-TopSecretValue123456", "x"),
+    ],
+)
+def test_a_bad_header_item_is_not_shown(item: object) -> None:
+    from mediastore_ingest.ingest import Headers
+
+    with pytest.raises(InvalidInputError) as info:
+        Headers([item])  # type: ignore[list-item]
+    assert "TopSecretValue" not in _whole_chain(info.value)
+
+
+@pytest.mark.parametrize(
+    "proxy_url", ["http://user:hunter2@[::1", "ftp://token-hunter2:pw-hunter2@proxy.invalid"]
+)
+def test_a_bad_proxy_url_shows_no_credentials(proxy_url: str) -> None:
+    from mediastore_ingest.ingest import Urllib3Transport
+
+    with pytest.raises(InvalidInputError) as info:
+        Urllib3Transport(proxy_url=proxy_url)
+    assert "hunter2" not in _whole_chain(info.value)

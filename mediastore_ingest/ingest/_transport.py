@@ -60,8 +60,11 @@ class Headers:
         out: list[tuple[str, str]] = []
         for pair in pairs:
             if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                # Only the type: a header item may hold the ingest secret.
                 raise InvalidInputError(
-                    f"headers must be a mapping or (name, value) pairs; got the item {pair!r}"
+                    "headers must be a mapping or (name, value) pairs; got an item of type "
+                    f"{type(pair).__name__}"
+                    + (f" with {len(pair)} elements" if isinstance(pair, (tuple, list)) else "")
                 )
             out.append((str(pair[0]), str(pair[1])))
         self._items: tuple[tuple[str, str], ...] = tuple(out)
@@ -305,7 +308,9 @@ class Urllib3Transport:
         if not isinstance(verify, bool):
             raise InvalidInputError(f"verify must be True or False, not {verify!r}")
         if proxy_url is not None and not isinstance(proxy_url, str):
-            raise InvalidInputError(f"proxy_url must be a str or None, not {proxy_url!r}")
+            raise InvalidInputError(
+                f"proxy_url must be a str or None, not {type(proxy_url).__name__}"
+            )
         kwargs: dict[str, object] = {
             "num_pools": 16,
             "maxsize": max_pool_connections,
@@ -325,9 +330,15 @@ class Urllib3Transport:
             try:
                 self._pool = urllib3.ProxyManager(proxy_url, **kwargs)  # type: ignore[arg-type]
             except (Urllib3HTTPError, ValueError) as exc:
+                # urllib3's message repeats the URL with its credentials: not shown,
+                # and not chained.
+                problem: str | None = type(exc).__name__
+            else:
+                problem = None
+            if problem is not None:
                 raise InvalidInputError(
-                    f"invalid proxy_url {_redact_proxy(proxy_url)!r}: {_describe(exc)}"
-                ) from exc
+                    f"invalid proxy_url {_redact_proxy(proxy_url)!r} ({problem})"
+                )
         else:
             self._pool = urllib3.PoolManager(**kwargs)  # type: ignore[arg-type]
         self._lock = threading.Lock()
@@ -439,9 +450,9 @@ def raise_original(exc: BodyReadError) -> NoReturn:
 
 
 def _redact_proxy(url: str) -> str:
-    """``url`` without a password (proxy URLs may carry credentials)."""
+    """``url`` without its user information (proxy URLs may carry credentials)."""
     scheme, sep, rest = url.partition("://")
-    userinfo, at, host = rest.rpartition("@")
+    _, at, host = rest.rpartition("@")
     if not sep or not at:
         return url
-    return f"{scheme}://{userinfo.partition(':')[0]}:***@{host}"
+    return f"{scheme}://***@{host}"  # the user name too: it may be a token
