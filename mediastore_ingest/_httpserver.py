@@ -44,6 +44,7 @@ __all__ = [
     "Redacted",
     "RequestHandler",
     "redact_headers",
+    "redact_query",
 ]
 
 logger = logging.getLogger(__name__)
@@ -59,8 +60,9 @@ class Redacted(str):
     """A str whose ``repr`` hides it: a header value that may be a credential.
 
     It equals, hashes, prints (``str``) and formats as the value itself; only
-    ``repr`` (what pytest's assertion diffs, ``pprint`` and attrs reprs show) is
-    ``'<redacted>'``.
+    ``repr`` is ``'<redacted>'``: what attrs reprs, ``pprint`` and pytest show for a
+    failed comparison of whole requests or header tuples. A comparison of the value
+    alone (``assert req.user_agent == "x"``) shows it, as for any str.
     """
 
     __slots__ = ()
@@ -94,20 +96,37 @@ def redact_headers(
     return tuple(out)
 
 
+#: Query parameters that authorise a request (CloudFront signed URLs, SigV4 presigned).
+_SECRET_QUERY_RE = re.compile(
+    r"(?i)(?<=[?&;])(Signature|Policy|X-Amz-Signature|X-Amz-Security-Token)=[^&;\s\"]*"
+)
+
+
+def redact_query(text: str) -> str:
+    """``text`` (a URL, request target or request line) with its signatures redacted."""
+    return _SECRET_QUERY_RE.sub(r"\1=<redacted>", text)
+
+
+def _target_repr(target: str) -> str:
+    return repr(redact_query(target))
+
+
 @attrs.frozen
 class RecordedRequest:
     """One request as a local server received it.
 
     ``headers`` keeps the received order and spelling; the values that may be
     credentials (a ``User-Agent`` can be an ingest secret, an ``Authorization`` a
-    SigV4 signature) are :class:`Redacted`: equal to the value, but never shown by a
-    ``repr`` or a failed assertion's diff. ``status`` is the final status
+    SigV4 signature) are :class:`Redacted`: equal to the value, but not shown by a
+    ``repr`` (nor by pytest's diff of two requests); ``path`` shows a signed URL's
+    ``Signature`` and ``Policy`` as ``<redacted>`` in the ``repr`` only. ``status`` is
+    the final status
     sent (``None`` if the connection failed before one was); ``bytes_received`` counts
     body bytes read, ``bytes_sent`` body bytes written.
     """
 
     method: str
-    path: str
+    path: str = attrs.field(repr=_target_repr)  # a signed URL's Signature is not shown
     headers: tuple[tuple[str, str], ...] = attrs.field(repr=False)  # see redact_headers
     peer: str
     tls: bool
@@ -287,7 +306,8 @@ class RequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Log through :mod:`logging` (DEBUG) instead of writing to stderr."""
         if logger.isEnabledFor(logging.DEBUG):  # every response logs: format only if shown
-            logger.debug("%s %s - %s", type(self.owner).__name__, self.peer, format % args)
+            line = redact_query(format % args)  # request lines carry signed URLs
+            logger.debug("%s %s - %s", type(self.owner).__name__, self.peer, line)
 
     # --- request bodies -----------------------------------------------------------
 

@@ -651,3 +651,14 @@ def test_origin_log_lines_redact_presigned_credentials(
     assert "cafe4567" not in text
     assert "X-Amz-Signature=<redacted>" in text
     assert "X-Amz-Credential=AKIDEXAMPLE" in text  # an access key id is not a secret
+
+
+def test_the_edge_request_log_repr_hides_the_signature(pool: urllib3.PoolManager) -> None:
+    with LocalStack() as stack:
+        url = stack.sign_ingest_url("live/a.ts")
+        assert pool.request("PUT", url, body=b"a").status == 200
+        logged = stack.ingest_edge.requests[-1]
+    signature = url.split("Signature=")[1].split("&")[0]
+    assert signature in logged.path  # the path itself is intact
+    assert signature not in repr(logged)
+    assert "Signature=<redacted>" in repr(logged)

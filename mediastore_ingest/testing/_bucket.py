@@ -52,7 +52,7 @@ import secrets
 import threading
 import zlib
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, cast
+from typing import cast
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 from xml.sax.saxutils import escape
 
@@ -61,7 +61,7 @@ from ..bucket_policy import bucket_arn, check_bucket_name, s3_object_arn
 from ..container_policy import ContainerPolicy
 from ..errors import InvalidInputError, MediaStoreIngestError, RequestBodyError
 from ..policy_eval import Decision, RequestContext, evaluate_container_policy
-from ._checks import as_bytes, check_header_value, check_int, check_str, redact_args
+from ._checks import as_bytes, check_header_value, check_int, check_str
 from ._container import (
     LocalCredential,
     SigV4Failure,
@@ -315,10 +315,6 @@ class _BucketHandler(RequestHandler):
     @property
     def bucket(self) -> LocalBucket:
         return cast(LocalBucket, self.owner)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Log as the base class does, with presigned URL credentials redacted."""
-        super().log_message(format, *redact_args(args))
 
     def send_response(self, code: int, message: str | None = None) -> None:
         super().send_response(code, message)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
@@ -30,8 +29,6 @@ __all__ = [
     "check_str",
     "check_strs",
     "parse_http_url",
-    "redact_args",
-    "redact_query",
 ]
 
 
@@ -160,19 +157,3 @@ def as_bytes(name: str, value: object) -> bytes:
 
 
 # --- redaction -------------------------------------------------------------------------
-
-
-#: Query parameters that authorise a request (CloudFront signed URLs, SigV4 presigned).
-_SECRET_QUERY_RE = re.compile(
-    r"(?i)(?<=[?&;])(Signature|Policy|X-Amz-Signature|X-Amz-Security-Token)=[^&;\s\"]*"
-)
-
-
-def redact_query(text: str) -> str:
-    """``text`` (a URL, request target or request line) with signatures redacted."""
-    return _SECRET_QUERY_RE.sub(r"\1=<redacted>", text)
-
-
-def redact_args(args: Iterable[object]) -> tuple[object, ...]:
-    """Log arguments with :func:`redact_query` applied to the str ones."""
-    return tuple(redact_query(a) if isinstance(a, str) else a for a in args)

@@ -69,7 +69,6 @@ from ._checks import (
     check_path,
     check_port,
     check_str,
-    redact_args,
 )
 from ._tls import LocalCA
 
@@ -491,10 +490,6 @@ class _ContainerHandler(RequestHandler):
         super().send_response(code, message)
         if code >= 200:
             self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Log as the base class does, with presigned URL credentials redacted."""
-        super().log_message(format, *redact_args(args))
 
     def _send_error(self, error: _ApiError, *, head: bool = False) -> None:
         if error.close:

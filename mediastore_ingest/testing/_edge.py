@@ -36,7 +36,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Mapping
-from typing import Any, cast
+from typing import cast
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
@@ -45,7 +45,13 @@ import urllib3
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 from urllib3.exceptions import ReadTimeoutError
 
-from .._httpserver import SECRET_HEADERS, LocalHTTPServer, RequestHandler, redact_headers
+from .._httpserver import (
+    SECRET_HEADERS,
+    LocalHTTPServer,
+    RequestHandler,
+    _target_repr,
+    redact_headers,
+)
 from ..errors import (
     InvalidInputError,
     LocalStackError,
@@ -64,8 +70,6 @@ from ._checks import (
     check_port,
     check_str,
     parse_http_url,
-    redact_args,
-    redact_query,
 )
 from ._container import LocalContainer
 from ._faults import Fault, FaultKind, FaultPlan
@@ -121,10 +125,6 @@ _ORIGIN_HEADERS_DROPPED = frozenset(
 )
 _PIECE = 64 * 1024
 _CF_USER_AGENT = "Amazon CloudFront"
-
-
-def _target_repr(target: str) -> str:
-    return repr(redact_query(target))
 
 
 @attrs.frozen
@@ -240,10 +240,6 @@ class _EdgeHandler(RequestHandler):
 
     do_HEAD = do_OPTIONS = do_PUT = do_POST = do_PATCH = do_DELETE = do_GET
     do_TRACE = do_CONNECT = do_GET
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Log as the base class does, with signed URL credentials redacted."""
-        super().log_message(format, *redact_args(args))
 
     # --- responses made by the edge itself -------------------------------------------
 
