@@ -882,9 +882,17 @@ class Provisioner:
         elif isinstance(endpoint_url, str):
             url = _check_endpoint(endpoint_url, None)
             urls = {"mediastore": url, "cloudfront": url, "s3": url}
-        elif isinstance(endpoint_url, Mapping):
-            urls = {
-                str(name): _check_endpoint(url, str(name)) for name, url in endpoint_url.items()
+        elif isinstance(endpoint_url, (Mapping, list, tuple)):
+            try:
+                given = dict(endpoint_url)  # a mapping, or (service name, URL) pairs
+            except (TypeError, ValueError):
+                raise InvalidInputError(
+                    "endpoint_url pairs must be (service name, URL)"
+                ) from None
+            urls = {  # None: that service's default endpoint (as os.environ.get gives)
+                str(name): _check_endpoint(url, str(name))
+                for name, url in given.items()
+                if url is not None
             }
         else:
             raise InvalidInputError(

@@ -128,7 +128,10 @@ _LOOPBACK = ("127.0.0.0/8", "::1/128")
 
 
 def _networks(value: object) -> tuple[str, ...]:
-    if isinstance(value, str):
+    # One address or network object is one item (iterating a network object would
+    # walk every address in it: 16 million for a /8).
+    if isinstance(value, (str, ipaddress.IPv4Network, ipaddress.IPv6Network,
+                          ipaddress.IPv4Address, ipaddress.IPv6Address)):
         items: tuple[object, ...] = (value,)
     elif isinstance(value, Iterable) and not isinstance(value, (bytes, bytearray)):
         items = tuple(value)

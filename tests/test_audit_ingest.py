@@ -9,6 +9,7 @@ involved; the public ``MockTransport`` where a server must answer something malf
 
 from __future__ import annotations
 
+import datetime
 import http.client
 import json
 import logging
@@ -148,11 +149,13 @@ def test_parse_retry_after_forms_and_bad_input() -> None:
     assert parse_retry_after("Sun, 06 Nov 1994 08:49:40 GMT", now=784111770) == 10.0
     assert parse_retry_after("Sun, 06 Nov 99999 08:49:40 GMT", now=0) is None
     assert parse_retry_after(None, now=0) is None
+    assert parse_retry_after(b"120", now=0) == 120.0  # header bytes, as before
     with pytest.raises(InvalidInputError, match="Retry-After"):
         parse_retry_after(5, now=0)  # type: ignore[arg-type]
-    for now in ("x", None, math.nan, True):
-        with pytest.raises(InvalidInputError, match="now"):
-            parse_retry_after("7", now=now)  # type: ignore[arg-type]
+    # ``now`` is needed only for a date; an unusable one makes a date unreadable.
+    for now in ("x", None, math.nan):
+        assert parse_retry_after("7", now=now) == 7.0  # type: ignore[arg-type]
+        assert parse_retry_after("Sun, 06 Nov 1994 08:49:40 GMT", now=now) is None  # type: ignore[arg-type]
 
 
 def test_unreadable_content_length_on_head_is_tolerated() -> None:
@@ -640,10 +643,16 @@ def test_ingest_config_refuses_bad_field_types() -> None:
             IngestConfig(**kwargs)  # type: ignore[arg-type]
 
 
-def test_url_expiry_beyond_any_signable_time_is_refused() -> None:
+@pytest.mark.parametrize(
+    "expiry", [99_999_999_999_999_999, datetime.timedelta(days=365 * 20)], ids=["huge", "20y"]
+)
+def test_url_expiry_beyond_any_signable_time_is_refused(expiry: Any) -> None:
+    """Refused when the client is made, not at its first request: now (2026) plus 20
+    years is past 2038."""
+    clock = lambda: 1_795_000_000.0  # noqa: E731  (2026-11-16)
     with pytest.raises(InvalidInputError, match="url_expiry"):
-        IngestClient(BASE, transport=MockTransport(never_called),
-                     url_expiry=99_999_999_999_999_999)
+        IngestClient(BASE, transport=MockTransport(never_called), url_expiry=expiry, clock=clock)
+    IngestClient(BASE, transport=MockTransport(never_called), url_expiry=3600, clock=clock)
 
 
 def test_relay_config_refuses_bad_field_types(tmp_path: Path) -> None:
@@ -712,3 +721,10 @@ def test_a_bad_proxy_url_shows_no_credentials(proxy_url: str) -> None:
     with pytest.raises(InvalidInputError) as info:
         Urllib3Transport(proxy_url=proxy_url)
     assert "hunter2" not in _whole_chain(info.value)
+
+
+def test_relay_config_takes_one_network_object_as_one_range() -> None:
+    import ipaddress
+
+    config = RelayConfig(allowed_peers=ipaddress.ip_network("127.0.0.0/8"))
+    assert config.allowed_peers == ("127.0.0.0/8",)

@@ -704,6 +704,10 @@ def test_valid_inputs_still_work(tmp_path: Path) -> None:
     ]
     Provisioner(region=REGION, endpoint_url="http://127.0.0.1:1")
     Provisioner(region=REGION, endpoint_url={"s3": "http://127.0.0.1:1"})
+    # As before the audit: (service, URL) pairs, and None for "the default endpoint".
+    Provisioner(region=REGION, endpoint_url=[("mediastore", "http://127.0.0.1:1")])
+    Provisioner(region=REGION, endpoint_url={"mediastore": "http://127.0.0.1:1",
+                                              "cloudfront": None})
     pair = generate_key_pair(tmp_path / "k.pem", str(tmp_path / "k.pub"), algorithm="ecdsa",
                              password="pw\u00e9")
     assert load_private_key(tmp_path / "k.pem", password="pw\u00e9").public_key() == \

@@ -19,7 +19,7 @@ from ._common import env_value
 
 __all__ = ["parse_time", "register"]
 
-# ASCII digits only, at most 9 per unit (over 2,700 years of days): longer is a typo
+# ASCII digits only, at most 9 per unit (10**9 days is 2.7 million years): longer is a typo
 _DURATION = re.compile(
     r"\+(?:([0-9]{1,9})d)?(?:([0-9]{1,9})h)?(?:([0-9]{1,9})m)?(?:([0-9]{1,9})s)?\Z"
 )

@@ -538,14 +538,17 @@ class IngestClient:
         )
         if isinstance(expiry, bool) or not isinstance(expiry, int) or expiry < 1:
             raise InvalidInputError(f"url_expiry must be at least one second, not {url_expiry!r}")
-        if expiry > MAX_EPOCH:
-            raise InvalidInputError(
-                f"url_expiry of {expiry} seconds reaches past the last time a CloudFront "
-                "policy can name (2038-01-19)"
-            )
         for name, function in (("clock", clock), ("sleep", sleep), ("rng", rng)):
             if not callable(function):
                 raise InvalidInputError(f"{name} must be callable, not {function!r}")
+        now = clock()
+        if isinstance(now, bool) or not isinstance(now, (int, float)) or not math.isfinite(now):
+            raise InvalidInputError(f"clock must return epoch seconds, not {now!r:.40}")
+        if now + expiry > MAX_EPOCH:
+            raise InvalidInputError(
+                f"url_expiry of {expiry} seconds reaches past the last time a CloudFront "
+                "policy can name (2038-01-19T03:14:07Z)"
+            )
         self.config = config if config is not None else IngestConfig()
         if not isinstance(self.config, IngestConfig):
             raise InvalidInputError("config must be an IngestConfig")

@@ -120,7 +120,7 @@ def _is_certificate_failure(error: BaseException) -> bool:
 _MAX_DELTA_DIGITS = 15
 
 
-def parse_retry_after(value: str | None, *, now: float) -> float | None:
+def parse_retry_after(value: str | bytes | None, *, now: float) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date,
     relative to ``now`` epoch seconds); ``None`` when absent or unreadable.
 
@@ -129,13 +129,21 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
     applies (as RFC 9110 allows)."""
     if value is None:
         return None
+    if isinstance(value, (bytes, bytearray)):
+        value = value.decode("latin-1")  # how HTTP header bytes map to text
     if not isinstance(value, str):
         raise InvalidInputError(f"a Retry-After value must be a str, not {type(value).__name__}")
-    if isinstance(now, bool) or not isinstance(now, (int, float)) or not math.isfinite(now):
-        raise InvalidInputError(f"now must be finite epoch seconds, not {now!r}")
     text = value.strip()
     if text.isascii() and text.isdigit():
         return float(int(text)) if len(text) <= _MAX_DELTA_DIGITS else None
+    # ``now`` matters only for a date; a clock that gives no usable time makes the
+    # header unreadable rather than a retryable answer an error.
+    try:
+        now = float(now)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if not math.isfinite(now):
+        return None
     try:
         when = email.utils.parsedate_to_datetime(text)
         if when.tzinfo is None:
