@@ -905,13 +905,16 @@ class SigningRelay:
             return self._failed(path, segment, exc)
         except Exception as exc:  # a bug or an untranslated error below: keep the segment
             return self._failed(path, segment, exc, unexpected=True)
-        elapsed = self._clock() - started
-        self._metrics.add(
-            uploaded=1, retries=result.attempts - 1, bytes_uploaded=result.bytes_sent
-        )
-        self._metrics.observe(elapsed)
-        logger.info("relay: PUT %s %d bytes -> %d, %d attempt(s), %.3f s",
-                    path, result.bytes_sent, result.status, result.attempts, elapsed)
+        try:  # the segment is stored: bookkeeping must not turn that into a failure
+            elapsed = self._clock() - started
+            self._metrics.add(
+                uploaded=1, retries=result.attempts - 1, bytes_uploaded=result.bytes_sent
+            )
+            self._metrics.observe(elapsed)
+            logger.info("relay: PUT %s %d bytes -> %d, %d attempt(s), %.3f s",
+                        path, result.bytes_sent, result.status, result.attempts, elapsed)
+        except Exception:
+            logger.exception("relay: PUT %s stored, but recording it failed", path)
         return _Outcome(200, {
             "Path": path,
             "ETag": result.etag,
@@ -952,7 +955,9 @@ class SigningRelay:
             code = status
         else:
             code = 502
-        return _Outcome(code, {"error": what, "Path": path, "Spooled": spooled})
+        # An unexpected error's text is for the relay's log, not for the encoder.
+        shown = "internal error in the relay (see its log)" if unexpected else what
+        return _Outcome(code, {"error": shown, "Path": path, "Spooled": spooled})
 
     def _spool(self, path: str, data: bytes) -> str | None:
         root = self.config.spool_dir

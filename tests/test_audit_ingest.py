@@ -385,7 +385,9 @@ def test_relay_unexpected_upload_exception_is_logged_counted_spooled_and_502(
         status2, _ = relay_put(relay, "/live/seg2.ts", b"more")
         stats = relay.stats()
     assert (status, status2) == (502, 502)
-    assert "a bug in a transport" in str(doc["error"])
+    # The encoder is told where to look, not the internals; the log has the details.
+    assert doc["error"] == "internal error in the relay (see its log)"
+    assert "a bug in a transport" in caplog.text
     assert (stats.failed, stats.spooled) == (2, 2)
     assert (spool / "live" / "seg1.ts").read_bytes() == b"precious"
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR and "seg1.ts" in r.getMessage()]
@@ -728,3 +730,35 @@ def test_relay_config_takes_one_network_object_as_one_range() -> None:
 
     config = RelayConfig(allowed_peers=ipaddress.ip_network("127.0.0.0/8"))
     assert config.allowed_peers == ("127.0.0.0/8",)
+
+
+def test_relay_bookkeeping_failure_after_a_stored_upload_is_not_a_failure(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The origin has the object: a clock that breaks after the PUT must not make the
+    relay answer 502, spool it and count it as failed."""
+
+    class Clock:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def __call__(self) -> float:
+            if threading.current_thread().name.startswith("relay-upload"):
+                self.calls += 1
+                if self.calls >= 2:  # the call after the upload
+                    raise RuntimeError("clock broke")
+            return 0.0
+
+    client = IngestClient("http://127.0.0.1:9",
+                          transport=MockTransport(lambda r: Response(200, {}, b"{}")))
+    spool = tmp_path / "spool"
+    config = RelayConfig(spool_dir=str(spool), streaming_segments=False, shutdown_timeout=5)
+    caplog.set_level(logging.INFO, logger="mediastore_ingest.relay")
+    with SigningRelay(client=client, config=config, clock=Clock()) as relay:
+        status, doc = relay_put(relay, "/live/seg1.ts", b"stored")
+        stats = relay.stats()
+    assert status == 200
+    assert doc["Path"] == "live/seg1.ts"
+    assert (stats.failed, stats.spooled) == (0, 0)
+    assert not spool.exists() or not any(spool.rglob("*.ts"))
+    assert "recording it failed" in caplog.text
