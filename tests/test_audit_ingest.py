@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _policies import OPEN_WRITE
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -48,21 +49,6 @@ from mediastore_ingest.relay import RelayConfig, SigningRelay
 from mediastore_ingest.testing import LocalCA, LocalContainer
 
 BASE = "https://127.0.0.1"
-REGION = "us-west-2"
-ACCOUNT = "111122223333"
-OPEN_WRITE = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Sid": "OpenOverHttps",
-            "Effect": "Allow",
-            "Principal": "*",
-            "Action": ["mediastore:PutObject", "mediastore:GetObject"],
-            "Resource": f"arn:aws:mediastore:{REGION}:{ACCOUNT}:container/live/*",
-            "Condition": {"Bool": {"aws:SecureTransport": "true"}},
-        }
-    ],
-}
 DEEP = b"[" * 100_000
 
 
@@ -396,15 +382,25 @@ def test_relay_unexpected_upload_exception_is_logged_counted_spooled_and_502(
     assert isinstance(errors[0].exc_info[1], RuntimeError)
 
 
-def test_relay_answers_502_when_the_upload_task_itself_breaks(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("breaks_at", "stored"), [(1, False), (2, True)], ids=["before-upload", "after-upload"]
+)
+def test_relay_survives_a_clock_that_breaks_in_an_upload_task(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, breaks_at: int, stored: bool
 ) -> None:
+    """A clock that breaks before the PUT breaks the upload task itself: 502, the
+    segment spooled and counted as failed. One that breaks after it (the origin has
+    the object) must not make the relay answer 502, spool it or count it as failed."""
+
     class Clock:
-        """Monotonic seconds, but broken inside upload threads."""
+        def __init__(self) -> None:
+            self.calls = 0
 
         def __call__(self) -> float:
             if threading.current_thread().name.startswith("relay-upload"):
-                raise RuntimeError("clock broke")
+                self.calls += 1
+                if self.calls >= breaks_at:
+                    raise RuntimeError("clock broke")
             return 0.0
 
     client = IngestClient("http://127.0.0.1:9",
@@ -413,12 +409,17 @@ def test_relay_answers_502_when_the_upload_task_itself_breaks(
     config = RelayConfig(spool_dir=str(spool), streaming_segments=False, shutdown_timeout=5)
     caplog.set_level(logging.INFO, logger="mediastore_ingest.relay")
     with SigningRelay(client=client, config=config, clock=Clock()) as relay:
-        status, _ = relay_put(relay, "/live/seg1.ts", b"precious")
+        status, doc = relay_put(relay, "/live/seg1.ts", b"precious")
         stats = relay.stats()
-    assert status == 502
-    assert (stats.failed, stats.spooled) == (1, 1)
-    assert (spool / "live" / "seg1.ts").read_bytes() == b"precious"
     assert any(r.levelno >= logging.ERROR and r.exc_info for r in caplog.records)
+    if stored:
+        assert (status, doc["Path"]) == (200, "live/seg1.ts")
+        assert (stats.failed, stats.spooled) == (0, 0)
+        assert "recording it failed" in caplog.text
+    else:
+        assert status == 502
+        assert (stats.failed, stats.spooled) == (1, 1)
+        assert (spool / "live" / "seg1.ts").read_bytes() == b"precious"
 
 
 # --- sync: manifests are held back when a segment failed ------------------------------------------
@@ -730,35 +731,3 @@ def test_relay_config_takes_one_network_object_as_one_range() -> None:
 
     config = RelayConfig(allowed_peers=ipaddress.ip_network("127.0.0.0/8"))
     assert config.allowed_peers == ("127.0.0.0/8",)
-
-
-def test_relay_bookkeeping_failure_after_a_stored_upload_is_not_a_failure(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """The origin has the object: a clock that breaks after the PUT must not make the
-    relay answer 502, spool it and count it as failed."""
-
-    class Clock:
-        def __init__(self) -> None:
-            self.calls = 0
-
-        def __call__(self) -> float:
-            if threading.current_thread().name.startswith("relay-upload"):
-                self.calls += 1
-                if self.calls >= 2:  # the call after the upload
-                    raise RuntimeError("clock broke")
-            return 0.0
-
-    client = IngestClient("http://127.0.0.1:9",
-                          transport=MockTransport(lambda r: Response(200, {}, b"{}")))
-    spool = tmp_path / "spool"
-    config = RelayConfig(spool_dir=str(spool), streaming_segments=False, shutdown_timeout=5)
-    caplog.set_level(logging.INFO, logger="mediastore_ingest.relay")
-    with SigningRelay(client=client, config=config, clock=Clock()) as relay:
-        status, doc = relay_put(relay, "/live/seg1.ts", b"stored")
-        stats = relay.stats()
-    assert status == 200
-    assert doc["Path"] == "live/seg1.ts"
-    assert (stats.failed, stats.spooled) == (0, 0)
-    assert not spool.exists() or not any(spool.rglob("*.ts"))
-    assert "recording it failed" in caplog.text

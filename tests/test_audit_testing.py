@@ -100,11 +100,8 @@ def test_forwarded_request_repr_hides_the_ingest_secret(pool: urllib3.PoolManage
     assert "ForwardedRequest(method='PUT', path='/live/a.ts'" in repr(forwarded[0])
 
 
-def test_a_failed_assertion_on_forwarded_requests_does_not_print_the_secret(
-    pytester: pytest.Pytester,
-) -> None:
-    # The secret is set in conftest.py, so no traceback's source listing shows it.
-    secret = "KnownIngestSecretForThisTest0123456789"
+def _secret_in_conftest(pytester: pytest.Pytester, secret: str) -> None:
+    """The stack's ingest secret, set in conftest.py so no source listing shows it."""
     pytester.makeconftest(
         f"""
         import pytest
@@ -115,6 +112,23 @@ def test_a_failed_assertion_on_forwarded_requests_does_not_print_the_secret(
             return {{"secret": IngestSecret({secret!r})}}
         """
     )
+
+
+def _failing_user_tests(pytester: pytest.Pytester, *, failed: int) -> str:
+    """Run the user's tests (with this package's pytest plugin); their output."""
+    names = {e.name for e in importlib.metadata.entry_points(group="pytest11")}
+    plugin = [] if "mediastore_ingest" in names else ["-p", "mediastore_ingest.testing.pytest_plugin"]
+    result = pytester.runpytest_inprocess(*plugin, "-vv", "-p", "no:randomly")
+    result.assert_outcomes(failed=failed)
+    return str(result.stdout.str())
+
+
+def test_a_failed_assertion_on_forwarded_requests_does_not_print_the_secret(
+    pytester: pytest.Pytester,
+) -> None:
+    # The secret is set in conftest.py, so no traceback's source listing shows it.
+    secret = "KnownIngestSecretForThisTest0123456789"
+    _secret_in_conftest(pytester, secret)
     pytester.makepyfile(
         test_user="""
         def test_list(mediastore_stack, mediastore_ingest_edge):
@@ -132,11 +146,7 @@ def test_a_failed_assertion_on_forwarded_requests_does_not_print_the_secret(
             assert mediastore_ingest_edge.forwarded[0].headers[0] == ("User-Agent", "x")
         """
     )
-    names = {e.name for e in importlib.metadata.entry_points(group="pytest11")}
-    plugin = [] if "mediastore_ingest" in names else ["-p", "mediastore_ingest.testing.pytest_plugin"]
-    result = pytester.runpytest_inprocess(*plugin, "-vv", "-p", "no:randomly")
-    result.assert_outcomes(failed=3)
-    output = result.stdout.str()
+    output = _failing_user_tests(pytester, failed=3)
     assert "ForwardedRequest(method='PUT'" in output  # pytest did show the requests
     assert secret not in output
 
@@ -147,16 +157,7 @@ def test_a_failed_assertion_on_recorded_requests_does_not_print_credentials(
     """The container's and bucket's request logs (RecordedRequest) hold what the edge
     forwarded, the ingest secret among it, and SigV4 Authorization headers."""
     secret = "KnownIngestSecretForThisTest0123456789"
-    pytester.makeconftest(
-        f"""
-        import pytest
-        from mediastore_ingest.container_policy import IngestSecret
-
-        @pytest.fixture
-        def mediastore_stack_options():
-            return {{"secret": IngestSecret({secret!r})}}
-        """
-    )
+    _secret_in_conftest(pytester, secret)
     pytester.makepyfile(
         test_user="""
         def test_drill_down(mediastore_stack, mediastore_container):
@@ -180,11 +181,7 @@ def test_a_failed_assertion_on_recorded_requests_does_not_print_credentials(
             assert first == second
         """
     )
-    names = {e.name for e in importlib.metadata.entry_points(group="pytest11")}
-    plugin = [] if "mediastore_ingest" in names else ["-p", "mediastore_ingest.testing.pytest_plugin"]
-    result = pytester.runpytest_inprocess(*plugin, "-vv", "-p", "no:randomly")
-    result.assert_outcomes(failed=3)
-    output = result.stdout.str()
+    output = _failing_user_tests(pytester, failed=3)
     assert "RecordedRequest(method='PUT'" in output  # pytest did show the requests
     assert "Differing attributes" in output or "differ" in output.lower()
     assert secret not in output

@@ -6,25 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _policies import OPEN_WRITE
 
 from mediastore_ingest.cli import main
 from mediastore_ingest.testing import LocalCA, LocalContainer
-
-REGION = "us-west-2"
-ACCOUNT = "111122223333"
-OPEN_WRITE = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Sid": "OpenOverHttps",
-            "Effect": "Allow",
-            "Principal": "*",
-            "Action": ["mediastore:PutObject", "mediastore:GetObject"],
-            "Resource": f"arn:aws:mediastore:{REGION}:{ACCOUNT}:container/live/*",
-            "Condition": {"Bool": {"aws:SecureTransport": "true"}},
-        }
-    ],
-}
 
 
 @pytest.fixture

@@ -70,7 +70,7 @@ from ._checks import (
     check_port,
     check_str,
 )
-from ._tls import LocalCA
+from ._tls import LocalCA, bind_with_ca
 
 __all__ = [
     "DEFAULT_CREDENTIALS",
@@ -912,18 +912,9 @@ class _LocalOrigin(LocalHTTPServer):
             DEFAULT_CREDENTIALS if credentials is None else credentials
         )
         self._store = _Store(None if storage_dir is None else Path(storage_dir))
-        self._owns_ca = tls and ca is None
-        self._ca = (LocalCA() if ca is None else ca) if tls else None
-        try:
-            super().__init__(
-                host=host,
-                port=port,
-                ssl_context=None if self._ca is None else self._ca.server_context(),
-            )
-        except BaseException:
-            if self._owns_ca and self._ca is not None:
-                self._ca.close()
-            raise
+        self._ca, self._owns_ca = bind_with_ca(
+            super().__init__, host=host, port=port, tls=tls, ca=ca
+        )
 
     # --- lifecycle ---------------------------------------------------------------------
 

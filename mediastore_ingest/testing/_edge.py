@@ -74,7 +74,7 @@ from ._checks import (
 from ._container import LocalContainer
 from ._faults import Fault, FaultKind, FaultPlan
 from ._oac import OriginAccessControl
-from ._tls import LocalCA
+from ._tls import LocalCA, bind_with_ca
 
 __all__ = [
     "FORBIDDEN_ORIGIN_HEADERS",
@@ -651,18 +651,9 @@ class LocalEdge(LocalHTTPServer):
         self.allowed_methods = _check_methods(allowed_methods)
         self.origin_headers: dict[str, str] = _check_origin_headers(origin_headers)
         self.verifier = UrlVerifier(key_group, clock=clock) if key_group else None
-        self._owns_ca = tls and ca is None
-        self._ca = (LocalCA() if ca is None else ca) if tls else None
-        try:
-            super().__init__(
-                host=host,
-                port=port,
-                ssl_context=None if self._ca is None else self._ca.server_context(),
-            )
-        except BaseException:
-            if self._owns_ca and self._ca is not None:
-                self._ca.close()
-            raise
+        self._ca, self._owns_ca = bind_with_ca(
+            super().__init__, host=host, port=port, tls=tls, ca=ca
+        )
         self._origin = origin
         self._origin_ca_bundle = origin_ca_bundle
         self.name = name

@@ -271,3 +271,23 @@ class LocalCA:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def bind_with_ca(
+    bind: Callable[..., None], *, host: str, port: int, tls: bool, ca: LocalCA | None
+) -> tuple[LocalCA | None, bool]:
+    """Call ``bind(host=, port=, ssl_context=)`` (a local server's base ``__init__``)
+    with TLS from ``ca``, or from a new :class:`LocalCA` when ``tls`` and no ``ca``.
+
+    Returns the CA in use and whether the caller owns it (made here: the caller closes
+    it). A CA made here is closed again if ``bind`` fails, so nothing is left behind.
+    """
+    owned = tls and ca is None
+    chosen = (LocalCA() if ca is None else ca) if tls else None
+    try:
+        bind(host=host, port=port, ssl_context=None if chosen is None else chosen.server_context())
+    except BaseException:
+        if owned and chosen is not None:
+            chosen.close()
+        raise
+    return chosen, owned
