@@ -61,8 +61,9 @@ class Redacted(str):
 
     It equals, hashes, prints (``str``) and formats as the value itself; only
     ``repr`` is ``'<redacted>'``: what attrs reprs, ``pprint`` and pytest show for a
-    failed comparison of whole requests or header tuples. A comparison of the value
-    alone (``assert req.user_agent == "x"``) shows it, as for any str.
+    failed comparison of whole requests or header tuples. For a comparison of the
+    value alone (``assert req.user_agent == "x"``), whose pytest diff would print the
+    text, this package's pytest plugin gives an explanation without it.
     """
 
     __slots__ = ()

@@ -189,6 +189,35 @@ def test_a_failed_assertion_on_recorded_requests_does_not_print_credentials(
     assert re.search(r"Signature=[0-9a-f]{64}", output) is None
 
 
+def test_a_failed_assertion_on_one_header_value_does_not_print_the_secret(
+    pytester: pytest.Pytester,
+) -> None:
+    """``assert request.user_agent == ...`` compares the value itself: pytest's text
+    diff would print it, so the plugin explains such a comparison without it."""
+    secret = "KnownIngestSecretForThisTest0123456789"
+    _secret_in_conftest(pytester, secret)
+    pytester.makepyfile(
+        test_user="""
+        def test_edge(mediastore_stack, mediastore_ingest_edge):
+            mediastore_stack.ingest_client().put("live/a.ts", b"a")
+            assert mediastore_ingest_edge.forwarded[0].header("User-Agent") == "x"
+
+        def test_container(mediastore_stack, mediastore_container):
+            mediastore_stack.ingest_client().put("live/a.ts", b"a")
+            assert mediastore_container.requests[-1].user_agent == "MediaStore-Secret-y"
+
+        def test_not_equal(mediastore_stack, mediastore_container):
+            mediastore_stack.ingest_client().put("live/a.ts", b"a")
+            agent = mediastore_container.requests[-1].user_agent
+            assert agent != agent
+        """
+    )
+    output = _failing_user_tests(pytester, failed=3)
+    assert "'<redacted>' == 'x'" in output
+    assert "may be a credential" in output
+    assert secret not in output
+
+
 def test_forwarded_request_hides_any_origin_custom_header(pool: urllib3.PoolManager) -> None:
     with LocalContainer(tls=False) as container, LocalEdge(
         container, require_signature=False, origin_headers={"X-Origin-Verify": "verify-SECRET-3"}

@@ -165,3 +165,25 @@ def mediastore_ingest_edge(mediastore_stack: LocalStack) -> LocalEdge:
 def mediastore_playback_edge(mediastore_stack: LocalStack) -> LocalEdge:
     """The playback "distribution" (GET/HEAD only, its own secret)."""
     return mediastore_stack.playback_edge
+
+
+def pytest_assertrepr_compare(op: str, left: object, right: object) -> list[str] | None:
+    """Explain a failed comparison of a header value that may be a credential (a
+    ``Redacted`` value from ``.requests`` or ``.forwarded``) without showing it.
+
+    pytest's own explanation of two strings is a diff of their text, which would
+    print an ingest secret or a SigV4 signature into the test log.
+    """
+    import sys
+
+    module = sys.modules.get("mediastore_ingest._httpserver")
+    if module is None:  # nothing of this package in use: no Redacted value exists
+        return None
+    redacted = module.Redacted
+    if not isinstance(left, redacted) and not isinstance(right, redacted):
+        return None
+    return [
+        f"{left!r} {op} {right!r}",
+        "(a header value that may be a credential is not shown; print it yourself "
+        "if you must see it)",
+    ]
