@@ -60,7 +60,6 @@ from .policies import (
     Policy,
     TimeLike,
     _already_normal,
-    _normalize_url,
     normalize_url,
     to_epoch,
     wildcard_match,
@@ -539,8 +538,8 @@ class UrlVerifier:
         # One ready-made check per (key id, hash): no type tests on the hot path.
         self._checks: dict[tuple[str, str], _Check] = {}
         for key_id, key in keys.items():
-            for hash_name, hash_obj in _HASH_OBJECTS.items():
-                self._checks[key_id, hash_name] = _make_check(key, hash_name, hash_obj)
+            for hash_name in _HASH_OBJECTS:
+                self._checks[key_id, hash_name] = _make_check(key, hash_name)
         # Keyed by the check (one per key id and hash), the signature text and the policy.
         self._verified: Callable[[_Check, str, bytes], bool] = (
             functools.lru_cache(maxsize=cache_size)(_run_check) if cache_size else _run_check
@@ -647,15 +646,10 @@ class UrlVerifier:
                     f"Hash-Algorithm must be SHA1 or SHA256, not {hash_name!r}", url=url
                 )
             raise UnknownKeyIdError(f"Key-Pair-Id {key_pair_id!r} is not a trusted key", url=url)
-        if _already_normal(url):  # what normalize_url does, minus its type check
-            normalized = url
-        else:
-            try:
-                normalized = _normalize_url(url, False)
-            except PolicyError as exc:
-                raise MalformedSignatureError(
-                    f"request URL is not acceptable: {exc}", url=url
-                ) from exc
+        try:
+            normalized = normalize_url(url)
+        except PolicyError as exc:
+            raise MalformedSignatureError(f"request URL is not acceptable: {exc}", url=url) from exc
         policy: Policy
         if expires is not None:
             try:
@@ -709,7 +703,7 @@ def _run_check(check: _Check, signature: str, message: bytes) -> bool:
     return check(signature, message)
 
 
-def _make_check(key: PublicKey, hash_name: str, hash_obj: hashes.HashAlgorithm) -> _Check:
+def _make_check(key: PublicKey, hash_name: str) -> _Check:
     # Each check decodes the signature itself: one call per verification, no layers.
     if isinstance(key, rsa.RSAPublicKey):
         # RSASSA-PKCS1-v1_5-VERIFY (RFC 8017 section 8.2.2) in two halves: OpenSSL
