@@ -89,7 +89,7 @@ def redact_headers(
     out = []
     for name, value in headers:
         lname = name.lower()
-        if isinstance(value, str) and (
+        if type(value) is str and (  # not Redacted already, nor a non-str
             lname in names or any(word in lname for word in _SECRET_WORDS)
         ):
             value = Redacted(value)
@@ -246,6 +246,8 @@ class RequestHandler(BaseHTTPRequestHandler):
         self._body_with_head = b""
 
     def _update_record(self) -> None:
+        if not self.owner.keeps_request_log:
+            return
         record = RecordedRequest(
             method=self.command,
             path=self.path,
@@ -683,6 +685,8 @@ class LocalHTTPServer:
     """
 
     handler_class: type[RequestHandler] = RequestHandler
+    #: Whether requests are kept in :attr:`requests` (a long-running server keeps none).
+    keeps_request_log = True
     #: How long :meth:`stop` waits for each connection thread after closing its socket.
     stop_timeout = 5.0
 

@@ -76,7 +76,7 @@ from urllib.parse import unquote, urlsplit
 
 import attrs
 
-from ._httpserver import LocalHTTPServer, RecordedRequest, RequestHandler
+from ._httpserver import LocalHTTPServer, RequestHandler
 from .errors import (
     BodyNotRetryableError,
     IngestError,
@@ -666,6 +666,7 @@ class _RelayHandler(RequestHandler):
 
 class _RelayServer(LocalHTTPServer):
     handler_class = _RelayHandler
+    keeps_request_log = False  # a long-running relay: metrics count instead
 
     def __init__(self, relay: SigningRelay, host: str, port: int) -> None:
         # The base refuses non-loopback binds (it is built for tests); a relay may be
@@ -673,9 +674,6 @@ class _RelayServer(LocalHTTPServer):
         super().__init__(host="127.0.0.1", port=port)
         self._host = host
         self.relay = relay
-
-    def record(self, request: RecordedRequest, *, replacing: RecordedRequest | None = None) -> None:
-        """A long-running relay keeps no request log (metrics count instead)."""
 
     def _on_stop(self) -> None:
         self.relay._drain()

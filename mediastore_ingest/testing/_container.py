@@ -23,7 +23,6 @@ import hmac
 import itertools
 import json
 import logging
-import math
 import os
 import re
 import tempfile
@@ -1021,16 +1020,8 @@ class LocalContainer(_LocalOrigin):
         self._container_arn = container_arn(region, account_id, name)  # validates all three
         check_int("max_object_size", max_object_size, minimum=1)
         check_int("max_streaming_object_size", max_streaming_object_size, minimum=1)
-        if upload_timeout is not None and (
-            isinstance(upload_timeout, bool)
-            or not isinstance(upload_timeout, (int, float))
-            or not upload_timeout > 0  # also refuses NaN
-            or math.isinf(upload_timeout)
-        ):
-            raise InvalidInputError(
-                f"upload_timeout must be a positive number of seconds or None, "
-                f"not {upload_timeout!r}"
-            )
+        if upload_timeout is not None:
+            check_number("upload_timeout", upload_timeout)
         #: Seconds a PUT may take from its headers to its last body byte (``None``: no limit).
         self.upload_timeout = upload_timeout
         self.name = name

@@ -69,6 +69,7 @@ from ._checks import (
     check_path,
     check_port,
     check_str,
+    check_strs,
     parse_http_url,
 )
 from ._container import LocalContainer
@@ -207,14 +208,7 @@ def _check_origin_headers(headers: object) -> dict[str, str]:
 
 
 def _check_methods(methods: object) -> tuple[str, ...]:
-    if isinstance(methods, str) or not isinstance(methods, Iterable):
-        raise InvalidInputError(
-            f"allowed_methods must be a list of HTTP methods, not {methods!r:.60}"
-        )
-    items = tuple(methods)
-    if not all(isinstance(m, str) for m in items):
-        raise InvalidInputError(f"allowed_methods must hold str only, not {items!r:.80}")
-    items = tuple(m.upper() for m in items)
+    items = tuple(m.upper() for m in check_strs("allowed_methods", methods))
     if frozenset(items) not in _METHOD_SETS:
         raise InvalidInputError(
             "allowed_methods must be one of CloudFront's sets: GET,HEAD | "
@@ -361,7 +355,7 @@ class _EdgeHandler(RequestHandler):
         edge = self.edge
         method = self.command
         out = urllib3.HTTPHeaderDict()
-        custom = {name.lower() for name in edge.origin_headers}
+        custom = edge._custom_header_names
         for name, value in self.headers.items():
             lname = name.lower()
             if lname in _VIEWER_HEADERS_DROPPED or lname in custom:
@@ -435,8 +429,7 @@ class _EdgeHandler(RequestHandler):
             ))
         pieces = body() if has_body else None
         # Origin custom headers (the ingest secret...) never show in a repr.
-        custom = frozenset(name.lower() for name in edge.origin_headers)
-        sent_headers = redact_headers(headers.items(), SECRET_HEADERS | custom)
+        sent_headers = redact_headers(headers.items(), edge._redacted_header_names)
 
         def record(status: int | None, applied: FaultKind | None) -> None:
             edge._record_forward(
@@ -650,6 +643,8 @@ class LocalEdge(LocalHTTPServer):
         check_callable("sleep", sleep)
         self.allowed_methods = _check_methods(allowed_methods)
         self.origin_headers: dict[str, str] = _check_origin_headers(origin_headers)
+        self._custom_header_names = frozenset(name.lower() for name in self.origin_headers)
+        self._redacted_header_names = SECRET_HEADERS | self._custom_header_names
         self.verifier = UrlVerifier(key_group, clock=clock) if key_group else None
         self._ca, self._owns_ca = bind_with_ca(
             super().__init__, host=host, port=port, tls=tls, ca=ca

@@ -37,6 +37,7 @@ from typing import Literal, cast
 import attrs
 
 from ..errors import InvalidInputError
+from ._checks import check_int
 
 __all__ = ["ALL_FAULT_KINDS", "Fault", "FaultKind", "FaultPlan", "FaultSchedule"]
 
@@ -162,8 +163,7 @@ class FaultPlan:
 
     def preview(self, count: int) -> list[FaultKind | None]:
         """The decisions for the first ``count`` requests of a fresh schedule."""
-        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            raise InvalidInputError(f"count must be an int >= 0, not {count!r:.60}")
+        check_int("count", count, minimum=0)
         schedule = self.schedule()
         return [schedule.next() for _ in range(count)]
 

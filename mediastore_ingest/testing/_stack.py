@@ -40,7 +40,9 @@ from ..container_policy import (
     ContainerPolicy,
     ContainerPolicyBuilder,
     IngestSecret,
-    container_arn,
+    _check_account,
+    _check_container,
+    _check_region,
 )
 from ..errors import InvalidInputError, LocalStackError
 from ..keys import KeyPair, PublicKey, generate_key_pair
@@ -152,11 +154,13 @@ class LocalStack:
         check_optional_str("key_id", key_id, empty=True)  # "" (like None): a new key id
         check_callable("clock", clock)
         check_path("storage_dir", storage_dir)
-        # What the origin's ARNs are made of: checked now, not when starting. (An S3
-        # stack has no container: any valid name checks its region and account.)
+        # What the origin's ARNs are made of: checked now, not when starting.
+        _check_region(region)
+        _check_account(account_id)
         if origin == "s3":
             check_bucket_name(bucket_name)
-        container_arn(region, account_id, container_name if origin == "mediastore" else "x")
+        else:
+            _check_container(container_name)
         if ingest_actions is not None:
             ingest_actions = check_strs("ingest_actions", ingest_actions)
         self._faults = faults if faults is not None else FaultPlan.none()
@@ -172,7 +176,7 @@ class LocalStack:
         self._account_id = account_id
         if ingest_actions is None:
             ingest_actions = DEFAULT_S3_INGEST_ACTIONS if origin == "s3" else DEFAULT_INGEST_ACTIONS
-        self._ingest_actions = tuple(ingest_actions)
+        self._ingest_actions = ingest_actions
         self._origin = origin
         self._bucket_name = bucket_name
         self._playback_signed = playback_signed

@@ -51,8 +51,8 @@ fixtures are available in every test without an import. Each runs on loopback on
     The two :class:`~mediastore_ingest.testing.LocalEdge` servers (``.base_url``,
     ``.requests``, ``.forwarded``, ``.faults_injected``).
 
-The package is imported only when a fixture is used, so the plugin costs nothing in
-test sessions that do not use it.
+A failed comparison of a header value that may be a credential (from ``.requests`` or
+``.forwarded``) is explained without showing the value.
 """
 
 from __future__ import annotations
@@ -61,6 +61,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from .._httpserver import Redacted
 
 if TYPE_CHECKING:
     from ..container_policy import ContainerPolicy, IngestSecret
@@ -174,13 +176,7 @@ def pytest_assertrepr_compare(op: str, left: object, right: object) -> list[str]
     pytest's own explanation of two strings is a diff of their text, which would
     print an ingest secret or a SigV4 signature into the test log.
     """
-    import sys
-
-    module = sys.modules.get("mediastore_ingest._httpserver")
-    if module is None:  # nothing of this package in use: no Redacted value exists
-        return None
-    redacted = module.Redacted
-    if not isinstance(left, redacted) and not isinstance(right, redacted):
+    if not isinstance(left, Redacted) and not isinstance(right, Redacted):
         return None
     return [
         f"{left!r} {op} {right!r}",
