@@ -40,6 +40,8 @@ from .container_policy import (
     Severity,
     Statement,
     _builder_statements,
+    _check_account,
+    _check_indent,
     _items,
     _shown,
 )
@@ -67,7 +69,6 @@ CLOUDFRONT_SERVICE_PRINCIPAL = "cloudfront.amazonaws.com"
 S3_INGEST_ACTIONS: tuple[str, ...] = ("s3:PutObject", "s3:DeleteObject", "s3:GetObject")
 
 _PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
-_ACCOUNT_RE = re.compile(r"\d{12}", re.ASCII)
 _BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", re.ASCII)
 _DISTRIBUTION_ID_RE = re.compile(r"[A-Z0-9]{1,128}", re.ASCII)
 _DISTRIBUTION_ARN_RE = re.compile(
@@ -145,8 +146,7 @@ def s3_object_arn(bucket: str, key: str, *, partition: str = "aws") -> str:
 
 def distribution_arn(account_id: str, distribution_id: str, *, partition: str = "aws") -> str:
     """``arn:aws:cloudfront::<account>:distribution/<id>``."""
-    if not isinstance(account_id, str) or not _ACCOUNT_RE.fullmatch(account_id):
-        raise InvalidInputError(f"account_id must be 12 digits, got {_shown(account_id)}")
+    _check_account(account_id)
     if not isinstance(distribution_id, str) or not _DISTRIBUTION_ID_RE.fullmatch(
         distribution_id
     ):
@@ -188,10 +188,7 @@ class BucketPolicy(ContainerPolicy):
         Raises :class:`ContainerPolicyError` if the compact form is larger than
         :data:`MAX_BUCKET_POLICY_BYTES` or holds a non-ASCII character.
         """
-        if indent is not None and not isinstance(indent, (int, str)):
-            raise InvalidInputError(
-                f"indent must be an int, a str or None, got {type(indent).__name__}"
-            )
+        _check_indent(indent)
         for finding in self.findings():
             if finding.code in ("non-ascii", "policy-too-large"):
                 raise ContainerPolicyError(finding.message)
@@ -322,12 +319,6 @@ def _statement_problems(
 
 _BUILDER_REFUSES = ("public-write", "shared-distribution", "playback-write",
                     "duplicate-sid", "non-ascii")
-
-
-def _check_account(account_id: object) -> str:
-    if not isinstance(account_id, str) or not _ACCOUNT_RE.fullmatch(account_id):
-        raise InvalidInputError(f"account_id must be 12 digits, got {_shown(account_id)}")
-    return account_id
 
 
 def _check_s3_actions(actions: str | Iterable[str]) -> tuple[str, ...]:

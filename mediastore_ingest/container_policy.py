@@ -61,9 +61,12 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 def _shown(value: object, limit: int = 64) -> str:
     """How a refused value appears in a message.
 
-    A short str that cannot be a ``User-Agent`` secret is quoted; anything else is
-    named by its type only: a tuple, a dict or a long str may hold a secret.
+    A number, or a short str that cannot be a ``User-Agent`` secret, is shown as it
+    is; anything else is named by its type only: a tuple, a dict or a long str may
+    hold a secret.
     """
+    if isinstance(value, (int, float)):
+        return repr(value)
     if (
         isinstance(value, str)
         and len(value) <= limit

@@ -492,7 +492,7 @@ def live_lifecycle_policy(
     if isinstance(seconds, bool) or not isinstance(seconds, int) or not 1 <= seconds <= 300:
         raise InvalidInputError(f"seconds must be an int from 1 to 300, got {_shown(seconds)}")
     paths = _str_items(wildcards, "wildcards")
-    if not 1 <= len(paths) <= 10 or not all(isinstance(p, str) and p for p in paths):
+    if not 1 <= len(paths) <= 10 or not all(paths):
         raise InvalidInputError("wildcards must be 1-10 non-empty path patterns")
     rule = {
         "definition": {
@@ -708,9 +708,8 @@ class IngestSetup:
             raise InvalidInputError(f"not an ingest setup document (format {_SETUP_FORMAT!r})")
         version = doc.get("version")
         if version != _SETUP_VERSION:
-            shown = version if isinstance(version, int) else _shown(version, 16)
             raise InvalidInputError(
-                f"unsupported ingest setup version {shown} "
+                f"unsupported ingest setup version {_shown(version, 16)} "
                 f"(this library reads version {_SETUP_VERSION})"
             )
         names = [f.name for f in attrs.fields(cls)]
