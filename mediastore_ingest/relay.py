@@ -94,7 +94,7 @@ from .ingest import (
     validate_content_type,
     validate_path,
 )
-from .ingest._media import MANIFEST_EXTENSIONS
+from .ingest._media import MANIFEST_EXTENSIONS, _check_str
 from .signing import UrlSigner
 
 __all__ = [
@@ -199,11 +199,6 @@ def _header_name(instance: object, attribute: attrs.Attribute[str], value: str) 
         c.isalnum() or c in "-_" for c in value
     ):
         raise InvalidInputError(f"invalid header name {value!r}")
-
-
-def _check_str(name: str, value: object) -> None:
-    if not isinstance(value, str):
-        raise InvalidInputError(f"{name} must be a str, not {type(value).__name__}")
 
 
 def _is_loopback_network(text: str) -> bool:
@@ -637,7 +632,7 @@ class _RelayHandler(RequestHandler):
         segment.finish()
         try:
             outcome = future.result()
-        except Exception as exc:  # _upload itself broke: still count, spool and answer
+        except Exception as exc:  # unexpected, in _upload: still count, spool and answer
             outcome = relay._failed(path, segment, exc, unexpected=True)
         self._answer(outcome.status, outcome.document, "PUT")
 
@@ -704,8 +699,6 @@ def _make_spool_dir(root: str) -> None:
         Path(root).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InvalidInputError(f"cannot use spool directory {root!r}: {exc}") from exc
-    if not os.path.isdir(root):
-        raise InvalidInputError(f"cannot use spool directory {root!r}: not a directory")
 
 
 class SigningRelay:
@@ -901,8 +894,8 @@ class SigningRelay:
             return _Outcome(499, {"error": "the encoder broke off the body"})
         except MediaStoreIngestError as exc:
             return self._failed(path, segment, exc)
-        except Exception as exc:  # a bug or an untranslated error below: keep the segment
-            return self._failed(path, segment, exc, unexpected=True)
+        # Anything else (a bug, an untranslated error) is caught where the handler
+        # waits for this task, which covers the whole of it.
         try:  # the segment is stored: bookkeeping must not turn that into a failure
             elapsed = self._clock() - started
             self._metrics.add(

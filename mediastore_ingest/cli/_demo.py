@@ -272,8 +272,6 @@ def _keep_dir(name: str) -> Path:
         keep.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InvalidInputError(f"--keep {name}: cannot create the directory: {exc}") from exc
-    if not keep.is_dir():
-        raise InvalidInputError(f"--keep {name}: not a directory")
     if not os.access(keep, os.W_OK | os.X_OK):
         raise InvalidInputError(f"--keep {name}: the directory is not writable")
     return keep

@@ -129,7 +129,10 @@ def _optional_path(value: object) -> str | None:
 
 def _optional_str(instance: object, attribute: attrs.Attribute[str | None], value: object) -> None:
     if value is not None and not isinstance(value, str):
-        raise InvalidInputError(f"{attribute.name} must be a str or None, not {value!r}")
+        # The type only: a proxy URL given as bytes may carry a password.
+        raise InvalidInputError(
+            f"{attribute.name} must be a str or None, not {type(value).__name__}"
+        )
 
 
 def _retry_policy(instance: object, attribute: attrs.Attribute[RetryPolicy], value: object) -> None:
@@ -362,11 +365,8 @@ def _error_code(response: Response, body: bytes) -> tuple[str | None, str]:
     message = ""
     text = body[:4096].decode("utf-8", "replace")
     if text.lstrip().startswith("{"):
-        try:
-            doc = json.loads(text)
-        except (ValueError, RecursionError):  # not JSON, or nested beyond reason
-            doc = None
-        if isinstance(doc, dict):
+        doc = _json_document(text)
+        if doc is not None:
             raw = doc.get("__type") or doc.get("code") or doc.get("Code")
             if isinstance(raw, str):
                 code = raw
@@ -984,7 +984,7 @@ def _known_size(body: object) -> int | None:
     return None
 
 
-def _json_document(content: bytes) -> dict[str, Any] | None:
+def _json_document(content: bytes | str) -> dict[str, Any] | None:
     """The JSON object in ``content``; None when there is none."""
     if not content:
         return None
