@@ -394,27 +394,19 @@ ORIGIN_BAD_ARGUMENTS: list[tuple[dict[str, Any], str]] = [
 ]
 
 
+@pytest.mark.parametrize("origin", [LocalContainer, LocalBucket])
 @pytest.mark.parametrize(("kwargs", "match"), ORIGIN_BAD_ARGUMENTS)
-def test_local_container_refuses_bad_arguments(
-    private_tmp: Path, kwargs: dict[str, Any], match: str
+def test_local_origins_refuse_bad_arguments(
+    private_tmp: Path, origin: type[Any], kwargs: dict[str, Any], match: str
 ) -> None:
     with pytest.raises(InvalidInputError, match=match):
-        LocalContainer(**kwargs)
+        origin(**kwargs)
     assert list(private_tmp.iterdir()) == []
 
 
 def test_local_container_refuses_a_bad_streaming_size(private_tmp: Path) -> None:
     with pytest.raises(InvalidInputError, match="max_streaming_object_size"):
         LocalContainer(max_streaming_object_size="5")  # type: ignore[arg-type]
-    assert list(private_tmp.iterdir()) == []
-
-
-@pytest.mark.parametrize(("kwargs", "match"), ORIGIN_BAD_ARGUMENTS)
-def test_local_bucket_refuses_bad_arguments(
-    private_tmp: Path, kwargs: dict[str, Any], match: str
-) -> None:
-    with pytest.raises(InvalidInputError, match=match):
-        LocalBucket(**kwargs)
     assert list(private_tmp.iterdir()) == []
 
 
