@@ -67,7 +67,7 @@ OPEN_POLICY = {
 
 def _serve(conn: Connection, max_object_size: int) -> None:
     """Child process: a LocalContainer and a discarding sink until told to stop."""
-    from mediastore_ingest.container_policy import ContainerPolicy
+    from mediastore_ingest.iam.document import ContainerPolicy
     from mediastore_ingest.testing import LocalContainer, LocalHTTPServer, RequestHandler
 
     def no_delay(handler: RequestHandler) -> None:

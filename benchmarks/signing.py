@@ -21,9 +21,9 @@ from botocore.signers import CloudFrontSigner
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from mediastore_ingest._encoding import cf_b64decode
-from mediastore_ingest.policies import CannedPolicy, CustomPolicy
-from mediastore_ingest.signing import UrlSigner, UrlVerifier
+from mediastore_ingest._internal.encoding import cf_b64decode
+from mediastore_ingest.signing.policy import CannedPolicy, CustomPolicy
+from mediastore_ingest.signing.signer import UrlSigner, UrlVerifier
 
 KID = "K2JCJMDEHXQW5F"
 EXPIRES = 2_000_000_000

@@ -9,32 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from .bucket_policy import (
-    CLOUDFRONT_SERVICE_PRINCIPAL,
-    MAX_BUCKET_POLICY_BYTES,
-    S3_INGEST_ACTIONS,
-    BucketPolicy,
-    BucketPolicyBuilder,
-    bucket_arn,
-    check_bucket_name,
-    distribution_arn,
-    s3_object_arn,
-)
-from .container_policy import (
-    MAX_POLICY_LENGTH,
-    POLICY_VERSION,
-    USER_AGENT_PREFIX,
-    Condition,
-    ContainerPolicy,
-    ContainerPolicyBuilder,
-    Finding,
-    IngestSecret,
-    Principal,
-    Statement,
-    container_arn,
-    mediastore_object_arn,
-)
-from .distribution import (
+from mediastore_ingest.distribution import (
     ALL_VIEWER_EXCEPT_HOST_HEADER_POLICY_ID,
     CACHING_DISABLED_POLICY_ID,
     CACHING_OPTIMIZED_POLICY_ID,
@@ -49,7 +24,7 @@ from .distribution import (
     s3_origin_domain,
     validate_origin_domain,
 )
-from .errors import (
+from mediastore_ingest.errors import (
     AccessDeniedError,
     BodyNotRetryableError,
     ContainerPolicyError,
@@ -84,7 +59,27 @@ from .errors import (
     UnsupportedPolicyFeatureError,
     VerificationError,
 )
-from .ingest import (
+from mediastore_ingest.iam.document import (
+    MAX_POLICY_LENGTH,
+    POLICY_VERSION,
+    USER_AGENT_PREFIX,
+    Condition,
+    ContainerPolicy,
+    ContainerPolicyBuilder,
+    Finding,
+    IngestSecret,
+    Principal,
+    Statement,
+    container_arn,
+    mediastore_object_arn,
+)
+from mediastore_ingest.iam.evaluate import (
+    Decision,
+    EvaluationResult,
+    RequestContext,
+    evaluate_container_policy,
+)
+from mediastore_ingest.ingest import (
     MEDIA_TYPES,
     Headers,
     IngestClient,
@@ -110,7 +105,32 @@ from .ingest import (
     validate_s3_content_type,
     validate_s3_key,
 )
-from .keys import (
+from mediastore_ingest.origins.s3 import (
+    CLOUDFRONT_SERVICE_PRINCIPAL,
+    MAX_BUCKET_POLICY_BYTES,
+    S3_INGEST_ACTIONS,
+    BucketPolicy,
+    BucketPolicyBuilder,
+    bucket_arn,
+    check_bucket_name,
+    distribution_arn,
+    s3_object_arn,
+)
+from mediastore_ingest.provisioning.provisioner import (
+    INGEST_ACTIONS,
+    ContainerInfo,
+    IngestSetup,
+    Plan,
+    PlanStep,
+    Provisioner,
+    ProvisioningSpec,
+    live_cors_rules,
+    live_lifecycle_policy,
+    s3_expiry_rule,
+    secret_gated_container_policy,
+)
+from mediastore_ingest.relay.relay import DEFAULT_CACHE_RULES, RelayConfig, RelayStats, SigningRelay
+from mediastore_ingest.signing.keys import (
     CLOUDFRONT_KEY_REQUIREMENTS,
     KeyData,
     KeyPair,
@@ -124,7 +144,7 @@ from .keys import (
     load_public_key,
     public_key_pem,
 )
-from .policies import (
+from mediastore_ingest.signing.policy import (
     MAX_EPOCH,
     RESERVED_QUERY_PARAMS,
     CannedPolicy,
@@ -135,27 +155,7 @@ from .policies import (
     to_epoch,
     wildcard_match,
 )
-from .policy_eval import (
-    Decision,
-    EvaluationResult,
-    RequestContext,
-    evaluate_container_policy,
-)
-from .provisioning import (
-    INGEST_ACTIONS,
-    ContainerInfo,
-    IngestSetup,
-    Plan,
-    PlanStep,
-    Provisioner,
-    ProvisioningSpec,
-    live_cors_rules,
-    live_lifecycle_policy,
-    s3_expiry_rule,
-    secret_gated_container_policy,
-)
-from .relay import DEFAULT_CACHE_RULES, RelayConfig, RelayStats, SigningRelay
-from .signing import (
+from mediastore_ingest.signing.signer import (
     COOKIE_NAMES,
     MAX_URL_BYTES,
     HashAlgorithm,

@@ -27,9 +27,9 @@ import re
 from collections.abc import Mapping
 from typing import Literal
 
-from .bucket_policy import check_bucket_name
-from .container_policy import IngestSecret
-from .errors import DistributionConfigError, InvalidInputError
+from mediastore_ingest.errors import DistributionConfigError, InvalidInputError
+from mediastore_ingest.iam.document import IngestSecret
+from mediastore_ingest.origins.s3 import check_bucket_name
 
 __all__ = [
     "ALL_VIEWER_EXCEPT_HOST_HEADER_POLICY_ID",

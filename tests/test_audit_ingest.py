@@ -45,7 +45,7 @@ from mediastore_ingest.ingest import (
     live_cache_control,
     parse_retry_after,
 )
-from mediastore_ingest.relay import RelayConfig, SigningRelay
+from mediastore_ingest.relay.relay import RelayConfig, SigningRelay
 from mediastore_ingest.testing import LocalCA, LocalContainer
 
 BASE = "https://127.0.0.1"
@@ -364,7 +364,7 @@ def test_relay_unexpected_upload_exception_is_logged_counted_spooled_and_502(
     client = IngestClient("http://127.0.0.1:9", transport=MockTransport(handler))
     spool = tmp_path / "spool"
     config = RelayConfig(spool_dir=str(spool), streaming_segments=False)
-    caplog.set_level(logging.INFO, logger="mediastore_ingest.relay")
+    caplog.set_level(logging.INFO, logger="mediastore_ingest.relay.relay")
     with SigningRelay(client=client, config=config) as relay:
         status, doc = relay_put(relay, "/live/seg1.ts", b"precious")
         # the connection handler survived: the next request is answered too
@@ -407,7 +407,7 @@ def test_relay_survives_a_clock_that_breaks_in_an_upload_task(
                           transport=MockTransport(lambda r: Response(200, {}, b"{}")))
     spool = tmp_path / "spool"
     config = RelayConfig(spool_dir=str(spool), streaming_segments=False, shutdown_timeout=5)
-    caplog.set_level(logging.INFO, logger="mediastore_ingest.relay")
+    caplog.set_level(logging.INFO, logger="mediastore_ingest.relay.relay")
     with SigningRelay(client=client, config=config, clock=Clock()) as relay:
         status, doc = relay_put(relay, "/live/seg1.ts", b"precious")
         stats = relay.stats()

@@ -27,16 +27,7 @@ from botocore.exceptions import ClientError, ParamValidationError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from mediastore_ingest.bucket_policy import BucketPolicy, BucketPolicyBuilder
 from mediastore_ingest.cli import main as cli_main
-from mediastore_ingest.container_policy import (
-    Condition,
-    ContainerPolicy,
-    ContainerPolicyBuilder,
-    IngestSecret,
-    Principal,
-    Statement,
-)
 from mediastore_ingest.errors import (
     ContainerPolicyError,
     InvalidInputError,
@@ -45,21 +36,30 @@ from mediastore_ingest.errors import (
     MediaStoreIngestError,
     ProvisioningError,
 )
-from mediastore_ingest.keys import (
-    generate_key_pair,
-    load_private_key,
-    load_public_key,
-    public_key_pem,
+from mediastore_ingest.iam.document import (
+    Condition,
+    ContainerPolicy,
+    ContainerPolicyBuilder,
+    IngestSecret,
+    Principal,
+    Statement,
 )
-from mediastore_ingest.policy_eval import RequestContext, evaluate_container_policy
-from mediastore_ingest.provisioning import (
+from mediastore_ingest.iam.evaluate import RequestContext, evaluate_container_policy
+from mediastore_ingest.origins.s3 import BucketPolicy, BucketPolicyBuilder
+from mediastore_ingest.provisioning.provisioner import (
     IngestSetup,
     Provisioner,
     ProvisioningSpec,
     live_cors_rules,
     live_lifecycle_policy,
 )
-from mediastore_ingest.signing import UrlSigner
+from mediastore_ingest.signing.keys import (
+    generate_key_pair,
+    load_private_key,
+    load_public_key,
+    public_key_pem,
+)
+from mediastore_ingest.signing.signer import UrlSigner
 
 REGION = "us-west-2"
 ACCOUNT = "111122223333"

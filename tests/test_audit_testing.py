@@ -22,7 +22,7 @@ import pytest
 import urllib3
 
 from mediastore_ingest.errors import InvalidInputError, LocalStackError
-from mediastore_ingest.keys import generate_key_pair
+from mediastore_ingest.signing.keys import generate_key_pair
 from mediastore_ingest.testing import (
     FaultPlan,
     FaultSchedule,
@@ -105,7 +105,7 @@ def _secret_in_conftest(pytester: pytest.Pytester, secret: str) -> None:
     pytester.makeconftest(
         f"""
         import pytest
-        from mediastore_ingest.container_policy import IngestSecret
+        from mediastore_ingest.iam.document import IngestSecret
 
         @pytest.fixture
         def mediastore_stack_options():

@@ -11,7 +11,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import mediastore_ingest.cli as cli_package
-from mediastore_ingest.bucket_policy import (
+from mediastore_ingest.cli import main as cli_main
+from mediastore_ingest.errors import ContainerPolicyError, InvalidInputError
+from mediastore_ingest.iam.document import (
+    MAX_POLICY_LENGTH,
+    Condition,
+    ContainerPolicy,
+    Principal,
+    Statement,
+)
+from mediastore_ingest.iam.evaluate import Decision, RequestContext, evaluate_container_policy
+from mediastore_ingest.origins.s3 import (
     MAX_BUCKET_POLICY_BYTES,
     S3_INGEST_ACTIONS,
     BucketPolicy,
@@ -21,16 +31,6 @@ from mediastore_ingest.bucket_policy import (
     distribution_arn,
     s3_object_arn,
 )
-from mediastore_ingest.cli import main as cli_main
-from mediastore_ingest.container_policy import (
-    MAX_POLICY_LENGTH,
-    Condition,
-    ContainerPolicy,
-    Principal,
-    Statement,
-)
-from mediastore_ingest.errors import ContainerPolicyError, InvalidInputError
-from mediastore_ingest.policy_eval import Decision, RequestContext, evaluate_container_policy
 
 ACCOUNT = "111122223333"
 BUCKET = "live-origin"

@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mediastore_ingest.cli import _container_policy as cli
-from mediastore_ingest.container_policy import (
+from mediastore_ingest.errors import ContainerPolicyError, InvalidInputError
+from mediastore_ingest.iam.document import (
     MAX_POLICY_LENGTH,
     USER_AGENT_PREFIX,
     Condition,
@@ -28,7 +29,6 @@ from mediastore_ingest.container_policy import (
     container_arn,
     mediastore_object_arn,
 )
-from mediastore_ingest.errors import ContainerPolicyError, InvalidInputError
 
 ACCOUNT = "111122223333"
 RESOURCE = "arn:aws:mediastore:us-west-2:111122223333:container/live/*"

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from mediastore_ingest.cli import build_parser, main
-from mediastore_ingest.container_policy import ContainerPolicy
-from mediastore_ingest.keys import load_private_key, load_public_key
+from mediastore_ingest.iam.document import ContainerPolicy
+from mediastore_ingest.signing.keys import load_private_key, load_public_key
 from mediastore_ingest.testing import LocalEdge
 
 
@@ -57,7 +57,7 @@ def test_demo_passes_every_step(capsys: pytest.CaptureFixture[str]) -> None:
 def test_demo_never_prints_a_secret(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mediastore_ingest.container_policy import IngestSecret
+    from mediastore_ingest.iam.document import IngestSecret
 
     made: list[IngestSecret] = []
     real = IngestSecret.generate.__func__  # type: ignore[attr-defined]
@@ -263,7 +263,7 @@ def test_demo_s3_json_never_prints_oac_secrets(
 def test_demo_s3_keep_writes_the_bucket_policy(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    from mediastore_ingest.bucket_policy import BucketPolicy
+    from mediastore_ingest.origins.s3 import BucketPolicy
 
     code, out, _ = _run(capsys, "--origin", "s3", "--no-ffmpeg", "--segments", "1",
                         "--keep", str(tmp_path))

@@ -11,7 +11,6 @@ from botocore.validate import ParamValidator
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mediastore_ingest.container_policy import IngestSecret
 from mediastore_ingest.distribution import (
     ALL_VIEWER_EXCEPT_HOST_HEADER_POLICY_ID,
     CACHING_DISABLED_POLICY_ID,
@@ -24,6 +23,7 @@ from mediastore_ingest.distribution import (
     validate_origin_domain,
 )
 from mediastore_ingest.errors import DistributionConfigError
+from mediastore_ingest.iam.document import IngestSecret
 
 MS_HOST = "abc123def456.data.mediastore.us-west-2.amazonaws.com"
 S3_HOST = "live-bucket.s3.us-west-2.amazonaws.com"

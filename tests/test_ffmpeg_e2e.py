@@ -19,7 +19,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from mediastore_ingest.ingest import IngestConfig, RetryPolicy
-from mediastore_ingest.relay import RelayConfig, SigningRelay
+from mediastore_ingest.relay.relay import RelayConfig, SigningRelay
 from mediastore_ingest.testing import FaultPlan, LocalStack
 
 FFMPEG = shutil.which("ffmpeg")

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from mediastore_ingest.container_policy import ContainerPolicyBuilder, IngestSecret
 from mediastore_ingest.errors import AccessDeniedError
+from mediastore_ingest.iam.document import ContainerPolicyBuilder, IngestSecret
 from mediastore_ingest.ingest import IngestClient, IngestConfig, RetryPolicy
-from mediastore_ingest.signing import UrlSigner
+from mediastore_ingest.signing.signer import UrlSigner
 from mediastore_ingest.testing import FaultPlan, LocalCA, LocalContainer, LocalEdge, LocalStack
 
 KEY_ID = "K2JCJMDEHXQW5F"

@@ -27,7 +27,7 @@ from mediastore_ingest.errors import (
     MediaStoreIngestWarning,
     UnsupportedKeyError,
 )
-from mediastore_ingest.keys import (
+from mediastore_ingest.signing.keys import (
     CLOUDFRONT_KEY_REQUIREMENTS,
     KeyPair,
     check_private_key,

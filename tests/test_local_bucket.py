@@ -26,13 +26,13 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from mediastore_ingest.bucket_policy import BucketPolicyBuilder, distribution_arn
 from mediastore_ingest.errors import (
     ContainerPolicyError,
     InvalidInputError,
     ObjectNotFoundError,
     UnsupportedPolicyFeatureError,
 )
+from mediastore_ingest.origins.s3 import BucketPolicyBuilder, distribution_arn
 from mediastore_ingest.testing import (
     DEFAULT_CREDENTIALS,
     LocalBucket,

@@ -26,7 +26,6 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from mediastore_ingest.container_policy import ContainerPolicyBuilder, IngestSecret
 from mediastore_ingest.errors import (
     ContainerPolicyError,
     InvalidContentTypeError,
@@ -35,6 +34,7 @@ from mediastore_ingest.errors import (
     ObjectNotFoundError,
     UnsupportedPolicyFeatureError,
 )
+from mediastore_ingest.iam.document import ContainerPolicyBuilder, IngestSecret
 from mediastore_ingest.testing import (
     DEFAULT_CREDENTIALS,
     LocalCA,

@@ -24,9 +24,9 @@ import urllib3
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from mediastore_ingest.errors import InvalidInputError
-from mediastore_ingest.keys import KeyPair, public_key_pem
-from mediastore_ingest.policies import RESERVED_QUERY_PARAMS, CustomPolicy
-from mediastore_ingest.signing import UrlSigner
+from mediastore_ingest.signing.keys import KeyPair, public_key_pem
+from mediastore_ingest.signing.policy import RESERVED_QUERY_PARAMS, CustomPolicy
+from mediastore_ingest.signing.signer import UrlSigner
 from mediastore_ingest.testing import (
     ALL_FAULT_KINDS,
     PLAYBACK_METHODS,
@@ -632,7 +632,7 @@ def _run_sequence(container: LocalContainer, plan: FaultPlan, n: int) -> list[tu
 
 
 def test_same_seed_same_faults_at_the_edge() -> None:
-    from mediastore_ingest.container_policy import ContainerPolicyBuilder, IngestSecret
+    from mediastore_ingest.iam.document import ContainerPolicyBuilder, IngestSecret
 
     secret = IngestSecret("s" * 30)
     policy = (ContainerPolicyBuilder(region="us-west-2", account_id="111122223333",

@@ -13,15 +13,15 @@ import pytest
 import urllib3
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from mediastore_ingest.bucket_policy import BucketPolicy
-from mediastore_ingest.container_policy import ContainerPolicy, IngestSecret
 from mediastore_ingest.errors import (
     AccessDeniedError,
     HTTPStatusError,
     InvalidInputError,
     LocalStackError,
 )
+from mediastore_ingest.iam.document import ContainerPolicy, IngestSecret
 from mediastore_ingest.ingest import IngestConfig, RetryPolicy
+from mediastore_ingest.origins.s3 import BucketPolicy
 from mediastore_ingest.testing import (
     DEFAULT_S3_INGEST_ACTIONS,
     FaultPlan,
@@ -96,7 +96,7 @@ def test_arguments_are_checked() -> None:
         LocalStack(key_algorithm="dsa")  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError):
         LocalStack(faults=0.1)  # type: ignore[arg-type]
-    from mediastore_ingest.container_policy import IngestSecret
+    from mediastore_ingest.iam.document import IngestSecret
 
     same = IngestSecret("a" * 30)
     with pytest.raises(InvalidInputError):

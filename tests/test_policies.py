@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mediastore_ingest.errors import PolicyError, PolicyParseError
-from mediastore_ingest.policies import (
+from mediastore_ingest.signing.policy import (
     MAX_EPOCH,
     CannedPolicy,
     CustomPolicy,

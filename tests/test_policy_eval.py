@@ -6,16 +6,16 @@ import json
 
 import pytest
 
-from mediastore_ingest.container_policy import (
-    ContainerPolicyBuilder,
-    IngestSecret,
-)
 from mediastore_ingest.errors import (
     ContainerPolicyError,
     InvalidInputError,
     UnsupportedPolicyFeatureError,
 )
-from mediastore_ingest.policy_eval import (
+from mediastore_ingest.iam.document import (
+    ContainerPolicyBuilder,
+    IngestSecret,
+)
+from mediastore_ingest.iam.evaluate import (
     Decision,
     EvaluationResult,
     RequestContext,

@@ -30,13 +30,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 import mediastore_ingest.cli as cli_package
 from mediastore_ingest.cli import main as cli_main
-from mediastore_ingest.container_policy import ContainerPolicy, IngestSecret
 from mediastore_ingest.errors import (
     DistributionConfigError,
     InvalidInputError,
     ProvisioningError,
 )
-from mediastore_ingest.provisioning import (
+from mediastore_ingest.iam.document import ContainerPolicy, IngestSecret
+from mediastore_ingest.provisioning.provisioner import (
     IngestSetup,
     Plan,
     Provisioner,

@@ -39,9 +39,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from moto.cloudfront import models as cloudfront_models
 
 import mediastore_ingest.cli as cli_package
-from mediastore_ingest.bucket_policy import BucketPolicy, s3_object_arn
 from mediastore_ingest.cli import main as cli_main
-from mediastore_ingest.container_policy import IngestSecret
 from mediastore_ingest.distribution import (
     ingest_distribution_config,
     origin_access_control_config,
@@ -53,8 +51,10 @@ from mediastore_ingest.errors import (
     InvalidInputError,
     ProvisioningError,
 )
-from mediastore_ingest.policy_eval import Decision, RequestContext, evaluate_container_policy
-from mediastore_ingest.provisioning import (
+from mediastore_ingest.iam.document import IngestSecret
+from mediastore_ingest.iam.evaluate import Decision, RequestContext, evaluate_container_policy
+from mediastore_ingest.origins.s3 import BucketPolicy, s3_object_arn
+from mediastore_ingest.provisioning.provisioner import (
     IngestSetup,
     Plan,
     Provisioner,

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 
 from mediastore_ingest.errors import InvalidInputError
 from mediastore_ingest.ingest import IngestConfig, RetryPolicy
-from mediastore_ingest.relay import RelayConfig, SigningRelay
+from mediastore_ingest.relay.relay import RelayConfig, SigningRelay
 from mediastore_ingest.testing import FaultPlan, LocalStack
 
 FAST_RETRY = RetryPolicy(max_attempts=6, backoff_base=0.001, backoff_cap=0.01)
@@ -244,7 +244,7 @@ def test_final_failure_is_counted_logged_and_spooled(
     with LocalStack(faults=FaultPlan.always("http_503")) as stack, make_relay(
         stack, spool_dir=str(spool), prefix="ch9"
     ) as relay:
-        caplog.set_level("INFO", logger="mediastore_ingest.relay")
+        caplog.set_level("INFO", logger="mediastore_ingest.relay.relay")
         status, body = request(relay, "PUT", "/live/lost.ts", b"precious")
         assert status == 502
         assert json.loads(body)["Spooled"] == str(spool / "ch9" / "live" / "lost.ts")

@@ -8,7 +8,7 @@ import pytest
 import urllib3
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from mediastore_ingest._encoding import cf_b64encode
+from mediastore_ingest._internal.encoding import cf_b64encode
 from mediastore_ingest.errors import (
     InvalidInputError,
     MalformedSignatureError,
@@ -16,8 +16,13 @@ from mediastore_ingest.errors import (
     PolicyParseError,
     SignatureMismatchError,
 )
-from mediastore_ingest.policies import CannedPolicy, CustomPolicy, normalize_url, wildcard_match
-from mediastore_ingest.signing import UrlSigner, UrlVerifier
+from mediastore_ingest.signing.policy import (
+    CannedPolicy,
+    CustomPolicy,
+    normalize_url,
+    wildcard_match,
+)
+from mediastore_ingest.signing.signer import UrlSigner, UrlVerifier
 from mediastore_ingest.testing import LocalStack
 
 KID = "KREVIEW"
@@ -220,7 +225,7 @@ def test_edge_refuses_a_foreign_host_header():
     ],
 )
 def test_hand_made_signed_url_fields_are_checked(verifier, fields, error):
-    from mediastore_ingest.signing import SignedUrl
+    from mediastore_ingest.signing.signer import SignedUrl
 
     signed = SignedUrl("https://h/a", "c2ln", KID, **fields)
     with pytest.raises(error):

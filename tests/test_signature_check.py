@@ -22,10 +22,10 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mediastore_ingest._encoding import cf_b64encode
+from mediastore_ingest._internal.encoding import cf_b64encode
 from mediastore_ingest.errors import KeySizeWarning, SignatureMismatchError
-from mediastore_ingest.policies import CannedPolicy
-from mediastore_ingest.signing import UrlVerifier
+from mediastore_ingest.signing.policy import CannedPolicy
+from mediastore_ingest.signing.signer import UrlVerifier
 
 URL = "https://d111111abcdef8.cloudfront.net/live/seg1.ts"
 EXPIRES = 1767225600

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mediastore_ingest._encoding import cf_b64decode, cf_b64encode
+from mediastore_ingest._internal.encoding import cf_b64decode, cf_b64encode
 from mediastore_ingest.errors import (
     InvalidInputError,
     MalformedSignatureError,
@@ -27,8 +27,8 @@ from mediastore_ingest.errors import (
     UnknownKeyIdError,
     VerificationError,
 )
-from mediastore_ingest.policies import CannedPolicy, CustomPolicy
-from mediastore_ingest.signing import (
+from mediastore_ingest.signing.policy import CannedPolicy, CustomPolicy
+from mediastore_ingest.signing.signer import (
     SignedUrl,
     UrlSigner,
     UrlVerifier,
@@ -583,7 +583,7 @@ def test_verify_url_fast_lane_agrees_on_each_near_miss(
 def test_verify_url_fast_lane_takes_the_canonical_layout(rsa_key, rsa_signer, monkeypatch):
     """A signer's canned URL in wire form never reaches the general parser; anything
     else does (so the lane cannot silently stop being taken, nor take too much)."""
-    import mediastore_ingest.signing as signing
+    import mediastore_ingest.signing.signer as signing
 
     verifier = UrlVerifier({KID: rsa_key.public_key()}, cache_size=0)
     calls = []
@@ -678,7 +678,7 @@ def test_an_absurdly_long_expires_is_malformed(verifier):
 
 
 def test_lone_surrogate_in_a_url_is_a_policy_error(verifier):
-    from mediastore_ingest.policies import normalize_url
+    from mediastore_ingest.signing.policy import normalize_url
 
     with pytest.raises(PolicyError):
         normalize_url("https://h/\ud800")

@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ..errors import MediaStoreIngestError
+from mediastore_ingest.errors import MediaStoreIngestError
 
 __all__ = ["build_parser", "main"]
 

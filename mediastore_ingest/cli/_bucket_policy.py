@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..bucket_policy import BucketPolicy, BucketPolicyBuilder
-from ..errors import InvalidInputError
-from ._container_policy import _read, _report
+from mediastore_ingest.cli._container_policy import _read, _report
+from mediastore_ingest.errors import InvalidInputError
+from mediastore_ingest.origins.s3 import BucketPolicy, BucketPolicyBuilder
 
 __all__ = ["register"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from ..errors import InvalidInputError
+from mediastore_ingest.errors import InvalidInputError
 
 __all__ = ["env_value"]
 

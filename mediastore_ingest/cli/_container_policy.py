@@ -6,9 +6,14 @@ import argparse
 import sys
 from collections.abc import Iterable
 
-from ..container_policy import ContainerPolicy, ContainerPolicyBuilder, Finding, IngestSecret
-from ..errors import InvalidInputError
-from ._common import env_value
+from mediastore_ingest.cli._common import env_value
+from mediastore_ingest.errors import InvalidInputError
+from mediastore_ingest.iam.document import (
+    ContainerPolicy,
+    ContainerPolicyBuilder,
+    Finding,
+    IngestSecret,
+)
 
 __all__ = ["register"]
 

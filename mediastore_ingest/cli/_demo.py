@@ -38,9 +38,9 @@ from typing import TYPE_CHECKING
 import attrs
 import urllib3
 
-from ..bucket_policy import BucketPolicy, s3_object_arn
-from ..container_policy import Condition as PolicyCondition
-from ..container_policy import (
+from mediastore_ingest.errors import InvalidInputError, MediaStoreIngestError
+from mediastore_ingest.iam.document import Condition as PolicyCondition
+from mediastore_ingest.iam.document import (
     ContainerPolicy,
     ContainerPolicyBuilder,
     Finding,
@@ -48,13 +48,13 @@ from ..container_policy import (
     Principal,
     Statement,
 )
-from ..errors import InvalidInputError, MediaStoreIngestError
-from ..keys import KeyPair, generate_key_pair
-from ..signing import UrlSigner
+from mediastore_ingest.origins.s3 import BucketPolicy, s3_object_arn
+from mediastore_ingest.signing.keys import KeyPair, generate_key_pair
+from mediastore_ingest.signing.signer import UrlSigner
 
 if TYPE_CHECKING:
-    from ..ingest import IngestClient, IngestConfig, PutResult
-    from ..testing import LocalStack
+    from mediastore_ingest.ingest import IngestClient, IngestConfig, PutResult
+    from mediastore_ingest.testing import LocalStack
 
 __all__ = ["register"]
 
@@ -316,9 +316,9 @@ def _workflow(
 ) -> str:
     if args.origin == "s3":
         return _workflow_s3(args, report, cleanup, workdir, keep)
-    from ..ingest import IngestClient, IngestConfig
-    from ..testing import LocalStack
-    from ..testing._stack import DEFAULT_INGEST_ACTIONS
+    from mediastore_ingest.ingest import IngestClient, IngestConfig
+    from mediastore_ingest.testing import LocalStack
+    from mediastore_ingest.testing._stack import DEFAULT_INGEST_ACTIONS
 
     report.say("mediastore-ingest demo: signed live ingest through a CloudFront-like edge,"
                " all on 127.0.0.1\n")
@@ -443,8 +443,8 @@ def _workflow_s3(
     keep: Path | None,
 ) -> str:
     """The same story onto an S3 bucket behind Origin Access Control."""
-    from ..ingest import IngestClient, IngestConfig
-    from ..testing import LocalStack
+    from mediastore_ingest.ingest import IngestClient, IngestConfig
+    from mediastore_ingest.testing import LocalStack
 
     report.say("mediastore-ingest demo: signed live ingest through a CloudFront-like edge"
                " onto an S3 bucket with Origin Access Control, all on 127.0.0.1\n")
@@ -590,7 +590,7 @@ def _workflow_s3(
 def _signing_key(
     args: argparse.Namespace, report: _Report, keep: Path | None
 ) -> tuple[KeyPair, str]:
-    from ..testing._stack import _new_key_id
+    from mediastore_ingest.testing._stack import _new_key_id
 
     key_id = _new_key_id()
     if keep is not None:
@@ -676,7 +676,7 @@ def _read_back(
     report: _Report, cleanup: ExitStack, stack: LocalStack, config: IngestConfig,
     sent: dict[str, str],
 ) -> None:
-    from ..ingest import IngestClient
+    from mediastore_ingest.ingest import IngestClient
 
     playback = cleanup.enter_context(IngestClient(
         stack.playback_base_url, signer=stack.signer, config=config,
@@ -727,7 +727,7 @@ def _edge_refusals(
 ) -> tuple[Callable[..., _Check], str]:
     """Run the edge's refusal steps; return the checker and the forged URL for the
     origin-specific refusals that follow."""
-    from ..testing._stack import _new_key_id
+    from mediastore_ingest.testing._stack import _new_key_id
 
     pool = cleanup.enter_context(urllib3.PoolManager(
         retries=False, ca_certs=stack.ca_bundle, timeout=urllib3.Timeout(10)

@@ -10,8 +10,9 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import InvalidInputError
-from ..keys import (
+from mediastore_ingest.cli._common import env_value
+from mediastore_ingest.errors import InvalidInputError
+from mediastore_ingest.signing.keys import (
     PublicKey,
     generate_key_pair,
     key_fingerprint,
@@ -19,7 +20,6 @@ from ..keys import (
     load_public_key,
     public_key_pem,
 )
-from ._common import env_value
 
 __all__ = ["register"]
 

@@ -11,17 +11,17 @@ from typing import Any
 import attrs
 import botocore.session
 
-from ..container_policy import IngestSecret
-from ..distribution import ingest_distribution_config, playback_distribution_config
-from ..errors import InvalidInputError
-from ..provisioning import (
+from mediastore_ingest.cli._common import env_value
+from mediastore_ingest.distribution import ingest_distribution_config, playback_distribution_config
+from mediastore_ingest.errors import InvalidInputError
+from mediastore_ingest.iam.document import IngestSecret
+from mediastore_ingest.provisioning.provisioner import (
     Provisioner,
     ProvisioningSpec,
     live_cors_rules,
     live_lifecycle_policy,
     secret_gated_container_policy,
 )
-from ._common import env_value
 
 __all__ = ["register"]
 

@@ -8,8 +8,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import InvalidInputError
-from ..ingest import (
+from mediastore_ingest.errors import InvalidInputError
+from mediastore_ingest.ingest import (
     IngestClient,
     IngestConfig,
     ProgressLine,
@@ -18,8 +18,8 @@ from ..ingest import (
     RetryPolicy,
     live_cache_control,
 )
-from ..ingest._media import is_manifest
-from ..signing import UrlSigner
+from mediastore_ingest.ingest._media import is_manifest
+from mediastore_ingest.signing.signer import UrlSigner
 
 __all__ = ["register"]
 

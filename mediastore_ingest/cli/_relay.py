@@ -11,16 +11,16 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from ..errors import InvalidInputError
-from ..ingest import IngestConfig, RetryPolicy
-from ..provisioning import IngestSetup
-from ..relay import DEFAULT_CACHE_RULES, RelayConfig, SigningRelay
-from ..signing import UrlSigner
-from ._common import env_value
+from mediastore_ingest.cli._common import env_value
+from mediastore_ingest.errors import InvalidInputError
+from mediastore_ingest.ingest import IngestConfig, RetryPolicy
+from mediastore_ingest.provisioning.provisioner import IngestSetup
+from mediastore_ingest.relay.relay import DEFAULT_CACHE_RULES, RelayConfig, SigningRelay
+from mediastore_ingest.signing.signer import UrlSigner
 
 __all__ = ["register"]
 
-logger = logging.getLogger("mediastore_ingest.relay")
+logger = logging.getLogger("mediastore_ingest.relay.relay")
 
 
 def _shown(text: str) -> str:

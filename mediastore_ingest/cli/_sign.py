@@ -12,10 +12,10 @@ import sys
 import time
 from typing import Any
 
-from ..errors import InvalidInputError, VerificationError
-from ..policies import CannedPolicy, CustomPolicy, Policy
-from ..signing import UrlSigner, UrlVerifier
-from ._common import env_value
+from mediastore_ingest.cli._common import env_value
+from mediastore_ingest.errors import InvalidInputError, VerificationError
+from mediastore_ingest.signing.policy import CannedPolicy, CustomPolicy, Policy
+from mediastore_ingest.signing.signer import UrlSigner, UrlVerifier
 
 __all__ = ["parse_time", "register"]
 

@@ -8,7 +8,7 @@ default :class:`Urllib3Transport` and the :class:`MockTransport` test double.
 
 from __future__ import annotations
 
-from ._client import (
+from mediastore_ingest.ingest._client import (
     IngestClient,
     IngestConfig,
     ListItem,
@@ -18,7 +18,7 @@ from ._client import (
     PutRequest,
     PutResult,
 )
-from ._media import (
+from mediastore_ingest.ingest._media import (
     MEDIA_TYPES,
     guess_content_type,
     live_cache_control,
@@ -27,9 +27,16 @@ from ._media import (
     validate_s3_content_type,
     validate_s3_key,
 )
-from ._progress import ProgressLine
-from ._retry import RetryPolicy, parse_retry_after
-from ._transport import Headers, MockTransport, Request, Response, Transport, Urllib3Transport
+from mediastore_ingest.ingest._progress import ProgressLine
+from mediastore_ingest.ingest._retry import RetryPolicy, parse_retry_after
+from mediastore_ingest.ingest._transport import (
+    Headers,
+    MockTransport,
+    Request,
+    Response,
+    Transport,
+    Urllib3Transport,
+)
 
 __all__ = [
     "MEDIA_TYPES",

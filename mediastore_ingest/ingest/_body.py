@@ -23,9 +23,9 @@ import os
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO, Union
 
-from ..errors import InvalidInputError
-from ._retry import Rewindable
-from ._transport import BodyReadError, raise_original
+from mediastore_ingest.errors import InvalidInputError
+from mediastore_ingest.ingest._retry import Rewindable
+from mediastore_ingest.ingest._transport import BodyReadError, raise_original
 
 __all__ = ["Body", "BodySource", "make_body"]
 

@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 import attrs
 
-from ..errors import (
+from mediastore_ingest.errors import (
     AccessDeniedError,
     HTTPStatusError,
     IngestError,
@@ -31,10 +31,8 @@ from ..errors import (
     InvalidPathError,
     ObjectNotFoundError,
 )
-from ..policies import MAX_EPOCH, CustomPolicy, normalize_url
-from ..signing import UrlSigner
-from ._body import BodySource, in_memory, make_body
-from ._media import (
+from mediastore_ingest.ingest._body import BodySource, in_memory, make_body
+from mediastore_ingest.ingest._media import (
     CacheControlRule,
     guess_content_type,
     validate_content_type,
@@ -42,9 +40,14 @@ from ._media import (
     validate_s3_content_type,
     validate_s3_key,
 )
-from ._progress import Subscribers
-from ._retry import RetryableResponse, RetryPolicy, parse_retry_after, run_with_retries
-from ._transport import (
+from mediastore_ingest.ingest._progress import Subscribers
+from mediastore_ingest.ingest._retry import (
+    RetryableResponse,
+    RetryPolicy,
+    parse_retry_after,
+    run_with_retries,
+)
+from mediastore_ingest.ingest._transport import (
     BodyReadError,
     Headers,
     Request,
@@ -53,6 +56,8 @@ from ._transport import (
     Urllib3Transport,
     raise_original,
 )
+from mediastore_ingest.signing.policy import MAX_EPOCH, CustomPolicy, normalize_url
+from mediastore_ingest.signing.signer import UrlSigner
 
 __all__ = [
     "IngestClient",
@@ -592,7 +597,7 @@ class IngestClient:
         inside the origin's region. Give a botocore ``session`` (a client is made for
         ``container_endpoint`` with botocore's own retries off, since this client
         retries) or a ready ``client``. Same API and errors as the edge client."""
-        from ._direct import BotocoreTransport
+        from mediastore_ingest.ingest._direct import BotocoreTransport
 
         for name in ("signer", "policy", "auth", "transport"):
             if name in kwargs:

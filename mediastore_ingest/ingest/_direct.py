@@ -19,11 +19,17 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from ..errors import InvalidInputError, TransportError
-from ._transport import BodyReadError, Request, Response, load_ca_bundle, raise_original
+from mediastore_ingest.errors import InvalidInputError, TransportError
+from mediastore_ingest.ingest._transport import (
+    BodyReadError,
+    Request,
+    Response,
+    load_ca_bundle,
+    raise_original,
+)
 
 if TYPE_CHECKING:
-    from ._client import IngestConfig
+    from mediastore_ingest.ingest._client import IngestConfig
 
 __all__ = ["BotocoreTransport"]
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from ..errors import InvalidContentTypeError, InvalidInputError, InvalidPathError
+from mediastore_ingest.errors import InvalidContentTypeError, InvalidInputError, InvalidPathError
 
 __all__ = [
     "DEFAULT_CONTENT_TYPE",

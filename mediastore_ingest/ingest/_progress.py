@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TextIO
 
-from ..errors import InvalidInputError
+from mediastore_ingest.errors import InvalidInputError
 
 __all__ = ["ProgressLine", "Subscribers"]
 

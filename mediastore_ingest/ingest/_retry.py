@@ -21,7 +21,7 @@ from typing import TypeVar
 
 import attrs
 
-from ..errors import (
+from mediastore_ingest.errors import (
     BodyNotRetryableError,
     HTTPStatusError,
     IngestError,

@@ -22,7 +22,7 @@ import urllib3
 from urllib3.connectionpool import HTTPConnectionPool
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 
-from ..errors import InvalidInputError, TransportError
+from mediastore_ingest.errors import InvalidInputError, TransportError
 
 __all__ = [
     "Headers",

@@ -12,19 +12,34 @@ with Origin Access Control: ``LocalStack(origin="s3")``.
 
 from __future__ import annotations
 
-from .._httpserver import LocalHTTPServer, RecordedRequest, RequestHandler
-from ._bucket import MAX_S3_OBJECT_SIZE, LocalBucket
-from ._container import (
+from mediastore_ingest.server.base import LocalHTTPServer, RecordedRequest, RequestHandler
+from mediastore_ingest.testing._bucket import MAX_S3_OBJECT_SIZE, LocalBucket
+from mediastore_ingest.testing._container import (
     DEFAULT_CREDENTIALS,
     LocalContainer,
     LocalCredential,
     StoredObject,
 )
-from ._edge import INGEST_METHODS, PLAYBACK_METHODS, ForwardedRequest, LocalEdge
-from ._faults import ALL_FAULT_KINDS, Fault, FaultKind, FaultPlan, FaultSchedule
-from ._oac import OriginAccessControl
-from ._stack import DEFAULT_INGEST_ACTIONS, DEFAULT_S3_INGEST_ACTIONS, LocalStack
-from ._tls import LocalCA
+from mediastore_ingest.testing._edge import (
+    INGEST_METHODS,
+    PLAYBACK_METHODS,
+    ForwardedRequest,
+    LocalEdge,
+)
+from mediastore_ingest.testing._faults import (
+    ALL_FAULT_KINDS,
+    Fault,
+    FaultKind,
+    FaultPlan,
+    FaultSchedule,
+)
+from mediastore_ingest.testing._oac import OriginAccessControl
+from mediastore_ingest.testing._stack import (
+    DEFAULT_INGEST_ACTIONS,
+    DEFAULT_S3_INGEST_ACTIONS,
+    LocalStack,
+)
+from mediastore_ingest.testing._tls import LocalCA
 
 __all__ = [
     "ALL_FAULT_KINDS",

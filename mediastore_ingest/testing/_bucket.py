@@ -22,7 +22,7 @@ What it checks, as S3 does:
   streaming payloads are not implemented (``501``);
 * ``Content-MD5`` (``BadDigest``), ``x-amz-checksum-*`` headers, 5 GiB objects;
 * the bucket policy, evaluated with
-  :func:`~mediastore_ingest.policy_eval.evaluate_container_policy` on ``s3:*``
+  :func:`~mediastore_ingest.iam.evaluate.evaluate_container_policy` on ``s3:*``
   actions and ``arn:aws:s3:::<bucket>/<key>`` resources (``arn:aws:s3:::<bucket>``
   for listing). A :class:`~mediastore_ingest.testing.LocalCredential` with
   ``principal="cloudfront.amazonaws.com"`` and ``source_arn=<distribution ARN>``
@@ -56,13 +56,13 @@ from typing import cast
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 from xml.sax.saxutils import escape
 
-from .._httpserver import RequestHandler
-from ..bucket_policy import bucket_arn, check_bucket_name, s3_object_arn
-from ..container_policy import ContainerPolicy
-from ..errors import InvalidInputError, MediaStoreIngestError, RequestBodyError
-from ..policy_eval import Decision, RequestContext, evaluate_container_policy
-from ._checks import as_bytes, check_header_value, check_int, check_str
-from ._container import (
+from mediastore_ingest._internal.validate import as_bytes, check_header_value, check_int, check_str
+from mediastore_ingest.errors import InvalidInputError, MediaStoreIngestError, RequestBodyError
+from mediastore_ingest.iam.document import ContainerPolicy
+from mediastore_ingest.iam.evaluate import Decision, RequestContext, evaluate_container_policy
+from mediastore_ingest.origins.s3 import bucket_arn, check_bucket_name, s3_object_arn
+from mediastore_ingest.server.base import RequestHandler
+from mediastore_ingest.testing._container import (
     LocalCredential,
     SigV4Failure,
     StoredObject,
@@ -74,7 +74,7 @@ from ._container import (
     evaluate_request,
     verify_sigv4,
 )
-from ._tls import LocalCA
+from mediastore_ingest.testing._tls import LocalCA
 
 __all__ = ["MAX_S3_OBJECT_SIZE", "LocalBucket"]
 

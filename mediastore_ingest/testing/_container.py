@@ -3,7 +3,7 @@
 It speaks the MediaStore data API (``PutObject``, ``GetObject`` with ``Range``,
 ``DescribeObject``, ``DeleteObject``, ``ListItems``) closely enough for botocore's own
 ``mediastore-data`` client, verifies SigV4 signatures with botocore's signer, and
-enforces a container policy with :func:`mediastore_ingest.policy_eval.evaluate_container_policy`
+enforces a container policy with :func:`mediastore_ingest.iam.evaluate.evaluate_container_policy`
 using the real connection's facts (``aws:SecureTransport``, ``aws:UserAgent``,
 ``aws:SourceIp``).
 
@@ -39,25 +39,7 @@ from botocore.auth import S3SigV4Auth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from .._httpserver import LocalHTTPServer, RequestHandler
-from ..container_policy import (
-    ContainerPolicy,
-    ContainerPolicyBuilder,
-    container_arn,
-    mediastore_object_arn,
-)
-from ..errors import (
-    InvalidContentTypeError,
-    InvalidInputError,
-    InvalidPathError,
-    LocalStackError,
-    MediaStoreIngestError,
-    ObjectNotFoundError,
-    RequestBodyError,
-)
-from ..ingest import validate_content_type, validate_path
-from ..policy_eval import EvaluationResult, RequestContext, evaluate_container_policy
-from ._checks import (
+from mediastore_ingest._internal.validate import (
     as_bytes,
     check_callable,
     check_credentials,
@@ -69,7 +51,29 @@ from ._checks import (
     check_port,
     check_str,
 )
-from ._tls import LocalCA, bind_with_ca
+from mediastore_ingest.errors import (
+    InvalidContentTypeError,
+    InvalidInputError,
+    InvalidPathError,
+    LocalStackError,
+    MediaStoreIngestError,
+    ObjectNotFoundError,
+    RequestBodyError,
+)
+from mediastore_ingest.iam.document import (
+    ContainerPolicy,
+    ContainerPolicyBuilder,
+    container_arn,
+    mediastore_object_arn,
+)
+from mediastore_ingest.iam.evaluate import (
+    EvaluationResult,
+    RequestContext,
+    evaluate_container_policy,
+)
+from mediastore_ingest.ingest import validate_content_type, validate_path
+from mediastore_ingest.server.base import LocalHTTPServer, RequestHandler
+from mediastore_ingest.testing._tls import LocalCA, bind_with_ca
 
 __all__ = [
     "DEFAULT_CREDENTIALS",

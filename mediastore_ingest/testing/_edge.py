@@ -45,24 +45,7 @@ import urllib3
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 from urllib3.exceptions import ReadTimeoutError
 
-from .._httpserver import (
-    SECRET_HEADERS,
-    LocalHTTPServer,
-    RequestHandler,
-    _target_repr,
-    redact_headers,
-)
-from ..errors import (
-    InvalidInputError,
-    LocalStackError,
-    MalformedSignatureError,
-    RequestBodyError,
-    UnknownKeyIdError,
-    VerificationError,
-)
-from ..policies import RESERVED_QUERY_PARAMS, Policy
-from ..signing import COOKIE_NAMES, PublicKeySource, UrlVerifier
-from ._checks import (
+from mediastore_ingest._internal.validate import (
     check_callable,
     check_int,
     check_number,
@@ -72,10 +55,27 @@ from ._checks import (
     check_strs,
     parse_http_url,
 )
-from ._container import LocalContainer
-from ._faults import Fault, FaultKind, FaultPlan
-from ._oac import OriginAccessControl
-from ._tls import LocalCA, bind_with_ca
+from mediastore_ingest.errors import (
+    InvalidInputError,
+    LocalStackError,
+    MalformedSignatureError,
+    RequestBodyError,
+    UnknownKeyIdError,
+    VerificationError,
+)
+from mediastore_ingest.server.base import (
+    SECRET_HEADERS,
+    LocalHTTPServer,
+    RequestHandler,
+    _target_repr,
+    redact_headers,
+)
+from mediastore_ingest.signing.policy import RESERVED_QUERY_PARAMS, Policy
+from mediastore_ingest.signing.signer import COOKIE_NAMES, PublicKeySource, UrlVerifier
+from mediastore_ingest.testing._container import LocalContainer
+from mediastore_ingest.testing._faults import Fault, FaultKind, FaultPlan
+from mediastore_ingest.testing._oac import OriginAccessControl
+from mediastore_ingest.testing._tls import LocalCA, bind_with_ca
 
 __all__ = [
     "FORBIDDEN_ORIGIN_HEADERS",

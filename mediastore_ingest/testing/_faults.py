@@ -36,8 +36,8 @@ from typing import Literal, cast
 
 import attrs
 
-from ..errors import InvalidInputError
-from ._checks import check_int
+from mediastore_ingest._internal.validate import check_int
+from mediastore_ingest.errors import InvalidInputError
 
 __all__ = ["ALL_FAULT_KINDS", "Fault", "FaultKind", "FaultPlan", "FaultSchedule"]
 

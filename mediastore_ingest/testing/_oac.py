@@ -17,8 +17,8 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from ..errors import InvalidInputError
-from ._checks import parse_http_url
+from mediastore_ingest._internal.validate import parse_http_url
+from mediastore_ingest.errors import InvalidInputError
 
 __all__ = ["EMPTY_SHA256", "OriginAccessControl"]
 

@@ -35,8 +35,15 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..bucket_policy import BucketPolicy, BucketPolicyBuilder, check_bucket_name, distribution_arn
-from ..container_policy import (
+from mediastore_ingest._internal.validate import (
+    check_callable,
+    check_optional_str,
+    check_path,
+    check_str,
+    check_strs,
+)
+from mediastore_ingest.errors import InvalidInputError, LocalStackError
+from mediastore_ingest.iam.document import (
     ContainerPolicy,
     ContainerPolicyBuilder,
     IngestSecret,
@@ -44,19 +51,27 @@ from ..container_policy import (
     _check_container,
     _check_region,
 )
-from ..errors import InvalidInputError, LocalStackError
-from ..keys import KeyPair, PublicKey, generate_key_pair
-from ..signing import HashAlgorithm, UrlSigner
-from ._bucket import LocalBucket
-from ._checks import check_callable, check_optional_str, check_path, check_str, check_strs
-from ._container import DEFAULT_CREDENTIALS, LocalContainer, LocalCredential
-from ._edge import INGEST_METHODS, PLAYBACK_METHODS, LocalEdge
-from ._faults import FaultPlan
-from ._oac import OriginAccessControl
-from ._tls import LocalCA
+from mediastore_ingest.origins.s3 import (
+    BucketPolicy,
+    BucketPolicyBuilder,
+    check_bucket_name,
+    distribution_arn,
+)
+from mediastore_ingest.signing.keys import KeyPair, PublicKey, generate_key_pair
+from mediastore_ingest.signing.signer import HashAlgorithm, UrlSigner
+from mediastore_ingest.testing._bucket import LocalBucket
+from mediastore_ingest.testing._container import (
+    DEFAULT_CREDENTIALS,
+    LocalContainer,
+    LocalCredential,
+)
+from mediastore_ingest.testing._edge import INGEST_METHODS, PLAYBACK_METHODS, LocalEdge
+from mediastore_ingest.testing._faults import FaultPlan
+from mediastore_ingest.testing._oac import OriginAccessControl
+from mediastore_ingest.testing._tls import LocalCA
 
 if TYPE_CHECKING:
-    from ..ingest import IngestClient
+    from mediastore_ingest.ingest import IngestClient
 
 __all__ = ["DEFAULT_INGEST_ACTIONS", "DEFAULT_S3_INGEST_ACTIONS", "LocalStack"]
 
@@ -576,7 +591,7 @@ class LocalStack:
         return self._client(self.playback_base_url, kwargs)
 
     def _client(self, base_url: str, kwargs: dict[str, Any]) -> IngestClient:
-        from ..ingest import IngestClient, IngestConfig
+        from mediastore_ingest.ingest import IngestClient, IngestConfig
 
         kwargs.setdefault("signer", self.signer)
         kwargs.setdefault(

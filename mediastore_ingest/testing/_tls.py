@@ -27,8 +27,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from ..errors import InvalidInputError, LocalStackError
-from ._checks import check_callable, check_path
+from mediastore_ingest._internal.validate import check_callable, check_path
+from mediastore_ingest.errors import InvalidInputError, LocalStackError
 
 __all__ = ["DEFAULT_HOSTS", "LocalCA"]
 

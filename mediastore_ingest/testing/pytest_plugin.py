@@ -31,12 +31,12 @@ fixtures are available in every test without an import. Each runs on loopback on
 ``mediastore_signer``
     The stack's :class:`~mediastore_ingest.UrlSigner` (trusted by both edges).
 ``mediastore_key_pair``
-    The stack's :class:`~mediastore_ingest.keys.KeyPair`.
+    The stack's :class:`~mediastore_ingest.signing.keys.KeyPair`.
 ``mediastore_secret``
     The :class:`~mediastore_ingest.IngestSecret` the ingest edge sends as
     ``User-Agent`` to the container.
 ``mediastore_container_policy``
-    The :class:`~mediastore_ingest.container_policy.ContainerPolicy` the container
+    The :class:`~mediastore_ingest.iam.document.ContainerPolicy` the container
     enforces.
 ``mediastore_origin``
     What the edges forward to, whichever the origin: the
@@ -62,16 +62,16 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .._httpserver import Redacted
+from mediastore_ingest.server.base import Redacted
 
 if TYPE_CHECKING:
-    from ..container_policy import ContainerPolicy, IngestSecret
-    from ..keys import KeyPair
-    from ..signing import UrlSigner
-    from ._bucket import LocalBucket
-    from ._container import LocalContainer
-    from ._edge import LocalEdge
-    from ._stack import LocalStack
+    from mediastore_ingest.iam.document import ContainerPolicy, IngestSecret
+    from mediastore_ingest.signing.keys import KeyPair
+    from mediastore_ingest.signing.signer import UrlSigner
+    from mediastore_ingest.testing._bucket import LocalBucket
+    from mediastore_ingest.testing._container import LocalContainer
+    from mediastore_ingest.testing._edge import LocalEdge
+    from mediastore_ingest.testing._stack import LocalStack
 
 __all__ = [
     "mediastore_bucket",
@@ -98,7 +98,7 @@ def mediastore_stack_options() -> dict[str, Any]:
 @pytest.fixture
 def mediastore_stack(mediastore_stack_options: dict[str, Any]) -> Iterator[LocalStack]:
     """A running :class:`~mediastore_ingest.testing.LocalStack`, stopped after the test."""
-    from ._stack import LocalStack
+    from mediastore_ingest.testing._stack import LocalStack
 
     with LocalStack(**mediastore_stack_options) as stack:
         yield stack
@@ -107,7 +107,7 @@ def mediastore_stack(mediastore_stack_options: dict[str, Any]) -> Iterator[Local
 @pytest.fixture(scope="session")
 def mediastore_stack_session() -> Iterator[LocalStack]:
     """One :class:`~mediastore_ingest.testing.LocalStack` shared by the whole session."""
-    from ._stack import LocalStack
+    from mediastore_ingest.testing._stack import LocalStack
 
     with LocalStack() as stack:
         yield stack

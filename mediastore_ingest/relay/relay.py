@@ -50,7 +50,7 @@ What the relay does with each request:
 * ``DELETE`` is forwarded only with ``allow_delete`` (else ``405``);
 * ``GET /metrics`` answers Prometheus text (requests, bytes, upload latency
   histogram, retries, failures, spooled); ``GET /healthz`` answers ``ok``;
-* logs one status line per object (logger ``mediastore_ingest.relay``, INFO);
+* logs one status line per object (logger ``mediastore_ingest.relay.relay``, INFO);
 * :meth:`SigningRelay.close` stops accepting, lets in-flight uploads finish (up to
   ``shutdown_timeout``), then closes the connections.
 """
@@ -76,8 +76,7 @@ from urllib.parse import unquote, urlsplit
 
 import attrs
 
-from ._httpserver import LocalHTTPServer, RequestHandler
-from .errors import (
+from mediastore_ingest.errors import (
     BodyNotRetryableError,
     IngestError,
     InvalidInputError,
@@ -86,7 +85,7 @@ from .errors import (
     RequestBodyError,
     RetriesExhaustedError,
 )
-from .ingest import (
+from mediastore_ingest.ingest import (
     IngestClient,
     IngestConfig,
     PutResult,
@@ -94,8 +93,9 @@ from .ingest import (
     validate_content_type,
     validate_path,
 )
-from .ingest._media import MANIFEST_EXTENSIONS, _check_str
-from .signing import UrlSigner
+from mediastore_ingest.ingest._media import MANIFEST_EXTENSIONS, _check_str
+from mediastore_ingest.server.base import LocalHTTPServer, RequestHandler
+from mediastore_ingest.signing.signer import UrlSigner
 
 __all__ = [
     "DEFAULT_CACHE_RULES",

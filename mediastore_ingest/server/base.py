@@ -1,6 +1,6 @@
 """A small threaded HTTP/1.1 server base: the local test servers and the relay.
 
-Layer 7's shared plumbing: :mod:`mediastore_ingest.relay` and
+Layer 7's shared plumbing: :mod:`mediastore_ingest.relay.relay` and
 :mod:`mediastore_ingest.testing` both build on it, so it lives outside ``testing``.
 
 :class:`LocalHTTPServer` runs a :class:`RequestHandler` subclass on loopback in a
@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 import attrs
 
-from .errors import InvalidInputError, LocalStackError, RequestBodyError
+from mediastore_ingest.errors import InvalidInputError, LocalStackError, RequestBodyError
 
 __all__ = [
     "SECRET_HEADERS",

@@ -29,9 +29,9 @@ from typing import Literal, TypeVar
 
 import attrs
 
-from ._encoding import compact_json
-from .errors import ContainerPolicyError, InvalidInputError
-from .policies import wildcard_match
+from mediastore_ingest._internal.encoding import compact_json
+from mediastore_ingest.errors import ContainerPolicyError, InvalidInputError
+from mediastore_ingest.signing.policy import wildcard_match
 
 __all__ = [
     "MAX_POLICY_LENGTH",

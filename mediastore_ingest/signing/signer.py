@@ -27,8 +27,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from ._encoding import cf_b64decode, cf_b64encode
-from .errors import (
+from mediastore_ingest._internal.encoding import cf_b64decode, cf_b64encode
+from mediastore_ingest.errors import (
     InvalidInputError,
     MalformedSignatureError,
     PolicyError,
@@ -41,7 +41,7 @@ from .errors import (
     SourceIpMismatchError,
     UnknownKeyIdError,
 )
-from .keys import (
+from mediastore_ingest.signing.keys import (
     PrivateKey,
     PublicKey,
     check_private_key,
@@ -49,7 +49,7 @@ from .keys import (
     load_private_key,
     load_public_key,
 )
-from .policies import (
+from mediastore_ingest.signing.policy import (
     _CANNED_HEAD,
     _CANNED_MIDDLE,
     _CANNED_TAIL,
@@ -154,7 +154,7 @@ class UrlSigner:
     """Signs CloudFront URLs and cookies with one key.
 
     ``private_key`` is a loaded RSA / ECDSA P-256 key or anything
-    :func:`~mediastore_ingest.keys.load_private_key` reads (PEM/DER bytes, PEM text,
+    :func:`~mediastore_ingest.signing.keys.load_private_key` reads (PEM/DER bytes, PEM text,
     a path). ``hash_algorithm`` is ``"SHA1"`` (CloudFront's default) or ``"SHA256"``.
     ``clock`` returns epoch seconds and is only read to resolve relative expiries
     (``expires=timedelta(...)``). ``cache_size`` bounds the signature cache.
@@ -505,7 +505,7 @@ class UrlVerifier:
     """Checks signed URLs and cookies as CloudFront does, against trusted keys.
 
     ``public_keys`` maps key IDs to public keys (or anything
-    :func:`~mediastore_ingest.keys.load_public_key` reads): a key group. Each failure
+    :func:`~mediastore_ingest.signing.keys.load_public_key` reads): a key group. Each failure
     raises its own :class:`~mediastore_ingest.errors.VerificationError` subclass.
     The outcome of each signature check is cached by (key, signature, policy), so an
     edge that sees the same wildcard cookie on every request verifies it once; expiry,

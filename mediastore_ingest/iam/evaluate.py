@@ -9,7 +9,7 @@ IAM rules implemented (resource-based policy, one account, no identity policies)
   implicitly denied;
 * ``Action``/``NotAction`` match with ``*``/``?`` wildcards, case-insensitively;
   ``Resource``/``NotResource`` case-sensitively (all wildcard matching, ``StringLike``
-  and ``ArnLike`` included, is :func:`~mediastore_ingest.policies.wildcard_match`:
+  and ``ArnLike`` included, is :func:`~mediastore_ingest.signing.policy.wildcard_match`:
   linear time, no regex backtracking);
 * ``Principal``/``NotPrincipal``: ``"*"`` and ``{"AWS": "*"}`` match everyone,
   anonymous callers included; ``{"AWS": "<account>"}`` or
@@ -65,7 +65,12 @@ from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 
 import attrs
 
-from .container_policy import (
+from mediastore_ingest.errors import (
+    ContainerPolicyError,
+    InvalidInputError,
+    UnsupportedPolicyFeatureError,
+)
+from mediastore_ingest.iam.document import (
     Condition,
     ContainerPolicy,
     Principal,
@@ -73,8 +78,7 @@ from .container_policy import (
     container_arn,
     mediastore_object_arn,
 )
-from .errors import ContainerPolicyError, InvalidInputError, UnsupportedPolicyFeatureError
-from .policies import wildcard_match
+from mediastore_ingest.signing.policy import wildcard_match
 
 __all__ = [
     "Decision",

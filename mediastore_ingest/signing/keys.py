@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
-from .errors import (
+from mediastore_ingest.errors import (
     InvalidInputError,
     KeyLoadError,
     KeyMaterialError,

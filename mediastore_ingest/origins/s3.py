@@ -30,8 +30,9 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import attrs
 
-from ._encoding import compact_json
-from .container_policy import (
+from mediastore_ingest._internal.encoding import compact_json
+from mediastore_ingest.errors import ContainerPolicyError, InvalidInputError
+from mediastore_ingest.iam.document import (
     Condition,
     ContainerPolicy,
     Finding,
@@ -45,7 +46,6 @@ from .container_policy import (
     _items,
     _shown,
 )
-from .errors import ContainerPolicyError, InvalidInputError
 
 __all__ = [
     "CLOUDFRONT_SERVICE_PRINCIPAL",

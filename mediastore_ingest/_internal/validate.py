@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
-from ..errors import InvalidInputError
+from mediastore_ingest.errors import InvalidInputError
 
 __all__ = [
     "as_bytes",

@@ -53,34 +53,34 @@ from botocore import xform_name
 from botocore.exceptions import BotoCoreError, ClientError
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from .bucket_policy import (
-    S3_INGEST_ACTIONS,
-    BucketPolicy,
-    BucketPolicyBuilder,
-    bucket_arn,
-    check_bucket_name,
-)
-from .container_policy import (
-    ContainerPolicy,
-    ContainerPolicyBuilder,
-    IngestSecret,
-    _shown,
-)
-from .distribution import (
+from mediastore_ingest.distribution import (
     ingest_distribution_config,
     origin_access_control_config,
     playback_distribution_config,
     s3_origin_domain,
     validate_origin_domain,
 )
-from .errors import (
+from mediastore_ingest.errors import (
     ContainerPolicyError,
     DistributionConfigError,
     InvalidInputError,
     KeySizeWarning,
     ProvisioningError,
 )
-from .keys import load_public_key
+from mediastore_ingest.iam.document import (
+    ContainerPolicy,
+    ContainerPolicyBuilder,
+    IngestSecret,
+    _shown,
+)
+from mediastore_ingest.origins.s3 import (
+    S3_INGEST_ACTIONS,
+    BucketPolicy,
+    BucketPolicyBuilder,
+    bucket_arn,
+    check_bucket_name,
+)
+from mediastore_ingest.signing.keys import load_public_key
 
 if TYPE_CHECKING:  # pragma: no cover
     import botocore.session

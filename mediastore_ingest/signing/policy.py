@@ -24,8 +24,8 @@ from urllib.parse import parse_qsl
 
 import attrs
 
-from ._encoding import compact_json
-from .errors import InvalidInputError, PolicyError, PolicyParseError
+from mediastore_ingest._internal.encoding import compact_json
+from mediastore_ingest.errors import InvalidInputError, PolicyError, PolicyParseError
 
 __all__ = [
     "MAX_EPOCH",
