@@ -21,7 +21,7 @@ from botocore.signers import CloudFrontSigner
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from mediastore_ingest._internal.encoding import cf_b64decode
+from mediastore_ingest._internal.b64 import cf_b64decode
 from mediastore_ingest.signing.policy import CannedPolicy, CustomPolicy
 from mediastore_ingest.signing.signer import UrlSigner, UrlVerifier
 

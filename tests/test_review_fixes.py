@@ -8,7 +8,7 @@ import pytest
 import urllib3
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from mediastore_ingest._internal.encoding import cf_b64encode
+from mediastore_ingest._internal.b64 import cf_b64encode
 from mediastore_ingest.errors import (
     InvalidInputError,
     MalformedSignatureError,

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mediastore_ingest._internal.encoding import cf_b64encode
+from mediastore_ingest._internal.b64 import cf_b64encode
 from mediastore_ingest.errors import KeySizeWarning, SignatureMismatchError
 from mediastore_ingest.signing.policy import CannedPolicy
 from mediastore_ingest.signing.signer import UrlVerifier

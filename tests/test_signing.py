@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mediastore_ingest._internal.encoding import cf_b64decode, cf_b64encode
+from mediastore_ingest._internal.b64 import cf_b64decode, cf_b64encode
 from mediastore_ingest.errors import (
     InvalidInputError,
     MalformedSignatureError,

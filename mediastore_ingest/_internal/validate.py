@@ -1,23 +1,33 @@
-"""Argument checks shared by the local test servers.
+"""Composable argument checks, defined once and combined per field.
 
-Each check raises :class:`~mediastore_ingest.errors.InvalidInputError` naming the
-argument and showing the (short) repr of what was given. Checks are cheap and run
-before a server makes anything (temporary directory, CA, socket), so a refused
-argument leaves nothing behind. Never pass a secret as ``value``: it is shown.
+Each check is an attrs validator (``attrs.field(validator=int_in(1))``) and can check a
+plain function argument too (``check("port", port, int_in(0, 65535))``). A refused value
+raises :class:`~mediastore_ingest.errors.InvalidInputError` naming the argument and
+showing the value the way :func:`~mediastore_ingest._internal.show.shown` does (a
+container or a long str is described, never printed: it may hold a secret).
+
+The ``check_*`` functions below are the common combinations, for code that checks
+arguments before it makes anything (a temporary directory, a CA, a socket), so a
+refused argument leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import SplitResult, urlsplit
 
+import attrs
+
+from mediastore_ingest._internal.show import shown, type_name
 from mediastore_ingest.errors import InvalidInputError
 
 __all__ = [
+    "Validator",
     "as_bytes",
+    "check",
     "check_callable",
     "check_credentials",
     "check_header_value",
@@ -28,74 +38,198 @@ __all__ = [
     "check_port",
     "check_str",
     "check_strs",
+    "instance_of",
+    "int_in",
+    "is_bool",
+    "is_callable",
+    "number",
+    "one_line",
+    "one_of",
+    "optional",
     "parse_http_url",
+    "str_items",
+    "text",
 ]
 
-
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+_T = TypeVar("_T")
 
 
-def _fail(name: str, expected: str, value: object) -> InvalidInputError:
-    return InvalidInputError(f"{name} must be {expected}, not {_shown(value)}")
+class _Named(NamedTuple):
+    """What a check needs of an attrs attribute: its name."""
+
+    name: str
+
+
+@attrs.frozen(repr=False)
+class Validator:
+    """One check: ``test(value)`` must hold; ``expected`` says what was wanted.
+
+    ``show_value=False`` names the value's type only (for values that may be secrets
+    whatever their type, such as a proxy URL given as bytes).
+    """
+
+    expected: str
+    test: Callable[[Any], bool]
+    show_value: bool = True
+
+    def __call__(self, instance: object, attribute: Any, value: object) -> None:
+        if not self.test(value):
+            seen = shown(value) if self.show_value else type_name(value)
+            raise InvalidInputError(f"{attribute.name} must be {self.expected}, not {seen}")
+
+    def __repr__(self) -> str:
+        return f"<validator: {self.expected}>"
+
+
+def check(name: str, value: _T, validator: Callable[[object, Any, object], None]) -> _T:
+    """Run ``validator`` (any attrs validator) on a function argument; returns ``value``."""
+    validator(None, _Named(name), value)
+    return value
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def int_in(minimum: int | None = None, maximum: int | None = None) -> Validator:
+    """An int (not a bool) in ``[minimum, maximum]``."""
+    if maximum is None:
+        bounds = "" if minimum is None else f" >= {minimum}"
+    else:
+        bounds = f" <= {maximum}" if minimum is None else f" in [{minimum}, {maximum}]"
+    return Validator(
+        f"an int{bounds}",
+        lambda v: _is_int(v)
+        and (minimum is None or v >= minimum)
+        and (maximum is None or v <= maximum),
+    )
+
+
+def number(*, zero: bool = False, infinite: bool = False) -> Validator:
+    """An int or float (not a bool, not NaN) > 0 (>= 0 with ``zero``); infinity only
+    with ``infinite`` (for limits where it means "no limit")."""
+    kind = "a number" if infinite else "a finite number"
+    return Validator(
+        f"{kind} {'>=' if zero else '>'} 0",
+        lambda v: (_is_int(v) or isinstance(v, float))
+        and not math.isnan(v)
+        and (infinite or math.isfinite(v))
+        and (v >= 0 if zero else v > 0),
+    )
+
+
+def text(*, empty: bool = False) -> Validator:
+    """A str (non-empty unless ``empty``)."""
+    return Validator(
+        "a str" if empty else "a non-empty str",
+        lambda v: isinstance(v, str) and (empty or bool(v)),
+    )
+
+
+def one_line(*, empty: bool = True) -> Validator:
+    """A str fit for one header line: no CR, LF or NUL (non-empty unless ``empty``)."""
+    return Validator(
+        "a one-line str" if empty else "a non-empty one-line str",
+        lambda v: isinstance(v, str)
+        and (empty or bool(v))
+        and "\r" not in v and "\n" not in v and "\0" not in v,
+    )
+
+
+def is_bool() -> Validator:
+    """``True`` or ``False`` (not 0 or 1)."""
+    return Validator("True or False", lambda v: isinstance(v, bool))
+
+
+def is_callable() -> Validator:
+    """Anything that can be called."""
+    return Validator("callable", callable)
+
+
+def instance_of(cls: type | tuple[type, ...], what: str | None = None) -> Validator:
+    """An instance of ``cls``; the value's type only is shown when refused."""
+    names = cls if isinstance(cls, tuple) else (cls,)
+    label = what or " or ".join(f"a {c.__name__}" for c in names)
+    return Validator(label, lambda v: isinstance(v, cls), show_value=False)
+
+
+def one_of(*values: object) -> Validator:
+    """One of ``values`` (compared with ``==``, types included: ``True`` is not ``1``)."""
+    label = " or ".join(repr(v) for v in values)
+    return Validator(label, lambda v: any(type(v) is type(x) and v == x for x in values))
+
+
+def optional(validator: Validator) -> Validator:
+    """``None``, or what ``validator`` takes."""
+    return Validator(
+        f"None or {validator.expected}",
+        lambda v: v is None or validator.test(v),
+        validator.show_value,
+    )
+
+
+def str_items(
+    value: object,
+    name: str,
+    *,
+    error: type[Exception] = InvalidInputError,
+    empty_items: bool = False,
+) -> tuple[str, ...]:
+    """The one rule for "a str or an iterable of str": a bare str is one item; any
+    other iterable (not bytes, not a mapping) gives its items, each a str (non-empty
+    unless ``empty_items``). Refused items are described, never shown (condition values
+    and header lists hold secrets). Raises ``error``."""
+    if isinstance(value, str):
+        items: tuple[object, ...] = (value,)
+    elif isinstance(value, Iterable) and not isinstance(value, (bytes, bytearray, Mapping)):
+        items = tuple(value)
+    else:
+        raise error(f"{name} must be a str or an iterable of str, got {type_name(value)}")
+    for item in items:
+        if not isinstance(item, str) or not (item or empty_items):
+            kind = "an empty str" if isinstance(item, str) else type_name(item)
+            raise error(f"{name} must be non-empty strings, got {kind}")
+    return items  # type: ignore[return-value]  # each item checked to be a str
+
+
+# --- common combinations, as functions -------------------------------------------------
 
 
 def check_int(name: str, value: object, *, minimum: int, maximum: int | None = None) -> int:
     """``value`` as an int in ``[minimum, maximum]`` (a bool is not an int here)."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or value < minimum
-        or (maximum is not None and value > maximum)
-    ):
-        bounds = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
-        raise _fail(name, f"an int {bounds}", value)
-    return value
+    return check(name, value, int_in(minimum, maximum))  # type: ignore[return-value]
 
 
 def check_number(name: str, value: object, *, zero: bool = False) -> float:
     """``value`` as a finite int or float > 0 (>= 0 with ``zero``), not a bool."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value < 0
-        or (value == 0 and not zero)
-    ):
-        raise _fail(name, f"a finite number {'>=' if zero else '>'} 0", value)
-    return value
+    return check(name, value, number(zero=zero))  # type: ignore[return-value]
 
 
 def check_str(name: str, value: object, *, empty: bool = False) -> str:
     """``value`` as a non-empty str (or any str, with ``empty``)."""
-    if not isinstance(value, str) or not (value or empty):
-        raise _fail(name, "a str" if empty else "a non-empty str", value)
-    return value
+    return check(name, value, text(empty=empty))  # type: ignore[return-value]
 
 
 def check_optional_str(name: str, value: object, *, empty: bool = False) -> str | None:
     """``None``, or a non-empty str (or any str, with ``empty``)."""
-    return None if value is None else check_str(name, value, empty=empty)
+    return check(name, value, optional(text(empty=empty)))  # type: ignore[return-value]
 
 
 def check_header_value(name: str, value: object) -> str | None:
     """``None``, or a str fit for one header line (no CR, LF or NUL)."""
-    if value is not None and (not isinstance(value, str) or any(c in value for c in "\r\n\0")):
-        raise _fail(name, "None or a one-line str", value)
-    return value
+    return check(name, value, optional(one_line()))  # type: ignore[return-value]
 
 
 def check_strs(name: str, value: object) -> tuple[str, ...]:
     """``value`` (an iterable, not a bare str) as a tuple of non-empty strs."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise _fail(name, "a list of non-empty str (not a bare str)", value)
+        raise InvalidInputError(
+            f"{name} must be a list of non-empty str (not a bare str), not {shown(value)}"
+        )
     items = tuple(value)
     for item in items:
         if not isinstance(item, str) or not item:
-            raise InvalidInputError(
-                f"{name} must hold non-empty str only, not {_shown(item)}"
-            )
+            raise InvalidInputError(f"{name} must hold non-empty str only, not {shown(item)}")
     return items
 
 
@@ -109,14 +243,13 @@ def parse_http_url(name: str, value: object) -> SplitResult:
         except ValueError:
             split = None
     if split is None or split.scheme not in ("http", "https") or not split.hostname:
-        raise _fail(name, "an absolute http(s) URL", value)
+        raise InvalidInputError(f"{name} must be an absolute http(s) URL, not {shown(value)}")
     return split
 
 
 def check_callable(name: str, value: object) -> None:
     """Refuse a ``value`` that cannot be called."""
-    if not callable(value):
-        raise _fail(name, "callable", value)
+    check(name, value, is_callable())
 
 
 def check_port(value: object) -> int:
@@ -126,9 +259,9 @@ def check_port(value: object) -> int:
 
 def check_path(name: str, value: object) -> str | os.PathLike[str] | None:
     """``None``, or a filesystem path (str or ``os.PathLike``)."""
-    if value is not None and not isinstance(value, (str, os.PathLike)):
-        raise _fail(name, "None, a str or an os.PathLike path", value)
-    return value
+    return check(  # type: ignore[return-value]
+        name, value, optional(instance_of((str, os.PathLike), "a str or an os.PathLike path"))
+    )
 
 
 def check_credentials(value: object) -> Mapping[Any, Any]:
@@ -136,7 +269,7 @@ def check_credentials(value: object) -> Mapping[Any, Any]:
     if not isinstance(value, Mapping):  # it may hold secrets: name the type only
         raise InvalidInputError(
             f"credentials must be a mapping of access key id -> secret key, "
-            f"not {type(value).__name__}"
+            f"not {type_name(value)}"
         )
     check_strs("credentials keys (access key ids)", value)  # a mapping iterates its keys
     return value
@@ -149,4 +282,6 @@ def as_bytes(name: str, value: object) -> bytes:
     try:
         return memoryview(value).tobytes()  # type: ignore[arg-type]
     except TypeError:
-        raise _fail(name, "bytes or a bytes-like object", value) from None
+        raise InvalidInputError(
+            f"{name} must be bytes or a bytes-like object, not {shown(value)}"
+        ) from None

@@ -29,7 +29,7 @@ from typing import Literal, TypeVar
 
 import attrs
 
-from mediastore_ingest._internal.encoding import compact_json
+from mediastore_ingest._internal.jsonutil import compact_json
 from mediastore_ingest.errors import ContainerPolicyError, InvalidInputError
 from mediastore_ingest.signing.policy import wildcard_match
 

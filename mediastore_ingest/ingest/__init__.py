@@ -22,10 +22,6 @@ from mediastore_ingest.ingest._media import (
     MEDIA_TYPES,
     guess_content_type,
     live_cache_control,
-    validate_content_type,
-    validate_path,
-    validate_s3_content_type,
-    validate_s3_key,
 )
 from mediastore_ingest.ingest._progress import ProgressLine
 from mediastore_ingest.ingest._retry import RetryPolicy, parse_retry_after
@@ -36,6 +32,12 @@ from mediastore_ingest.ingest._transport import (
     Response,
     Transport,
     Urllib3Transport,
+)
+from mediastore_ingest.origins import (
+    validate_content_type,
+    validate_path,
+    validate_s3_content_type,
+    validate_s3_key,
 )
 
 __all__ = [

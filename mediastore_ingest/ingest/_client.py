@@ -35,10 +35,6 @@ from mediastore_ingest.ingest._body import BodySource, in_memory, make_body
 from mediastore_ingest.ingest._media import (
     CacheControlRule,
     guess_content_type,
-    validate_content_type,
-    validate_path,
-    validate_s3_content_type,
-    validate_s3_key,
 )
 from mediastore_ingest.ingest._progress import Subscribers
 from mediastore_ingest.ingest._retry import (
@@ -55,6 +51,12 @@ from mediastore_ingest.ingest._transport import (
     Transport,
     Urllib3Transport,
     raise_original,
+)
+from mediastore_ingest.origins import (
+    validate_content_type,
+    validate_path,
+    validate_s3_content_type,
+    validate_s3_key,
 )
 from mediastore_ingest.signing.policy import MAX_EPOCH, CustomPolicy, normalize_url
 from mediastore_ingest.signing.signer import UrlSigner

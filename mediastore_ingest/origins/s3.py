@@ -30,8 +30,13 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import attrs
 
-from mediastore_ingest._internal.encoding import compact_json
-from mediastore_ingest.errors import ContainerPolicyError, InvalidInputError
+from mediastore_ingest._internal.jsonutil import compact_json
+from mediastore_ingest.errors import (
+    ContainerPolicyError,
+    InvalidContentTypeError,
+    InvalidInputError,
+    InvalidPathError,
+)
 from mediastore_ingest.iam.document import (
     Condition,
     ContainerPolicy,
@@ -46,10 +51,12 @@ from mediastore_ingest.iam.document import (
     _items,
     _shown,
 )
+from mediastore_ingest.origins.base import Origin, register_origin
 
 __all__ = [
     "CLOUDFRONT_SERVICE_PRINCIPAL",
     "MAX_BUCKET_POLICY_BYTES",
+    "S3",
     "S3_INGEST_ACTIONS",
     "BucketPolicy",
     "BucketPolicyBuilder",
@@ -57,6 +64,8 @@ __all__ = [
     "check_bucket_name",
     "distribution_arn",
     "s3_object_arn",
+    "validate_s3_content_type",
+    "validate_s3_key",
 ]
 
 #: S3 refuses bucket policies larger than 20 KB (AWS S3 User Guide, "Bucket policies
@@ -456,3 +465,80 @@ class BucketPolicyBuilder:
         policy = BucketPolicy(statements=self.statements)
         policy.to_json()  # enforces S3's size limit
         return policy
+
+
+# --- the origin description ------------------------------------------------------------
+
+_S3_KEY_MAX_BYTES = 1024
+
+
+def validate_s3_key(path: object) -> str:
+    """Return ``path`` if it is an S3 object key this client sends unambiguously
+    through CloudFront, else raise :class:`~mediastore_ingest.errors.InvalidPathError`.
+
+    1-1024 bytes of UTF-8, no control characters, no leading ``/``, no empty,
+    ``.`` or ``..`` segment (clients and CloudFront normalise those away, so the key
+    stored would not be the key signed). Everything else is percent-encoded on the
+    wire.
+    """
+    if not isinstance(path, str):
+        raise InvalidPathError(f"object key must be a str, not {type(path).__name__}")
+    size = len(path.encode("utf-8", "surrogatepass"))
+    if not 1 <= size <= _S3_KEY_MAX_BYTES:
+        raise InvalidPathError(
+            f"object key is {size} bytes of UTF-8; S3 allows 1-{_S3_KEY_MAX_BYTES}",
+            path=path[:80],
+        )
+    if any(ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF for c in path):
+        raise InvalidPathError(f"object key {path!r} has a control character", path=path)
+    if any(part in ("", ".", "..") for part in path.split("/")):
+        raise InvalidPathError(
+            f"invalid object key {path!r} (no leading '/', empty, '.' or '..' segment)",
+            path=path,
+        )
+    return path
+
+
+def validate_s3_content_type(content_type: object, *, path: str | None = None) -> str:
+    """Return ``content_type`` if it is a valid header value for S3 (parameters such
+    as ``; codecs=...`` allowed), else raise
+    :class:`~mediastore_ingest.errors.InvalidContentTypeError`."""
+    if (
+        not isinstance(content_type, str)
+        or not 0 < len(content_type) <= 255
+        or not content_type.isascii()
+        or any(ord(c) < 0x20 or ord(c) == 0x7F for c in content_type)
+        or "/" not in content_type
+    ):
+        raise InvalidContentTypeError(f"invalid Content-Type {content_type!r}", path=path)
+    return content_type
+
+
+#: The S3 origin description (a bucket behind CloudFront Origin Access Control).
+S3 = register_origin(
+    Origin(
+        name="s3",
+        label="an Amazon S3 bucket behind Origin Access Control",
+        validate_path=validate_s3_key,
+        validate_content_type=validate_s3_content_type,
+        max_object_bytes=5 * 1024**3,  # one PUT; larger objects need a multipart upload
+        max_streaming_bytes=None,  # no plain chunked PUT: the length must be known
+        upload_deadline=None,
+        requires_content_sha256=True,
+        put_options=frozenset(),
+        sigv4_service="s3",
+        error_hints={
+            "XAmzContentSHA256Mismatch": (
+                "an S3 origin behind Origin Access Control needs x-amz-content-sha256 on "
+                "every PUT: use IngestConfig(origin='s3') or --origin s3"
+            ),
+            "AccessDenied": (
+                "the bucket policy refused the request: check that it allows the "
+                "distribution's ARN (AWS:SourceArn) and that the distribution uses the "
+                "Origin Access Control"
+            ),
+            "NoSuchBucket": "the bucket does not exist",
+            "SlowDown": "S3 is scaling up for this prefix: the request is retried",
+        },
+    )
+)

@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 from mediastore_ingest.server.base import (
-    SECRET_HEADERS,
     LocalHTTPServer,
     RecordedRequest,
-    Redacted,
     RequestHandler,
-    redact_headers,
-    redact_query,
 )
 
 __all__ = [
-    "SECRET_HEADERS",
     "LocalHTTPServer",
     "RecordedRequest",
-    "Redacted",
     "RequestHandler",
-    "redact_headers",
-    "redact_query",
 ]

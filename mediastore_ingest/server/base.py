@@ -35,16 +35,13 @@ from typing import Any, Literal
 
 import attrs
 
+from mediastore_ingest._internal.redact import redact_headers, redact_query, target_repr
 from mediastore_ingest.errors import InvalidInputError, LocalStackError, RequestBodyError
 
 __all__ = [
-    "SECRET_HEADERS",
     "LocalHTTPServer",
     "RecordedRequest",
-    "Redacted",
     "RequestHandler",
-    "redact_headers",
-    "redact_query",
 ]
 
 logger = logging.getLogger(__name__)
@@ -54,62 +51,6 @@ _DIGITS_RE = re.compile(r"[0-9]{1,19}")
 _MAX_LINE = 8192
 _MAX_TRAILERS = 64
 _READ_SIZE = 64 * 1024
-
-
-class Redacted(str):
-    """A str whose ``repr`` hides it: a header value that may be a credential.
-
-    It equals, hashes, prints (``str``) and formats as the value itself; only
-    ``repr`` is ``'<redacted>'``: what attrs reprs, ``pprint`` and pytest show for a
-    failed comparison of whole requests or header tuples. For a comparison of the
-    value alone (``assert req.user_agent == "x"``), whose pytest diff would print the
-    text, this package's pytest plugin gives an explanation without it.
-    """
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "'<redacted>'"
-
-
-#: Headers whose values can be credentials (lower case); also any name with "token",
-#: "secret" or "signature" in it.
-SECRET_HEADERS = frozenset(
-    {"user-agent", "authorization", "proxy-authorization", "cookie", "x-amz-security-token"}
-)
-_SECRET_WORDS = ("token", "secret", "signature")
-
-
-def redact_headers(
-    headers: Iterable[tuple[str, str]], names: frozenset[str] = SECRET_HEADERS
-) -> tuple[tuple[str, str], ...]:
-    """``headers`` with the values that may be credentials wrapped in :class:`Redacted`:
-    those of ``names`` (lower case) and of any name with "token", "secret" or
-    "signature" in it."""
-    out = []
-    for name, value in headers:
-        lname = name.lower()
-        if type(value) is str and (  # not Redacted already, nor a non-str
-            lname in names or any(word in lname for word in _SECRET_WORDS)
-        ):
-            value = Redacted(value)
-        out.append((name, value))
-    return tuple(out)
-
-
-#: Query parameters that authorise a request (CloudFront signed URLs, SigV4 presigned).
-_SECRET_QUERY_RE = re.compile(
-    r"(?i)(?<=[?&;])(Signature|Policy|X-Amz-Signature|X-Amz-Security-Token)=[^&;\s\"]*"
-)
-
-
-def redact_query(text: str) -> str:
-    """``text`` (a URL, request target or request line) with its signatures redacted."""
-    return _SECRET_QUERY_RE.sub(r"\1=<redacted>", text)
-
-
-def _target_repr(target: str) -> str:
-    return repr(redact_query(target))
 
 
 @attrs.frozen
@@ -127,7 +68,7 @@ class RecordedRequest:
     """
 
     method: str
-    path: str = attrs.field(repr=_target_repr)  # a signed URL's Signature is not shown
+    path: str = attrs.field(repr=target_repr)  # a signed URL's Signature is not shown
     headers: tuple[tuple[str, str], ...] = attrs.field(repr=False)  # see redact_headers
     peer: str
     tls: bool

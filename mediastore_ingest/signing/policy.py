@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl
 
 import attrs
 
-from mediastore_ingest._internal.encoding import compact_json
+from mediastore_ingest._internal.jsonutil import compact_json
 from mediastore_ingest.errors import InvalidInputError, PolicyError, PolicyParseError
 
 __all__ = [

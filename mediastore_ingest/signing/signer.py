@@ -27,7 +27,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from mediastore_ingest._internal.encoding import cf_b64decode, cf_b64encode
+from mediastore_ingest._internal.b64 import cf_b64decode, cf_b64encode
 from mediastore_ingest.errors import (
     InvalidInputError,
     MalformedSignatureError,

@@ -71,7 +71,7 @@ from mediastore_ingest.iam.evaluate import (
     RequestContext,
     evaluate_container_policy,
 )
-from mediastore_ingest.ingest import validate_content_type, validate_path
+from mediastore_ingest.origins import validate_content_type, validate_path
 from mediastore_ingest.server.base import LocalHTTPServer, RequestHandler
 from mediastore_ingest.testing._tls import LocalCA, bind_with_ca
 

@@ -45,6 +45,7 @@ import urllib3
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 from urllib3.exceptions import ReadTimeoutError
 
+from mediastore_ingest._internal.redact import SECRET_HEADERS, redact_headers, target_repr
 from mediastore_ingest._internal.validate import (
     check_callable,
     check_int,
@@ -63,13 +64,7 @@ from mediastore_ingest.errors import (
     UnknownKeyIdError,
     VerificationError,
 )
-from mediastore_ingest.server.base import (
-    SECRET_HEADERS,
-    LocalHTTPServer,
-    RequestHandler,
-    _target_repr,
-    redact_headers,
-)
+from mediastore_ingest.server.base import LocalHTTPServer, RequestHandler
 from mediastore_ingest.signing.policy import RESERVED_QUERY_PARAMS, Policy
 from mediastore_ingest.signing.signer import COOKIE_NAMES, PublicKeySource, UrlVerifier
 from mediastore_ingest.testing._container import LocalContainer
@@ -147,7 +142,7 @@ class ForwardedRequest:
 
     method: str
     path: str
-    viewer_path: str = attrs.field(repr=_target_repr)
+    viewer_path: str = attrs.field(repr=target_repr)
     headers: tuple[tuple[str, str], ...] = attrs.field(converter=redact_headers)
     status: int | None
     body_bytes: int

@@ -62,7 +62,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from mediastore_ingest.server.base import Redacted
+from mediastore_ingest._internal.redact import Redacted
 
 if TYPE_CHECKING:
     from mediastore_ingest.iam.document import ContainerPolicy, IngestSecret

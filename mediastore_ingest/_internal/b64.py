@@ -1,14 +1,12 @@
-"""CloudFront's URL-safe base64 and compact JSON (layer 1: no I/O, no state)."""
+"""CloudFront's URL-safe base64: standard base64 with ``+=/`` spelled ``-_~``."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
 import sys
-from typing import Any
 
-__all__ = ["cf_b64decode", "cf_b64encode", "compact_json"]
+__all__ = ["cf_b64decode", "cf_b64encode"]
 
 _ENCODE = bytes.maketrans(b"+=/", b"-_~")
 # CloudFront's alphabet back to standard base64; the characters CloudFront replaces
@@ -62,12 +60,3 @@ def cf_b64decode(text: str) -> bytes:
     if pads and raw[-pads - 1] not in _ZERO_PAD_BITS[pads == 2]:
         raise ValueError("not CloudFront base64: non-zero pad bits")
     return data
-
-
-def compact_json(value: Any) -> str:
-    """JSON with no insignificant whitespace and non-ASCII kept as UTF-8 text.
-
-    ``ensure_ascii=False`` matters: CloudFront compares policy bytes, and peers that
-    emit ``\\u00e9`` or ``\\u0026`` sign bytes CloudFront never rebuilds.
-    """
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
