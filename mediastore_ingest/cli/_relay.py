@@ -14,7 +14,7 @@ from types import FrameType
 from mediastore_ingest.cli._common import env_value
 from mediastore_ingest.errors import InvalidInputError
 from mediastore_ingest.ingest import IngestConfig, RetryPolicy
-from mediastore_ingest.provisioning.provisioner import IngestSetup
+from mediastore_ingest.provisioning import IngestSetup
 from mediastore_ingest.relay.relay import DEFAULT_CACHE_RULES, RelayConfig, SigningRelay
 from mediastore_ingest.signing.signer import UrlSigner
 
