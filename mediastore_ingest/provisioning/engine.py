@@ -32,6 +32,7 @@ __all__ = [
     "engine_for",
     "label_of",
     "register_engine",
+    "unregister_engine",
 ]
 
 #: The two distributions: ``ingest`` (writes) and ``playback`` (reads).
@@ -137,6 +138,11 @@ def register_engine(engine: OriginEngine[Any]) -> OriginEngine[Any]:
     get_origin(engine.origin)  # the origin kind must be known
     _ENGINES[engine.origin] = engine
     return engine
+
+
+def unregister_engine(origin: str) -> None:
+    """Forget the engine of ``origin`` (tests that register their own)."""
+    _ENGINES.pop(origin, None)
 
 
 def engine_for(origin: str) -> OriginEngine[Any]:
