@@ -23,10 +23,10 @@ from mediastore_ingest.errors import InvalidInputError, ProvisioningError
 if TYPE_CHECKING:  # pragma: no cover
     import botocore.session
 
-__all__ = ["Aws", "account_of", "endpoint_urls", "error_code", "partition_of"]
+__all__ = ["Aws", "account_of", "partition_of"]
 
 
-def error_code(exc: BaseException) -> str:
+def _error_code(exc: BaseException) -> str:
     """The AWS error code of a botocore error (its class name when it has none)."""
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code")
@@ -81,7 +81,7 @@ def _check_endpoint(url: object, service: str | None) -> str:
     return cast(str, url)
 
 
-def endpoint_urls(value: object) -> tuple[str | None, dict[str, str]]:
+def _endpoint_urls(value: object) -> tuple[str | None, dict[str, str]]:
     """``Provisioner(endpoint_url=...)`` checked: ``(URL for every service, URL by service)``.
 
     One URL serves every service; a mapping (or ``(service, URL)`` pairs) names each
@@ -128,7 +128,7 @@ class Aws:
     ) -> None:
         self.region = region
         self._session = session
-        self._url, self._urls = endpoint_urls(endpoint_url)
+        self._url, self._urls = _endpoint_urls(endpoint_url)
         self._client_config = client_config
         # CloudFront is global; botocore routes any region to its global endpoint.
         self._clients = {name: client for name, client in clients.items() if client is not None}
@@ -187,7 +187,7 @@ class Aws:
         try:
             result: dict[str, Any] = method(**params)
         except ClientError as exc:
-            code = error_code(exc)
+            code = _error_code(exc)
             if code in absent:
                 return None
             message = exc.response.get("Error", {}).get("Message") or str(exc)
