@@ -74,7 +74,7 @@ class Validator:
     test: Callable[[Any], bool]
     show_value: bool = True
 
-    def __call__(self, instance: object, attribute: Any, value: object) -> None:
+    def __call__(self, instance: Any, attribute: Any, value: Any) -> None:
         if not self.test(value):
             seen = shown(value) if self.show_value else type_name(value)
             raise InvalidInputError(f"{attribute.name} must be {self.expected}, not {seen}")
