@@ -18,7 +18,7 @@ from mediastore_ingest.ingest import (
     RetryPolicy,
     live_cache_control,
 )
-from mediastore_ingest.ingest._media import is_manifest
+from mediastore_ingest.ingest.media import is_manifest
 from mediastore_ingest.signing.signer import UrlSigner
 
 __all__ = ["register"]
