@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 
@@ -44,19 +43,14 @@ def _default_user_agent() -> str:
 DEFAULT_USER_AGENT = _default_user_agent()
 MiB = 1024 * 1024
 
-_T = TypeVar("_T")
-
-# What attrs needs to know of a validator to type the field it checks.
-_Check = Callable[[Any, Any, _T], None]
-
 # A User-Agent may be an origin's secret (a container gated on it): refused values are
 # named by type only.
 _USER_AGENT = attrs.evolve(one_line(empty=False), show_value=False)
-_CACHE_RULE: _Check[CacheControlRule | None] = optional(
+_CACHE_RULE = optional(
     Validator("a rule path -> Cache-Control (e.g. live_cache_control)", callable)
 )
 # The type only: a proxy URL given as bytes may carry a password.
-_PROXY_URL: _Check[str | None] = optional(instance_of(str))
+_PROXY_URL = optional(instance_of(str))
 
 
 def _optional_path(value: object) -> str | None:
