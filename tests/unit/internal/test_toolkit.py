@@ -73,7 +73,7 @@ def test_str_items_takes_one_str_or_an_iterable_of_str(value: object, items: tup
 
 @pytest.mark.parametrize("value", [b"a", {"a": 1}, 3, None, ["a", 1], ["a", ""], [b"a"]])
 def test_str_items_refuses_the_rest_without_showing_it(value: object) -> None:
-    with pytest.raises(PolicyParseError, match="^actions must be ") as info:
+    with pytest.raises(PolicyParseError, match=r"^actions must be ") as info:
         validate.str_items(value, "actions", error=PolicyParseError)
     assert "'a'" not in str(info.value)
 
