@@ -30,7 +30,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from mediastore_ingest._internal.validate import check_callable, check_path
 from mediastore_ingest.errors import InvalidInputError, LocalStackError
 
-__all__ = ["DEFAULT_HOSTS", "LocalCA"]
+__all__ = ["DEFAULT_HOSTS", "LocalCA", "bind_with_ca", "utcnow"]
 
 #: Names every local server certificate covers unless told otherwise.
 DEFAULT_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost")
@@ -42,7 +42,8 @@ _MAX_COMMON_NAME = 64
 _MAX_HOST = 253
 
 
-def _utcnow() -> datetime.datetime:
+def utcnow() -> datetime.datetime:
+    """The current time, timezone-aware (UTC): the default clock of the local servers."""
     return datetime.datetime.now(datetime.timezone.utc)
 
 
@@ -107,7 +108,7 @@ class LocalCA:
         self,
         *,
         directory: str | os.PathLike[str] | None = None,
-        now: Callable[[], datetime.datetime] = _utcnow,
+        now: Callable[[], datetime.datetime] = utcnow,
         validity: datetime.timedelta = datetime.timedelta(hours=12),
         common_name: str = "mediastore_ingest local test CA",
     ) -> None:
