@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import cast
 from urllib.parse import urlsplit
 
+from mediastore_ingest._internal.redact import redact_query
 from mediastore_ingest.errors import RelayError, RequestBodyError
 from mediastore_ingest.relay.forward import Forwarder, Segment, logger
 from mediastore_ingest.server.base import LocalHTTPServer, RequestHandler
@@ -81,7 +82,7 @@ class RelayHandler(RequestHandler):
             peer = None
         if peer is None or not any(peer in net for net in self.networks):
             logger.warning("relay: refused %s %s from %s (peer not allowed)",
-                           self.command, self.path[:200], self.peer)
+                           self.command, redact_query(self.path[:200]), self.peer)
             self._refuse(403, "peer address not allowed")
             return False
         token = forwarder.config.token

@@ -68,14 +68,14 @@ from mediastore_ingest.errors import (
     UnknownKeyIdError,
     VerificationError,
 )
-from mediastore_ingest.server.base import LocalHTTPServer, RequestHandler
+from mediastore_ingest.server.base import RequestHandler
 from mediastore_ingest.signing.policy import RESERVED_QUERY_PARAMS, Policy
 from mediastore_ingest.signing.signer import COOKIE_NAMES, PublicKeySource, UrlVerifier
 from mediastore_ingest.testing._faults import Fault, FaultKind, FaultPlan
 from mediastore_ingest.testing._mediastore import LocalContainer
 from mediastore_ingest.testing._oac import OriginAccessControl
 from mediastore_ingest.testing._recording import ForwardedRequest
-from mediastore_ingest.testing._tls import LocalCA, bind_with_ca
+from mediastore_ingest.testing._tls import LocalCA, TLSServer
 
 __all__ = [
     "FORBIDDEN_ORIGIN_HEADERS",
@@ -535,7 +535,7 @@ def _cloudfront_denial(exc: VerificationError) -> tuple[str, str]:
     return "AccessDenied", "Access denied"
 
 
-class LocalEdge(LocalHTTPServer):
+class LocalEdge(TLSServer):
     """A CloudFront distribution (one cache behaviour) in front of one origin.
 
     ``origin``: a running :class:`~mediastore_ingest.testing.LocalContainer` (its
@@ -585,7 +585,7 @@ class LocalEdge(LocalHTTPServer):
         if not isinstance(origin, (str, LocalContainer)):
             raise InvalidInputError(
                 "origin must be an http(s) URL or a LocalContainer (for a LocalBucket, "
-                f"pass bucket.origin_url), not {type(origin).__name__}"
+                f"pass bucket.origin_url), not {type_name(origin)}"
             )
         if require_signature and not key_group:
             raise InvalidInputError("require_signature=True needs a key_group (key id -> key)")
@@ -613,9 +613,7 @@ class LocalEdge(LocalHTTPServer):
         self._custom_header_names = frozenset(name.lower() for name in self.origin_headers)
         self._redacted_header_names = SECRET_HEADERS | self._custom_header_names
         self.verifier = UrlVerifier(key_group, clock=clock) if key_group else None
-        self._ca, self._owns_ca = bind_with_ca(
-            super().__init__, host=host, port=port, tls=tls, ca=ca
-        )
+        super().__init__(host=host, port=port, tls=tls, ca=ca)
         self._origin = origin
         self._origin_ca_bundle = origin_ca_bundle
         self.name = name
@@ -687,20 +685,6 @@ class LocalEdge(LocalHTTPServer):
         pool, self._origin_pool = self._origin_pool, None
         if pool is not None:
             pool.close()
-
-    def close(self) -> None:
-        """Stop, and remove the CA files if this edge created its CA."""
-        self.stop()
-        if self._owns_ca and self._ca is not None:
-            self._ca.close()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    @property
-    def ca_bundle(self) -> str | None:
-        """The CA PEM that signed this edge's certificate (``None`` without TLS)."""
-        return None if self._ca is None else self._ca.ca_bundle
 
     # --- test surface --------------------------------------------------------------------
 

@@ -44,7 +44,7 @@ from mediastore_ingest.iam.evaluate import (
     evaluate_container_policy,
 )
 from mediastore_ingest.origins import Origin
-from mediastore_ingest.server.base import LocalHTTPServer, RequestHandler
+from mediastore_ingest.server.base import RequestHandler
 from mediastore_ingest.testing._recording import StoredObject
 from mediastore_ingest.testing._sigv4 import (
     DEFAULT_CREDENTIALS,
@@ -52,7 +52,7 @@ from mediastore_ingest.testing._sigv4 import (
     LocalCredential,
     credential_map,
 )
-from mediastore_ingest.testing._tls import LocalCA, bind_with_ca
+from mediastore_ingest.testing._tls import LocalCA, TLSServer
 
 __all__ = [
     "LocalOrigin",
@@ -259,11 +259,11 @@ class OriginHandler(RequestHandler):
         return True
 
 
-class LocalOrigin(LocalHTTPServer):
+class LocalOrigin(TLSServer):
     """What :class:`~mediastore_ingest.testing.LocalContainer` and
     :class:`~mediastore_ingest.testing.LocalBucket` share: SigV4 credentials, the
-    object store, TLS from a :class:`LocalCA`, the lifecycle and the test surface
-    (``read``, ``describe``, ``paths``, ``clear``)."""
+    object store, TLS from a :class:`LocalCA` and the test surface (``read``,
+    ``describe``, ``paths``, ``clear``)."""
 
     #: The origin kind this server stands in for: its rules, limits and SigV4 service.
     origin: ClassVar[Origin]
@@ -297,20 +297,7 @@ class LocalOrigin(LocalHTTPServer):
             DEFAULT_CREDENTIALS if credentials is None else credentials
         )
         self._store = ObjectStore(None if storage_dir is None else Path(storage_dir))
-        self._ca, self._owns_ca = bind_with_ca(
-            super().__init__, host=host, port=port, tls=tls, ca=ca
-        )
-
-    # --- lifecycle ---------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Stop, and remove the CA files if this server created the CA."""
-        self.stop()
-        if self._owns_ca and self._ca is not None:
-            self._ca.close()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+        super().__init__(host=host, port=port, tls=tls, ca=ca)
 
     # --- identity ----------------------------------------------------------------------
 
@@ -318,16 +305,6 @@ class LocalOrigin(LocalHTTPServer):
     def endpoint(self) -> str:
         """The data endpoint, e.g. ``https://127.0.0.1:PORT``."""
         return self.base_url
-
-    @property
-    def ca_bundle(self) -> str | None:
-        """Path of the CA PEM that signed the server certificate (``None`` without TLS)."""
-        return None if self._ca is None else self._ca.ca_bundle
-
-    @property
-    def ca(self) -> LocalCA | None:
-        """The :class:`LocalCA` in use, if any."""
-        return self._ca
 
     @property
     def credentials(self) -> Mapping[str, LocalCredential]:

@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from mediastore_ingest._internal.redact import redact_headers, target_repr
+from mediastore_ingest._internal.show import type_name
 from mediastore_ingest.errors import InvalidInputError
 from mediastore_ingest.testing._faults import FaultKind
 
@@ -58,7 +59,7 @@ class StoredObject:
         """Inverse of :meth:`to_json`; :class:`InvalidInputError` for anything else."""
         try:
             if not isinstance(document, Mapping):
-                raise TypeError(f"a JSON object is needed, not {type(document).__name__}")
+                raise TypeError(f"a JSON object is needed, not {type_name(document)}")
             cache_control = document.get("cache_control")
             if cache_control is not None and not isinstance(cache_control, str):
                 raise TypeError("cache_control is not a str")
