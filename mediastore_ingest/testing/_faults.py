@@ -86,24 +86,6 @@ def _check_kinds(
         raise InvalidInputError("kinds must name at least one fault kind")
 
 
-_NON_NEGATIVE = number(zero=True)
-_NON_NEGATIVE_INT = int_in(0)
-
-
-def _non_negative(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    _NON_NEGATIVE(instance, attribute, value)
-
-
-def _non_negative_int(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
-    _NON_NEGATIVE_INT(instance, attribute, value)
-
-
-def _optional_retry_after(
-    instance: object, attribute: attrs.Attribute[int | None], value: int | None
-) -> None:
-    optional(_NON_NEGATIVE_INT)(instance, attribute, value)
-
-
 @attrs.frozen
 class Fault:
     """One injected fault: the ``index`` of the request (0-based, in the order the
@@ -131,10 +113,10 @@ class FaultPlan:
     kinds: tuple[FaultKind, ...] = attrs.field(
         default=ALL_FAULT_KINDS, converter=_kinds, validator=_check_kinds
     )
-    delay: float = attrs.field(default=0.05, validator=_non_negative)
-    retry_after: int | None = attrs.field(default=None, validator=_optional_retry_after)
-    drop_after_bytes: int = attrs.field(default=16 * 1024, validator=_non_negative_int)
-    reset_after_bytes: int = attrs.field(default=64, validator=_non_negative_int)
+    delay: float = attrs.field(default=0.05, validator=number(zero=True))
+    retry_after: int | None = attrs.field(default=None, validator=optional(int_in(0)))
+    drop_after_bytes: int = attrs.field(default=16 * 1024, validator=int_in(0))
+    reset_after_bytes: int = attrs.field(default=64, validator=int_in(0))
 
     @classmethod
     def none(cls) -> FaultPlan:

@@ -318,9 +318,7 @@ class LocalOrigin(TLSServer):
         check_str("path", path, empty=True)
         found = self._store.get(path)
         if found is None:
-            raise ObjectNotFoundError(
-                f"no object at {path}", path=path, status=404, code=self._not_found_code
-            )
+            raise self._not_found(path)
         return found[1]
 
     def describe(self, path: str) -> StoredObject:
@@ -328,10 +326,13 @@ class LocalOrigin(TLSServer):
         check_str("path", path, empty=True)
         meta = self._store.describe(path)
         if meta is None:
-            raise ObjectNotFoundError(
-                f"no object at {path}", path=path, status=404, code=self._not_found_code
-            )
+            raise self._not_found(path)
         return meta
+
+    def _not_found(self, path: str) -> ObjectNotFoundError:
+        return ObjectNotFoundError(
+            f"no object at {path}", path=path, status=404, code=self._not_found_code
+        )
 
     def paths(self) -> list[str]:
         """Every stored path, sorted."""

@@ -60,7 +60,14 @@ from botocore.auth import S3SigV4Auth
 
 from mediastore_ingest._internal.jsonutil import strict_loads
 from mediastore_ingest._internal.show import shown
-from mediastore_ingest._internal.validate import as_bytes, check_header_value, check_int, check_str
+from mediastore_ingest._internal.validate import (
+    as_bytes,
+    check,
+    check_header_value,
+    check_int,
+    check_str,
+    matches,
+)
 from mediastore_ingest.errors import InvalidInputError, MediaStoreIngestError, RequestBodyError
 from mediastore_ingest.iam.document import ContainerPolicy
 from mediastore_ingest.iam.evaluate import Decision, RequestContext, evaluate_container_policy
@@ -754,10 +761,8 @@ class LocalBucket(LocalOrigin):
     def check_names(name: str, region: str, account_id: str) -> str:
         """Refuse a bucket name, region or account id S3 would not take; the bucket's ARN."""
         arn = bucket_arn(name)  # checks the name
-        if not isinstance(account_id, str) or not _ACCOUNT_RE.fullmatch(account_id):
-            raise InvalidInputError(f"account_id must be 12 digits, got {shown(account_id)}")
-        if not isinstance(region, str) or not _REGION_RE.fullmatch(region):
-            raise InvalidInputError(f"not an AWS region: {shown(region)}")
+        check("account_id", account_id, matches(_ACCOUNT_RE, "12 digits"))
+        check("region", region, matches(_REGION_RE, "an AWS region name like 'us-west-2'"))
         return arn
 
     def __repr__(self) -> str:

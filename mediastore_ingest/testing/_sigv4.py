@@ -90,12 +90,6 @@ def _secret_str(instance: object, attribute: attrs.Attribute[str], value: object
 _OPTIONAL_STR = optional(text(empty=True))  # "" meant "the default" before
 
 
-def _optional_str(
-    instance: object, attribute: attrs.Attribute[str | None], value: object
-) -> None:
-    _OPTIONAL_STR(instance, attribute, value)
-
-
 @attrs.frozen
 class LocalCredential:
     """An access key's secret and who it signs as.
@@ -106,9 +100,9 @@ class LocalCredential:
     """
 
     secret_key: str = attrs.field(repr=False, validator=_secret_str)
-    principal: str | None = attrs.field(default=None, validator=_optional_str)
-    source_arn: str | None = attrs.field(default=None, validator=_optional_str)
-    source_account: str | None = attrs.field(default=None, validator=_optional_str)
+    principal: str | None = attrs.field(default=None, validator=_OPTIONAL_STR)
+    source_arn: str | None = attrs.field(default=None, validator=_OPTIONAL_STR)
+    source_account: str | None = attrs.field(default=None, validator=_OPTIONAL_STR)
 
 
 def as_credential(

@@ -109,6 +109,8 @@ class _StackOrigin:
     uses_secrets: bool
     #: Said when a part this kind of stack does not have is asked for.
     missing_hint: str
+    #: Starts the origin and both edges: ``start(stack, parts, started, ca, key_group)``.
+    start: Callable[[LocalStack, dict[str, Any], list[Any], LocalCA, dict[str, Any]], None]
 
 
 class LocalStack:
@@ -234,10 +236,7 @@ class LocalStack:
         try:
             ca = LocalCA()
             started.append(ca)
-            if self._kind.uses_secrets:
-                self._start_mediastore(parts, started, ca, {key_id: key_pair.public_key})
-            else:
-                self._start_s3(parts, started, ca, {key_id: key_pair.public_key})
+            self._kind.start(self, parts, started, ca, {key_id: key_pair.public_key})
         except BaseException:
             _close_all(started)
             raise
@@ -641,6 +640,7 @@ _STACK_ORIGINS: dict[str, _StackOrigin] = {
         ingest_actions=DEFAULT_INGEST_ACTIONS,
         uses_secrets=True,
         missing_hint=" (it is a MediaStore stack)",
+        start=LocalStack._start_mediastore,
     ),
     "s3": _StackOrigin(
         server=LocalBucket,
@@ -649,5 +649,6 @@ _STACK_ORIGINS: dict[str, _StackOrigin] = {
         ingest_actions=DEFAULT_S3_INGEST_ACTIONS,
         uses_secrets=False,
         missing_hint=" (an S3 origin: use stack.origin / stack.bucket; OAC, not secrets)",
+        start=LocalStack._start_s3,
     ),
 }
