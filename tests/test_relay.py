@@ -127,6 +127,8 @@ def test_put_post_keepalive_headers_and_metrics(stack: LocalStack) -> None:
         assert status == 200
         assert conn.sock is sock
         conn.close()
+        # 200 means "journaled": the uploads follow
+        assert relay.wait_uploaded(timeout=10)
         assert stack.container.read("ch1/live/seg1.ts") == b"segment-1" * 1000
         assert stack.container.read("ch1/live/index.m3u8") == b"#EXTM3U\n"
         seg = stack.container.describe("ch1/live/seg1.ts")
@@ -143,7 +145,9 @@ def test_put_post_keepalive_headers_and_metrics(stack: LocalStack) -> None:
         assert status == 200
         metrics = text.decode()
         assert 'mediastore_relay_requests_total{method="PUT",status="200"} 2' in metrics
-        assert "mediastore_relay_uploads_total 2" in metrics
+        assert 'mediastore_relay_uploads_total{outcome="stored"} 2' in metrics
+        assert "mediastore_relay_journaled_total 2" in metrics
+        assert "mediastore_relay_journal_objects 0" in metrics
         assert "mediastore_relay_upload_seconds_count 2" in metrics
         assert 'mediastore_relay_upload_seconds_bucket{le="+Inf"} 2' in metrics
         assert f"mediastore_relay_received_bytes_total {9000 + 8}" in metrics
@@ -170,11 +174,16 @@ def test_delete_passthrough_only_when_allowed(stack: LocalStack) -> None:
         assert status == 405
     assert stack.container.read("live/old.ts") == b"old"
     with make_relay(stack, allow_delete=True) as relay:
-        status, _ = request(relay, "DELETE", "/live/old.ts")
+        # a deletion is journaled (200) and forwarded in its path's order
+        status, _ = request(relay, "PUT", "/live/old.ts", b"newer")
         assert status == 200
-        status, _ = request(relay, "DELETE", "/live/old.ts")
-        assert status == 404
-        assert relay.stats().deleted == 1
+        status, body = request(relay, "DELETE", "/live/old.ts")
+        assert status == 200
+        assert json.loads(body)["Journaled"] is True
+        status, _ = request(relay, "DELETE", "/live/old.ts")  # already gone: fine
+        assert status == 200
+        assert relay.wait_uploaded(timeout=10)
+        assert relay.stats().deleted in (1, 2)  # a waiting deletion may supersede the other
     assert "live/old.ts" not in stack.container.paths()
 
 
@@ -231,42 +240,54 @@ def test_faults_are_retried_and_nothing_is_lost() -> None:
             expected[f"live/s{i}.ts"] = data
             status, _ = request(relay, "PUT", f"/live/s{i}.ts", data)
             assert status == 200
+        assert relay.wait_uploaded(timeout=30)
         assert sum(stack.ingest_edge.faults_injected.values()) > 0
         assert relay.stats().retries > 0
         for path, data in expected.items():
             assert stack.container.read(path) == data
 
 
-def test_final_failure_is_counted_logged_and_spooled(
+def test_an_object_the_edge_keeps_refusing_stays_journaled(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    spool = tmp_path / "spool"
-    with LocalStack(faults=FaultPlan.always("http_503")) as stack, make_relay(
-        stack, spool_dir=str(spool), prefix="ch9"
-    ) as relay:
-        caplog.set_level("INFO", logger="mediastore_ingest.relay.relay")
-        status, body = request(relay, "PUT", "/live/lost.ts", b"precious")
-        assert status == 502
-        assert json.loads(body)["Spooled"] == str(spool / "ch9" / "live" / "lost.ts")
-        stats = relay.stats()
-        assert (stats.failed, stats.spooled, stats.retries) == (1, 1, FAST_RETRY.max_attempts - 1)
-        assert "mediastore_relay_failures_total 1" in relay.metrics_text()
-    assert (spool / "ch9" / "live" / "lost.ts").read_bytes() == b"precious"
-    assert any("FAILED PUT ch9/live/lost.ts" in r.getMessage() for r in caplog.records)
+    journal = tmp_path / "journal"
+    with LocalStack(faults=FaultPlan.always("http_503")) as stack:
+        relay = make_relay(stack, journal_dir=str(journal), prefix="ch9",
+                           requeue_cap=0.05, shutdown_timeout=0.5)
+        with relay:
+            caplog.set_level("INFO", logger="mediastore_ingest.relay.relay")
+            status, body = request(relay, "PUT", "/live/lost.ts", b"precious")
+            assert status == 200  # durable in the journal
+            assert json.loads(body)["Journaled"] is True
+            assert not relay.wait_uploaded(timeout=0.5)
+            stats = relay.stats()
+            assert stats.uploaded == 0
+            assert stats.failed == 0
+            assert stats.retried >= 1
+            assert stats.retries >= FAST_RETRY.max_attempts - 1
+            assert stats.journal_objects == 1
+            assert 'mediastore_relay_uploads_total{outcome="retried"}' in relay.metrics_text()
+        assert relay.drain() == 1  # left for the next start
+    data = [p for p in (journal / "entries").iterdir() if p.suffix == ".data"]
+    assert [p.read_bytes() for p in data] == [b"precious"]
+    assert any("upload of ch9/live/lost.ts failed" in r.getMessage() for r in caplog.records)
 
 
-def test_spooled_segments_are_re_uploaded_by_sync(stack: LocalStack, tmp_path: Path) -> None:
+def test_sync_refuses_a_relay_journal(stack: LocalStack, tmp_path: Path) -> None:
     from mediastore_ingest.cli import main
 
-    spool = tmp_path / "spool"
-    (spool / "live").mkdir(parents=True)
-    (spool / "live" / "x.ts").write_bytes(b"late")
+    journal = tmp_path / "journal"
+    with make_relay(stack, journal_dir=str(journal)):
+        pass
     key = tmp_path / "key.pem"
     key.write_bytes(private_pem(stack))
-    code = main(["sync", str(spool), "--to", "", "--base-url", stack.ingest_base_url,
-                 "--key-id", stack.key_id, "--private-key", str(key),
-                 "--hash-algorithm", "SHA256", "--quiet"])
-    assert code == 0
+    args = ["--to", "", "--base-url", stack.ingest_base_url, "--key-id", stack.key_id,
+            "--private-key", str(key), "--hash-algorithm", "SHA256", "--quiet"]
+    assert main(["sync", str(journal), *args]) == 2
+    plain = tmp_path / "plain" / "live"
+    plain.mkdir(parents=True)
+    (plain / "x.ts").write_bytes(b"late")
+    assert main(["sync", str(plain.parent), *args]) == 0
     assert stack.container.read("live/x.ts") == b"late"
 
 
@@ -305,7 +326,7 @@ def test_cli_finishes_in_flight_upload_on_signal(tmp_path: Path, sig: signal.Sig
             seen = []
             for err_line in proc.stderr:  # wait until the relay is shutting down
                 seen.append(err_line)
-                if "finishing in-flight uploads" in err_line:
+                if "finishing the requests on the wire" in err_line:
                     break
             assert f"{sig.name} received" in seen[-1], seen
             # the relay keeps the upload going: the rest of the body gets through

@@ -20,6 +20,7 @@ from mediastore_ingest.ingest import (
     live_cache_control,
 )
 from mediastore_ingest.ingest.media import is_manifest
+from mediastore_ingest.relay.journal import is_journal
 from mediastore_ingest.signing.signer import UrlSigner
 
 __all__ = ["register"]
@@ -126,6 +127,14 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     root = Path(args.directory)
     if not root.is_dir():
         raise InvalidInputError(f"not a directory: {args.directory}")
+    if is_journal(root):
+        # Uploading a journal's files as they are would put older versions over newer
+        # ones; the relay replays it in order.
+        raise InvalidInputError(
+            f"{args.directory} is a relay journal, not a directory of media files: start "
+            f"'mediastore-ingest relay --journal-dir {args.directory} ...' to upload what "
+            "it holds, in order"
+        )
     segments: list[PutRequest] = []
     manifests: list[PutRequest] = []
     for file in _walk(root):

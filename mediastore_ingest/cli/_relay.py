@@ -5,18 +5,22 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
+import re
 import signal
 import sys
 import threading
 from pathlib import Path
 from types import FrameType
 
+from mediastore_ingest._internal.redact import RedactingFilter
 from mediastore_ingest._internal.show import shown
 from mediastore_ingest.cli._common import env_value
 from mediastore_ingest.errors import InvalidInputError
 from mediastore_ingest.ingest import IngestConfig, RetryPolicy
 from mediastore_ingest.origins import get_origin, origin_names
 from mediastore_ingest.provisioning import IngestSetup
+from mediastore_ingest.relay.journal import FSYNC_MODES
 from mediastore_ingest.relay.relay import DEFAULT_CACHE_RULES, RelayConfig, SigningRelay
 from mediastore_ingest.signing.signer import UrlSigner
 
@@ -38,6 +42,33 @@ def _megabytes(value: float) -> int:
     if not math.isfinite(size) or size < 1:
         raise InvalidInputError(f"--max-segment-mb must be a finite number > 0, not {value}")
     return int(size)
+
+
+_SIZE_RE = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)(i?B)?", re.IGNORECASE)
+
+
+def _size(text: str, flag: str) -> int:
+    """A size in bytes: ``1073741824``, ``512M``, ``1G``, ``1GiB`` (powers of 1024)."""
+    match = _SIZE_RE.fullmatch(text.strip())
+    if match is None:
+        raise InvalidInputError(f"{flag} takes a size such as 1G or 500M, not {shown(text)}")
+    power = " KMGT".index(match.group(2).upper() or " ")
+    size = int(float(match.group(1)) * 1024 ** power)
+    if size < 1:
+        raise InvalidInputError(f"{flag} must be at least 1 byte")
+    return size
+
+
+def default_journal_dir(port: int) -> str | None:
+    """Where the journal of a relay on ``port`` lives when --journal-dir is not given:
+    ``$XDG_STATE_HOME/mediastore-ingest/relay-<port>`` (``~/.local/state`` by
+    default), so a restart on the same port finds it; None (a temporary journal)
+    for port 0."""
+    if port == 0:
+        return None
+    state = os.environ.get("XDG_STATE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "state")
+    return os.path.join(state, "mediastore-ingest", f"relay-{port}")
 
 
 def _pairs(values: list[str] | None, flag: str) -> tuple[tuple[str, str], ...]:
@@ -76,6 +107,12 @@ def _build(args: argparse.Namespace) -> SigningRelay:
     elif not args.unsigned:
         raise InvalidInputError("give --key-id/--private-key (or --setup), or --unsigned")
     host, port = _listen(args.listen)
+    if args.spool is not None:
+        raise InvalidInputError(
+            "--spool is gone: every object now goes through the relay's journal "
+            "(--journal-dir), and what an earlier run left is uploaded when the relay "
+            "starts again with the same journal"
+        )
     cache_rules = _pairs(args.cache_control, "--cache-control") or DEFAULT_CACHE_RULES
     peers = ("127.0.0.0/8", "::1/128", *(args.allow_peer or ()))
     config = RelayConfig(
@@ -91,13 +128,19 @@ def _build(args: argparse.Namespace) -> SigningRelay:
         token=env_value(args.token_env, "relay token"),
         max_segment_bytes=_megabytes(args.max_segment_mb),
         max_in_flight=args.max_in_flight,
-        spool_dir=args.spool,
+        journal_dir=args.journal_dir if args.journal_dir else default_journal_dir(port),
+        journal_max_bytes=_size(args.journal_max_bytes, "--journal-max-bytes"),
+        journal_max_objects=args.journal_max_objects,
+        fsync=args.fsync,
+        upload_workers=args.upload_workers,
+        retry_after=args.retry_after,
         shutdown_timeout=args.shutdown_timeout,
     )
     ingest_config = IngestConfig(
         origin=args.origin,  # its path rules, headers and upload kinds
         ca_bundle=args.ca_bundle,
-        retry=RetryPolicy(max_attempts=args.max_attempts, backoff_cap=args.backoff_cap),
+        retry=RetryPolicy(max_attempts=args.max_attempts, backoff_cap=args.backoff_cap,
+                          retry_after_cap=args.retry_after_cap),
         read_timeout=args.read_timeout,
     )
     return SigningRelay(
@@ -115,33 +158,51 @@ def _cmd_relay(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(message)s",
         stream=sys.stderr,
     )
+    # Every line this process logs (urllib3's DEBUG request lines included) goes out
+    # with signed URLs' Signature/Policy and URL passwords redacted.
+    for log_handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactingFilter) for f in log_handler.filters):
+            log_handler.addFilter(RedactingFilter())
     relay = _build(args)
     stop = threading.Event()
     received: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         received.append(signum)
+        if stop.is_set():  # a second signal: stop now, the journal keeps the rest
+            logger.warning("relay: second %s; exiting now (the journal keeps what is "
+                           "left)", signal.Signals(signum).name)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(1)
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    left = 0
     try:
-        with relay:
+        relay.start()
+        try:
             print(f"relay listening on {relay.url} -> {relay.client.base_url}", flush=True)
             while not stop.wait(0.2):
                 pass
             name = signal.Signals(received[0]).name if received else "signal"
-            logger.info("relay: %s received; finishing in-flight uploads", name)
+            logger.info("relay: %s received; finishing the requests on the wire and the "
+                        "uploads (up to %g s)", name, args.shutdown_timeout)
+            left = relay.drain(args.shutdown_timeout)
+        finally:
+            relay.close()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     stats = relay.stats()
     print(
         f"relay stopped: {stats.uploaded} uploaded, {stats.failed} failed "
-        f"({stats.spooled} spooled), {stats.retries} retries, {stats.aborted} aborted, "
-        f"{stats.bytes_uploaded} bytes",
+        f"(set aside), {stats.retried} retried, {stats.superseded} superseded, "
+        f"{stats.aborted} aborted, {stats.retries} retries, {stats.bytes_uploaded} bytes; "
+        f"{left} left in the journal {relay.journal_dir}",
         flush=True,
     )
-    return 1 if stats.failed > stats.spooled else 0
+    return 1 if stats.failed else 0
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -149,10 +210,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "relay", help="signing relay: encoders PUT unsigned to loopback, forwarded signed",
         description="Listen on loopback for PUT/POST/DELETE from an encoder (ffmpeg, OBS, "
-        "GStreamer) and forward each object, signed, to the ingest distribution, streaming "
-        "bodies as they arrive, retrying within a bound. GET /metrics gives Prometheus "
-        "metrics. SIGINT/SIGTERM: finish in-flight uploads, then exit. Exit 1 if an upload "
-        "failed and was not spooled.",
+        "GStreamer), write each object to a local journal and answer 200 once it is "
+        "durable there, then forward it, signed, to the ingest distribution: per path in "
+        "order (never an older version over a newer one), each manifest after the "
+        "segments it names, failed uploads tried again until they succeed. On start, "
+        "uploads what an earlier run left in the journal. GET /metrics gives Prometheus "
+        "metrics. SIGINT/SIGTERM: stop accepting, finish the requests on the wire and "
+        "the uploads (--shutdown-timeout), then exit. Listening beyond loopback needs "
+        "--token-env. Exit 1 if the origin refused an object for good.",
         epilog="example: mediastore-ingest relay --listen 127.0.0.1:8080 --to "
         "https://d1.cloudfront.net --key-id K2JCJMDEHXQW5F --private-key key.pem "
         "--prefix live/channel1/ ; then: ffmpeg ... -f hls -method PUT -http_persistent 1 "
@@ -188,21 +253,43 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="also admit these client addresses (needs --token-env)")
     p.add_argument("--token-env", metavar="VAR",
                    help="env variable holding the shared token required in X-Relay-Token")
-    p.add_argument("--spool", metavar="DIR",
-                   help="write objects whose upload finally failed here "
-                   "(re-upload later with: mediastore-ingest sync DIR --to '' ...)")
+    p.add_argument("--journal-dir", metavar="DIR",
+                   help="the store-and-forward journal: every object is written here "
+                   "before the encoder is answered, and stays until uploaded; a restart "
+                   "with the same DIR uploads what is left (default "
+                   "$XDG_STATE_HOME/mediastore-ingest/relay-PORT; a temporary one for "
+                   "port 0)")
+    p.add_argument("--journal-max-bytes", default="1G", metavar="SIZE",
+                   help="body bytes the journal may hold, e.g. 1G, 500M (default 1G); "
+                   "past it the relay answers 503 with Retry-After")
+    p.add_argument("--journal-max-objects", type=int, default=100_000, metavar="N",
+                   help="objects the journal may hold (default 100000)")
+    p.add_argument("--fsync", choices=FSYNC_MODES, default="data",
+                   help="before answering: none (survives the relay dying, not a power "
+                   "loss), data (default: the body and its description), data+dir (and "
+                   "the directory entries)")
+    p.add_argument("--upload-workers", type=int, default=8, metavar="N",
+                   help="uploads in parallel (default 8)")
+    p.add_argument("--retry-after", type=int, default=2, metavar="SECONDS",
+                   help="Retry-After sent with the relay's own 503 answers (default 2)")
+    p.add_argument("--spool", metavar="DIR", help=argparse.SUPPRESS)  # gone: --journal-dir
     p.add_argument("--max-attempts", type=int, default=4, metavar="N",
                    help="tries per object including retries (default 4)")
     p.add_argument("--backoff-cap", type=float, default=2.0, metavar="SECONDS",
                    help="longest wait between tries (default 2)")
+    p.add_argument("--retry-after-cap", type=float, default=30.0, metavar="SECONDS",
+                   help="honour the edge's Retry-After up to this long per retry "
+                   "(default 30)")
     p.add_argument("--read-timeout", type=float, default=20.0, metavar="SECONDS",
                    help="wait for the edge's answer at most this long (default 20)")
     p.add_argument("--max-segment-mb", type=float, default=25.0, metavar="MB",
                    help="largest object accepted (default 25)")
     p.add_argument("--max-in-flight", type=int, default=64, metavar="N",
-                   help="objects held at once (default 64)")
+                   help="request bodies received at once (default 64; 503 above)")
     p.add_argument("--shutdown-timeout", type=float, default=30.0, metavar="SECONDS",
-                   help="on SIGINT/SIGTERM, wait this long for in-flight uploads")
+                   help="on SIGINT/SIGTERM: stop accepting, keep reading the requests "
+                   "on the wire and uploading for up to this long (default 30); what "
+                   "is left stays in the journal. A second signal exits at once")
     p.add_argument("--log-level", default="INFO",
                    choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     p.set_defaults(func=_cmd_relay)

@@ -21,16 +21,19 @@ from mediastore_ingest._internal.validate import (
     int_in,
     number,
     one_line,
+    one_of,
     text,
 )
 from mediastore_ingest.errors import InvalidInputError
 from mediastore_ingest.ingest import guess_content_type
 from mediastore_ingest.ingest.media import MANIFEST_EXTENSIONS
 from mediastore_ingest.origins import validate_content_type, validate_path
+from mediastore_ingest.relay.journal import FSYNC_MODES, FsyncMode
 
-__all__ = ["DEFAULT_CACHE_RULES", "RelayConfig"]
+__all__ = ["DEFAULT_CACHE_RULES", "RelayConfig", "is_loopback_host"]
 
 MiB = 1024 * 1024
+GiB = 1024 * MiB
 
 #: Default Cache-Control rules (first match wins): manifests are re-read every
 #: target duration, segments never change once written.
@@ -87,13 +90,13 @@ def _rules(value: object) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-def _spool_dir(value: object) -> str | None:
+def _journal_dir(value: object) -> str | None:
     if value is None:
         return None
     path = os.fspath(value) if isinstance(value, os.PathLike) else value
     if not isinstance(path, str) or not path or "\0" in path:
         raise InvalidInputError(
-            f"spool_dir must be a directory path or None, not {shown(value)}"
+            f"journal_dir must be a directory path or None, not {shown(value)}"
         )
     return path
 
@@ -136,6 +139,16 @@ def _is_loopback_network(network: str) -> bool:
     return net.network_address.is_loopback and net.broadcast_address.is_loopback
 
 
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (``127.0.0.0/8``, ``::1``)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @attrs.frozen
 class RelayConfig:
     """How a :class:`SigningRelay` listens and what it does with each request.
@@ -150,10 +163,21 @@ class RelayConfig:
     the client addresses admitted (loopback by default); allowing any other address
     requires ``token``, which every request must then carry in ``token_header``.
     ``max_segment_bytes`` caps one object (``413`` above it), ``max_in_flight`` the
-    objects held at once (``503`` above it): together they bound the memory used.
-    ``spool_dir`` receives objects whose upload finally failed.
-    ``shutdown_timeout`` is how long :meth:`SigningRelay.close` waits for in-flight
-    uploads (``float("inf")``: as long as they take).
+    requests being received at once (``503`` above it).
+
+    Every object goes through the journal in ``journal_dir`` (``None``: a private
+    temporary directory, removed at close when empty) before the encoder is answered
+    ``200``; ``upload_workers`` threads then upload it (see
+    :mod:`mediastore_ingest.relay.journal` and :mod:`mediastore_ingest.relay.order`).
+    The journal holds at most ``journal_max_bytes`` of bodies and
+    ``journal_max_objects`` objects; past either the relay answers ``503`` with
+    ``Retry-After: retry_after``. ``fsync`` is ``"none"`` (survives the relay dying,
+    not the machine losing power), ``"data"`` or ``"data+dir"``. A failed upload is
+    tried again after a pause doubling up to ``requeue_cap`` seconds, for as long as
+    it takes (unless a newer version of its path supersedes it).
+    ``shutdown_timeout`` is how long :meth:`SigningRelay.close` keeps reading the
+    requests already on the wire and uploading (``float("inf")``: as long as it
+    takes); what is left stays in the journal for the next start.
     """
 
     host: str = attrs.field(default="127.0.0.1", validator=_check_host)
@@ -170,7 +194,13 @@ class RelayConfig:
     token_header: str = attrs.field(default="X-Relay-Token", validator=_header_name)
     max_segment_bytes: int = attrs.field(default=25 * MiB, validator=int_in(1))
     max_in_flight: int = attrs.field(default=64, validator=int_in(1))
-    spool_dir: str | None = attrs.field(default=None, converter=_spool_dir)
+    journal_dir: str | None = attrs.field(default=None, converter=_journal_dir)
+    journal_max_bytes: int = attrs.field(default=GiB, validator=int_in(1))
+    journal_max_objects: int = attrs.field(default=100_000, validator=int_in(1))
+    fsync: FsyncMode = attrs.field(default="data", validator=one_of(*FSYNC_MODES))
+    upload_workers: int = attrs.field(default=8, validator=int_in(1, 1024))
+    retry_after: int = attrs.field(default=2, validator=int_in(0, 86400))
+    requeue_cap: float = attrs.field(default=5.0, validator=number())
     shutdown_timeout: float = attrs.field(default=30.0, validator=number(infinite=True))
 
     def __attrs_post_init__(self) -> None:
@@ -178,6 +208,16 @@ class RelayConfig:
         if remote and self.token is None:
             raise InvalidInputError(
                 f"allowing non-loopback peers ({', '.join(remote)}) requires a token"
+            )
+        if not is_loopback_host(self.host) and self.token is None:
+            raise InvalidInputError(
+                f"listening on {self.host}, beyond loopback, requires a token (and the "
+                "peers to admit: allowed_peers / --allow-peer); or listen on 127.0.0.1"
+            )
+        if self.max_segment_bytes > self.journal_max_bytes:
+            raise InvalidInputError(
+                f"max_segment_bytes ({self.max_segment_bytes}) must fit in "
+                f"journal_max_bytes ({self.journal_max_bytes})"
             )
         for _, value in self.content_types:
             validate_content_type(value)

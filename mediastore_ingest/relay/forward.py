@@ -1,316 +1,466 @@
-"""What a signing relay does with each object: hold it, upload it, account for it.
+"""What a signing relay does with each object: journal it, then upload it in order.
 
-:class:`Segment` is one object's body, filled at the encoder's pace and read by the
-upload as it arrives; :class:`Forwarder` uploads it through the
-:class:`~mediastore_ingest.IngestClient` (retries are the client's), counts it, and
-spools what finally failed; it also forwards deletions and keeps the in-flight count
-that bounds the relay's memory.
+The handler thread of a connection calls :meth:`Forwarder.begin`, :meth:`~Forwarder.write`
+and :meth:`~Forwarder.commit` as the body arrives: the body goes into the
+:class:`~mediastore_ingest.relay.journal.Journal` and the encoder is answered once it is
+committed there. ``upload_workers`` threads take what the
+:class:`~mediastore_ingest.relay.order.Scheduler` says may go now and upload it through
+the :class:`~mediastore_ingest.IngestClient` (whose own retries come first); a failed
+round waits and goes again, an object the origin refuses for good (400, 411, 413, 414,
+415, 422, 431, or a request the client itself refuses) is set aside in the journal's
+``failed/``.
+
+Streaming: where the origin takes streaming uploads (MediaStore), a segment whose path
+has nothing else in hand is uploaded *while* it arrives (read back from the journal
+file as it grows), if a worker is free; the encoder is still answered when the body
+is journaled, not when the upload ends. If that upload fails, the object is uploaded
+again from the journal once complete.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
-
-import attrs
+from collections.abc import Callable, Mapping
 
 from mediastore_ingest.errors import (
-    BodyNotRetryableError,
-    IngestError,
+    HTTPStatusError,
     InvalidInputError,
     MediaStoreIngestError,
     ObjectNotFoundError,
-    RetriesExhaustedError,
 )
-from mediastore_ingest.ingest import IngestClient, PutResult
+from mediastore_ingest.ingest import IngestClient
+from mediastore_ingest.ingest.manifests import (
+    MAX_MANIFEST_BYTES,
+    ManifestRefs,
+    manifest_references,
+)
+from mediastore_ingest.ingest.media import is_manifest
 from mediastore_ingest.origins import get_origin
 from mediastore_ingest.relay.config import RelayConfig
-from mediastore_ingest.relay.metrics import Metrics
+from mediastore_ingest.relay.journal import (
+    Entry,
+    EntryWriter,
+    Journal,
+    JournalFull,
+    Replay,
+    WriterGone,
+    entry_headers,
+)
+from mediastore_ingest.relay.metrics import Gauges, Metrics
+from mediastore_ingest.relay.order import Job, Scheduler
 
-__all__ = ["EncoderGone", "Forwarder", "Outcome", "Segment", "logger", "make_spool_dir"]
+__all__ = ["Busy", "Forwarder", "Receipt", "logger"]
 
 #: The relay's one logger: every relay module logs here, and ``mediastore-ingest
 #: relay`` shows it.
 logger = logging.getLogger("mediastore_ingest.relay.relay")
 
+#: Statuses after which trying again cannot help: the object is set aside.
+REJECTING_STATUSES = frozenset({400, 411, 413, 414, 415, 422, 431})
 
-class EncoderGone(Exception):
-    """The encoder's body ended badly; nothing is stored."""
-
-
-class Segment:
-    """The body of one object: filled by the handler thread at the encoder's pace,
-    read by the upload thread as it arrives (and kept whole, for spooling)."""
-
-    def __init__(self) -> None:
-        self._pieces: list[bytes] = []
-        self._cond = threading.Condition()
-        self._done = False
-        self._error: BaseException | None = None
-        self.size = 0
-
-    def append(self, piece: bytes) -> None:
-        data = bytes(piece)
-        with self._cond:
-            self._pieces.append(data)
-            self.size += len(data)
-            self._cond.notify_all()
-
-    def finish(self) -> None:
-        with self._cond:
-            self._done = True
-            self._cond.notify_all()
-
-    def fail(self, error: BaseException) -> None:
-        with self._cond:
-            self._error = error
-            self._done = True
-            self._cond.notify_all()
-
-    def stream(self) -> Iterator[bytes]:
-        """The pieces as they arrive; raises EncoderGone if the body broke."""
-        index = 0
-
-        def ready() -> bool:
-            return index < len(self._pieces) or self._done
-
-        while True:
-            with self._cond:
-                self._cond.wait_for(ready)
-                if self._error is not None:
-                    raise EncoderGone(str(self._error))
-                pieces = self._pieces[index:]
-                if not pieces:
-                    return  # done, and everything was handed out
-            index += len(pieces)
-            yield from pieces
-
-    def complete(self) -> bytes | None:
-        """Wait for the end of the body: all of it, or None if the encoder broke it."""
-        with self._cond:
-            self._cond.wait_for(lambda: self._done)
-            if self._error is not None:
-                return None
-            return b"".join(self._pieces)
+_WARNED_PATHS = 1000
 
 
-@attrs.frozen
-class Outcome:
-    """The answer the encoder gets for one object: a status and a JSON document."""
+class Busy(Exception):
+    """The relay cannot take a request now: ``reason`` is ``"journal_full"`` or
+    ``"busy"`` (at ``max_in_flight``)."""
 
-    status: int
-    document: dict[str, object]
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
-def make_spool_dir(root: str) -> None:
-    """Create the spool directory now, so a bad one is refused before any segment
-    depends on it."""
-    try:
-        Path(root).mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InvalidInputError(f"cannot use spool directory {root!r}: {exc}") from exc
+class Receipt:
+    """One request being received: its journal entry and its job."""
+
+    def __init__(self, writer: EntryWriter, job: Job, manifest: bool) -> None:
+        self.writer = writer
+        self.job = job
+        self.manifest = manifest
+        self.buffer: bytearray | None = bytearray() if manifest else None
+        self.follower: object = None
+        self.settled = False
 
 
 class Forwarder:
-    """Uploads, deletes and counts the objects of one relay.
+    """Journals, orders, uploads and counts the objects of one relay.
 
-    ``client`` is the :class:`~mediastore_ingest.IngestClient` objects go through,
-    ``clock`` (monotonic seconds) times the uploads; uploads run on a pool of
-    ``config.max_in_flight`` threads.
+    ``client`` uploads; ``journal`` (opened) holds the bodies; ``clock`` (monotonic
+    seconds) times each upload for the log. :meth:`start` starts the workers with what the journal
+    had; :meth:`stop` stops them.
     """
 
     def __init__(
         self,
         config: RelayConfig,
         client: IngestClient,
+        journal: Journal,
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
         self.client = client
-        self.metrics = Metrics()
+        self.journal = journal
         self._clock = clock
-        self._state = threading.Condition()
-        self._streams = get_origin(client.config.origin).streams
-        self._executor = ThreadPoolExecutor(
-            config.max_in_flight, thread_name_prefix="relay-upload"
-        )
+        self.metrics = Metrics(self.gauges)
+        self._cond = threading.Condition()
+        self._scheduler = Scheduler(backoff_cap=config.requeue_cap)
+        self._streams = (get_origin(client.config.origin).streams
+                         and not client.config.sends_content_sha256)
+        self._root = config.prefix.strip("/")
+        self._workers: list[threading.Thread] = []
+        self._idle = 0
+        self._streaming = 0
+        self._stopping = False
+        self._detached = False
+        self._failed = 0
+        self._warned: set[str] = set()
 
-    def close(self) -> None:
-        """Wait for the uploads still running, then stop the pool."""
-        self._executor.shutdown(wait=True)
+    # --- lifecycle --------------------------------------------------------------------
 
-    def submit(self, path: str, segment: Segment, sent_type: str | None) -> Future[Outcome]:
-        """Start uploading ``segment`` to ``path`` (the upload reads it as it fills)."""
-        return self._executor.submit(self.upload, path, segment, sent_type)
+    def start(self, replay: Replay) -> None:
+        """Queue what an earlier run left, then start the upload workers."""
+        now = time.monotonic()
+        wall = time.time()
+        with self._cond:
+            self._failed = replay.failed
+            for entry in replay.entries:
+                refs = None
+                manifest = entry.method == "PUT" and is_manifest(entry.path)
+                if manifest:
+                    refs = self._refs(entry.path, _read(entry.data))
+                job = self._scheduler.receive(
+                    entry.arrival, entry.path, now - max(0.0, wall - entry.received),
+                    manifest=manifest, delete=entry.method == "DELETE",
+                )
+                job.payload = entry
+                self._drop(self._scheduler.commit(job, refs, now))
+            self.metrics.add(replayed=len(replay.entries))
+        for n in range(self.config.upload_workers):
+            thread = threading.Thread(target=self._work, name=f"relay-upload-{n}", daemon=True)
+            self._workers.append(thread)
+            thread.start()
 
-    # --- in-flight accounting ------------------------------------------------------------
+    def stop(self, timeout: float) -> None:
+        """Stop the workers: each finishes the upload it is in (up to ``timeout``
+        seconds in all); whatever is left stays in the journal."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        deadline = time.monotonic() + max(0.0, timeout)
+        for thread in self._workers:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        with self._cond:
+            # A worker still uploading past the deadline no longer touches the journal:
+            # its object is uploaded again on the next start.
+            self._detached = True
 
-    def enter(self) -> bool:
-        """Count one more object in flight; False (nothing counted) at the limit."""
-        with self._state:
-            if self.metrics.in_flight >= self.config.max_in_flight:
-                return False
-            self.metrics.add(in_flight=1)
-            return True
+    def backlog(self) -> int:
+        """Objects received and not yet uploaded."""
+        with self._cond:
+            return self._scheduler.backlog()
 
-    def leave(self) -> None:
-        """One object fewer in flight."""
-        with self._state:
-            self.metrics.add(in_flight=-1)
-            self._state.notify_all()
+    def wait_uploaded(self, deadline: float) -> bool:
+        """Wait until nothing received is left to upload, or ``deadline`` (monotonic);
+        True when nothing is left."""
+        with self._cond:
+            while self._scheduler.backlog() and time.monotonic() < deadline:
+                self._cond.wait(min(0.05, max(0.0, deadline - time.monotonic())))
+            return not self._scheduler.backlog()
 
-    def drain(self, pending_input: Callable[[], bool]) -> None:
-        """Called once the listener has stopped accepting: wait until no object is in
-        flight and ``pending_input()`` says no connection has unread bytes (ffmpeg
-        sends its last requests without waiting for answers, so they can still be
-        queued), for two checks in a row, or until ``shutdown_timeout``."""
-        deadline = self._clock() + self.config.shutdown_timeout
-        quiet = 0
-        with self._state:
-            if self.metrics.in_flight:
-                logger.info("relay: finishing %d in-flight upload(s)", self.metrics.in_flight)
-            while quiet < 2:
-                if self._clock() >= deadline:
-                    logger.error(
-                        "relay: %d upload(s) still in flight after %.0f s; closing anyway",
-                        self.metrics.in_flight, self.config.shutdown_timeout,
-                    )
-                    return
-                busy = self.metrics.in_flight > 0 or pending_input()
-                quiet = 0 if busy else quiet + 1
-                self._state.wait(0.05)
+    @property
+    def receiving(self) -> int:
+        """Requests whose body is being received now."""
+        with self._cond:
+            return self.metrics.in_flight
 
-    # --- the work -----------------------------------------------------------------------
+    def gauges(self) -> Gauges:
+        """The journal's depth and the scheduler's lags, now."""
+        objects, size = self.journal.depth()
+        now = time.monotonic()
+        with self._cond:
+            lag = sorted(self._scheduler.manifest_lag(now).items(), key=lambda kv: -kv[1])
+            return Gauges(
+                journal_objects=objects,
+                journal_bytes=size,
+                failed_objects=self._failed,
+                receiving=self._scheduler.receiving,
+                oldest_age=self._scheduler.oldest_age(now),
+                manifest_lag=tuple(lag),
+            )
 
-    def upload(self, path: str, segment: Segment, sent_type: str | None) -> Outcome:
-        """Upload one object as its body arrives; the answer for the encoder."""
+    # --- the encoder's side -----------------------------------------------------------
+
+    def begin(
+        self, path: str, *, method: str, target: str, headers: Mapping[str, str] | object,
+        declared: int | None,
+    ) -> Receipt:
+        """Start receiving a PUT (or a DELETE) of ``path``: :class:`Busy` when the
+        journal is full or ``max_in_flight`` bodies are arriving."""
         config = self.config
-        client = self.client
-        body: object = segment.stream()
-        if client.config.sends_content_sha256:  # the hash must be known before sending
-            data = segment.complete()
-            if data is None:
-                self.metrics.add(aborted=1)
-                return Outcome(499, {"error": "the encoder broke off the body"})
-            body = data
-        started = self._clock()
-        try:
-            result: PutResult = client.put(
-                path,
-                body,
-                content_type=config.content_type_for(path, sent_type),
-                cache_control=config.cache_control_for(path),
-                # Only an origin that takes streaming (chunked) uploads gets the header.
-                upload_availability=(
-                    config.availability_for(path) if self._streams else None
-                ),
-            )
-        except EncoderGone as exc:
-            self.metrics.add(aborted=1)
-            logger.warning("relay: %s: the encoder broke off the body (%s); nothing stored",
-                           path, exc)
-            return Outcome(499, {"error": "the encoder broke off the body"})
-        except MediaStoreIngestError as exc:
-            return self.failed(path, segment, exc)
-        # Anything else (a bug, an untranslated error) is caught where the handler
-        # waits for this task, which covers the whole of it.
-        try:  # the segment is stored: bookkeeping must not turn that into a failure
-            elapsed = self._clock() - started
-            self.metrics.add(
-                uploaded=1, retries=result.attempts - 1, bytes_uploaded=result.bytes_sent
-            )
-            self.metrics.observe(elapsed)
-            logger.info("relay: PUT %s %d bytes -> %d, %d attempt(s), %.3f s",
-                        path, result.bytes_sent, result.status, result.attempts, elapsed)
-        except Exception:
-            logger.exception("relay: PUT %s stored, but recording it failed", path)
-        return Outcome(200, {
-            "Path": path,
-            "ETag": result.etag,
-            "ContentSHA256": result.content_sha256,
-            "Attempts": result.attempts,
-        })
+        delete = method == "DELETE"
+        manifest = not delete and is_manifest(path)
+        sent_type = getattr(headers, "get", lambda _: None)("Content-Type")
+        with self._cond:
+            if self.metrics.in_flight >= config.max_in_flight:
+                raise Busy("busy", f"the relay is receiving {config.max_in_flight} "
+                           "requests, its limit (max_in_flight)")
+            try:
+                writer = self.journal.begin(
+                    path,
+                    method="DELETE" if delete else "PUT",
+                    target=target.partition("?")[0][:2048],
+                    headers=entry_headers(headers),
+                    content_type=None if delete else config.content_type_for(
+                        path, sent_type if isinstance(sent_type, str) else None),
+                    cache_control=None if delete else config.cache_control_for(path),
+                    availability=None if delete or not self._streams
+                    else config.availability_for(path),
+                    declared=declared,
+                )
+            except JournalFull as exc:
+                raise Busy("journal_full", str(exc)) from exc
+            self.metrics.add(in_flight=1)
+            job = self._scheduler.receive(writer.arrival, path, time.monotonic(),
+                                          manifest=manifest, delete=delete)
+            receipt = Receipt(writer, job, manifest)
+            job.payload = receipt
+            if self._may_stream(receipt) and self._scheduler.stream(job):
+                receipt.follower = writer.follow()
+                self._streaming += 1
+                self._cond.notify()
+        return receipt
 
-    def failed(
-        self, path: str, segment: Segment, exc: BaseException, *, unexpected: bool = False
-    ) -> Outcome:
-        """Count, log and spool a segment whose upload finally failed. ``unexpected``
-        (not a package error: a bug) is logged with its traceback and answered 502."""
-        attempts = 1
-        if isinstance(exc, (RetriesExhaustedError, BodyNotRetryableError)):
-            attempts = exc.attempts
-        # an unexpected error is a bug: logged at ERROR with its traceback
-        what = f"unexpected {type(exc).__name__}: {exc}" if unexpected else str(exc)
-        trace = exc if unexpected else None
-        data = segment.complete()  # keep reading the encoder: the whole object is wanted
-        if data is None:
-            self.metrics.add(aborted=1, retries=attempts - 1)
-            logger.log(logging.ERROR if unexpected else logging.WARNING,
-                       "relay: %s: upload failed (%s) and the encoder broke off the body",
-                       path, what, exc_info=trace)
-            return Outcome(499, {"error": "the encoder broke off the body"})
-        self.metrics.add(failed=1, retries=attempts - 1)
-        spooled = self._spool(path, data)
-        logger.error(
-            "relay: FAILED PUT %s (%d bytes, %d attempt(s)): %s%s", path, len(data), attempts,
-            what, f"; spooled to {spooled}" if spooled else "; NOT spooled", exc_info=trace,
+    def _may_stream(self, receipt: Receipt) -> bool:
+        writer = receipt.writer
+        return (
+            self._streams and not receipt.manifest and writer.method == "PUT"
+            and writer.availability == "streaming" and self._idle > 0
+            and self._streaming < max(1, self.config.upload_workers // 2)
         )
-        status = getattr(exc, "status", None)
-        if unexpected:
-            code = 502
-        elif isinstance(exc, ValueError):
-            code = 400
-        elif isinstance(status, int) and 400 <= status < 500 and status != 429:
-            code = status
-        else:
-            code = 502
-        # An unexpected error's text is for the relay's log, not for the encoder.
-        shown = "internal error in the relay (see its log)" if unexpected else what
-        return Outcome(code, {"error": shown, "Path": path, "Spooled": spooled})
 
-    def _spool(self, path: str, data: bytes) -> str | None:
-        root = self.config.spool_dir
-        if root is None:
-            return None
-        target = Path(root, *path.split("/"))
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
+    def write(self, receipt: Receipt, piece: bytes) -> None:
+        """Journal one piece of the body; :class:`Busy` past the journal's bound."""
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except Exception as exc:  # OSError, or anything else: never lose the answer
-            self.metrics.add(spool_errors=1)
-            logger.error("relay: cannot spool %s to %s: %s", path, target, exc,
-                         exc_info=None if isinstance(exc, OSError) else exc)
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            return None
-        self.metrics.add(spooled=1)
-        return str(target)
+            receipt.writer.write(piece)
+        except JournalFull as exc:
+            raise Busy("journal_full", str(exc)) from exc
+        if receipt.buffer is not None:
+            if len(receipt.buffer) + len(piece) <= MAX_MANIFEST_BYTES:
+                receipt.buffer += piece
+            else:
+                receipt.buffer = None  # too big to be a manifest worth reading
+        self.metrics.add(bytes_received=len(piece))
 
-    def delete(self, path: str) -> Outcome:
-        """Forward one deletion; the answer for the encoder."""
+    def commit(self, receipt: Receipt) -> Entry:
+        """The body is complete: make it durable, hand it to the uploads."""
+        entry = receipt.writer.commit()  # OSError: the caller aborts and answers 503
+        refs = None
+        if receipt.manifest:
+            data = bytes(receipt.buffer) if receipt.buffer is not None else None
+            refs = self._refs(entry.path, data)
+        with self._cond:
+            receipt.settled = True
+            self.metrics.add(in_flight=-1, journaled=1)
+            job = receipt.job
+            if not job.streaming:
+                job.payload = entry
+            self._drop(self._scheduler.commit(job, refs, time.monotonic()))
+            self._cond.notify_all()
+        return entry
+
+    def abort(self, receipt: Receipt) -> None:
+        """The body broke off or was refused: throw it away. Idempotent."""
+        receipt.writer.abort()
+        with self._cond:
+            if receipt.settled:
+                return
+            receipt.settled = True
+            self.metrics.add(in_flight=-1)
+            self._scheduler.abort(receipt.job)
+            self._cond.notify_all()
+
+    def _refs(self, path: str, data: bytes | None) -> ManifestRefs | None:
+        refs = manifest_references(path, data, root=self._root) if data is not None else None
+        if refs is None:
+            self.metrics.parse_error("manifest")
+            if path not in self._warned and len(self._warned) < _WARNED_PATHS:
+                self._warned.add(path)
+                logger.warning("relay: cannot read manifest %s; it goes in arrival order "
+                               "(without waiting for what it names)", path)
+        return refs
+
+    def _drop(self, jobs: list[Job]) -> None:
+        """Remove superseded versions from the journal (called holding the lock, so no
+        newer version starts before the older one is gone)."""
+        for job in jobs:
+            entry = job.payload
+            if isinstance(entry, Receipt):
+                entry = entry.writer.entry
+            if isinstance(entry, Entry):
+                try:
+                    self.journal.remove(entry)
+                except OSError as exc:
+                    logger.error("relay: cannot remove superseded %s from the journal: %s",
+                                 job.path, exc)
+            self.metrics.outcome("superseded", manifest=job.manifest)
+            logger.info("relay: %s %s superseded by a newer version; dropped",
+                        "manifest" if job.manifest else "object", job.path)
+
+    # --- the uploads ------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    if self._stopping:
+                        return
+                    now = time.monotonic()
+                    job = self._scheduler.take(now)
+                    if job is not None:
+                        break
+                    wake = self._scheduler.next_wake()
+                    timeout = 1.0 if wake is None else min(1.0, max(0.005, wake - now))
+                    self._idle += 1
+                    try:
+                        self._cond.wait(timeout)
+                    finally:
+                        self._idle -= 1
+            try:
+                self._run(job)
+            except Exception:  # a bug: never lose a worker, never lose the object
+                logger.exception("relay: unexpected error uploading %s", job.path)
+                with self._cond, contextlib.suppress(Exception):
+                    self._finish(job, "retry", None)
+
+    def _run(self, job: Job) -> None:
+        streaming = job.streaming
+        receipt = job.payload if isinstance(job.payload, Receipt) else None
+        entry = job.payload if isinstance(job.payload, Entry) else None
+        if entry is None and receipt is not None:
+            entry = receipt.writer.entry
+        if streaming and receipt is not None:
+            body: object = receipt.follower
+            writer = receipt.writer
+            content_type, cache_control, availability = (
+                writer.content_type, writer.cache_control, writer.availability)
+        elif entry is not None:
+            body = entry.data
+            content_type, cache_control, availability = (
+                entry.content_type, entry.cache_control, entry.availability)
+        else:  # pragma: no cover - a job always carries its entry or its receipt
+            raise AssertionError(f"job {job.arrival} has nothing to upload")
         started = self._clock()
+        outcome = "stored"
+        reason = ""
+        attempts = 1
+        sent = 0
+        status = 200
         try:
-            self.client.delete(path)
-        except ObjectNotFoundError as exc:
-            logger.info("relay: DELETE %s -> 404", path)
-            return Outcome(404, {"error": str(exc), "Path": path})
-        except IngestError as exc:
-            self.metrics.add(failed=1)
-            logger.error("relay: FAILED DELETE %s: %s", path, exc)
-            return Outcome(502, {"error": str(exc), "Path": path})
-        self.metrics.add(deleted=1)
-        logger.info("relay: DELETE %s -> 204, %.3f s", path, self._clock() - started)
-        return Outcome(200, {"Path": path})
+            if job.delete:
+                try:
+                    self.client.delete(job.path)
+                except ObjectNotFoundError:
+                    status = 404
+            else:
+                result = self.client.put(
+                    job.path, body, content_type=content_type, cache_control=cache_control,
+                    upload_availability=availability,
+                )
+                attempts, sent, status = result.attempts, result.bytes_sent, result.status
+        except WriterGone:
+            outcome = "aborted"
+        except (HTTPStatusError, InvalidInputError) as exc:
+            code = getattr(exc, "status", None)
+            rejected = isinstance(exc, InvalidInputError) or code in REJECTING_STATUSES
+            outcome, reason = ("rejected" if rejected else "retry"), str(exc)
+            attempts = getattr(exc, "attempts", attempts)
+        except MediaStoreIngestError as exc:
+            outcome, reason = "retry", str(exc)
+            attempts = getattr(exc, "attempts", attempts)
+        finally:
+            if streaming and receipt is not None:
+                close = getattr(receipt.follower, "close", None)
+                if callable(close):
+                    close()
+        elapsed = self._clock() - started
+        if streaming and receipt is not None:
+            with self._cond:
+                self._streaming -= 1
+            if outcome == "stored":
+                entry = receipt.writer.wait_settled(timeout=60.0)
+            elif outcome == "rejected":
+                outcome = "retry"  # judged again from the journal, once received
+        self.metrics.add(retries=max(0, attempts - 1))
+        with self._cond:
+            if self._detached:
+                logger.warning("relay: %s %s ended after shutdown (%s); it stays in the "
+                               "journal", "DELETE" if job.delete else "PUT", job.path,
+                               outcome)
+                return
+        if outcome == "stored":
+            if entry is not None:
+                try:
+                    self.journal.remove(entry)
+                except OSError as exc:
+                    logger.error("relay: %s stored, but removing it from the journal failed "
+                                 "(it will be uploaded again on the next start): %s",
+                                 job.path, exc)
+            if job.delete:
+                self.metrics.add(deleted=1)
+            else:
+                self.metrics.add(bytes_uploaded=sent)
+            self.metrics.observe(time.monotonic() - job.began)
+            logger.info("relay: %s %s %d bytes -> %d, %d attempt(s), %.3f s%s",
+                        "DELETE" if job.delete else "PUT", job.path, sent, status, attempts,
+                        elapsed, " (streamed)" if streaming else "")
+        elif outcome == "rejected" and entry is not None:
+            try:
+                kept = self.journal.quarantine(entry, reason)
+            except OSError as exc:
+                kept = f"nowhere ({exc})"
+                with contextlib.suppress(OSError):
+                    self.journal.remove(entry)
+            with self._cond:
+                self._failed += 1
+            logger.error("relay: FAILED %s %s: the origin refused it for good (%s); set "
+                         "aside in %s", "DELETE" if job.delete else "PUT", job.path, reason,
+                         kept)
+        elif outcome == "aborted":
+            logger.warning("relay: %s: the encoder broke off the body; nothing stored",
+                           job.path)
+        with self._cond:
+            self._finish(job, outcome, reason)
+
+    def _finish(self, job: Job, outcome: str, reason: str | None) -> None:
+        """Called holding the lock."""
+        now = time.monotonic()
+        if outcome in ("stored", "rejected", "aborted"):
+            self.metrics.outcome(outcome)
+            self._scheduler.finish(job, "done", now)
+        else:
+            dropped = self._scheduler.finish(job, "retry", now)
+            if job.state == "done":
+                self._drop(dropped)
+            else:
+                self.metrics.outcome("retried")
+                if job.state == "pending":
+                    logger.warning("relay: upload of %s failed (%s); trying again in %.2f s "
+                                   "(round %d)", job.path, reason, job.not_before - now,
+                                   job.failures + 1)
+                else:
+                    logger.warning("relay: streaming upload of %s failed (%s); it goes "
+                                   "again from the journal once received", job.path, reason)
+        self._cond.notify_all()
+
+
+def _read(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_MANIFEST_BYTES + 1)
+    except OSError:
+        return None
+    return data if len(data) <= MAX_MANIFEST_BYTES else None

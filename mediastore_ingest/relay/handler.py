@@ -1,27 +1,32 @@
 """The HTTP side of a signing relay: the server and the handler of each request.
 
 :class:`RelayHandler` admits a request (peer allow-list, token), maps it to an object
-path, reads the body into a :class:`~mediastore_ingest.relay.forward.Segment` while the
-:class:`~mediastore_ingest.relay.forward.Forwarder` uploads it, and answers once the
-origin has. ``GET /metrics`` and ``GET /healthz`` are answered here.
+path, reads the body into the journal as fast as the encoder sends it
+(:class:`~mediastore_ingest.relay.forward.Forwarder`) and answers ``200`` once it is
+committed there; the upload happens later, on the forwarder's workers, so an encoder's
+connection never waits for the origin. ``GET /metrics`` and ``GET /healthz`` are
+answered here.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 import ipaddress
 import select
+import time
 from collections.abc import Callable
 from typing import cast
 from urllib.parse import urlsplit
 
 from mediastore_ingest._internal.redact import redact_query
 from mediastore_ingest.errors import RelayError, RequestBodyError
-from mediastore_ingest.relay.forward import Forwarder, Segment, logger
+from mediastore_ingest.relay.forward import Busy, Forwarder, Receipt, logger
 from mediastore_ingest.server.base import LocalHTTPServer, RequestHandler
 
 __all__ = ["RelayHandler", "RelayServer"]
+
+#: While stopping, the listener waits until no request has been arriving for this long.
+DRAIN_QUIET = 0.25
 
 
 class RelayHandler(RequestHandler):
@@ -31,7 +36,7 @@ class RelayHandler(RequestHandler):
 
     @property
     def forwarder(self) -> Forwarder:
-        """What uploads, deletes and counts this relay's objects."""
+        """What journals, uploads and counts this relay's objects."""
         return cast(RelayServer, self.owner).forwarder
 
     @property
@@ -43,7 +48,7 @@ class RelayHandler(RequestHandler):
     # one PUT before sending the next on the same connection, and close it when done
     # without reading the last answers (the kernel then resets the connection). The
     # requests they sent are still queued on our side, so a failed write must not end
-    # the connection: the rest is read and forwarded, and answers are dropped.
+    # the connection: the rest is read and journaled, and answers are dropped.
     _peer_not_reading = False
 
     def _discard_head(self) -> None:
@@ -62,17 +67,27 @@ class RelayHandler(RequestHandler):
             logger.debug("relay: %s stopped reading answers (%s); still reading its requests",
                          self.peer, exc)
 
-    def _answer(self, status: int, document: dict[str, object], method: str) -> None:
+    def _answer(self, status: int, document: dict[str, object], method: str,
+                headers: tuple[tuple[str, str], ...] = ()) -> None:
         self.forwarder.metrics.request(method, status)
         self._write_safely(
-            lambda: self.send_json(status, document, head=self.command == "HEAD")
+            lambda: self.send_json(status, document, headers=headers,
+                                   head=self.command == "HEAD")
         )
 
-    def _refuse(self, status: int, message: str, method: str | None = None) -> None:
-        self.forwarder.metrics.add(refused=1)
+    def _refuse(self, status: int, message: str, reason: str, method: str | None = None,
+                headers: tuple[tuple[str, str], ...] = ()) -> None:
+        self.forwarder.metrics.refused(reason)
         if status in (403, 503):
             self.close_connection = True
-        self._answer(status, {"error": message}, method or self.command)
+        self._answer(status, {"error": message}, method or self.command, headers)
+
+    def _busy(self, exc: Busy, method: str) -> None:
+        retry_after = self.forwarder.config.retry_after
+        logger.warning("relay: refused %s %s: %s (503, Retry-After %d)", method,
+                       redact_query(self.path[:200]), exc, retry_after)
+        self._refuse(503, str(exc), exc.reason, method,
+                     (("Retry-After", str(retry_after)),))
 
     def _admitted(self) -> bool:
         forwarder = self.forwarder
@@ -83,13 +98,14 @@ class RelayHandler(RequestHandler):
         if peer is None or not any(peer in net for net in self.networks):
             logger.warning("relay: refused %s %s from %s (peer not allowed)",
                            self.command, redact_query(self.path[:200]), self.peer)
-            self._refuse(403, "peer address not allowed")
+            self._refuse(403, "peer address not allowed", "peer")
             return False
         token = forwarder.config.token
         if token is not None:
             given = self.headers.get(forwarder.config.token_header) or ""
             if not hmac.compare_digest(given.encode(), token.encode()):
-                self._refuse(403, f"missing or wrong {forwarder.config.token_header}")
+                self._refuse(403, f"missing or wrong {forwarder.config.token_header}",
+                             "token")
                 return False
         return True
 
@@ -111,80 +127,124 @@ class RelayHandler(RequestHandler):
                 200, b"ok\n", content_type="text/plain", head=self.command == "HEAD"
             ))
         else:
-            self._refuse(405, "the relay accepts PUT, POST and DELETE (GET only /metrics)")
+            self._refuse(405, "the relay accepts PUT, POST and DELETE (GET only /metrics)",
+                         "method")
 
     do_HEAD = do_GET
 
+    def _object_path(self, method: str) -> str | None:
+        try:
+            return self.forwarder.config.object_path(self.path)
+        except ValueError as exc:
+            self._refuse(400, str(exc), "path", method)
+            return None
+
     def do_PUT(self) -> None:
-        """Forward an object upload (POST is treated as PUT)."""
+        """Journal an object upload (POST is treated as PUT); answer once it is durable."""
         if not self._admitted():
             return
+        path = self._object_path("PUT")
+        if path is None:
+            return
         forwarder = self.forwarder
+        config = forwarder.config
         try:
-            path = forwarder.config.object_path(self.path)
-        except ValueError as exc:
-            self._refuse(400, str(exc), "PUT")
+            declared = self.content_length()
+        except RequestBodyError as exc:
+            forwarder.metrics.parse_error("request")
+            self._refuse(400, str(exc), "malformed", "PUT")
             return
-        if not forwarder.enter():
-            self._refuse(503, "the relay is at its in-flight limit", "PUT")
+        if declared is not None and declared > config.max_segment_bytes:
+            logger.error("relay: %s refused: %d bytes, over %d", path, declared,
+                         config.max_segment_bytes)
+            self._refuse(413, f"body of {declared} bytes is over the limit of "
+                         f"{config.max_segment_bytes}", "too_large", "PUT")
+            self.close_connection = True
             return
         try:
-            self._put(path)
-        finally:
-            forwarder.leave()
+            receipt = forwarder.begin(path, method="PUT", target=self.path,
+                                      headers=self.headers, declared=declared)
+        except Busy as exc:
+            self._busy(exc, "PUT")
+            return
+        except OSError as exc:
+            self._journal_error(path, exc, "PUT")
+            return
+        self._receive(receipt, path)
 
     do_POST = do_PUT
 
-    def _put(self, path: str) -> None:
+    def _receive(self, receipt: Receipt, path: str) -> None:
         forwarder = self.forwarder
         config = forwarder.config
-        segment = Segment()
-        future = forwarder.submit(path, segment, self.headers.get("Content-Type"))
         try:
             for piece in self.iter_body(max_size=config.max_segment_bytes):
-                segment.append(piece)
-                forwarder.metrics.add(bytes_received=len(piece))
+                forwarder.write(receipt, piece)
+            entry = forwarder.commit(receipt)
         except RequestBodyError as exc:
-            segment.fail(exc)
-            with contextlib.suppress(Exception):
-                future.result()
+            forwarder.abort(receipt)
             if exc.reason == "too_large":
                 logger.error("relay: %s refused: over %d bytes", path, config.max_segment_bytes)
-                self._refuse(413, str(exc), "PUT")
+                self._refuse(413, str(exc), "too_large", "PUT")
             elif exc.reason == "malformed":
-                self._refuse(400, str(exc), "PUT")
+                forwarder.metrics.parse_error("request")
+                self._refuse(400, str(exc), "malformed", "PUT")
             else:
                 forwarder.metrics.request("PUT", 499)
+                logger.warning("relay: %s: the encoder broke off the body (%s); nothing "
+                               "journaled", path, exc)
                 self.close_connection = True
             return
-        segment.finish()
-        try:
-            outcome = future.result()
-        except Exception as exc:  # unexpected, in the upload: still count, spool, answer
-            outcome = forwarder.failed(path, segment, exc, unexpected=True)
-        self._answer(outcome.status, outcome.document, "PUT")
+        except Busy as exc:
+            forwarder.abort(receipt)
+            self._busy(exc, "PUT")
+            return
+        except OSError as exc:
+            forwarder.abort(receipt)
+            self._journal_error(path, exc, "PUT")
+            return
+        except BaseException:
+            forwarder.abort(receipt)
+            raise
+        self._answer(200, {"Path": path, "Journaled": True, "Arrival": entry.arrival,
+                           "Sequence": entry.path_seq, "Size": entry.size}, "PUT")
+
+    def _journal_error(self, path: str, exc: OSError, method: str) -> None:
+        logger.error("relay: cannot journal %s %s: %s", method, path, exc)
+        retry_after = self.forwarder.config.retry_after
+        self._refuse(503, f"the relay cannot write its journal ({exc.strerror or exc})",
+                     "journal_error", method, (("Retry-After", str(retry_after)),))
 
     def do_DELETE(self) -> None:
-        """Forward a deletion when ``allow_delete``; else 405."""
+        """Journal a deletion when ``allow_delete`` (else 405): it is forwarded in its
+        path's order, after any upload of that path received before it."""
         if not self._admitted():
             return
         forwarder = self.forwarder
         if not forwarder.config.allow_delete:
-            self._refuse(405, "deletion is not enabled on this relay (allow_delete)")
+            self._refuse(405, "deletion is not enabled on this relay (allow_delete)",
+                         "method")
+            return
+        path = self._object_path("DELETE")
+        if path is None:
             return
         try:
-            path = forwarder.config.object_path(self.path)
-        except ValueError as exc:
-            self._refuse(400, str(exc))
+            receipt = forwarder.begin(path, method="DELETE", target=self.path,
+                                      headers=self.headers, declared=0)
+        except Busy as exc:
+            self._busy(exc, "DELETE")
             return
-        if not forwarder.enter():
-            self._refuse(503, "the relay is at its in-flight limit")
+        except OSError as exc:
+            self._journal_error(path, exc, "DELETE")
             return
         try:
-            outcome = forwarder.delete(path)
-        finally:
-            forwarder.leave()
-        self._answer(outcome.status, outcome.document, "DELETE")
+            entry = forwarder.commit(receipt)
+        except OSError as exc:
+            forwarder.abort(receipt)
+            self._journal_error(path, exc, "DELETE")
+            return
+        self._answer(200, {"Path": path, "Journaled": True, "Arrival": entry.arrival},
+                     "DELETE")
 
 
 class RelayServer(LocalHTTPServer):
@@ -203,17 +263,37 @@ class RelayServer(LocalHTTPServer):
         self.networks = tuple(
             ipaddress.ip_network(n) for n in forwarder.config.allowed_peers
         )
+        #: Until when (monotonic) :meth:`stop` keeps reading requests on the wire.
+        self.drain_deadline = 0.0
 
     def _on_stop(self) -> None:
-        self.forwarder.drain(self.has_pending_input)
+        # The listener no longer accepts. Keep reading what the connections already
+        # carry (ffmpeg sends its last requests without waiting for answers) until
+        # nothing has arrived for DRAIN_QUIET, or the deadline; then stop() closes them.
+        quiet_since: float | None = None
+        while time.monotonic() < self.drain_deadline:
+            busy = self.forwarder.receiving > 0 or self.has_pending_input()
+            now = time.monotonic()
+            if busy:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = now
+            elif now - quiet_since >= DRAIN_QUIET:
+                return
+            time.sleep(0.02)
+        if self.forwarder.receiving or self.has_pending_input():
+            logger.error("relay: requests still arriving at the shutdown deadline; closing "
+                         "their connections (nothing of them was acknowledged)")
 
     def has_pending_input(self) -> bool:
         """True when a live connection has bytes (or an EOF) not read yet."""
         live = self.live_connections()
         if not live:
             return False
+        poller = select.poll()
         try:
-            readable, _, _ = select.select(live, [], [], 0)
+            for sock in live:
+                poller.register(sock, select.POLLIN)
+            return any(not event & select.POLLNVAL for _, event in poller.poll(0))
         except (OSError, ValueError):
             return True  # a socket closed meanwhile: look again
-        return bool(readable)

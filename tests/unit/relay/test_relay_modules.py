@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 import socket
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,8 +20,9 @@ from mediastore_ingest.errors import (
 from mediastore_ingest.ingest import IngestClient, IngestConfig, MockTransport, Request, Response
 from mediastore_ingest.relay import RelayConfig, SigningRelay
 from mediastore_ingest.relay import RelayError as ExportedRelayError
-from mediastore_ingest.relay.forward import Forwarder, Segment
+from mediastore_ingest.relay.forward import Forwarder
 from mediastore_ingest.relay.handler import RelayServer
+from mediastore_ingest.relay.journal import Journal
 from mediastore_ingest.server.base import LocalHTTPServer
 
 
@@ -71,6 +74,12 @@ def test_the_relay_listener_checks_its_own_address() -> None:
         ({"cache_control": [("*.ts", "max-age=1\r\nX-Injected: 1")]}, "rule"),
         ({"token": "short"}, "token"),
         ({"token": "a-long-enough-token\n"}, "token"),
+        ({"host": "192.0.2.1"}, "requires a token"),
+        ({"fsync": "always"}, "fsync"),
+        ({"journal_max_bytes": 0}, "journal_max_bytes"),
+        ({"journal_max_bytes": 1000}, "must fit in journal_max_bytes"),
+        ({"upload_workers": 0}, "upload_workers"),
+        ({"journal_dir": ""}, "journal_dir"),
     ],
 )
 def test_relay_config_refuses(kwargs: dict[str, Any], match: str) -> None:
@@ -108,17 +117,20 @@ def _recording_client(origin: str) -> tuple[IngestClient, list[Request]]:
 
 @pytest.mark.parametrize(("origin", "availability"), [("mediastore", "STREAMING"), ("s3", None)])
 def test_forwarder_streams_only_to_an_origin_that_takes_streaming_uploads(
-    origin: str, availability: str | None
+    tmp_path: Path, origin: str, availability: str | None
 ) -> None:
     client, seen = _recording_client(origin)
-    forwarder = Forwarder(RelayConfig(), client)
+    journal = Journal(tmp_path / "j", max_bytes=1 << 20, max_objects=10)
+    forwarder = Forwarder(RelayConfig(), client, journal)
+    forwarder.start(journal.open())
     try:
-        segment = Segment()
-        segment.append(b"\x47" * 188)
-        segment.finish()
-        outcome = forwarder.upload("live/seg1.ts", segment, None)
+        receipt = forwarder.begin("live/seg1.ts", method="PUT", target="/live/seg1.ts",
+                                  headers={}, declared=188)
+        forwarder.write(receipt, b"\x47" * 188)
+        forwarder.commit(receipt)
+        assert forwarder.wait_uploaded(time.monotonic() + 10)
     finally:
-        forwarder.close()
-    assert outcome.status == 200
+        forwarder.stop(5)
+        journal.close()
     assert [r.headers.get("x-amz-upload-availability") for r in seen] == [availability]
     assert forwarder.metrics.stats().uploaded == 1
