@@ -115,12 +115,9 @@ def _resolve(base: str, ref: str, root: str, *, directory: bool = False) -> str 
         joined = root.strip("/") + "/" + path.lstrip("/")
     else:
         joined = posixpath.dirname(base) + "/" + path
-    normal = posixpath.normpath("/" + joined.lstrip("/"))
-    if normal.startswith("//"):  # normpath keeps a leading double slash
-        normal = "/" + normal.lstrip("/")
-    result = normal.lstrip("/")
-    if not result or result == ".":
-        return None
+    result = posixpath.normpath(joined.lstrip("/"))
+    if result in ("", ".") or result == ".." or result.startswith("../"):
+        return None  # empty, or above the root of the paths
     if directory or path.endswith("/"):
         result += "/"
     return result

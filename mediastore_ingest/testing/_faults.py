@@ -24,13 +24,22 @@ Fault kinds (what the viewer sees):
     The request is forwarded normally (the origin acts on it), then the response is
     cut after the head and at most ``reset_after_bytes`` body bytes (always before its
     end); a response without a body is cut before its head.
+
+A plan can be limited to a time window: faults are injected only between
+``active_from`` and ``active_until`` seconds after the schedule was made (when the
+edge started), e.g. ``FaultPlan.always("http_503", active_from=1, active_until=11)``
+for an edge that is down for ten seconds, one second after it starts. Outside the
+window a request gets no fault (the draws still happen, so the sequence is the same).
 """
 
 from __future__ import annotations
 
+import math
 import random
 import threading
+import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Literal, cast
 
 import attrs
@@ -105,7 +114,8 @@ class FaultPlan:
     ``Retry-After`` seconds sent with ``http_5xx`` faults (``None``: no header);
     ``drop_after_bytes`` how much request body is read before a ``drop_request``;
     ``reset_after_bytes`` how many response body bytes get out before a
-    ``reset_response``.
+    ``reset_response``; ``active_from``/``active_until`` the time window (seconds after
+    the schedule starts) in which faults are injected.
     """
 
     seed: int = attrs.field(default=1, validator=_check_seed)
@@ -117,6 +127,15 @@ class FaultPlan:
     retry_after: int | None = attrs.field(default=None, validator=optional(int_in(0)))
     drop_after_bytes: int = attrs.field(default=16 * 1024, validator=int_in(0))
     reset_after_bytes: int = attrs.field(default=64, validator=int_in(0))
+    active_from: float = attrs.field(default=0.0, validator=number(zero=True))
+    active_until: float = attrs.field(default=math.inf, validator=number(infinite=True))
+
+    def __attrs_post_init__(self) -> None:
+        if self.active_until <= self.active_from:
+            raise InvalidInputError(
+                f"active_until ({self.active_until}) must be after active_from "
+                f"({self.active_from})"
+            )
 
     @classmethod
     def none(cls) -> FaultPlan:
@@ -133,9 +152,10 @@ class FaultPlan:
         """True when this plan can inject anything."""
         return self.failure_rate > 0 and bool(self.kinds)
 
-    def schedule(self) -> FaultSchedule:
-        """A fresh schedule drawing this plan's faults from the start of its sequence."""
-        return FaultSchedule(self)
+    def schedule(self, clock: Callable[[], float] = time.monotonic) -> FaultSchedule:
+        """A fresh schedule drawing this plan's faults from the start of its sequence
+        (its time window starts now, by ``clock``)."""
+        return FaultSchedule(self, clock=clock)
 
     def preview(self, count: int) -> list[FaultKind | None]:
         """The decisions for the first ``count`` requests of a fresh schedule."""
@@ -151,10 +171,12 @@ class FaultSchedule:
     (which request gets which decision then depends on arrival order).
     """
 
-    def __init__(self, plan: FaultPlan) -> None:
+    def __init__(self, plan: FaultPlan, *, clock: Callable[[], float] = time.monotonic) -> None:
         if not isinstance(plan, FaultPlan):
             raise InvalidInputError(f"plan must be a FaultPlan, not {type_name(plan)}")
         self.plan = plan
+        self._clock = clock
+        self._started = clock()
         self._rng = random.Random(plan.seed)  # noqa: S311 - test faults, not crypto
         self._lock = threading.Lock()
         self._index = 0
@@ -178,6 +200,8 @@ class FaultSchedule:
             roll = self._rng.random()
             pick = self._rng.randrange(len(plan.kinds))
             if roll >= plan.failure_rate:
+                return None
+            if not plan.active_from <= self._clock() - self._started < plan.active_until:
                 return None
             fault = Fault(index, plan.kinds[pick])
             self._log.append(fault)
