@@ -196,9 +196,11 @@ def _cmd_relay(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
     stats = relay.stats()
     print(
-        f"relay stopped: {stats.uploaded} uploaded, {stats.failed} failed "
-        f"(set aside), {stats.retried} retried, {stats.superseded} superseded, "
-        f"{stats.aborted} aborted, {stats.retries} retries, {stats.bytes_uploaded} bytes; "
+        f"relay stopped: {stats.journaled} journaled, {stats.replayed} replayed, "
+        f"{stats.uploaded} uploaded, {stats.failed} failed (set aside), "
+        f"{stats.retried} retried, {stats.superseded} superseded "
+        f"({stats.superseded_manifests} manifests), {stats.aborted} aborted, "
+        f"{stats.retries} retries, {stats.bytes_uploaded} bytes; "
         f"{left} left in the journal {relay.journal_dir}",
         flush=True,
     )

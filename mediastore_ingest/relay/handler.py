@@ -10,9 +10,11 @@ answered here.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import ipaddress
 import select
+import socket
 import time
 from collections.abc import Callable
 from typing import cast
@@ -28,11 +30,25 @@ __all__ = ["RelayHandler", "RelayServer"]
 #: While stopping, the listener waits until no request has been arriving for this long.
 DRAIN_QUIET = 0.25
 
+#: The kernel receive buffer asked for each encoder connection (the kernel may grant
+#: less: ``net.core.rmem_max``). ffmpeg's muxers with ``-http_persistent 1`` close the
+#: connection at the end without reading the last answers; the kernel then resets it
+#: and throws away whatever ffmpeg had written but not yet sent. Data already in our
+#: receive buffer is safe (it is read after the reset), so a large buffer keeps the
+#: end of a stream safe even when the relay is briefly behind in reading.
+RECEIVE_BUFFER = 4 * 1024 * 1024
+
 
 class RelayHandler(RequestHandler):
     """Serves one encoder connection of a relay."""
 
     server_version = "mediastore-ingest-relay"
+
+    def setup(self) -> None:
+        """A large receive buffer first: see :data:`RECEIVE_BUFFER`."""
+        with contextlib.suppress(OSError):
+            self.request.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+        super().setup()
 
     @property
     def forwarder(self) -> Forwarder:
