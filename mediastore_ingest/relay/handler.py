@@ -15,6 +15,7 @@ import hmac
 import ipaddress
 import select
 import socket
+import threading
 import time
 from collections.abc import Callable
 from typing import cast
@@ -27,8 +28,10 @@ from mediastore_ingest.server.base import LocalHTTPServer, RequestHandler
 
 __all__ = ["RelayHandler", "RelayServer"]
 
-#: While stopping, the listener waits until no request has been arriving for this long.
-DRAIN_QUIET = 0.25
+#: While stopping, a connection is closed once it has sent nothing for this long: an
+#: encoder sends at least one request per segment (HLS/DASH segments are commonly
+#: 2-6 s long), so a live encoder keeps its connections until it ends its stream.
+DRAIN_IDLE = 10.0
 
 #: The kernel receive buffer asked for each encoder connection (the kernel may grant
 #: less: ``net.core.rmem_max``). ffmpeg's muxers with ``-http_persistent 1`` close the
@@ -48,7 +51,23 @@ class RelayHandler(RequestHandler):
         """A large receive buffer first: see :data:`RECEIVE_BUFFER`."""
         with contextlib.suppress(OSError):
             self.request.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+        cast(RelayServer, self.owner).activity(self.request, busy=False)
         super().setup()
+
+    def finish(self) -> None:
+        """Forget the connection's activity, then the usual tear-down."""
+        try:
+            super().finish()
+        finally:
+            cast(RelayServer, self.owner).forget(self.request)
+
+    def _serving(self, serve: Callable[[], None]) -> None:
+        owner = cast(RelayServer, self.owner)
+        owner.activity(self.request, busy=True)
+        try:
+            serve()
+        finally:
+            owner.activity(self.request, busy=False)
 
     @property
     def forwarder(self) -> Forwarder:
@@ -127,6 +146,11 @@ class RelayHandler(RequestHandler):
 
     def do_GET(self) -> None:
         """``/metrics`` (Prometheus text) and ``/healthz``."""
+        self._serving(self._get)
+
+    do_HEAD = do_GET
+
+    def _get(self) -> None:
         if not self._admitted():
             return
         route = urlsplit(self.path).path
@@ -146,8 +170,6 @@ class RelayHandler(RequestHandler):
             self._refuse(405, "the relay accepts PUT, POST and DELETE (GET only /metrics)",
                          "method")
 
-    do_HEAD = do_GET
-
     def _object_path(self, method: str) -> str | None:
         try:
             return self.forwarder.config.object_path(self.path)
@@ -157,6 +179,11 @@ class RelayHandler(RequestHandler):
 
     def do_PUT(self) -> None:
         """Journal an object upload (POST is treated as PUT); answer once it is durable."""
+        self._serving(self._put)
+
+    do_POST = do_PUT
+
+    def _put(self) -> None:
         if not self._admitted():
             return
         path = self._object_path("PUT")
@@ -187,8 +214,6 @@ class RelayHandler(RequestHandler):
             self._journal_error(path, exc, "PUT")
             return
         self._receive(receipt, path)
-
-    do_POST = do_PUT
 
     def _receive(self, receipt: Receipt, path: str) -> None:
         forwarder = self.forwarder
@@ -234,6 +259,9 @@ class RelayHandler(RequestHandler):
     def do_DELETE(self) -> None:
         """Journal a deletion when ``allow_delete`` (else 405): it is forwarded in its
         path's order, after any upload of that path received before it."""
+        self._serving(self._delete)
+
+    def _delete(self) -> None:
         if not self._admitted():
             return
         forwarder = self.forwarder
@@ -281,35 +309,64 @@ class RelayServer(LocalHTTPServer):
         )
         #: Until when (monotonic) :meth:`stop` keeps reading requests on the wire.
         self.drain_deadline = 0.0
+        #: How long a connection may stay idle while stopping (:data:`DRAIN_IDLE`).
+        self.drain_idle = DRAIN_IDLE
+        # The relay's own registry of its connections (the base's is not reachable
+        # while stopping): socket, busy in a request, since when.
+        self._activity: dict[int, tuple[socket.socket, bool, float]] = {}
+        self._activity_lock = threading.Lock()
+
+    def activity(self, sock: socket.socket, *, busy: bool) -> None:
+        """Note that connection ``sock`` is open and starts (``busy``) or ends a request."""
+        with self._activity_lock:
+            self._activity[id(sock)] = (sock, busy, time.monotonic())
+
+    def forget(self, sock: socket.socket) -> None:
+        """Connection ``sock`` is closed."""
+        with self._activity_lock:
+            self._activity.pop(id(sock), None)
+
+    def connections(self) -> list[tuple[socket.socket, bool, float]]:
+        """The open connections: (socket, busy in a request, since when)."""
+        with self._activity_lock:
+            return [entry for entry in self._activity.values() if entry[0].fileno() >= 0]
 
     def _on_stop(self) -> None:
-        # The listener no longer accepts. Keep reading what the connections already
-        # carry (ffmpeg sends its last requests without waiting for answers) until
-        # nothing has arrived for DRAIN_QUIET, or the deadline; then stop() closes them.
-        quiet_since: float | None = None
-        while time.monotonic() < self.drain_deadline:
-            busy = self.forwarder.receiving > 0 or self.has_pending_input()
+        # The listener no longer accepts. Keep serving the connections open now:
+        # the requests on the wire are read, journaled and answered, and a live
+        # encoder (ffmpeg sends a segment, then the playlist, then waits for the next
+        # segment) may finish its stream. A connection is closed once it has sent
+        # nothing for drain_idle; all are closed at the deadline (then stop() does).
+        while True:
+            open_now = self.connections()
             now = time.monotonic()
-            if busy:
-                quiet_since = None
-            elif quiet_since is None:
-                quiet_since = now
-            elif now - quiet_since >= DRAIN_QUIET:
+            if not open_now:
                 return
-            time.sleep(0.02)
-        if self.forwarder.receiving or self.has_pending_input():
-            logger.error("relay: requests still arriving at the shutdown deadline; closing "
-                         "their connections (nothing of them was acknowledged)")
+            if now >= self.drain_deadline:
+                logger.error("relay: %d connection(s) still open at the shutdown deadline; "
+                             "closing them (what they were sending was not acknowledged)",
+                             len(open_now))
+                return
+            pending = self._pending([sock for sock, _, _ in open_now])
+            for sock, busy, since in open_now:
+                if busy or sock.fileno() in pending:
+                    continue
+                if now - since >= self.drain_idle:
+                    with contextlib.suppress(OSError):
+                        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            time.sleep(0.05)
 
-    def has_pending_input(self) -> bool:
-        """True when a live connection has bytes (or an EOF) not read yet."""
-        live = self.live_connections()
-        if not live:
-            return False
+    def _pending(self, live: list[socket.socket]) -> set[int]:
+        """The descriptors of the connections with bytes (or an EOF) not read yet."""
         poller = select.poll()
         try:
             for sock in live:
                 poller.register(sock, select.POLLIN)
-            return any(not event & select.POLLNVAL for _, event in poller.poll(0))
+            return {fd for fd, event in poller.poll(0) if not event & select.POLLNVAL}
         except (OSError, ValueError):
-            return True  # a socket closed meanwhile: look again
+            return {sock.fileno() for sock in live}  # a socket closed meanwhile: look again
+
+    def has_pending_input(self) -> bool:
+        """True when an open connection has bytes (or an EOF) not read yet."""
+        live = [sock for sock, _, _ in self.connections()]
+        return bool(live) and bool(self._pending(live))
