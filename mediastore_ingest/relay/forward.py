@@ -106,7 +106,11 @@ class Forwarder:
         self.journal = journal
         self._clock = clock
         self.metrics = Metrics(self.gauges)
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
+        # Workers wait on _cond, notified one at a time (a worker that takes a job
+        # wakes the next if more are waiting); wait_uploaded() waits on _settled.
+        self._cond = threading.Condition(self._lock)
+        self._settled = threading.Condition(self._lock)
         self._scheduler = Scheduler(backoff_cap=config.requeue_cap)
         self._streams = (get_origin(client.config.origin).streams
                          and not client.config.sends_content_sha256)
@@ -166,9 +170,9 @@ class Forwarder:
     def wait_uploaded(self, deadline: float) -> bool:
         """Wait until nothing received is left to upload, or ``deadline`` (monotonic);
         True when nothing is left."""
-        with self._cond:
+        with self._settled:
             while self._scheduler.backlog() and time.monotonic() < deadline:
-                self._cond.wait(min(0.05, max(0.0, deadline - time.monotonic())))
+                self._settled.wait(min(0.05, max(0.0, deadline - time.monotonic())))
             return not self._scheduler.backlog()
 
     @property
@@ -269,7 +273,7 @@ class Forwarder:
             if not job.streaming:
                 job.payload = entry
             self._drop(self._scheduler.commit(job, refs, time.monotonic()))
-            self._cond.notify_all()
+            self._cond.notify()
         return entry
 
     def abort(self, receipt: Receipt) -> None:
@@ -281,7 +285,7 @@ class Forwarder:
             receipt.settled = True
             self.metrics.add(in_flight=-1)
             self._scheduler.abort(receipt.job)
-            self._cond.notify_all()
+            self._cond.notify()
 
     def _refs(self, path: str, data: bytes | None) -> ManifestRefs | None:
         refs = manifest_references(path, data, root=self._root) if data is not None else None
@@ -321,6 +325,8 @@ class Forwarder:
                     now = time.monotonic()
                     job = self._scheduler.take(now)
                     if job is not None:
+                        if self._scheduler.waiting():
+                            self._cond.notify()  # more may be ready: wake the next worker
                         break
                     wake = self._scheduler.next_wake()
                     timeout = 1.0 if wake is None else min(1.0, max(0.005, wake - now))
@@ -454,7 +460,9 @@ class Forwarder:
                 else:
                     logger.warning("relay: streaming upload of %s failed (%s); it goes "
                                    "again from the journal once received", job.path, reason)
-        self._cond.notify_all()
+        self._cond.notify()  # the path is free, a manifest may be unblocked
+        if not self._scheduler.backlog():
+            self._settled.notify_all()
 
 
 def _read(path: str) -> bytes | None:

@@ -211,6 +211,10 @@ class Scheduler:
 
     # --- state ------------------------------------------------------------------------
 
+    def waiting(self) -> bool:
+        """True when a job waits to be taken (ready or not)."""
+        return bool(self._pending) or bool(self._streams)
+
     def next_wake(self) -> float | None:
         """The earliest ``not_before`` of a waiting job (None: none waits on time)."""
         times = [j.not_before for j in self._pending.values() if j.failures]
