@@ -296,3 +296,39 @@ def test_a_writer_killed_with_sigkill_leaves_only_complete_entries(tmp_path: Pat
             n = int(entry.path.removeprefix("live/seg").removesuffix(".ts"))
             assert Path(entry.data).read_bytes() == bytes([n % 256]) * 4096 * 8
         j.close()
+
+
+def test_a_full_journal_answers_503_with_retry_after(tmp_path: Path) -> None:
+    """The bound as the encoder sees it: 503 and Retry-After, never a silent drop."""
+    import http.client
+
+    from mediastore_ingest.ingest import IngestClient, MockTransport, Request, Response
+    from mediastore_ingest.relay import RelayConfig, SigningRelay
+
+    def down(request: Request) -> Response:
+        return Response(503, {}, b"{}")  # nothing leaves the journal
+
+    client = IngestClient("http://127.0.0.1:9", transport=MockTransport(down))
+    config = RelayConfig(journal_dir=str(tmp_path / "j"), journal_max_bytes=1000,
+                         max_segment_bytes=1000, journal_max_objects=3, retry_after=7,
+                         shutdown_timeout=0.5)
+    with SigningRelay(client=client, config=config) as relay:
+        def put(path: str, body: bytes) -> tuple[int, str | None]:
+            conn = http.client.HTTPConnection("127.0.0.1", relay.port, timeout=10)
+            try:
+                conn.request("PUT", path, body=body)
+                response = conn.getresponse()
+                response.read()
+                return response.status, response.getheader("Retry-After")
+            finally:
+                conn.close()
+
+        assert put("/a.ts", b"a" * 600) == (200, None)
+        assert put("/b.ts", b"b" * 600) == (503, "7")  # 1200 bytes would not fit
+        assert put("/c.ts", b"c" * 100) == (200, None)
+        assert put("/d.ts", b"d" * 100) == (200, None)
+        assert put("/e.ts", b"e") == (503, "7")  # three objects: the limit
+        metrics = relay.metrics_text()
+        assert 'mediastore_relay_refused_total{reason="journal_full"} 2' in metrics
+        assert relay.stats().journal_objects == 3
+    assert relay.drain() == 3  # kept for the next start

@@ -134,3 +134,36 @@ def test_forwarder_streams_only_to_an_origin_that_takes_streaming_uploads(
         journal.close()
     assert [r.headers.get("x-amz-upload-availability") for r in seen] == [availability]
     assert forwarder.metrics.stats().uploaded == 1
+
+
+def test_metrics_render_the_journal_and_the_lag() -> None:
+    from mediastore_ingest.relay.metrics import Gauges, Metrics
+
+    metrics = Metrics(lambda: Gauges(
+        journal_objects=3, journal_bytes=1200, failed_objects=1, receiving=2,
+        oldest_age=1.5, manifest_lag=(('live/"odd".m3u8', 2.0), ("live/index.m3u8", 0.5)),
+    ))
+    metrics.outcome("stored", 4)
+    metrics.outcome("superseded", 2, manifest=True)
+    metrics.outcome("superseded")
+    metrics.refused("journal_full")
+    metrics.parse_error("manifest")
+    metrics.observe(0.02)
+    text = metrics.render()
+    for line in (
+        'mediastore_relay_uploads_total{outcome="stored"} 4',
+        'mediastore_relay_uploads_total{outcome="superseded"} 3',
+        "mediastore_relay_superseded_manifests_total 2",
+        'mediastore_relay_refused_total{reason="journal_full"} 1',
+        'mediastore_relay_parse_errors_total{what="manifest"} 1',
+        "mediastore_relay_journal_objects 3",
+        "mediastore_relay_journal_bytes 1200",
+        "mediastore_relay_journal_failed_objects 1",
+        "mediastore_relay_oldest_pending_seconds 1.5",
+        'mediastore_relay_path_lag_seconds{path="live/\\"odd\\".m3u8"} 2.0',
+        'mediastore_relay_upload_seconds_bucket{le="0.025"} 1',
+    ):
+        assert line in text, line
+    stats = metrics.stats()
+    assert (stats.uploaded, stats.superseded, stats.superseded_manifests) == (4, 3, 2)
+    assert (stats.journal_objects, stats.journal_bytes, stats.refused) == (3, 1200, 1)
