@@ -359,7 +359,7 @@ class Forwarder:
                 entry.content_type, entry.cache_control, entry.availability)
         else:  # pragma: no cover - a job always carries its entry or its receipt
             raise AssertionError(f"job {job.arrival} has nothing to upload")
-        started = self._clock()
+        started = self._time(job)
         outcome = "stored"
         reason = ""
         attempts = 1
@@ -387,12 +387,17 @@ class Forwarder:
         except MediaStoreIngestError as exc:
             outcome, reason = "retry", str(exc)
             attempts = getattr(exc, "attempts", attempts)
+        except Exception as exc:  # a bug (a transport's, ours): logged, the object kept
+            outcome, reason = "retry", f"unexpected {type(exc).__name__}: {exc}"
+            logger.error("relay: unexpected error uploading %s; it stays in the journal and "
+                         "goes again", job.path, exc_info=exc)
         finally:
             if streaming and receipt is not None:
                 close = getattr(receipt.follower, "close", None)
                 if callable(close):
                     close()
-        elapsed = self._clock() - started
+        ended = self._time(job)
+        elapsed = ended - started if started is not None and ended is not None else 0.0
         if streaming and receipt is not None:
             with self._cond:
                 self._streaming -= 1
@@ -426,20 +431,30 @@ class Forwarder:
         elif outcome == "rejected" and entry is not None:
             try:
                 kept = self.journal.quarantine(entry, reason)
-            except OSError as exc:
-                kept = f"nowhere ({exc})"
-                with contextlib.suppress(OSError):
-                    self.journal.remove(entry)
-            with self._cond:
-                self._failed += 1
-            logger.error("relay: FAILED %s %s: the origin refused it for good (%s); set "
-                         "aside in %s", "DELETE" if job.delete else "PUT", job.path, reason,
-                         kept)
+            except OSError as exc:  # it stays in the journal, and goes again later
+                logger.error("relay: the origin refused %s for good (%s), but setting it "
+                             "aside failed: %s", job.path, reason, exc)
+                outcome = "retry"
+            else:
+                with self._cond:
+                    self._failed += 1
+                logger.error("relay: FAILED %s %s: the origin refused it for good (%s); "
+                             "set aside in %s", "DELETE" if job.delete else "PUT", job.path,
+                             reason, kept)
         elif outcome == "aborted":
             logger.warning("relay: %s: the encoder broke off the body; nothing stored",
                            job.path)
         with self._cond:
             self._finish(job, outcome, reason)
+
+    def _time(self, job: Job) -> float | None:
+        """The clock's time, or None if it fails (an upload is never lost to it)."""
+        try:
+            return self._clock()
+        except Exception:
+            logger.exception("relay: the clock failed while timing %s; the upload goes on",
+                             job.path)
+            return None
 
     def _finish(self, job: Job, outcome: str, reason: str | None) -> None:
         """Called holding the lock."""
