@@ -1,8 +1,9 @@
 """Every exception this package raises, under one root.
 
-Catch :class:`MediaStoreIngestError` to catch them all, or a family to catch one kind
-of failure. Errors caused by bad input also derive from :class:`ValueError`, so code
-that already guards a call with ``except ValueError`` keeps working::
+Catch [`MediaStoreIngestError`][mediastore_ingest.errors.MediaStoreIngestError] to catch
+them all, or a family to catch one kind of failure. Errors caused by bad input also derive
+from `ValueError`, so code that already guards a call with ``except ValueError`` keeps
+working::
 
     MediaStoreIngestError
     ├── InvalidInputError (ValueError) ........ bad argument to a public call
@@ -27,6 +28,7 @@ that already guards a call with ``except ValueError`` keeps working::
     ├── IngestError ........................... moving media through the edge
     │   ├── InvalidPathError (ValueError) ..... an object path the origin would refuse
     │   ├── InvalidContentTypeError (ValueError)
+    │   ├── ObjectTooLargeError (ValueError) .. over the origin's size limit; not sent
     │   ├── TransportError .................... connection, TLS or timeout failure
     │   ├── HTTPStatusError ................... the edge / origin answered non-2xx
     │   │   ├── AccessDeniedError ............. 403
@@ -41,6 +43,11 @@ Warnings have their own root, so ``-W error::mediastore_ingest.MediaStoreIngestW
 
     MediaStoreIngestWarning (UserWarning)
     └── KeySizeWarning ........................ RSA 1024/4096: legacy key pairs only
+
+Every error has a ``hint`` attribute: ``None``, or one sentence on what to check (a
+403 from the edge names the key id and the likely cause, an S3 checksum mismatch says
+to use ``origin="s3"``), often with a link to the troubleshooting guide. The command
+line prints it on a ``hint:`` line. Give it as the keyword ``hint=`` to any of them.
 
 No message, ``repr`` or attribute of these errors ever contains a private key, a
 signature secret or an ingest secret.
@@ -66,6 +73,7 @@ __all__ = [
     "MediaStoreIngestError",
     "MediaStoreIngestWarning",
     "ObjectNotFoundError",
+    "ObjectTooLargeError",
     "PolicyError",
     "PolicyExpiredError",
     "PolicyNotYetValidError",
@@ -86,7 +94,17 @@ __all__ = [
 
 
 class MediaStoreIngestError(Exception):
-    """Root of every error raised by :mod:`mediastore_ingest`."""
+    """Root of every error raised by `mediastore_ingest`.
+
+    ``hint`` is what to check, in one sentence, or ``None`` (keyword only, so every
+    subclass keeps its positional arguments).
+    """
+
+    hint: str | None = None
+
+    def __init__(self, *args: object, hint: str | None = None) -> None:
+        super().__init__(*args)
+        self.hint = hint
 
 
 class InvalidInputError(MediaStoreIngestError, ValueError):
@@ -123,7 +141,7 @@ class UnsupportedKeyError(KeyMaterialError, ValueError):
 
 
 class MediaStoreIngestWarning(UserWarning):
-    """Root of every warning issued by :mod:`mediastore_ingest`."""
+    """Root of every warning issued by `mediastore_ingest`."""
 
 
 class KeySizeWarning(MediaStoreIngestWarning):
@@ -146,8 +164,8 @@ class VerificationError(MediaStoreIngestError):
     ``url`` is the URL that was checked with the signature parameters removed.
     """
 
-    def __init__(self, message: str, *, url: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, url: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
         self.url = url
 
 
@@ -209,8 +227,9 @@ class ProvisioningError(MediaStoreIngestError):
         *,
         operation: str | None = None,
         code: str | None = None,
+        hint: str | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, hint=hint)
         self.operation = operation
         self.code = code
 
@@ -221,12 +240,23 @@ class ProvisioningError(MediaStoreIngestError):
 class IngestError(MediaStoreIngestError):
     """Family of errors raised while moving media to or from the origin.
 
-    ``path`` is the object path concerned, when there is one.
+    ``path`` is the object path concerned, when there is one. ``attempts`` is how many
+    requests were made before the error (``None`` when none was, or it is not known).
     """
 
-    def __init__(self, message: str, *, path: str | None = None) -> None:
-        super().__init__(message)
+    attempts: int | None = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        hint: str | None = None,
+        attempts: int | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
         self.path = path
+        self.attempts = attempts
 
 
 class InvalidPathError(IngestError, ValueError):
@@ -235,6 +265,34 @@ class InvalidPathError(IngestError, ValueError):
 
 class InvalidContentTypeError(IngestError, ValueError):
     """A Content-Type the origin would refuse; no request was sent."""
+
+
+class ObjectTooLargeError(IngestError, ValueError):
+    """An object over the size limit of the origin; it was not stored.
+
+    ``size`` is the object's size, or for a streamed body of unknown length the bytes
+    it had produced when it was stopped (more than ``limit``). ``limit`` is the
+    largest object the origin takes for this kind of upload (``streaming``: a chunked
+    upload readable while it is written), ``origin`` the origin's label. A known size
+    is refused before any request; a stream is stopped at the limit.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        size: int,
+        limit: int,
+        origin: str,
+        streaming: bool = False,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, path=path, hint=hint)
+        self.size = size
+        self.limit = limit
+        self.origin = origin
+        self.streaming = streaming
 
 
 class TransportError(IngestError):
@@ -255,8 +313,10 @@ class HTTPStatusError(IngestError):
         path: str | None = None,
         status: int,
         code: str | None = None,
+        hint: str | None = None,
+        attempts: int | None = None,
     ) -> None:
-        super().__init__(message, path=path)
+        super().__init__(message, path=path, hint=hint, attempts=attempts)
         self.status = status
         self.code = code
 
@@ -276,9 +336,11 @@ class BodyNotRetryableError(IngestError):
     again. ``attempts`` attempts were made; ``__cause__`` is the failure.
     """
 
-    def __init__(self, message: str, *, path: str | None = None, attempts: int) -> None:
-        super().__init__(message, path=path)
-        self.attempts = attempts
+    def __init__(
+        self, message: str, *, path: str | None = None, attempts: int, hint: str | None = None
+    ) -> None:
+        super().__init__(message, path=path, hint=hint, attempts=attempts)
+        self.attempts: int = attempts
 
 
 class RetriesExhaustedError(IngestError):
@@ -295,9 +357,10 @@ class RetriesExhaustedError(IngestError):
         path: str | None = None,
         attempts: int,
         last_error: BaseException | None,
+        hint: str | None = None,
     ) -> None:
-        super().__init__(message, path=path)
-        self.attempts = attempts
+        super().__init__(message, path=path, hint=hint, attempts=attempts)
+        self.attempts: int = attempts
         self.last_error = last_error
 
 
@@ -315,6 +378,6 @@ class RequestBodyError(LocalStackError):
     away or stalled before the end) or ``"malformed"`` (bad framing).
     """
 
-    def __init__(self, message: str, *, reason: str) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, reason: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
         self.reason = reason
