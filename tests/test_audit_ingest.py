@@ -267,7 +267,7 @@ def test_unseekable_file_read_error_through_mock_transport() -> None:
 def test_unusable_file_path_body_is_invalid_input(name: str) -> None:
     client = mock_client(MockTransport(never_called))
     with pytest.raises(InvalidInputError, match="body file"):
-        client.put("live/a.ts", name)
+        client.put("live/a.ts", Path(name))
 
 
 def test_pathlike_body_with_a_bad_fspath_is_invalid_input() -> None:

@@ -234,7 +234,7 @@ def test_put_file_path_and_pathlike(container: LocalContainer, tmp_path: Path) -
     f.write_bytes(b"T" * 70_000)
     client = make_client(container)
     client.put("live/f1.ts", f)
-    client.put("live/f2.ts", str(f))
+    client.put("live/f2.ts", Path(str(f)))
     assert container.read("live/f1.ts") == container.read("live/f2.ts") == b"T" * 70_000
 
 

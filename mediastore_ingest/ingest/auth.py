@@ -31,7 +31,7 @@ class RequestAuth:
 
     ``signer=None``: requests go unsigned. ``auth="url"`` without ``policy``: a canned
     policy per URL, valid for ``url_expiry``; with ``policy`` (a wildcard
-    :class:`~mediastore_ingest.signing.policy.CustomPolicy`) that policy signs every
+    `CustomPolicy`) that policy signs every
     URL. ``auth="cookie"``: the wildcard policy (``base + "/*"`` unless given) goes as
     a ``Cookie`` header. The wildcard policy gets a fresh expiry when less than
     ``margin`` seconds (at most half of ``url_expiry``) are left.
@@ -88,6 +88,14 @@ class RequestAuth:
         if self.signer is None:
             return "unsigned"
         return "cookie" if self.cookie else "url"
+
+    def uncovered(self, url: str) -> CustomPolicy | None:
+        """The wildcard policy every request is signed with, when it does not cover
+        ``url`` (a request it cannot sign); ``None`` otherwise."""
+        policy = self._policy
+        if self.signer is None or policy is None or policy.matches(url):
+            return None
+        return policy
 
     def current_policy(self) -> CustomPolicy:
         """The wildcard policy, renewed when it has less than the margin left."""

@@ -1,7 +1,7 @@
 """The default transport: urllib3 connection pools with keep-alive.
 
 Failures of the network below it (urllib3, ``ssl``, ``socket``, ``http.client``)
-become :class:`~mediastore_ingest.errors.TransportError`. The pools it makes log
+become [`TransportError`][mediastore_ingest.errors.TransportError]. The pools it makes log
 their request lines through urllib3's loggers with signatures and policies redacted.
 """
 
@@ -51,7 +51,7 @@ _filter_lock = threading.Lock()
 
 
 def redact_urllib3_logs() -> None:
-    """Put a :class:`~mediastore_ingest._internal.redact.RedactingFilter` on urllib3's
+    """Put a `RedactingFilter` on urllib3's
     loggers, once (calling it again changes nothing)."""
     with _filter_lock:
         for name in _URLLIB3_LOGGERS:
