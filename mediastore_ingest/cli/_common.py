@@ -5,17 +5,19 @@ from __future__ import annotations
 import os
 import secrets
 import string
+from pathlib import Path
 
 from mediastore_ingest.errors import InvalidInputError
+from mediastore_ingest.provisioning import IngestSetup
 
-__all__ = ["env_value", "new_key_id"]
+__all__ = ["checked_key_id", "env_value", "hint_of", "new_key_id", "read_setup"]
 
 _KEY_ID_ALPHABET = string.ascii_uppercase + string.digits
 
 
 def env_value(var: str | None, what: str | None = None) -> str | None:
     """The value of environment variable ``var`` (``None`` when no variable is named);
-    a named variable that is not set is an :class:`InvalidInputError`. Secrets and
+    a named variable that is not set is an `InvalidInputError`. Secrets and
     passwords travel this way so they never appear in argv or shell history."""
     if not var:
         return None
@@ -24,6 +26,32 @@ def env_value(var: str | None, what: str | None = None) -> str | None:
         label = f" ({what})" if what else ""
         raise InvalidInputError(f"environment variable {var}{label} is not set")
     return value
+
+
+def checked_key_id(value: str, flag: str = "--key-id") -> str:
+    """``value`` if it can be a CloudFront public key ID; a lower-case one is refused
+    (CloudFront's IDs are upper-case letters and digits, so it cannot match)."""
+    if value != value.upper():
+        raise InvalidInputError(
+            f"{flag} {value!r} has lower-case letters, and CloudFront public key IDs are "
+            f"upper-case (such as K2JCJMDEHXQW5F): did you mean {value.upper()!r}?"
+        )
+    return value
+
+
+def read_setup(path: str, flag: str = "--setup") -> IngestSetup:
+    """The setup record ``provision --out`` wrote at ``path``."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"cannot read {flag} {path}: {exc}") from exc
+    return IngestSetup.from_json(text)  # a typed error for any malformed text
+
+
+def hint_of(error: BaseException | None) -> str | None:
+    """The ``hint`` an error of this package carries, if any."""
+    hint = getattr(error, "hint", None)
+    return hint if isinstance(hint, str) and hint else None
 
 
 def new_key_id() -> str:

@@ -87,7 +87,9 @@ def _cmd_keygen(args: argparse.Namespace) -> int:
     encrypted = "encrypted" if password is not None else "not encrypted"
     print(f"wrote private key {args.out} ({pair.algorithm}, PKCS#8 PEM, {encrypted}, mode 0600)")
     print(f"wrote public key  {args.public_out}")
-    print(f"public key fingerprint (SHA-256 of the DER SubjectPublicKeyInfo): {fingerprint}")
+    print(
+        f"public key fingerprint (SHA-256 of the DER SubjectPublicKeyInfo): sha256:{fingerprint}"
+    )
     print()
     print("next: upload the public key to CloudFront and put it in a key group, either with")
     print(f"  mediastore-ingest provision --public-key {args.public_out} "

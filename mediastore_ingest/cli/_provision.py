@@ -14,7 +14,7 @@ import botocore.session
 
 from mediastore_ingest.cli._common import env_value
 from mediastore_ingest.distribution import ingest_distribution_config, playback_distribution_config
-from mediastore_ingest.errors import InvalidInputError
+from mediastore_ingest.errors import InvalidInputError, ProvisioningError
 from mediastore_ingest.iam.document import IngestSecret
 from mediastore_ingest.origins import origin_names
 from mediastore_ingest.provisioning import (
@@ -160,6 +160,13 @@ _SPECS: dict[str, Callable[[argparse.Namespace], ProvisioningSpec]] = {
 }
 
 
+_DRY_RUN_HINT = (
+    "--dry-run reads the account (Describe/List/Get calls) to compare it with the plan: it "
+    "needs AWS credentials with read permissions (--profile, AWS_PROFILE or the usual "
+    "credential chain), though it changes nothing"
+)
+
+
 def _provision(args: argparse.Namespace) -> int:
     return _apply(args, _SPECS[args.origin](args))
 
@@ -171,7 +178,12 @@ def _apply(args: argparse.Namespace, spec: ProvisioningSpec) -> int:
         endpoint_url=args.endpoint_url,
     )
     if args.dry_run:
-        print(provisioner.plan(spec))
+        try:
+            plan = provisioner.plan(spec)
+        except ProvisioningError as exc:
+            exc.hint = exc.hint or _DRY_RUN_HINT
+            raise
+        print(plan)
         return 0
     plan, setup = provisioner.apply_with_plan(spec)
     # The setup refers to the secrets; it never holds them.
@@ -213,11 +225,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         "MEDIASTORE_INGEST_SECRET, or MEDIASTORE_PLAYBACK_SECRET with --playback)")
     p.add_argument("--ingest-secret-env", metavar="VAR",
                    help="with --playback: check the playback secret differs from this one")
-    p.add_argument("--caller-reference")
-    p.add_argument("--comment")
-    p.add_argument("--price-class", default="PriceClass_All")
-    p.add_argument("--origin-read-timeout", type=int, default=30)
-    p.add_argument("--origin-keepalive-timeout", type=int, default=5)
+    p.add_argument("--caller-reference", metavar="TEXT",
+                   help="CloudFront's idempotency token (default "
+                        "mediastore-ingest:<origin domain>:<ingest|playback>)")
+    p.add_argument("--comment", metavar="TEXT",
+                   help="the distribution's comment (shown in the CloudFront console)")
+    p.add_argument("--price-class", default="PriceClass_All",
+                   help="which edge locations serve: PriceClass_All (default), "
+                        "PriceClass_200 or PriceClass_100")
+    p.add_argument("--origin-read-timeout", type=int, default=30, metavar="SECONDS",
+                   help="how long CloudFront waits for the origin's answer (default 30)")
+    p.add_argument("--origin-keepalive-timeout", type=int, default=5, metavar="SECONDS",
+                   help="how long CloudFront keeps an idle origin connection, 1-60 "
+                        "(default 5)")
     p.add_argument("--origin-access-control-id", metavar="ID",
                    help="sign origin requests with this Origin Access Control (required "
                         "for an S3 origin such as bucket.s3.us-west-2.amazonaws.com; the "
@@ -234,7 +254,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "Prints the plan; --dry-run changes nothing."
         ),
     )
-    q.add_argument("--region", required=True)
+    q.add_argument("--region", required=True,
+                   help="AWS region of the origin (the container or bucket), e.g. us-west-2")
     q.add_argument("--origin", choices=[n for n in origin_names() if n in _SPECS],
                    default="mediastore",
                    help="origin type (default mediastore)")
@@ -268,11 +289,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="S3: leave out the bucket policy statement denying plain HTTP")
     q.add_argument("--no-playback", action="store_true",
                    help="S3: no playback distribution")
-    q.add_argument("--public-key-name")
-    q.add_argument("--key-group-name")
-    q.add_argument("--price-class", default="PriceClass_All")
+    q.add_argument("--public-key-name", metavar="NAME",
+                   help="name of the CloudFront public key to create or reuse "
+                        "(default <container or bucket>-ingest-key)")
+    q.add_argument("--key-group-name", metavar="NAME",
+                   help="name of the CloudFront key group to create or reuse "
+                        "(default <container or bucket>-ingest)")
+    q.add_argument("--price-class", default="PriceClass_All",
+                   help="which edge locations serve: PriceClass_All (default), "
+                        "PriceClass_200 or PriceClass_100")
     q.add_argument("--profile", help="botocore profile (default: the usual credential chain)")
     q.add_argument("--endpoint-url", help="endpoint override for every service (testing)")
-    q.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    q.add_argument("--dry-run", action="store_true",
+                   help="print the plan, change nothing (it reads the account, so it still "
+                        "needs AWS credentials with read permissions)")
     q.add_argument("--out", metavar="FILE", help="write the IngestSetup JSON here")
     q.set_defaults(func=_provision)

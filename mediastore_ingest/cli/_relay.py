@@ -8,15 +8,13 @@ import math
 import signal
 import sys
 import threading
-from pathlib import Path
 from types import FrameType
 
 from mediastore_ingest._internal.show import shown
-from mediastore_ingest.cli._common import env_value
+from mediastore_ingest.cli._common import checked_key_id, env_value, read_setup
 from mediastore_ingest.errors import InvalidInputError
 from mediastore_ingest.ingest import IngestConfig, RetryPolicy
 from mediastore_ingest.origins import get_origin, origin_names
-from mediastore_ingest.provisioning import IngestSetup
 from mediastore_ingest.relay.relay import DEFAULT_CACHE_RULES, RelayConfig, SigningRelay
 from mediastore_ingest.signing.signer import UrlSigner
 
@@ -53,14 +51,13 @@ def _pairs(values: list[str] | None, flag: str) -> tuple[tuple[str, str], ...]:
 def _build(args: argparse.Namespace) -> SigningRelay:
     to = args.to
     key_id = args.key_id
+    origin = args.origin
     if args.setup:
-        try:
-            text = Path(args.setup).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidInputError(f"cannot read --setup {args.setup}: {exc}") from exc
-        setup = IngestSetup.from_json(text)  # a typed error for any malformed text
+        setup = read_setup(args.setup)
         to = to or setup.ingest_base_url
         key_id = key_id or setup.public_key_id
+        origin = origin or setup.origin
+    origin = origin or "mediastore"
     if not to:
         raise InvalidInputError("give --to (the ingest distribution) or --setup")
     signer = None
@@ -68,7 +65,7 @@ def _build(args: argparse.Namespace) -> SigningRelay:
         if not (key_id and args.private_key):
             raise InvalidInputError("--key-id (or --setup) and --private-key go together")
         signer = UrlSigner(
-            key_id,
+            checked_key_id(key_id),
             args.private_key,
             hash_algorithm=args.hash_algorithm,
             password=env_value(args.password_env, "key password"),
@@ -85,7 +82,7 @@ def _build(args: argparse.Namespace) -> SigningRelay:
         content_types=_pairs(args.content_type, "--content-type"),
         cache_control=cache_rules,
         # Segments go up as they are written where the origin takes chunked uploads.
-        streaming_segments=not args.no_streaming and get_origin(args.origin).streams,
+        streaming_segments=not args.no_streaming and get_origin(origin).streams,
         allow_delete=args.allow_delete,
         allowed_peers=peers,
         token=env_value(args.token_env, "relay token"),
@@ -95,7 +92,7 @@ def _build(args: argparse.Namespace) -> SigningRelay:
         shutdown_timeout=args.shutdown_timeout,
     )
     ingest_config = IngestConfig(
-        origin=args.origin,  # its path rules, headers and upload kinds
+        origin=origin,  # its path rules, headers and upload kinds
         ca_bundle=args.ca_bundle,
         retry=RetryPolicy(max_attempts=args.max_attempts, backoff_cap=args.backoff_cap),
         read_timeout=args.read_timeout,
@@ -162,11 +159,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="where encoders push (default 127.0.0.1:8080; port 0 picks one)")
     p.add_argument("--to", metavar="URL", help="the ingest distribution, https://<domain>")
     p.add_argument("--setup", metavar="FILE",
-                   help="setup JSON written by 'provision' (gives --to and --key-id)")
-    p.add_argument("--key-id", help="CloudFront public key ID")
+                   help="setup JSON written by 'provision' (gives --to, --key-id and --origin)")
+    p.add_argument("--key-id", help="CloudFront public key ID (upper-case)")
     p.add_argument("--private-key", metavar="PEM", help="private key file")
     p.add_argument("--password-env", metavar="VAR", help="env variable holding the key password")
-    p.add_argument("--hash-algorithm", choices=("SHA1", "SHA256"), default="SHA1")
+    p.add_argument("--hash-algorithm", choices=("SHA1", "SHA256"), default="SHA1",
+                   help="signature hash (default SHA1, CloudFront's default; SHA256 sends "
+                   "Hash-Algorithm=SHA256)")
     p.add_argument("--auth", choices=("url", "cookie"), default="url",
                    help="sign each URL (default) or send signed cookies")
     p.add_argument("--unsigned", action="store_true",
@@ -178,9 +177,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--cache-control", action="append", metavar="GLOB=VALUE",
                    help="Cache-Control rule (repeat; replaces the default: manifests "
                    "max-age=1, everything else max-age=31536000)")
-    p.add_argument("--origin", choices=origin_names(), default="mediastore",
-                   help="what the distribution fronts: a MediaStore container (default) or "
-                   "an S3 bucket behind OAC (sends x-amz-content-sha256, no streaming)")
+    p.add_argument("--origin", choices=origin_names(), default=None,
+                   help="what the distribution fronts: a MediaStore container (default, or "
+                   "what --setup says) or an S3 bucket behind OAC (sends "
+                   "x-amz-content-sha256, no streaming)")
     p.add_argument("--no-streaming", action="store_true",
                    help="upload segments with standard availability (not STREAMING)")
     p.add_argument("--allow-delete", action="store_true", help="forward DELETE requests")
@@ -204,5 +204,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--shutdown-timeout", type=float, default=30.0, metavar="SECONDS",
                    help="on SIGINT/SIGTERM, wait this long for in-flight uploads")
     p.add_argument("--log-level", default="INFO",
-                   choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+                   choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                   help="what the relay logs on stderr (default INFO)")
     p.set_defaults(func=_cmd_relay)

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from mediastore_ingest._internal.show import shown
-from mediastore_ingest.cli._common import env_value
+from mediastore_ingest.cli._common import checked_key_id, env_value
 from mediastore_ingest.errors import InvalidInputError, VerificationError
 from mediastore_ingest.signing.policy import CannedPolicy, CustomPolicy, Policy
 from mediastore_ingest.signing.signer import UrlSigner, UrlVerifier
@@ -70,7 +70,7 @@ def _password(args: argparse.Namespace) -> str | None:
 
 def _signer(args: argparse.Namespace) -> UrlSigner:
     return UrlSigner(
-        args.key_id,
+        checked_key_id(args.key_id),
         args.private_key,
         hash_algorithm=args.hash_algorithm,
         password=_password(args),
