@@ -159,11 +159,9 @@ from mediastore_ingest.signing.signer import (
     COOKIE_NAMES,
     MAX_URL_BYTES,
     HashAlgorithm,
-    SignedUrl,
     UrlSigner,
-    UrlVerifier,
-    parse_cookie_header,
 )
+from mediastore_ingest.signing.verifier import SignedUrl, UrlVerifier, parse_cookie_header
 
 __version__ = "0.1.0.dev0"
 

@@ -22,7 +22,8 @@ from mediastore_ingest.signing.policy import (
     normalize_url,
     wildcard_match,
 )
-from mediastore_ingest.signing.signer import UrlSigner, UrlVerifier
+from mediastore_ingest.signing.signer import UrlSigner
+from mediastore_ingest.signing.verifier import UrlVerifier
 from mediastore_ingest.testing import LocalStack
 
 KID = "KREVIEW"
@@ -225,7 +226,7 @@ def test_edge_refuses_a_foreign_host_header():
     ],
 )
 def test_hand_made_signed_url_fields_are_checked(verifier, fields, error):
-    from mediastore_ingest.signing.signer import SignedUrl
+    from mediastore_ingest.signing.verifier import SignedUrl
 
     signed = SignedUrl("https://h/a", "c2ln", KID, **fields)
     with pytest.raises(error):

@@ -192,6 +192,21 @@ def check_public_key(key: object, *, stacklevel: int = 2) -> PublicKey:
     return key
 
 
+_KEY_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+
+
+def check_key_id(value: object) -> str:
+    """Return ``value`` if it can be a CloudFront public key ID (``Key-Pair-Id``):
+    letters and digits, such as ``K2JCJMDEHXQW5F``; else raise
+    :class:`~mediastore_ingest.errors.InvalidInputError`."""
+    if not isinstance(value, str) or not value or not set(value) <= _KEY_ID_CHARS:
+        raise InvalidInputError(
+            f"key_id must be a CloudFront public key ID such as 'K2JCJMDEHXQW5F' "
+            f"(letters and digits), not {value!r}"
+        )
+    return value
+
+
 # --- loading -------------------------------------------------------------------------
 
 

@@ -66,7 +66,8 @@ from mediastore_ingest.errors import (
 )
 from mediastore_ingest.server.base import LocalHTTPServer, RequestHandler
 from mediastore_ingest.signing.policy import RESERVED_QUERY_PARAMS, Policy
-from mediastore_ingest.signing.signer import COOKIE_NAMES, PublicKeySource, UrlVerifier
+from mediastore_ingest.signing.signer import COOKIE_NAMES
+from mediastore_ingest.signing.verifier import PublicKeySource, UrlVerifier
 from mediastore_ingest.testing._container import LocalContainer
 from mediastore_ingest.testing._faults import Fault, FaultKind, FaultPlan
 from mediastore_ingest.testing._oac import OriginAccessControl
