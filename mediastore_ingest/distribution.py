@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from typing import Literal
 
 from mediastore_ingest.errors import DistributionConfigError, InvalidInputError
-from mediastore_ingest.iam.document import IngestSecret
+from mediastore_ingest.iam.secret import IngestSecret
 from mediastore_ingest.origins.s3 import check_bucket_name
 
 __all__ = [

@@ -39,12 +39,12 @@ from mediastore_ingest.errors import (
 from mediastore_ingest.iam.document import (
     Condition,
     ContainerPolicy,
-    ContainerPolicyBuilder,
-    IngestSecret,
     Principal,
     Statement,
 )
 from mediastore_ingest.iam.evaluate import RequestContext, evaluate_container_policy
+from mediastore_ingest.iam.secret import IngestSecret
+from mediastore_ingest.origins.mediastore import ContainerPolicyBuilder
 from mediastore_ingest.origins.s3 import BucketPolicy, BucketPolicyBuilder
 from mediastore_ingest.provisioning.provisioner import (
     IngestSetup,

@@ -31,6 +31,7 @@ __all__ = [
     "check_callable",
     "check_credentials",
     "check_header_value",
+    "check_instances",
     "check_int",
     "check_number",
     "check_optional_str",
@@ -230,6 +231,25 @@ def check_strs(name: str, value: object) -> tuple[str, ...]:
     for item in items:
         if not isinstance(item, str) or not item:
             raise InvalidInputError(f"{name} must hold non-empty str only, not {shown(item)}")
+    return items
+
+
+def check_instances(
+    name: str, value: object, cls: type[_T], *, hint: str = ""
+) -> tuple[_T, ...]:
+    """``value``, an iterable (not a str, bytes or mapping) of ``cls`` instances, as a
+    tuple. The refusal names the wrong type, never the value (a dict or a tuple given
+    for a policy statement holds its secret); ``hint`` is added to it."""
+    if not isinstance(value, Iterable) or isinstance(value, (str, bytes, Mapping)):
+        raise InvalidInputError(
+            f"{name} must be an iterable of {cls.__name__} objects, got {type_name(value)}"
+        )
+    items = tuple(value)
+    for item in items:
+        if not isinstance(item, cls):
+            raise InvalidInputError(
+                f"{name} must hold {cls.__name__} objects, got {type_name(item)}{hint}"
+            )
     return items
 
 

@@ -8,12 +8,10 @@ from collections.abc import Iterable
 
 from mediastore_ingest.cli._common import env_value
 from mediastore_ingest.errors import InvalidInputError
-from mediastore_ingest.iam.document import (
-    ContainerPolicy,
-    ContainerPolicyBuilder,
-    Finding,
-    IngestSecret,
-)
+from mediastore_ingest.iam.document import ContainerPolicy
+from mediastore_ingest.iam.lint import Finding
+from mediastore_ingest.iam.secret import IngestSecret
+from mediastore_ingest.origins.mediastore import ContainerPolicyBuilder
 
 __all__ = ["register"]
 

@@ -42,12 +42,12 @@ from mediastore_ingest.errors import InvalidInputError, MediaStoreIngestError
 from mediastore_ingest.iam.document import Condition as PolicyCondition
 from mediastore_ingest.iam.document import (
     ContainerPolicy,
-    ContainerPolicyBuilder,
-    Finding,
-    IngestSecret,
     Principal,
     Statement,
 )
+from mediastore_ingest.iam.lint import Finding
+from mediastore_ingest.iam.secret import IngestSecret
+from mediastore_ingest.origins.mediastore import ContainerPolicyBuilder
 from mediastore_ingest.origins.s3 import BucketPolicy, s3_object_arn
 from mediastore_ingest.signing.keys import KeyPair, generate_key_pair
 from mediastore_ingest.signing.signer import UrlSigner

@@ -1,7 +1,7 @@
 """Offline evaluation of a container (or bucket) policy against one request.
 
-Layer 5: pure, no I/O. This is what the local MediaStore container uses to decide
-whether a request is allowed, and what tests use to check a policy without AWS.
+Pure, no I/O: what the local MediaStore container and S3 bucket use to decide whether
+a request is allowed, and what tests use to check a policy without AWS.
 
 IAM rules implemented (resource-based policy, one account, no identity policies):
 
@@ -70,24 +70,10 @@ from mediastore_ingest.errors import (
     InvalidInputError,
     UnsupportedPolicyFeatureError,
 )
-from mediastore_ingest.iam.document import (
-    Condition,
-    ContainerPolicy,
-    Principal,
-    Statement,
-    container_arn,
-    mediastore_object_arn,
-)
+from mediastore_ingest.iam.document import Condition, ContainerPolicy, Principal, Statement
 from mediastore_ingest.signing.policy import wildcard_match
 
-__all__ = [
-    "Decision",
-    "EvaluationResult",
-    "RequestContext",
-    "container_arn",
-    "evaluate_container_policy",
-    "mediastore_object_arn",
-]
+__all__ = ["Decision", "EvaluationResult", "RequestContext", "evaluate_container_policy"]
 
 
 class Decision(enum.Enum):

@@ -31,6 +31,7 @@ from collections.abc import Iterable, Iterator, Sequence
 import attrs
 
 from mediastore_ingest._internal.jsonutil import compact_json
+from mediastore_ingest._internal.validate import str_items
 from mediastore_ingest.errors import (
     ContainerPolicyError,
     InvalidContentTypeError,
@@ -40,16 +41,19 @@ from mediastore_ingest.errors import (
 from mediastore_ingest.iam.document import (
     Condition,
     ContainerPolicy,
-    Finding,
-    IngestSecret,
     Principal,
-    Severity,
     Statement,
-    _builder_statements,
-    _check_account,
-    _check_indent,
-    _items,
-    _shown,
+    check_indent,
+    check_statements,
+)
+from mediastore_ingest.iam.lint import Finding, Severity
+from mediastore_ingest.iam.secret import IngestSecret, shown_hiding_secret
+from mediastore_ingest.origins.arn import (
+    check_account_id,
+    check_partition,
+    distribution_arn,
+    is_distribution_arn,
+    is_distribution_id,
 )
 from mediastore_ingest.origins.base import Origin, register_origin
 
@@ -62,7 +66,6 @@ __all__ = [
     "BucketPolicyBuilder",
     "bucket_arn",
     "check_bucket_name",
-    "distribution_arn",
     "s3_object_arn",
     "validate_s3_content_type",
     "validate_s3_key",
@@ -77,29 +80,15 @@ CLOUDFRONT_SERVICE_PRINCIPAL = "cloudfront.amazonaws.com"
 #: and GET/HEAD (S3 authorises HEAD as ``s3:GetObject``).
 S3_INGEST_ACTIONS: tuple[str, ...] = ("s3:PutObject", "s3:DeleteObject", "s3:GetObject")
 
-_PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
 _BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", re.ASCII)
-_DISTRIBUTION_ID_RE = re.compile(r"[A-Z0-9]{1,128}", re.ASCII)
-_DISTRIBUTION_ARN_RE = re.compile(
-    r"arn:(aws|aws-cn|aws-us-gov):cloudfront::(\d{12}):distribution/([A-Z0-9]{1,128})",
-    re.ASCII,
-)
 _ARN_ACCOUNT_RE = re.compile(r":\d{12}:", re.ASCII)
 _S3_ACTION_RE = re.compile(r"s3:[A-Za-z]+", re.ASCII)
 _KEY_PREFIX_RE = re.compile(r"[A-Za-z0-9!_.*'()/-]*", re.ASCII)
 
 
-def _distribution_arns(value: object, what: str) -> tuple[str, ...]:
-    """``value`` as a tuple of distribution ARNs (str); one str is one ARN."""
-    items = _items(value, what)
-    for item in items:
-        if not isinstance(item, str):
-            raise InvalidInputError(f"{what} must hold str ARNs, got {type(item).__name__}")
-    return items  # type: ignore[return-value]  # all checked to be str
-
-
 def _playback_arns(value: Iterable[str]) -> tuple[str, ...]:
-    return _distribution_arns(value, "playback_distributions")
+    """``playback_distributions`` as a tuple of ARNs (one str is one ARN)."""
+    return str_items(value, "playback_distributions", empty_items=True)
 
 
 _S3_WRITE_ACTIONS = ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion",
@@ -116,7 +105,7 @@ def check_bucket_name(bucket: object) -> str:
     if not isinstance(bucket, str) or not _BUCKET_RE.fullmatch(bucket):
         raise InvalidInputError(
             "bucket must be an S3 bucket name: 3-63 lowercase letters, digits, '.' or '-', "
-            f"starting and ending with a letter or digit, got {_shown(bucket)}"
+            f"starting and ending with a letter or digit, got {shown_hiding_secret(bucket)}"
         )
     reserved = bucket.startswith(("xn--", "sthree-", "amzn-s3-demo-")) or bucket.endswith(
         ("-s3alias", "--ol-s3", ".mrap", "--x-s3")
@@ -134,15 +123,9 @@ def _is_ipv4(text: str) -> bool:
     return True
 
 
-def _check_partition(partition: object) -> str:
-    if partition not in _PARTITIONS:
-        raise InvalidInputError(f"partition must be one of {', '.join(_PARTITIONS)}")
-    return str(partition)
-
-
 def bucket_arn(bucket: str, *, partition: str = "aws") -> str:
     """``arn:aws:s3:::<bucket>`` (S3 bucket ARNs carry no region or account)."""
-    return f"arn:{_check_partition(partition)}:s3:::{check_bucket_name(bucket)}"
+    return f"arn:{check_partition(partition)}:s3:::{check_bucket_name(bucket)}"
 
 
 def s3_object_arn(bucket: str, key: str, *, partition: str = "aws") -> str:
@@ -151,19 +134,6 @@ def s3_object_arn(bucket: str, key: str, *, partition: str = "aws") -> str:
     if not isinstance(key, str):
         raise InvalidInputError(f"key must be a str, got {type(key).__name__}")
     return f"{bucket_arn(bucket, partition=partition)}/{key.lstrip('/')}"
-
-
-def distribution_arn(account_id: str, distribution_id: str, *, partition: str = "aws") -> str:
-    """``arn:aws:cloudfront::<account>:distribution/<id>``."""
-    _check_account(account_id)
-    if not isinstance(distribution_id, str) or not _DISTRIBUTION_ID_RE.fullmatch(
-        distribution_id
-    ):
-        raise InvalidInputError(
-            f"not a CloudFront distribution id: {_shown(distribution_id, 128)}"
-        )
-    return f"arn:{_check_partition(partition)}:cloudfront::{account_id}:distribution/" \
-        f"{distribution_id}"
 
 
 # --- the policy --------------------------------------------------------------------------
@@ -197,7 +167,7 @@ class BucketPolicy(ContainerPolicy):
         Raises :class:`ContainerPolicyError` if the compact form is larger than
         :data:`MAX_BUCKET_POLICY_BYTES` or holds a non-ASCII character.
         """
-        _check_indent(indent)
+        check_indent(indent)
         for finding in self.findings():
             if finding.code in ("non-ascii", "policy-too-large"):
                 raise ContainerPolicyError(finding.message)
@@ -228,7 +198,7 @@ class BucketPolicy(ContainerPolicy):
         playback = set(
             ()
             if playback_distributions is None
-            else _distribution_arns(playback_distributions, "playback_distributions")
+            else _playback_arns(playback_distributions)
         )
         out = list(_lint_statements(self.statements, playback))
         size = len(compact_json(self.to_dict()).encode("utf-8"))
@@ -331,14 +301,15 @@ _BUILDER_REFUSES = ("public-write", "shared-distribution", "playback-write",
 
 
 def _check_s3_actions(actions: str | Iterable[str]) -> tuple[str, ...]:
-    items = _items(actions, "actions")
+    items = str_items(actions, "actions", empty_items=True)
     if not items:
         raise InvalidInputError("actions must name at least one action")
     out: list[str] = []
     for action in items:
-        if not isinstance(action, str) or not _S3_ACTION_RE.fullmatch(action):
+        if not _S3_ACTION_RE.fullmatch(action):
             raise InvalidInputError(
-                f"not an S3 object action like 's3:PutObject' (no wildcards): {_shown(action)}"
+                "not an S3 object action like 's3:PutObject' (no wildcards): "
+                f"{shown_hiding_secret(action)}"
             )
         out.append(action)
     return tuple(dict.fromkeys(out))
@@ -348,7 +319,7 @@ def _check_key_prefix(prefix: object) -> str:
     if not isinstance(prefix, str) or not _KEY_PREFIX_RE.fullmatch(prefix):
         raise InvalidInputError(
             "key_prefix may hold only letters, digits and !_.*'()/- "
-            f"(S3's safe key characters), got {_shown(prefix, 1024)}"
+            f"(S3's safe key characters), got {shown_hiding_secret(prefix, 1024)}"
         )
     return prefix.lstrip("/")
 
@@ -365,9 +336,9 @@ class BucketPolicyBuilder:
     """
 
     bucket: str = attrs.field(converter=check_bucket_name)
-    account_id: str = attrs.field(converter=_check_account)
-    partition: str = attrs.field(default="aws", converter=_check_partition)
-    statements: tuple[Statement, ...] = attrs.field(default=(), converter=_builder_statements)
+    account_id: str = attrs.field(converter=check_account_id)
+    partition: str = attrs.field(default="aws", converter=check_partition)
+    statements: tuple[Statement, ...] = attrs.field(default=(), converter=check_statements)
     playback_distributions: tuple[str, ...] = attrs.field(default=(), converter=_playback_arns)
 
     def resource(self, key_prefix: str = "") -> str:
@@ -376,14 +347,13 @@ class BucketPolicyBuilder:
                              partition=self.partition)
 
     def _arn(self, distribution: str) -> str:
-        if isinstance(distribution, str) and _DISTRIBUTION_ID_RE.fullmatch(distribution):
+        if is_distribution_id(distribution):
             return distribution_arn(self.account_id, distribution, partition=self.partition)
-        if not isinstance(distribution, str) or not _DISTRIBUTION_ARN_RE.fullmatch(
-            distribution
-        ):
+        if not is_distribution_arn(distribution):
             raise InvalidInputError(
                 "expected a distribution id ('E2EXAMPLE') or ARN ('arn:aws:cloudfront::"
-                f"111122223333:distribution/E2EXAMPLE'), got {_shown(distribution, 256)}"
+                "111122223333:distribution/E2EXAMPLE'), "
+                f"got {shown_hiding_secret(distribution, 256)}"
             )
         return distribution
 

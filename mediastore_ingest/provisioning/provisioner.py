@@ -67,12 +67,10 @@ from mediastore_ingest.errors import (
     KeySizeWarning,
     ProvisioningError,
 )
-from mediastore_ingest.iam.document import (
-    ContainerPolicy,
-    ContainerPolicyBuilder,
-    IngestSecret,
-    _shown,
-)
+from mediastore_ingest.iam.document import ContainerPolicy
+from mediastore_ingest.iam.secret import IngestSecret
+from mediastore_ingest.iam.secret import shown_hiding_secret as _shown
+from mediastore_ingest.origins.mediastore import ContainerPolicyBuilder
 from mediastore_ingest.origins.s3 import (
     S3_INGEST_ACTIONS,
     BucketPolicy,

@@ -60,18 +60,18 @@ from mediastore_ingest.errors import (
     ObjectNotFoundError,
     RequestBodyError,
 )
-from mediastore_ingest.iam.document import (
-    ContainerPolicy,
-    ContainerPolicyBuilder,
-    container_arn,
-    mediastore_object_arn,
-)
+from mediastore_ingest.iam.document import ContainerPolicy
 from mediastore_ingest.iam.evaluate import (
     EvaluationResult,
     RequestContext,
     evaluate_container_policy,
 )
 from mediastore_ingest.origins import validate_content_type, validate_path
+from mediastore_ingest.origins.mediastore import (
+    ContainerPolicyBuilder,
+    container_arn,
+    mediastore_object_arn,
+)
 from mediastore_ingest.server.base import LocalHTTPServer, RequestHandler
 from mediastore_ingest.testing._tls import LocalCA, bind_with_ca
 

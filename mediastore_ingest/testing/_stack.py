@@ -43,19 +43,17 @@ from mediastore_ingest._internal.validate import (
     check_strs,
 )
 from mediastore_ingest.errors import InvalidInputError, LocalStackError
-from mediastore_ingest.iam.document import (
-    ContainerPolicy,
-    ContainerPolicyBuilder,
-    IngestSecret,
-    _check_account,
-    _check_container,
-    _check_region,
-)
+from mediastore_ingest.iam.document import ContainerPolicy
+from mediastore_ingest.iam.secret import IngestSecret
+from mediastore_ingest.origins.arn import check_account_id as _check_account
+from mediastore_ingest.origins.arn import check_region as _check_region
+from mediastore_ingest.origins.arn import distribution_arn
+from mediastore_ingest.origins.mediastore import ContainerPolicyBuilder
+from mediastore_ingest.origins.mediastore import check_container_name as _check_container
 from mediastore_ingest.origins.s3 import (
     BucketPolicy,
     BucketPolicyBuilder,
     check_bucket_name,
-    distribution_arn,
 )
 from mediastore_ingest.signing.keys import KeyPair, PublicKey, generate_key_pair
 from mediastore_ingest.signing.signer import HashAlgorithm, UrlSigner
