@@ -1,6 +1,6 @@
 """CloudFront ``DistributionConfig`` builders for the ingest and playback distributions.
 
-Layer 5: pure. Every builder returns a plain ``dict`` shaped exactly as botocore's
+Pure: every builder returns a plain ``dict`` shaped exactly as botocore's
 CloudFront ``create_distribution(DistributionConfig=...)`` /
 ``update_distribution(DistributionConfig=...)`` accept it; nothing here talks to AWS.
 
@@ -27,8 +27,11 @@ import re
 from collections.abc import Mapping
 from typing import Literal
 
-from mediastore_ingest.errors import DistributionConfigError, InvalidInputError
+from mediastore_ingest._internal.show import shown, type_name
+from mediastore_ingest._internal.validate import check, header_name, int_in, refusals_as
+from mediastore_ingest.errors import DistributionConfigError
 from mediastore_ingest.iam.secret import IngestSecret
+from mediastore_ingest.origins.arn import check_region
 from mediastore_ingest.origins.s3 import check_bucket_name
 
 __all__ = [
@@ -98,7 +101,6 @@ _MAX_HEADER_VALUE = 1783
 _MAX_COMMENT = 128
 _MAX_OAC_NAME = 64
 
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _HEADER_VALUE = re.compile(r"[\x20-\x7e]*\Z")
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
 _KEY_GROUP_ID = re.compile(r"[A-Za-z0-9-]{1,128}\Z")
@@ -126,18 +128,18 @@ def validate_origin_domain(origin_domain: str) -> str:
     """
     if not isinstance(origin_domain, str):
         raise DistributionConfigError(
-            f"origin_domain must be a str, not {type(origin_domain).__name__}"
+            f"origin_domain must be a str, not {type_name(origin_domain)}"
         )
     if "://" in origin_domain:
         raise DistributionConfigError(
-            f"origin_domain must be a bare host name, not a URL: {origin_domain!r} "
+            f"origin_domain must be a bare host name, not a URL: {shown(origin_domain, limit=300)} "
             "(drop the scheme and any path, e.g. "
             "'abc123.data.mediastore.us-west-2.amazonaws.com')"
         )
     if any(ch in origin_domain for ch in "/:?#@ "):
         raise DistributionConfigError(
             f"origin_domain must be a bare host name without port, path or query: "
-            f"{origin_domain!r}"
+            f"{shown(origin_domain, limit=300)}"
         )
     host = origin_domain.lower()
     if host.endswith("."):
@@ -151,7 +153,7 @@ def validate_origin_domain(origin_domain: str) -> str:
         or labels[-1].isdigit()
     ):
         raise DistributionConfigError(
-            f"origin_domain is not a valid DNS host name: {origin_domain!r}"
+            f"origin_domain is not a valid DNS host name: {shown(origin_domain, limit=300)}"
         )
     return host
 
@@ -170,9 +172,6 @@ def detect_origin_type(origin_domain: str) -> OriginType:
     return "custom"
 
 
-_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}\Z")
-
-
 def s3_origin_domain(bucket: str, region: str) -> str:
     """The S3 REST endpoint of ``bucket`` to use as a CloudFront origin with an OAC:
     ``<bucket>.s3.<region>.amazonaws.com`` (``.amazonaws.com.cn`` in China).
@@ -182,17 +181,15 @@ def s3_origin_domain(bucket: str, region: str) -> str:
     cannot sign for. Bucket names with dots are refused: the endpoint's TLS
     certificate (``*.s3.<region>.amazonaws.com``) covers one label only.
     """
-    try:
+    with refusals_as(DistributionConfigError):
         bucket = check_bucket_name(bucket)
-    except InvalidInputError as exc:
-        raise DistributionConfigError(str(exc)) from None
     if "." in bucket:
         raise DistributionConfigError(
             f"bucket {bucket!r} has a dot in its name; its virtual-hosted HTTPS endpoint "
             "does not match S3's wildcard certificate: use a bucket name without dots"
         )
-    if not isinstance(region, str) or not _REGION.match(region):
-        raise DistributionConfigError(f"region must look like 'us-west-2', got {region!r}")
+    with refusals_as(DistributionConfigError):
+        check_region(region)
     suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
     return f"{bucket}.s3.{region}.{suffix}"
 
@@ -215,7 +212,7 @@ def origin_access_control_config(
         )
     if origin_type not in _OAC_ORIGIN_TYPES:
         raise DistributionConfigError(
-            f"origin_type must be 's3' or 'mediastore', got {origin_type!r}"
+            f"origin_type must be 's3' or 'mediastore', got {shown(origin_type)}"
         )
     if not isinstance(description, str) or len(description) > 256:
         raise DistributionConfigError("description must be a str of at most 256 characters")
@@ -320,17 +317,14 @@ def playback_distribution_config(
 
 
 def _check_timeout(name: str, value: int) -> int:
-    low, high = _TIMEOUT_RANGE
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise DistributionConfigError(f"{name} must be an int from {low} to {high}, got {value!r}")
-    return value
+    with refusals_as(DistributionConfigError):
+        return check(name, value, int_in(*_TIMEOUT_RANGE))
 
 
 def _check_header_name(name: object) -> str:
-    if not isinstance(name, str) or not _TOKEN.match(name) or len(name) > _MAX_HEADER_NAME:
-        raise DistributionConfigError(
-            f"origin custom header name {name!r} is not a valid HTTP header name"
-        )
+    with refusals_as(DistributionConfigError):
+        check("an origin custom header name", name, header_name(_MAX_HEADER_NAME))
+    assert isinstance(name, str)
     lowered = name.lower()
     if lowered in FORBIDDEN_ORIGIN_HEADERS or lowered.startswith(_FORBIDDEN_PREFIXES):
         raise DistributionConfigError(
@@ -348,7 +342,7 @@ def _custom_headers(
     if secret is not None:
         if not isinstance(secret, IngestSecret):
             raise DistributionConfigError(
-                f"secret must be an IngestSecret, not {type(secret).__name__}"
+                f"secret must be an IngestSecret, not {type_name(secret)}"
             )
         items.append({"HeaderName": "User-Agent", "HeaderValue": secret.user_agent})
         seen.add("user-agent")
@@ -407,7 +401,7 @@ def _distribution_config(
         )
     if price_class not in _PRICE_CLASSES:
         raise DistributionConfigError(
-            f"price_class must be one of {sorted(_PRICE_CLASSES)}, got {price_class!r}"
+            f"price_class must be one of {sorted(_PRICE_CLASSES)}, got {shown(price_class)}"
         )
     read_timeout = _check_timeout("origin_read_timeout", origin_read_timeout)
     keepalive = _check_timeout("origin_keepalive_timeout", origin_keepalive_timeout)
@@ -416,13 +410,13 @@ def _distribution_config(
     if key_group_id is not None and (
         not isinstance(key_group_id, str) or not _KEY_GROUP_ID.match(key_group_id)
     ):
-        raise DistributionConfigError(f"key_group_id is not a key group id: {key_group_id!r}")
+        raise DistributionConfigError(f"key_group_id is not a key group id: {shown(key_group_id)}")
     if origin_access_control_id is not None:
         if not isinstance(origin_access_control_id, str) or not _OAC_ID.match(
             origin_access_control_id
         ):
             raise DistributionConfigError(
-                f"origin_access_control_id is not an OAC id: {origin_access_control_id!r}"
+                f"origin_access_control_id is not an OAC id: {shown(origin_access_control_id)}"
             )
         if origin_type == "custom":
             raise DistributionConfigError(

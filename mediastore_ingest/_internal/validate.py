@@ -13,9 +13,11 @@ refused argument leaves nothing behind.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
-from collections.abc import Callable, Iterable, Mapping
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import SplitResult, urlsplit
 
@@ -39,6 +41,7 @@ __all__ = [
     "check_port",
     "check_str",
     "check_strs",
+    "header_name",
     "instance_of",
     "int_in",
     "is_bool",
@@ -48,6 +51,7 @@ __all__ = [
     "one_of",
     "optional",
     "parse_http_url",
+    "refusals_as",
     "str_items",
     "text",
 ]
@@ -137,6 +141,21 @@ def one_line(*, empty: bool = True) -> Validator:
     )
 
 
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+
+
+def header_name(max_length: int | None = None) -> Validator:
+    """An HTTP field name: a token of RFC 9110 (letters, digits and
+    ``!#$%&'*+-.^_`|~``), at most ``max_length`` characters if given."""
+    limit = "" if max_length is None else f" of at most {max_length} characters"
+    return Validator(
+        f"an HTTP header name{limit}",
+        lambda v: isinstance(v, str)
+        and _TOKEN.match(v) is not None
+        and (max_length is None or len(v) <= max_length),
+    )
+
+
 def is_bool() -> Validator:
     """``True`` or ``False`` (not 0 or 1)."""
     return Validator("True or False", lambda v: isinstance(v, bool))
@@ -194,6 +213,18 @@ def str_items(
 
 
 # --- common combinations, as functions -------------------------------------------------
+
+
+@contextlib.contextmanager
+def refusals_as(error: type[Exception]) -> Iterator[None]:
+    """Inside the block, a check's :class:`~mediastore_ingest.errors.InvalidInputError`
+    is raised as ``error`` with the same message: for code whose refusals belong to a
+    family of their own (a distribution config CloudFront would refuse is a
+    ``DistributionConfigError``)."""
+    try:
+        yield
+    except InvalidInputError as exc:
+        raise error(str(exc)) from None
 
 
 def check_int(name: str, value: object, *, minimum: int, maximum: int | None = None) -> int:

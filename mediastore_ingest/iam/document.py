@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Literal
 import attrs
 
 from mediastore_ingest._internal.jsonutil import compact_json, strict_loads
+from mediastore_ingest._internal.show import type_name
 from mediastore_ingest._internal.validate import (
     check,
     check_instances,
@@ -216,7 +217,7 @@ def _canonical_conditions(conditions: Iterable[Condition]) -> tuple[Condition, .
     if not isinstance(conditions, Iterable) or isinstance(conditions, (str, bytes, Mapping)):
         raise ContainerPolicyError(
             f"conditions must be an iterable of Condition objects, "
-            f"got {type(conditions).__name__}"
+            f"got {type_name(conditions)}"
         )
     by_operator: dict[str, list[Condition]] = {}
     seen: set[tuple[str, str]] = set()
@@ -225,7 +226,7 @@ def _canonical_conditions(conditions: Iterable[Condition]) -> tuple[Condition, .
             # Never the value: a tuple such as ("StringEquals", "aws:UserAgent", ...)
             # holds the secret.
             raise ContainerPolicyError(
-                f"conditions must be Condition objects, got {type(cond).__name__}"
+                f"conditions must be Condition objects, got {type_name(cond)}"
             )
         if (cond.operator, cond.key) in seen:
             raise ContainerPolicyError(
@@ -284,7 +285,7 @@ class Statement:
                 raise ContainerPolicyError(f"{label} needs exactly one of {a} and {b}")
         for p in (self.principal, self.not_principal):
             if p is not None and not isinstance(p, Principal):
-                raise ContainerPolicyError(f"expected a Principal, got {type(p).__name__}")
+                raise ContainerPolicyError(f"expected a Principal, got {type_name(p)}")
 
     def grants(self, action: str) -> bool:
         """Whether the Action/NotAction element covers ``action`` (conditions aside)."""
@@ -421,14 +422,14 @@ def _json_kind(value: object) -> str:
         return "an array"
     if isinstance(value, Mapping):
         return "an object"
-    return type(value).__name__
+    return type_name(value)
 
 
 def _statement_tuple(statements: Iterable[Statement]) -> tuple[Statement, ...]:
     if not isinstance(statements, Iterable) or isinstance(statements, (str, bytes, Mapping)):
         raise ContainerPolicyError(
             f"statements must be an iterable of Statement objects, "
-            f"got {type(statements).__name__}"
+            f"got {type_name(statements)}"
         )
     return tuple(statements)
 
@@ -458,7 +459,7 @@ class ContainerPolicy:
             if not isinstance(st, Statement):
                 # Never the value: a dict statement holds the secret of its condition.
                 raise ContainerPolicyError(
-                    f"statements must be Statement objects, got {type(st).__name__}"
+                    f"statements must be Statement objects, got {type_name(st)}"
                 )
         if self.policy_id is not None and (
             not isinstance(self.policy_id, str) or not self.policy_id
@@ -517,7 +518,7 @@ class ContainerPolicy:
         ``Statement[1].Condition.Bool: expected a non-empty object``.
         """
         if not isinstance(text, (str, bytes)):
-            raise ContainerPolicyError(f"expected JSON text, got {type(text).__name__}")
+            raise ContainerPolicyError(f"expected JSON text, got {type_name(text)}")
         return cls.from_dict(strict_loads(text, error=ContainerPolicyError, what="the policy"))
 
     @classmethod

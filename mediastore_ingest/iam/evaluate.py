@@ -65,12 +65,15 @@ from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 
 import attrs
 
+from mediastore_ingest._internal.show import type_name
+from mediastore_ingest._internal.validate import optional, text
 from mediastore_ingest.errors import (
     ContainerPolicyError,
     InvalidInputError,
     UnsupportedPolicyFeatureError,
 )
 from mediastore_ingest.iam.document import Condition, ContainerPolicy, Principal, Statement
+from mediastore_ingest.iam.secret import shown_hiding_secret
 from mediastore_ingest.signing.policy import wildcard_match
 
 __all__ = ["Decision", "EvaluationResult", "RequestContext", "evaluate_container_policy"]
@@ -136,19 +139,22 @@ def _principal_keys(principal: str | None, resource: str) -> dict[str, str | Non
 
 def _check_action(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
     if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9-]+:[A-Za-z0-9]+", value):
-        raise InvalidInputError(f"action must look like 'mediastore:PutObject', got {value!r}")
+        raise InvalidInputError(
+            f"action must look like 'mediastore:PutObject', got {shown_hiding_secret(value)}"
+        )
 
 
 def _check_resource(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
     if not isinstance(value, str) or not value:
-        raise InvalidInputError(f"resource must be a non-empty str (an ARN), got {value!r}")
+        raise InvalidInputError(
+            f"resource must be a non-empty str (an ARN), got {shown_hiding_secret(value)}"
+        )
 
 
-def _check_nonempty(
-    instance: object, attribute: attrs.Attribute[str | None], value: str | None
-) -> None:
-    if value is not None and (not isinstance(value, str) or not value):
-        raise InvalidInputError(f"{attribute.name} must be a non-empty str or None")
+# None or a non-empty str (typed for the fields it checks).
+_optional_text: Callable[[object, attrs.Attribute[str | None], str | None], None] = optional(
+    text()
+)
 
 
 def _check_ip(instance: object, attribute: attrs.Attribute[str | None], value: str | None) -> None:
@@ -157,7 +163,9 @@ def _check_ip(instance: object, attribute: attrs.Attribute[str | None], value: s
     try:
         ipaddress.ip_address(value)
     except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"source_ip is not an IP address: {value!r}") from exc
+        raise InvalidInputError(
+            f"source_ip is not an IP address: {shown_hiding_secret(value)}"
+        ) from exc
 
 
 class _FrozenExtra(Mapping[str, tuple[str, ...]]):
@@ -196,13 +204,15 @@ def _freeze_extra(extra: Mapping[str, str | Sequence[str]]) -> _FrozenExtra:
         return extra
     if not isinstance(extra, Mapping):
         raise InvalidInputError(
-            f"extra must be a mapping of condition keys to values, not {type(extra).__name__}"
+            f"extra must be a mapping of condition keys to values, not {type_name(extra)}"
         )
     items: dict[str, tuple[str, ...]] = {}
     seen: set[str] = set()
     for key, value in extra.items():
         if not isinstance(key, str) or not key:
-            raise InvalidInputError(f"condition keys must be non-empty str, got {key!r}")
+            raise InvalidInputError(
+                f"condition keys must be non-empty str, got {shown_hiding_secret(key)}"
+            )
         lowered = key.lower()
         if lowered in _NAMED_KEYS:
             raise InvalidInputError(
@@ -240,12 +250,12 @@ class RequestContext:
 
     action: str = attrs.field(validator=_check_action)
     resource: str = attrs.field(validator=_check_resource)
-    principal: str | None = attrs.field(default=None, validator=_check_nonempty)
+    principal: str | None = attrs.field(default=None, validator=_optional_text)
     secure_transport: bool = True
     user_agent: str | None = attrs.field(default=None, repr=False)
     source_ip: str | None = attrs.field(default=None, validator=_check_ip)
-    source_arn: str | None = attrs.field(default=None, validator=_check_nonempty)
-    source_account: str | None = attrs.field(default=None, validator=_check_nonempty)
+    source_arn: str | None = attrs.field(default=None, validator=_optional_text)
+    source_account: str | None = attrs.field(default=None, validator=_optional_text)
     extra: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict, converter=_freeze_extra)
 
     def __attrs_post_init__(self) -> None:
@@ -476,7 +486,7 @@ def _coerce_policy(policy: ContainerPolicy | str | Mapping[str, object]) -> Cont
     if isinstance(policy, Mapping):
         return ContainerPolicy.from_dict(policy)
     raise InvalidInputError(
-        f"policy must be a ContainerPolicy, JSON text or a mapping, not {type(policy).__name__}"
+        f"policy must be a ContainerPolicy, JSON text or a mapping, not {type_name(policy)}"
     )
 
 
@@ -496,7 +506,7 @@ def evaluate_container_policy(
     :class:`~mediastore_ingest.errors.ContainerPolicyError` if it is malformed.
     """
     if not isinstance(context, RequestContext):
-        raise InvalidInputError(f"context must be a RequestContext, not {type(context).__name__}")
+        raise InvalidInputError(f"context must be a RequestContext, not {type_name(context)}")
     parsed = _coerce_policy(policy)
     _check_supported(parsed, context.known_keys())
     present = context.condition_values()

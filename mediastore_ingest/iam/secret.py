@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import attrs
 
-from mediastore_ingest._internal.show import SHOWN_LIMIT, shown
+from mediastore_ingest._internal.show import SHOWN_LIMIT, shown, type_name
 from mediastore_ingest._internal.validate import check, int_in, is_callable, optional
 from mediastore_ingest.errors import InvalidInputError
 
@@ -53,7 +53,7 @@ def masked(user_agent: str) -> str:
 
 def _check_secret(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
     if not isinstance(value, str):
-        raise InvalidInputError(f"an ingest secret must be a str, not {type(value).__name__}")
+        raise InvalidInputError(f"an ingest secret must be a str, not {type_name(value)}")
     if len(value) < MIN_SECRET_LENGTH:
         raise InvalidInputError(
             f"an ingest secret must be at least {MIN_SECRET_LENGTH} characters long "
@@ -95,7 +95,7 @@ class IngestSecret:
         for _ in range(length):
             char: object = choose(_ALPHABET)
             if not isinstance(char, str):
-                raise InvalidInputError(f"rng must return a str, got {type(char).__name__}")
+                raise InvalidInputError(f"rng must return a str, got {type_name(char)}")
             chars.append(char)
         return cls("".join(chars))
 

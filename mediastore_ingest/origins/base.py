@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 
 import attrs
 
-from mediastore_ingest._internal.show import shown
+from mediastore_ingest._internal.show import shown, type_name
 from mediastore_ingest.errors import InvalidInputError
 
 __all__ = ["Origin", "get_origin", "origin_names", "register_origin", "unregister_origin"]
@@ -93,7 +93,7 @@ _REGISTRY: dict[str, Origin] = {}
 def register_origin(origin: Origin, *, replace: bool = False) -> Origin:
     """Make ``origin`` known by its name; a name already taken needs ``replace``."""
     if not isinstance(origin, Origin):
-        raise InvalidInputError(f"origin must be an Origin, not {type(origin).__name__}")
+        raise InvalidInputError(f"origin must be an Origin, not {type_name(origin)}")
     if origin.name in _REGISTRY and not replace and _REGISTRY[origin.name] is not origin:
         raise InvalidInputError(f"an origin named {origin.name!r} is registered already")
     _REGISTRY[origin.name] = origin

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
+from mediastore_ingest._internal.show import type_name
 from mediastore_ingest._internal.validate import str_items
 from mediastore_ingest.errors import (
     ContainerPolicyError,
@@ -64,7 +65,7 @@ def validate_path(path: object) -> str:
     characters, no leading or trailing ``/``, no empty segment.
     """
     if not isinstance(path, str):
-        raise InvalidPathError(f"object path must be a str, not {type(path).__name__}")
+        raise InvalidPathError(f"object path must be a str, not {type_name(path)}")
     if len(path) > _MAX_PATH:
         raise InvalidPathError(
             f"object path is {len(path)} characters; MediaStore allows at most {_MAX_PATH}",
@@ -131,7 +132,7 @@ def mediastore_object_arn(region: str, account_id: str, container: str, path: st
     what a ``ListItems`` request on that folder is checked against.
     """
     if not isinstance(path, str):
-        raise InvalidInputError(f"path must be a str, got {type(path).__name__}")
+        raise InvalidInputError(f"path must be a str, got {type_name(path)}")
     return f"{container_arn(region, account_id, container)}/{path.lstrip('/')}"
 
 
@@ -175,7 +176,7 @@ def _check_networks(source_ips: str | Iterable[str]) -> tuple[str, ...]:
 def _check_secret_arg(secret: object) -> IngestSecret:
     if not isinstance(secret, IngestSecret):
         raise InvalidInputError(
-            f"expected an IngestSecret, got {type(secret).__name__} "
+            f"expected an IngestSecret, got {type_name(secret)} "
             "(wrap the value: IngestSecret(value))"
         )
     return secret
@@ -210,7 +211,7 @@ class ContainerPolicyBuilder:
     def add_statement(self, statement: Statement) -> ContainerPolicyBuilder:
         """A new builder with ``statement`` appended (after the builder's checks)."""
         if not isinstance(statement, Statement):
-            raise InvalidInputError(f"expected a Statement, got {type(statement).__name__}")
+            raise InvalidInputError(f"expected a Statement, got {type_name(statement)}")
         statements = (*self.statements, statement)
         for finding in ContainerPolicy(statements=statements).findings():
             if finding.code in _BUILDER_REFUSES:

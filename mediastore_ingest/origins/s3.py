@@ -31,6 +31,7 @@ from collections.abc import Iterable, Iterator, Sequence
 import attrs
 
 from mediastore_ingest._internal.jsonutil import compact_json
+from mediastore_ingest._internal.show import type_name
 from mediastore_ingest._internal.validate import str_items
 from mediastore_ingest.errors import (
     ContainerPolicyError,
@@ -132,7 +133,7 @@ def s3_object_arn(bucket: str, key: str, *, partition: str = "aws") -> str:
     """``arn:aws:s3:::<bucket>/<key>``: what a bucket policy ``Resource`` is matched
     against for object ``key`` (``"*"`` gives the pattern for every object)."""
     if not isinstance(key, str):
-        raise InvalidInputError(f"key must be a str, got {type(key).__name__}")
+        raise InvalidInputError(f"key must be a str, got {type_name(key)}")
     return f"{bucket_arn(bucket, partition=partition)}/{key.lstrip('/')}"
 
 
@@ -360,7 +361,7 @@ class BucketPolicyBuilder:
     def add_statement(self, statement: Statement) -> BucketPolicyBuilder:
         """A new builder with ``statement`` appended (after the builder's checks)."""
         if not isinstance(statement, Statement):
-            raise InvalidInputError(f"expected a Statement, got {type(statement).__name__}")
+            raise InvalidInputError(f"expected a Statement, got {type_name(statement)}")
         statements = (*self.statements, statement)
         policy = BucketPolicy(statements=statements)
         for finding in policy.findings(playback_distributions=self.playback_distributions):
@@ -452,7 +453,7 @@ def validate_s3_key(path: object) -> str:
     wire.
     """
     if not isinstance(path, str):
-        raise InvalidPathError(f"object key must be a str, not {type(path).__name__}")
+        raise InvalidPathError(f"object key must be a str, not {type_name(path)}")
     size = len(path.encode("utf-8", "surrogatepass"))
     if not 1 <= size <= _S3_KEY_MAX_BYTES:
         raise InvalidPathError(

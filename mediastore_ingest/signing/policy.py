@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl
 import attrs
 
 from mediastore_ingest._internal.jsonutil import compact_json, strict_loads
+from mediastore_ingest._internal.show import type_name
 from mediastore_ingest.errors import InvalidInputError, PolicyError, PolicyParseError
 
 __all__ = [
@@ -88,7 +89,7 @@ def to_epoch(value: object, *, name: str = "time") -> int:
     elif isinstance(value, bool) or not isinstance(value, int):
         raise PolicyError(
             f"{name} must be an aware datetime or int epoch seconds, "
-            f"not {type(value).__name__}"
+            f"not {type_name(value)}"
         )
     else:
         epoch = value
@@ -112,7 +113,7 @@ def clock_epoch(clock: Callable[[], float]) -> int:
         return int(value)
     except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidInputError(
-            f"clock returned {type(value).__name__} {value!r:.40}, not epoch seconds"
+            f"clock returned {type_name(value)} {value!r:.40}, not epoch seconds"
         ) from exc
 
 
@@ -163,7 +164,7 @@ def normalize_url(url: str, *, allow_wildcards: bool = False) -> str:
     wildcard covers.
     """
     if not isinstance(url, str):
-        raise PolicyError(f"URL must be a str, not {type(url).__name__}")
+        raise PolicyError(f"URL must be a str, not {type_name(url)}")
     if not allow_wildcards and already_normal(url):
         return url
     return _normalize_url(url, bool(allow_wildcards))
@@ -271,8 +272,8 @@ def wildcard_match(pattern: str, text: str, *, case_sensitive: bool = True) -> b
     """
     if not isinstance(pattern, str) or not isinstance(text, str):
         raise InvalidInputError(
-            f"wildcard_match wants two str, not {type(pattern).__name__} "
-            f"and {type(text).__name__}"
+            f"wildcard_match wants two str, not {type_name(pattern)} "
+            f"and {type_name(text)}"
         )
     if not case_sensitive:
         pattern, text = pattern.lower(), text.lower()
@@ -308,7 +309,7 @@ def _ip_in(client_ip: str | None, network: str | None) -> bool:
     if client_ip is None:
         return False
     if not isinstance(client_ip, str):
-        raise InvalidInputError(f"client_ip must be a str, not {type(client_ip).__name__}")
+        raise InvalidInputError(f"client_ip must be a str, not {type_name(client_ip)}")
     try:
         addr = ipaddress.ip_address(client_ip)
     except ValueError as exc:
@@ -321,7 +322,7 @@ def _normalize_source_ip(value: str | None) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise PolicyError(f"source_ip must be a str, not {type(value).__name__}")
+        raise PolicyError(f"source_ip must be a str, not {type_name(value)}")
     try:
         net = ipaddress.ip_network(value.strip(), strict=True)
     except ValueError as exc:
@@ -347,7 +348,7 @@ def _optional_epoch(value: object) -> int | None:
 
 def _canned_resource(value: object) -> str:
     if not isinstance(value, str):
-        raise PolicyError(f"resource must be a str, not {type(value).__name__}")
+        raise PolicyError(f"resource must be a str, not {type_name(value)}")
     if "*" in value:
         raise PolicyError(
             f"resource {value!r} contains '*': a canned policy covers one exact URL; "
@@ -358,7 +359,7 @@ def _canned_resource(value: object) -> str:
 
 def _custom_resource(value: object) -> str:
     if not isinstance(value, str):
-        raise PolicyError(f"resource must be a str, not {type(value).__name__}")
+        raise PolicyError(f"resource must be a str, not {type_name(value)}")
     return normalize_url(value, allow_wildcards=True)
 
 
@@ -435,7 +436,7 @@ class CustomPolicy:
         ``DateLessThan``.
         """
         if not isinstance(text, (str, bytes, bytearray)):
-            raise PolicyParseError(f"policy must be JSON text, not {type(text).__name__}")
+            raise PolicyParseError(f"policy must be JSON text, not {type_name(text)}")
         doc = strict_loads(text, error=PolicyParseError, what="policy")
         statement = _single_statement(doc)
         resource = statement.get("Resource")

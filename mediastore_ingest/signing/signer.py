@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from mediastore_ingest._internal.b64 import cf_b64encode
+from mediastore_ingest._internal.show import type_name
 from mediastore_ingest._internal.validate import check, int_in, is_callable
 from mediastore_ingest.errors import InvalidInputError, PolicyError, SigningError
 from mediastore_ingest.signing.keys import (
@@ -184,7 +185,7 @@ class UrlSigner:
         ``Expires=…&Signature=…&Key-Pair-Id=…``; cached per policy."""
         if not isinstance(policy, (CannedPolicy, CustomPolicy)):
             raise InvalidInputError(
-                f"policy must be a CannedPolicy or CustomPolicy, not {type(policy).__name__}"
+                f"policy must be a CannedPolicy or CustomPolicy, not {type_name(policy)}"
             )
         return self._params_for(policy)
 
@@ -224,7 +225,7 @@ class UrlSigner:
         else:
             if not isinstance(policy, (CannedPolicy, CustomPolicy)):
                 raise InvalidInputError(
-                    f"policy must be a CannedPolicy or CustomPolicy, not {type(policy).__name__}"
+                    f"policy must be a CannedPolicy or CustomPolicy, not {type_name(policy)}"
                 )
             base = normalize_url(url)
             # base is normalised already: match it as it is, without normalising again

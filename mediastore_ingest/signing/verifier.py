@@ -22,6 +22,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from mediastore_ingest._internal.b64 import cf_b64decode
+from mediastore_ingest._internal.show import type_name
 from mediastore_ingest._internal.validate import check, int_in, is_callable
 from mediastore_ingest.errors import (
     InvalidInputError,
@@ -92,14 +93,14 @@ class SignedUrl:
         """The same view of a request authorised by signed cookies (a mapping, or a
         ``Cookie:`` header value; a ``CloudFront-*`` cookie sent twice is refused)."""
         if not isinstance(url, str):
-            raise InvalidInputError(f"url must be a str, not {type(url).__name__}")
+            raise InvalidInputError(f"url must be a str, not {type_name(url)}")
         if isinstance(cookies, str):
             pairs = _cookie_pairs(cookies)
         elif isinstance(cookies, Mapping):
             pairs = [(str(k), str(v)) for k, v in cookies.items()]
         else:
             raise InvalidInputError(
-                f"cookies must be a mapping or a Cookie header str, not {type(cookies).__name__}"
+                f"cookies must be a mapping or a Cookie header str, not {type_name(cookies)}"
             )
         found: dict[str, str] = {}
         for name, value in pairs:
@@ -214,7 +215,7 @@ def _cookie_pairs(header: str) -> list[tuple[str, str]]:
 def parse_cookie_header(header: str) -> dict[str, str]:
     """Parse a ``Cookie:`` header value into a name → value mapping (last one wins)."""
     if not isinstance(header, str):
-        raise InvalidInputError(f"header must be a str, not {type(header).__name__}")
+        raise InvalidInputError(f"header must be a str, not {type_name(header)}")
     return dict(_cookie_pairs(header))
 
 
@@ -289,12 +290,12 @@ class UrlVerifier:
     ) -> Policy:
         """Verify an already parsed :class:`SignedUrl`."""
         if not isinstance(signed, SignedUrl):
-            raise InvalidInputError(f"signed must be a SignedUrl, not {type(signed).__name__}")
+            raise InvalidInputError(f"signed must be a SignedUrl, not {type_name(signed)}")
         for name in ("url", "signature", "key_pair_id", "hash_algorithm", "policy"):
             value = getattr(signed, name)
             if not isinstance(value, str) and not (name == "policy" and value is None):
                 raise InvalidInputError(
-                    f"SignedUrl.{name} must be a str, not {type(value).__name__}"
+                    f"SignedUrl.{name} must be a str, not {type_name(value)}"
                 )
         if (signed.expires is None) == (signed.policy is None):
             raise MalformedSignatureError(
