@@ -3,9 +3,10 @@
 An :class:`Origin` says everything the rest of the package needs to know about where
 objects land: which paths and Content-Types it accepts, how large an object may be,
 whether it takes a chunked (streaming) upload, which headers a PUT must carry, which
-SigV4 service signs a request made straight to it, and what its error codes mean.
-The client, the relay, the local servers, the CLI and provisioning ask the
-description; none of them asks "is this S3?".
+SigV4 service signs a request made straight to it, which policy guards it (and the
+builder that writes one), the ARN its objects are matched by, and what its error
+codes mean. The client, the relay, the local servers, the CLI and provisioning ask
+the description; none of them asks "is this S3?".
 
 Adding an origin kind is one module that builds an :class:`Origin` and one call to
 :func:`register_origin`.
@@ -19,6 +20,7 @@ import attrs
 
 from mediastore_ingest._internal.show import shown, type_name
 from mediastore_ingest.errors import InvalidInputError
+from mediastore_ingest.iam.document import ContainerPolicy
 
 __all__ = ["Origin", "get_origin", "origin_names", "register_origin", "unregister_origin"]
 
@@ -48,8 +50,16 @@ class Origin:
       SHA-256 of the body), as S3 behind Origin Access Control requires.
     - ``put_options``: which origin-specific PUT options it takes
       (``storage_class``, ``upload_availability``).
-    - ``sigv4_service``: the SigV4 service name of its data plane (direct requests).
+    - ``sigv4_service``: the SigV4 service name of its data plane (direct requests),
+      which is also the prefix of its IAM actions (``mediastore:PutObject``).
     - ``error_hints``: error code → what it usually means and what to check.
+    - ``policy_type``: the policy document that guards it
+      (:class:`~mediastore_ingest.iam.document.ContainerPolicy` or a subclass with
+      the origin's own limits and lint), to parse and lint one with.
+    - ``policy_builder``: the builder of that policy, or ``None``.
+    - ``object_arn``: the function giving the ARN a policy ``Resource`` is matched
+      against for one object, or ``None``; its arguments are the origin's own (a
+      container's region, account and name; a bucket's name).
     """
 
     name: str = attrs.field(validator=attrs.validators.instance_of(str))
@@ -63,6 +73,9 @@ class Origin:
     put_options: frozenset[str] = attrs.field()
     sigv4_service: str
     error_hints: Mapping[str, str] = attrs.field(factory=dict, converter=_hints, repr=False)
+    policy_type: type[ContainerPolicy] = attrs.field(default=ContainerPolicy, repr=False)
+    policy_builder: type | None = attrs.field(default=None, repr=False)
+    object_arn: Callable[..., str] | None = attrs.field(default=None, repr=False)
 
     @put_options.validator
     def _check_put_options(self, attribute: object, value: frozenset[str]) -> None:

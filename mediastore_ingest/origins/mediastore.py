@@ -1,10 +1,15 @@
-"""AWS Elemental MediaStore containers: path and Content-Type rules, limits, errors.
+"""AWS Elemental MediaStore containers: what one accepts, and the policy that guards it.
 
-AWS ended MediaStore on 2025-11-13; the description stays so that existing
-containers keep working. Paths are up to 10 folders and a file name of
-``A-Z a-z 0-9 _ . - ~`` (at most 900 characters); Content-Types match
-``^[\\w\\-\\/\\.\\+]{1,255}$``; an object is at most 25 MB (10 MB with a streaming,
-chunked upload) and an upload must finish within 30 s.
+:data:`MEDIASTORE` describes the origin: paths of up to 10 folders and a file name of
+``A-Z a-z 0-9 _ . - ~`` (at most 900 characters), Content-Types matching
+``^[\\w\\-\\/\\.\\+]{1,255}$``, objects of at most 25 MiB (10 MiB with a streaming,
+chunked upload) that must arrive within 30 s, and what its error codes mean.
+:class:`ContainerPolicyBuilder` writes the container policy that lets only the ingest
+distribution write; :func:`container_arn` and :func:`mediastore_object_arn` name what
+such a policy covers.
+
+AWS ended MediaStore on 2025-11-13; the description stays so that existing containers
+keep working.
 """
 
 from __future__ import annotations
@@ -40,7 +45,10 @@ from mediastore_ingest.origins.arn import (
 from mediastore_ingest.origins.base import Origin, register_origin
 
 __all__ = [
+    "MAX_OBJECT_BYTES",
+    "MAX_STREAMING_BYTES",
     "MEDIASTORE",
+    "UPLOAD_DEADLINE",
     "ContainerPolicyBuilder",
     "check_container_name",
     "container_arn",
@@ -48,6 +56,13 @@ __all__ = [
     "validate_content_type",
     "validate_path",
 ]
+
+#: The largest object one standard PUT stores (bytes).
+MAX_OBJECT_BYTES = 25 * 1024 * 1024
+#: The largest object a streaming (chunked) PUT stores (bytes).
+MAX_STREAMING_BYTES = 10 * 1024 * 1024
+#: MediaStore cancels a PUT whose object has not fully arrived within this (seconds).
+UPLOAD_DEADLINE = 30.0
 
 _CONTAINER_RE = re.compile(r"[\w-]{1,255}", re.ASCII)
 _ACTION_RE = re.compile(r"[A-Za-z0-9-]+:[A-Za-z0-9*?]+|\*", re.ASCII)
@@ -328,20 +343,40 @@ MEDIASTORE = register_origin(
         label="an AWS Elemental MediaStore container",
         validate_path=validate_path,
         validate_content_type=validate_content_type,
-        max_object_bytes=25_000_000,
-        max_streaming_bytes=10_000_000,
-        upload_deadline=30.0,
+        max_object_bytes=MAX_OBJECT_BYTES,
+        max_streaming_bytes=MAX_STREAMING_BYTES,
+        upload_deadline=UPLOAD_DEADLINE,
         requires_content_sha256=False,
         put_options=frozenset({"storage_class", "upload_availability"}),
         sigv4_service="mediastore",
         error_hints={
             "AccessDeniedException": (
                 "the container policy refused the request: check that the distribution "
-                "adds the User-Agent secret as an origin custom header and that the "
-                "policy allows it over HTTPS"
+                "adds the User-Agent secret as an origin custom header, that the policy "
+                "allows that secret (after a rotation both must carry the new one) and "
+                "that the distribution talks to the container over HTTPS"
             ),
             "ContainerNotFoundException": "the container does not exist in this region",
             "ObjectNotFoundException": "no object at that path",
+            "RequestEntityTooLargeException": (
+                "the object is larger than MediaStore stores: 25 MiB, or 10 MiB with a "
+                "streaming (chunked) upload"
+            ),
+            "ValidationException": (
+                "MediaStore refused the path, the Content-Type (no parameters such as "
+                "'; charset='), the storage class (TEMPORAL only) or the upload "
+                "availability (STANDARD or STREAMING; STREAMING needs "
+                "Transfer-Encoding: chunked)"
+            ),
+            "InvalidSignatureException": (
+                "a request made straight to the container (not through CloudFront) has "
+                "a SigV4 signature or payload hash that does not match"
+            ),
+            "PolicyNotFoundException": "the container has no container policy",
+            "InternalServerError": "MediaStore failed on its side: the request is retried",
         },
+        policy_type=ContainerPolicy,
+        policy_builder=ContainerPolicyBuilder,
+        object_arn=mediastore_object_arn,
     )
 )

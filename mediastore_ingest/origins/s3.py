@@ -1,24 +1,15 @@
-"""S3 bucket policies for an origin behind CloudFront Origin Access Control (OAC).
+"""Amazon S3 buckets behind CloudFront Origin Access Control (OAC): what one
+accepts, and the bucket policy that guards it.
 
-Layer 5: pure, no I/O. The S3 counterpart of :mod:`.container_policy`, built on the
-same document types (:class:`~.container_policy.Statement`,
-:class:`~.container_policy.Principal`, :class:`~.container_policy.Condition`) and the
-same serialiser; :class:`BucketPolicy` only swaps MediaStore's limits for S3's and
-lints S3's risks.
-
-* :class:`BucketPolicyBuilder` — immutable builder for the OAC statements: writes only
-  from the ingest distribution (``Principal: {"Service": "cloudfront.amazonaws.com"}``
-  with ``StringEquals AWS:SourceArn`` = the ingest distribution ARN), reads only from
-  the playback distribution, and the usual ``aws:SecureTransport`` deny.
-* :class:`BucketPolicy` — a :class:`~.container_policy.ContainerPolicy` whose
-  :meth:`~BucketPolicy.to_json` enforces S3's 20 KB limit and whose
-  :meth:`~BucketPolicy.findings` lints bucket-policy risks.
-* :func:`bucket_arn`, :func:`s3_object_arn`, :func:`distribution_arn`.
-
-Offline evaluation works as for container policies:
-``evaluate_container_policy(policy, RequestContext(action="s3:PutObject",
-resource=s3_object_arn("bucket", "live/seg1.ts"), principal="cloudfront.amazonaws.com",
-source_arn=ingest_arn))``.
+:data:`S3` describes the origin: object keys of 1-1024 bytes of UTF-8, any
+Content-Type header value, at most 5 GiB per PUT, no plain chunked upload, and
+``x-amz-content-sha256`` on every PUT, as OAC requires. :class:`BucketPolicy` is a
+:class:`~mediastore_ingest.iam.document.ContainerPolicy` with S3's 20 KB limit and
+lint; :class:`BucketPolicyBuilder` writes one that lets only the ingest distribution
+write (``Principal: {"Service": "cloudfront.amazonaws.com"}`` with ``AWS:SourceArn``)
+and only the playback distribution read. :func:`bucket_arn` and :func:`s3_object_arn`
+name what such a policy covers; a policy is evaluated offline with
+:func:`~mediastore_ingest.iam.evaluate.evaluate_container_policy`.
 """
 
 from __future__ import annotations
@@ -485,6 +476,9 @@ def validate_s3_content_type(content_type: object, *, path: str | None = None) -
     return content_type
 
 
+#: The largest object one PUT stores (bytes); larger objects need a multipart upload.
+MAX_OBJECT_BYTES = 5 * 1024**3
+
 #: The S3 origin description (a bucket behind CloudFront Origin Access Control).
 S3 = register_origin(
     Origin(
@@ -492,12 +486,15 @@ S3 = register_origin(
         label="an Amazon S3 bucket behind Origin Access Control",
         validate_path=validate_s3_key,
         validate_content_type=validate_s3_content_type,
-        max_object_bytes=5 * 1024**3,  # one PUT; larger objects need a multipart upload
+        max_object_bytes=MAX_OBJECT_BYTES,
         max_streaming_bytes=None,  # no plain chunked PUT: the length must be known
         upload_deadline=None,
         requires_content_sha256=True,
         put_options=frozenset(),
         sigv4_service="s3",
+        policy_type=BucketPolicy,
+        policy_builder=BucketPolicyBuilder,
+        object_arn=s3_object_arn,
         error_hints={
             "XAmzContentSHA256Mismatch": (
                 "an S3 origin behind Origin Access Control needs x-amz-content-sha256 on "
@@ -506,10 +503,30 @@ S3 = register_origin(
             "AccessDenied": (
                 "the bucket policy refused the request: check that it allows the "
                 "distribution's ARN (AWS:SourceArn) and that the distribution uses the "
-                "Origin Access Control"
+                "Origin Access Control; S3 also answers AccessDenied for a missing key "
+                "when the caller may not list the bucket"
             ),
             "NoSuchBucket": "the bucket does not exist",
+            "NoSuchKey": "no object at that key",
             "SlowDown": "S3 is scaling up for this prefix: the request is retried",
+            "EntityTooLarge": (
+                "the object is larger than one PUT stores (5 GiB); larger objects need a "
+                "multipart upload"
+            ),
+            "MissingContentLength": (
+                "S3 takes no plain chunked PUT: the body's length must be known before "
+                "it is sent (Content-Length)"
+            ),
+            "BadDigest": "the Content-MD5 or checksum header does not match the body",
+            "RequestTimeTooSkewed": (
+                "the clock of whoever signed the request (SigV4) is more than 15 minutes "
+                "off"
+            ),
+            "SignatureDoesNotMatch": (
+                "a request made straight to the bucket (not through CloudFront) has a "
+                "SigV4 signature that does not match: check the secret key"
+            ),
+            "InternalError": "S3 failed on its side: the request is retried",
         },
     )
 )
