@@ -1,22 +1,9 @@
-"""CloudFront ``DistributionConfig`` builders for the ingest and playback distributions.
+"""CloudFront ``DistributionConfig`` builders: the ingest distribution, the playback
+distribution, and the Origin Access Control that signs origin requests.
 
-Pure: every builder returns a plain ``dict`` shaped exactly as botocore's
-CloudFront ``create_distribution(DistributionConfig=...)`` /
+Pure: every builder returns a plain ``dict`` shaped exactly as botocore's CloudFront
+``create_distribution(DistributionConfig=...)`` /
 ``update_distribution(DistributionConfig=...)`` accept it; nothing here talks to AWS.
-
-The ingest distribution (:func:`ingest_distribution_config`):
-
-* allows ``GET, HEAD, OPTIONS, PUT, POST, PATCH, DELETE`` and caches nothing;
-* is reachable over HTTPS only and talks to the origin over HTTPS only (TLS 1.2);
-* trusts one key group, so every request needs a CloudFront signed URL or cookie set;
-* adds the origin custom header ``User-Agent: MediaStore-Secret-<secret>``, which the
-  container policy requires for writes (or, for an Origin Access Control, signs the
-  origin request with SigV4 instead).
-
-The playback distribution (:func:`playback_distribution_config`) allows only
-``GET, HEAD``, caches with the managed *CachingOptimized* policy, and carries its own
-secret, which must differ from the ingest secret.
-
 The ingest secret necessarily lives inside the returned dict (CloudFront must know it
 to send it); it never appears in an error message raised here.
 """
@@ -32,6 +19,7 @@ from mediastore_ingest._internal.validate import check, header_name, int_in, ref
 from mediastore_ingest.errors import DistributionConfigError
 from mediastore_ingest.iam.secret import IngestSecret
 from mediastore_ingest.origins.arn import check_region
+from mediastore_ingest.origins.base import get_origin
 from mediastore_ingest.origins.s3 import check_bucket_name
 
 __all__ = [
@@ -240,8 +228,14 @@ def ingest_distribution_config(
 ) -> dict[str, object]:
     """Build the ``DistributionConfig`` of the ingest distribution.
 
-    ``secret`` becomes the origin custom header ``User-Agent`` (required unless
-    ``origin_access_control_id`` is given; with an OAC it is optional). ``key_group_id``
+    The distribution allows ``GET, HEAD, OPTIONS, PUT, POST, PATCH, DELETE``, is
+    reachable over HTTPS only and talks to the origin over HTTPS only (TLS 1.2), and
+    trusts one key group, so every request needs a CloudFront signed URL or cookie set.
+
+    ``secret`` becomes the origin custom header ``User-Agent:
+    MediaStore-Secret-<secret>``, which the container policy requires for writes
+    (required unless ``origin_access_control_id`` is given: an OAC signs the origin
+    request with SigV4 instead, and the secret is optional). ``key_group_id``
     is the trusted key group whose keys sign encoder requests. The read (origin
     response) and keep-alive timeouts are seconds in 1-60.
 
@@ -428,10 +422,11 @@ def _distribution_config(
             f"the {role} distribution needs a secret (the User-Agent origin header) "
             "unless it uses an origin access control"
         )
-    if origin_type == "s3" and origin_access_control_id is None:
+    kind = None if origin_type == "custom" else get_origin(origin_type)
+    if kind is not None and kind.needs_origin_access_control and origin_access_control_id is None:
         raise DistributionConfigError(
-            "an S3 REST origin needs origin_access_control_id: S3 policies cannot "
-            "require a User-Agent for writes the way MediaStore container policies do"
+            f"{kind.label} needs origin_access_control_id: its policy cannot require a "
+            "User-Agent for writes the way MediaStore container policies do"
         )
 
     origin_id = f"{role}-origin"
@@ -444,7 +439,7 @@ def _distribution_config(
         "ConnectionTimeout": 10,
         "OriginShield": {"Enabled": False},
     }
-    if origin_type == "s3":
+    if kind is not None and kind.cloudfront_s3_origin:
         # With an OAC the legacy origin access identity must be present and empty.
         origin["S3OriginConfig"] = {
             "OriginAccessIdentity": "",

@@ -60,6 +60,11 @@ class Origin:
     - ``object_arn``: the function giving the ARN a policy ``Resource`` is matched
       against for one object, or ``None``; its arguments are the origin's own (a
       container's region, account and name; a bucket's name).
+    - ``cloudfront_s3_origin``: CloudFront reaches it as an S3 origin
+      (``S3OriginConfig``), not as a custom origin (``CustomOriginConfig``).
+    - ``needs_origin_access_control``: its policy cannot require the ingest secret
+      (``aws:UserAgent``), so only an Origin Access Control keeps out writes that do
+      not come through the ingest distribution.
     """
 
     name: str = attrs.field(validator=attrs.validators.instance_of(str))
@@ -76,6 +81,8 @@ class Origin:
     policy_type: type[ContainerPolicy] = attrs.field(default=ContainerPolicy, repr=False)
     policy_builder: type | None = attrs.field(default=None, repr=False)
     object_arn: Callable[..., str] | None = attrs.field(default=None, repr=False)
+    cloudfront_s3_origin: bool = attrs.field(default=False, repr=False)
+    needs_origin_access_control: bool = attrs.field(default=False, repr=False)
 
     @put_options.validator
     def _check_put_options(self, attribute: object, value: frozenset[str]) -> None:

@@ -244,6 +244,9 @@ def test_mediastore_limits_and_streaming() -> None:
     assert not MEDIASTORE.requires_content_sha256
     assert MEDIASTORE.put_options == {"storage_class", "upload_availability"}
     assert MEDIASTORE.sigv4_service == "mediastore"
+    # CloudFront reaches it as a custom origin; its policy can require the secret
+    assert not MEDIASTORE.cloudfront_s3_origin
+    assert not MEDIASTORE.needs_origin_access_control
 
 
 def test_mediastore_error_meanings() -> None:
@@ -338,6 +341,9 @@ def test_s3_limits_and_headers() -> None:
     assert S3.requires_content_sha256
     assert S3.put_options == frozenset()
     assert S3.sigv4_service == "s3"
+    # an S3 origin to CloudFront, and a bucket policy cannot require the secret
+    assert S3.cloudfront_s3_origin
+    assert S3.needs_origin_access_control
 
 
 def test_s3_error_meanings() -> None:
