@@ -103,6 +103,26 @@ def _user_agents(st: Statement) -> tuple[str, ...]:
 _Problem = tuple[str, Severity, str]  # code, severity, message
 
 
+class WriteAndReadUses:
+    """Which statement first grants writes, and which first grants reads, with each
+    key: a ``User-Agent`` secret, or a distribution ARN. One key for both means the
+    playback distribution could write."""
+
+    def __init__(self) -> None:
+        self._writers: dict[str, int] = {}
+        self._readers: dict[str, int] = {}
+
+    def other_use(self, key: str, index: int, *, writes: bool, reads: bool) -> int | None:
+        """Record that statement ``index`` writes and/or reads with ``key``; return the
+        first other statement that uses ``key`` the other way, or ``None``."""
+        if writes:
+            self._writers.setdefault(key, index)
+        if reads:
+            self._readers.setdefault(key, index)
+        other = self._readers.get(key) if writes else self._writers.get(key) if reads else None
+        return None if other == index else other
+
+
 def policy_findings(
     policy: ContainerPolicy, known_secrets: Iterable[IngestSecret] | None = None
 ) -> tuple[Finding, ...]:
@@ -110,33 +130,43 @@ def policy_findings(
     known = _known_secrets(known_secrets)
     known_agents = None if known is None else {s.user_agent for s in known}
     seen_sids: set[str] = set()
-    writers: dict[str, int] = {}  # user agent -> first statement granting write with it
-    readers: dict[str, int] = {}
+    uses = WriteAndReadUses()  # of each User-Agent secret
     out = [
         Finding(code=code, severity=severity, sid=st.sid, message=message, index=i)
         for i, st in enumerate(policy.statements)
         for code, severity, message in _statement_problems(
-            i, st, seen_sids, writers, readers, known_agents
+            i, st, seen_sids, uses, known_agents
         )
     ]
-    full = compact_json(policy.to_dict())
-    if len(full) > MAX_POLICY_LENGTH:
-        out.append(Finding(
-            code="policy-too-large", severity="error", sid=None,
-            message=f"the policy is {len(full)} characters long; MediaStore accepts at most "
-            f"{MAX_POLICY_LENGTH}"))
+    size = len(compact_json(policy.to_dict()))
+    too_large = (
+        f"the policy is {size} characters long; MediaStore accepts at most "
+        f"{MAX_POLICY_LENGTH}"
+        if size > MAX_POLICY_LENGTH
+        else None
+    )
+    return (*out, *whole_policy_findings(policy, too_large))
+
+
+def whole_policy_findings(policy: ContainerPolicy, too_large: str | None) -> list[Finding]:
+    """The findings about ``policy`` as a whole: ``policy-too-large`` saying
+    ``too_large`` when the origin's size rule (its own) found it too large, and
+    ``non-ascii`` for an Id that is not ASCII."""
+    out = []
+    if too_large is not None:
+        out.append(Finding(code="policy-too-large", severity="error", sid=None,
+                           message=too_large))
     if policy.policy_id is not None and not policy.policy_id.isascii():
         out.append(Finding(code="non-ascii", severity="error", sid=None,
                            message="the policy Id holds a non-ASCII character"))
-    return tuple(out)
+    return out
 
 
 def _statement_problems(
     i: int,
     st: Statement,
     seen_sids: set[str],
-    writers: dict[str, int],
-    readers: dict[str, int],
+    uses: WriteAndReadUses,
     known_agents: set[str] | None,
 ) -> Iterator[_Problem]:
     """Findings for statement ``i``; updates the cross-statement state it is given."""
@@ -177,12 +207,8 @@ def _statement_problems(
             yield ("unknown-secret", "warning",
                    f"{name}: the aws:UserAgent value {masked(agent)} is not the User-Agent "
                    "of any known secret, so no distribution will match it")
-        if writes:
-            writers.setdefault(agent, i)
-        if reads:
-            readers.setdefault(agent, i)
-        other = readers.get(agent) if writes else writers.get(agent) if reads else None
-        if other is not None and other != i:
+        other = uses.other_use(agent, i, writes=writes, reads=reads)
+        if other is not None:
             yield ("shared-secret", "warning",
                    f"{name} and Statement[{other}] use the same aws:UserAgent secret "
                    f"{masked(agent)} for writing and reading; give the playback "

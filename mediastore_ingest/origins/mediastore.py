@@ -158,6 +158,10 @@ def _secure_transport() -> Condition:
     return Condition("Bool", "aws:SecureTransport", ("true",))
 
 
+def _user_agent_is(secret: IngestSecret) -> Condition:
+    return Condition("StringEquals", "aws:UserAgent", (secret.user_agent,))
+
+
 def _check_actions(actions: str | Iterable[str]) -> tuple[str, ...]:
     items = str_items(actions, "actions", empty_items=True)
     if not items:
@@ -233,26 +237,36 @@ class ContainerPolicyBuilder:
                 raise ContainerPolicyError(f"refusing to add the statement: {finding.message}")
         return attrs.evolve(self, statements=statements)
 
+    def _allow(
+        self,
+        sid: str,
+        principal: Principal,
+        actions: tuple[str, ...],
+        *,
+        gate: Condition | None = None,
+        also: tuple[Condition, ...] = (),
+    ) -> ContainerPolicyBuilder:
+        """A new builder allowing ``principal`` ``actions`` on every object of the
+        container under, in this order, ``gate`` (what only the distribution can
+        satisfy), ``aws:SecureTransport`` true and ``also``."""
+        gates = () if gate is None else (gate,)
+        return self.add_statement(Statement(
+            sid=sid, effect="Allow", principal=principal, actions=actions,
+            resources=(self.resource,), conditions=(*gates, _secure_transport(), *also),
+        ))
+
     def allow_account_full_access(
         self, *, sid: str = "MediaStoreFullAccess"
     ) -> ContainerPolicyBuilder:
         """MediaStore's default statement: the account may do anything, over HTTPS."""
-        return self.add_statement(Statement(
-            sid=sid, effect="Allow",
-            principal=Principal(aws=f"arn:{region_partition(self.region)}:iam::{self.account_id}:root"),
-            actions=("mediastore:*",), resources=(self.resource,),
-            conditions=(_secure_transport(),),
-        ))
+        root = f"arn:{region_partition(self.region)}:iam::{self.account_id}:root"
+        return self._allow(sid, Principal(aws=root), ("mediastore:*",))
 
     def allow_public_read_over_https(
         self, *, sid: str = "PublicReadOverHttps"
     ) -> ContainerPolicyBuilder:
         """Anyone may GetObject/DescribeObject, over HTTPS only."""
-        return self.add_statement(Statement(
-            sid=sid, effect="Allow", principal=Principal.anyone(),
-            actions=_DEFAULT_READ_ACTIONS, resources=(self.resource,),
-            conditions=(_secure_transport(),),
-        ))
+        return self._allow(sid, Principal.anyone(), _DEFAULT_READ_ACTIONS)
 
     def allow_cloudfront_ingest(
         self,
@@ -269,17 +283,13 @@ class ContainerPolicyBuilder:
         segments. ``source_ips`` adds ``IpAddress aws:SourceIp``; note that behind
         CloudFront the origin sees the *edge's* address, not the encoder's.
         """
-        secret = _check_secret_arg(secret)
-        conditions = [
-            Condition("StringEquals", "aws:UserAgent", (secret.user_agent,)),
-            _secure_transport(),
-        ]
-        if source_ips is not None:
-            conditions.append(Condition("IpAddress", "aws:SourceIp", _check_networks(source_ips)))
-        return self.add_statement(Statement(
-            sid=sid, effect="Allow", principal=Principal.anyone(),
-            actions=_check_actions(actions), resources=(self.resource,), conditions=conditions,
-        ))
+        gate = _user_agent_is(_check_secret_arg(secret))
+        also = () if source_ips is None else (
+            Condition("IpAddress", "aws:SourceIp", _check_networks(source_ips)),
+        )
+        return self._allow(
+            sid, Principal.anyone(), _check_actions(actions), gate=gate, also=also
+        )
 
     def allow_cloudfront_read(
         self,
@@ -289,15 +299,8 @@ class ContainerPolicyBuilder:
         sid: str = "CloudFrontPlayback",
     ) -> ContainerPolicyBuilder:
         """Reads only from the playback distribution, gated by its own secret."""
-        secret = _check_secret_arg(secret)
-        return self.add_statement(Statement(
-            sid=sid, effect="Allow", principal=Principal.anyone(),
-            actions=_check_actions(actions), resources=(self.resource,),
-            conditions=(
-                Condition("StringEquals", "aws:UserAgent", (secret.user_agent,)),
-                _secure_transport(),
-            ),
-        ))
+        gate = _user_agent_is(_check_secret_arg(secret))
+        return self._allow(sid, Principal.anyone(), _check_actions(actions), gate=gate)
 
     def allow_cloudfront_oac(
         self,
@@ -316,14 +319,10 @@ class ContainerPolicyBuilder:
                 "distribution_arn must look like 'arn:aws:cloudfront::111122223333:"
                 f"distribution/E2EXAMPLE', got {shown_hiding_secret(distribution_arn, 256)}"
             )
-        return self.add_statement(Statement(
-            sid=sid, effect="Allow", principal=Principal(service="cloudfront.amazonaws.com"),
-            actions=_check_actions(actions), resources=(self.resource,),
-            conditions=(
-                Condition("StringEquals", "AWS:SourceArn", (distribution_arn,)),
-                _secure_transport(),
-            ),
-        ))
+        gate = Condition("StringEquals", "AWS:SourceArn", (distribution_arn,))
+        return self._allow(
+            sid, Principal(service="cloudfront.amazonaws.com"), _check_actions(actions), gate=gate
+        )
 
     def build(self) -> ContainerPolicy:
         """The policy; raises :class:`ContainerPolicyError` if it is empty or too large."""

@@ -38,7 +38,12 @@ from mediastore_ingest.iam.document import (
     check_indent,
     check_statements,
 )
-from mediastore_ingest.iam.lint import Finding, Severity
+from mediastore_ingest.iam.lint import (
+    Finding,
+    Severity,
+    WriteAndReadUses,
+    whole_policy_findings,
+)
 from mediastore_ingest.iam.secret import IngestSecret, shown_hiding_secret
 from mediastore_ingest.origins.arn import (
     check_account_id,
@@ -192,17 +197,17 @@ class BucketPolicy(ContainerPolicy):
             if playback_distributions is None
             else _playback_arns(playback_distributions)
         )
-        out = list(_lint_statements(self.statements, playback))
         size = len(compact_json(self.to_dict()).encode("utf-8"))
-        if size > MAX_BUCKET_POLICY_BYTES:
-            out.append(Finding(
-                code="policy-too-large", severity="error", sid=None,
-                message=f"the bucket policy is {size} bytes; S3 accepts at most "
-                f"{MAX_BUCKET_POLICY_BYTES} (20 KB)"))
-        if self.policy_id is not None and not self.policy_id.isascii():
-            out.append(Finding(code="non-ascii", severity="error", sid=None,
-                               message="the policy Id holds a non-ASCII character"))
-        return tuple(out)
+        too_large = (
+            f"the bucket policy is {size} bytes; S3 accepts at most "
+            f"{MAX_BUCKET_POLICY_BYTES} (20 KB)"
+            if size > MAX_BUCKET_POLICY_BYTES
+            else None
+        )
+        return (
+            *_lint_statements(self.statements, playback),
+            *whole_policy_findings(self, too_large),
+        )
 
 
 def _source_arns(st: Statement) -> tuple[str, ...]:
@@ -224,12 +229,11 @@ def _lint_statements(
     statements: Sequence[Statement], playback: set[str]
 ) -> Iterator[Finding]:
     seen_sids: set[str] = set()
-    writers: dict[str, int] = {}
-    readers: dict[str, int] = {}
+    uses = WriteAndReadUses()  # of each distribution ARN
     for i, st in enumerate(statements):
         name = f"Statement[{i}]" + (f" ({st.sid})" if st.sid else "")
         for code, severity, message in _statement_problems(
-            i, st, playback, seen_sids, writers, readers
+            i, st, playback, seen_sids, uses
         ):
             yield Finding(code=code, severity=severity, sid=st.sid,
                           message=f"{name} {message}", index=i)
@@ -243,8 +247,7 @@ def _statement_problems(
     st: Statement,
     playback: set[str],
     seen_sids: set[str],
-    writers: dict[str, int],
-    readers: dict[str, int],
+    uses: WriteAndReadUses,
 ) -> Iterator[_Problem]:
     """Findings for statement ``i``; updates the cross-statement state it is given."""
     if st.sid is not None:
@@ -275,12 +278,8 @@ def _statement_problems(
         if writes and arn in playback:
             yield ("playback-write", "error",
                    f"grants writes to the playback distribution {arn}")
-        if writes:
-            writers.setdefault(arn, i)
-        if reads:
-            readers.setdefault(arn, i)
-        other = readers.get(arn) if writes else writers.get(arn) if reads else None
-        if other is not None and other != i:
+        other = uses.other_use(arn, i, writes=writes, reads=reads)
+        if other is not None:
             yield ("shared-distribution", "error",
                    f"and Statement[{other}] name the same distribution {arn} for writing "
                    "and reading; give playback its own distribution")
