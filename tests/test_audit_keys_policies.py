@@ -46,7 +46,7 @@ from mediastore_ingest.iam.evaluate import RequestContext, evaluate_container_po
 from mediastore_ingest.iam.secret import IngestSecret
 from mediastore_ingest.origins.mediastore import ContainerPolicyBuilder
 from mediastore_ingest.origins.s3 import BucketPolicy, BucketPolicyBuilder
-from mediastore_ingest.provisioning.provisioner import (
+from mediastore_ingest.provisioning import (
     IngestSetup,
     Provisioner,
     ProvisioningSpec,

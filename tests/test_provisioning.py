@@ -37,7 +37,7 @@ from mediastore_ingest.errors import (
 )
 from mediastore_ingest.iam.document import ContainerPolicy
 from mediastore_ingest.iam.secret import IngestSecret
-from mediastore_ingest.provisioning.provisioner import (
+from mediastore_ingest.provisioning import (
     IngestSetup,
     Plan,
     Provisioner,

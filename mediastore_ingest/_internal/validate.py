@@ -46,6 +46,7 @@ __all__ = [
     "int_in",
     "is_bool",
     "is_callable",
+    "matches",
     "number",
     "one_line",
     "one_of",
@@ -77,7 +78,7 @@ class Validator:
     test: Callable[[Any], bool]
     show_value: bool = True
 
-    def __call__(self, instance: object, attribute: Any, value: object) -> None:
+    def __call__(self, instance: Any, attribute: Any, value: Any) -> None:
         if not self.test(value):
             seen = shown(value) if self.show_value else type_name(value)
             raise InvalidInputError(f"{attribute.name} must be {self.expected}, not {seen}")
@@ -171,6 +172,14 @@ def instance_of(cls: type | tuple[type, ...], what: str | None = None) -> Valida
     names = cls if isinstance(cls, tuple) else (cls,)
     label = what or " or ".join(f"a {c.__name__}" for c in names)
     return Validator(label, lambda v: isinstance(v, cls), show_value=False)
+
+
+def matches(pattern: re.Pattern[str], expected: str) -> Validator:
+    """A str that ``pattern`` matches in full; ``expected`` says what that is
+    (``"1-64 letters, digits or '-'"``)."""
+    return Validator(
+        expected, lambda v: isinstance(v, str) and pattern.fullmatch(v) is not None
+    )
 
 
 def one_of(*values: object) -> Validator:

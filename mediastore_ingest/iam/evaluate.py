@@ -102,12 +102,6 @@ def _check_resource(instance: object, attribute: attrs.Attribute[str], value: st
         )
 
 
-# None or a non-empty str (typed for the fields it checks).
-_optional_text: Callable[[object, attrs.Attribute[str | None], str | None], None] = optional(
-    text()
-)
-
-
 def _check_ip(instance: object, attribute: attrs.Attribute[str | None], value: str | None) -> None:
     if value is None:
         return
@@ -202,12 +196,12 @@ class RequestContext:
 
     action: str = attrs.field(validator=_check_action)
     resource: str = attrs.field(validator=_check_resource)
-    principal: str | None = attrs.field(default=None, validator=_optional_text)
+    principal: str | None = attrs.field(default=None, validator=optional(text()))
     secure_transport: bool = True
     user_agent: str | None = attrs.field(default=None, repr=False)
     source_ip: str | None = attrs.field(default=None, validator=_check_ip)
-    source_arn: str | None = attrs.field(default=None, validator=_optional_text)
-    source_account: str | None = attrs.field(default=None, validator=_optional_text)
+    source_arn: str | None = attrs.field(default=None, validator=optional(text()))
+    source_account: str | None = attrs.field(default=None, validator=optional(text()))
     extra: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict, converter=_freeze_extra)
 
     def __attrs_post_init__(self) -> None:

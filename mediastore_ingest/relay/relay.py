@@ -91,7 +91,7 @@ from mediastore_ingest.ingest import (
     PutResult,
     guess_content_type,
 )
-from mediastore_ingest.ingest._media import MANIFEST_EXTENSIONS, _check_str
+from mediastore_ingest.ingest.media import MANIFEST_EXTENSIONS, _check_str
 from mediastore_ingest.origins import validate_content_type, validate_path
 from mediastore_ingest.server.base import LocalHTTPServer, RequestHandler
 from mediastore_ingest.signing.signer import UrlSigner
