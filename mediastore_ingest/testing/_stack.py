@@ -47,7 +47,6 @@ from mediastore_ingest._internal.validate import (
 )
 from mediastore_ingest.errors import InvalidInputError, LocalStackError
 from mediastore_ingest.iam.document import ContainerPolicy
-from mediastore_ingest.origins.mediastore import ContainerPolicyBuilder
 from mediastore_ingest.iam.secret import IngestSecret
 from mediastore_ingest.origins import (
     CLOUDFRONT_SERVICE_PRINCIPAL,
@@ -55,6 +54,7 @@ from mediastore_ingest.origins import (
     BucketPolicyBuilder,
     distribution_arn,
 )
+from mediastore_ingest.origins.mediastore import ContainerPolicyBuilder
 from mediastore_ingest.signing.keys import KeyPair, PublicKey, generate_key_pair
 from mediastore_ingest.signing.signer import HashAlgorithm, UrlSigner
 from mediastore_ingest.testing._edge import INGEST_METHODS, PLAYBACK_METHODS, LocalEdge
