@@ -155,10 +155,10 @@ class _Connection:
         try:
             start = time.perf_counter()
             secure = self.context.wrap_socket(sock, server_hostname=self.host)
-            elapsed = time.perf_counter() - start
-            return elapsed, bool(secure.session_reused)
         finally:
-            sock.close()
+            sock.close()  # detached by a successful wrap
+        with secure:
+            return time.perf_counter() - start, bool(secure.session_reused)
 
 
 def _context(ca_bundle: str | None, verify: bool = True) -> ResumingContext:

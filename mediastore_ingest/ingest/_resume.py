@@ -30,6 +30,9 @@ __all__ = ["ResumingContext", "resuming_context"]
 # Sessions kept per context: one per server (name, address); an ingest client talks
 # to one or two.
 _MAX_SESSIONS = 64
+# TLS 1.3 tickets come with the first response bytes; a server that has sent none by
+# this many reads sends none.
+_READS_FOR_A_TICKET = 8
 
 
 class _ResumingSocket(ssl.SSLSocket):
@@ -37,6 +40,7 @@ class _ResumingSocket(ssl.SSLSocket):
     worth offering again (after the first read: TLS 1.3 tickets come then)."""
 
     _resume_key: tuple[str | None, Any] | None = None
+    _reads_left = _READS_FOR_A_TICKET
 
     def recv_into(self, buffer: Any, nbytes: int | None = None, flags: int = 0) -> int:
         if nbytes is None:
@@ -46,6 +50,9 @@ class _ResumingSocket(ssl.SSLSocket):
         key = self._resume_key
         if key is not None:
             session = self.session
+            self._reads_left -= 1
+            if self._reads_left <= 0:
+                self._resume_key = None  # a server that sends no ticket: stop asking
             if session is not None and (session.has_ticket or self.version() != "TLSv1.3"):
                 self._resume_key = None
                 context = self.context
@@ -157,6 +164,7 @@ def resuming_context(
     context.minimum_version = base.minimum_version
     context.maximum_version = base.maximum_version
     context.verify_flags = base.verify_flags
+    context.hostname_checks_common_name = base.hostname_checks_common_name
     if verify:
         context.load_default_certs()
         if cafile is not None:
