@@ -35,8 +35,7 @@ import attrs
 from mediastore_ingest.cli._common import env_value
 from mediastore_ingest.errors import InvalidInputError, MediaStoreIngestError
 from mediastore_ingest.ingest import IngestClient, IngestConfig, PutRequest, RetryPolicy
-from mediastore_ingest.ingest._resume import ResumingContext, resuming_context
-from mediastore_ingest.ingest._transport import load_ca_bundle
+from mediastore_ingest.ingest.transports.tls import resuming_context
 from mediastore_ingest.signing.signer import UrlSigner
 
 __all__ = ["ProbeRefused", "Target", "measure", "register"]
@@ -161,11 +160,6 @@ class _Connection:
             return time.perf_counter() - start, bool(secure.session_reused)
 
 
-def _context(ca_bundle: str | None, verify: bool = True) -> ResumingContext:
-    base = load_ca_bundle(ca_bundle) if ca_bundle is not None else None
-    return resuming_context(base, verify=verify, cafile=ca_bundle)
-
-
 def _edge_refusal(status: int, body: bytes) -> str | None:
     """CloudFront's error code when ``body`` is the edge's own refusal."""
     text = body[:4096].decode("utf-8", "replace")
@@ -207,7 +201,7 @@ def measure(
     concurrency: int = 4,
 ) -> dict[str, Any]:
     """Probe ``target``; a JSON-ready dict of what was measured (milliseconds)."""
-    connection = _Connection(target.base_url, _context(ca_bundle))
+    connection = _Connection(target.base_url, resuming_context(ca_bundle))
     result: dict[str, Any] = {"label": target.label, "base_url": target.base_url}
     object_url = f"{target.base_url.rstrip('/')}/{quote(path.lstrip('/'), safe='/-_.~')}"
     try:

@@ -26,16 +26,15 @@ from mediastore_ingest._internal.validate import (
     optional,
 )
 from mediastore_ingest.errors import InvalidInputError, TransportError
-from mediastore_ingest.ingest._resume import resuming_context
 from mediastore_ingest.ingest.transports.base import (
     BodyReadError,
     Request,
     Response,
     describe_error,
-    load_ca_bundle,
     raise_original,
     trusted_headers,
 )
+from mediastore_ingest.ingest.transports.tls import resuming_context
 
 __all__ = ["Urllib3Transport"]
 
@@ -68,7 +67,7 @@ class Urllib3Transport:
     stack's); ``proxy_url`` sends everything through an HTTP(S) proxy;
     ``max_pool_connections`` bounds the connections kept per host (set it to the
     upload concurrency). Timeouts are in seconds. A connection re-opened to a
-    server resumes its TLS session (:mod:`mediastore_ingest.ingest._resume`); urllib3
+    server resumes its TLS session (:mod:`~mediastore_ingest.ingest.transports.tls`); urllib3
     already sets ``TCP_NODELAY`` and never sends ``Expect: 100-continue``.
     """
 
@@ -98,12 +97,11 @@ class Urllib3Transport:
         }
         if verify:
             kwargs["cert_reqs"] = "CERT_REQUIRED"
-            base = None if ca_bundle is None else load_ca_bundle(ca_bundle)
-            kwargs["ssl_context"] = resuming_context(base, cafile=ca_bundle)
+            kwargs["ssl_context"] = resuming_context(ca_bundle)
         else:
             kwargs["cert_reqs"] = "CERT_NONE"
             kwargs["assert_hostname"] = False
-            kwargs["ssl_context"] = resuming_context(None, verify=False)
+            kwargs["ssl_context"] = resuming_context(verify=False)
         self._pool: urllib3.PoolManager
         self._proxied = bool(proxy_url)
         if proxy_url:

@@ -25,6 +25,8 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
+from mediastore_ingest.ingest.transports.base import load_ca_bundle
+
 __all__ = ["ResumingContext", "resuming_context"]
 
 # Sessions kept per context: one per server (name, address); an ingest client talks
@@ -139,18 +141,18 @@ class ResumingContext(ssl.SSLContext):
         return wrapped
 
 
-def resuming_context(
-    base: ssl.SSLContext | None, *, verify: bool = True, cafile: str | None = None
-) -> ResumingContext:
-    """A :class:`ResumingContext` with the settings of ``base``.
+def resuming_context(ca_bundle: str | None = None, *, verify: bool = True) -> ResumingContext:
+    """A :class:`ResumingContext` with the settings the transport would otherwise use.
 
-    ``base`` is the context the transport would have used (``None``: urllib3's
-    default); its options (but session tickets allowed), verification flags and
-    protocol range are copied, the system CAs loaded, and ``cafile`` (already
-    checked by the caller) added.
-    ``verify=False``: no certificate or host name checks.
+    The base is :func:`~mediastore_ingest.ingest.transports.base.load_ca_bundle` of
+    ``ca_bundle`` (system CAs plus that file) or, without one, urllib3's default
+    context; its options (but session tickets allowed), verification flags and
+    protocol range are copied and the same CAs loaded. ``verify=False``: no
+    certificate or host name checks.
     """
-    if base is None:
+    if verify and ca_bundle is not None:
+        base = load_ca_bundle(ca_bundle)
+    else:
         from urllib3.util.ssl_ import create_urllib3_context
 
         base = create_urllib3_context()
@@ -167,8 +169,8 @@ def resuming_context(
     context.hostname_checks_common_name = base.hostname_checks_common_name
     if verify:
         context.load_default_certs()
-        if cafile is not None:
-            context.load_verify_locations(cafile=cafile)
+        if ca_bundle is not None:
+            context.load_verify_locations(cafile=ca_bundle)
     else:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
