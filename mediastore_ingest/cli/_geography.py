@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from mediastore_ingest.errors import InvalidInputError
+from mediastore_ingest.ingest.transports.botocore import reaches_directly
+from mediastore_ingest.origins import get_origin
 
 if TYPE_CHECKING:
     from mediastore_ingest.ingest import IngestClient
@@ -177,10 +179,11 @@ def run_geography(args: argparse.Namespace) -> int:
     from mediastore_ingest.testing import Geography, LocalStack
 
     geography = Geography.named(args.geography)
-    if args.origin != "mediastore":
+    if not reaches_directly(args.origin):
         raise InvalidInputError(
-            "--geography compares direct uploads (SigV4 to a MediaStore container) with "
-            "the edge: use it with --origin mediastore"
+            "--geography compares direct uploads (SigV4 to the origin's data plane) with "
+            f"the edge, and direct mode cannot reach {get_origin(args.origin).label}: use "
+            "it with --origin mediastore"
         )
     if not 1 <= args.segments <= 60:
         raise InvalidInputError("--segments must be between 1 and 60")
