@@ -26,7 +26,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from mediastore_ingest._internal.b64 import cf_b64encode
 from mediastore_ingest._internal.show import type_name
 from mediastore_ingest._internal.validate import check, int_in, is_callable
-from mediastore_ingest.errors import InvalidInputError, PolicyError, SigningError
+from mediastore_ingest.errors import (
+    InvalidInputError,
+    MediaStoreIngestError,
+    PolicyError,
+    SigningError,
+)
+from mediastore_ingest.signing.external import ExternalSigner, bind_external, is_external_signer
 from mediastore_ingest.signing.keys import (
     PrivateKey,
     check_key_id,
@@ -95,7 +101,11 @@ class UrlSigner:
 
     ``private_key`` is a loaded RSA / ECDSA P-256 key or anything
     :func:`~mediastore_ingest.signing.keys.load_private_key` reads (PEM/DER bytes, PEM text,
-    a path). ``hash_algorithm`` is ``"SHA1"`` (CloudFront's default) or ``"SHA256"``.
+    a path), or an :class:`~mediastore_ingest.signing.external.ExternalSigner` holding
+    the key elsewhere (:class:`~mediastore_ingest.signing.kms.KmsSigner` for AWS KMS).
+    ``hash_algorithm`` is ``"SHA1"`` (CloudFront's default, and the default for an
+    in-memory key) or ``"SHA256"``; an external signer's own hash by default, and a
+    different one is refused.
     ``clock`` returns epoch seconds and is only read to resolve relative expiries
     (``expires=timedelta(...)``). ``cache_size`` bounds the signature cache.
 
@@ -105,23 +115,40 @@ class UrlSigner:
     def __init__(
         self,
         key_id: str,
-        private_key: KeySource,
+        private_key: KeySource | ExternalSigner,
         *,
-        hash_algorithm: HashAlgorithm | str = "SHA1",
+        hash_algorithm: HashAlgorithm | str | None = None,
         password: bytes | str | None = None,
         clock: Callable[[], float] = time.time,
         cache_size: int = 256,
     ) -> None:
         self._key_id = check_key_id(key_id)
-        self._hash_name: HashAlgorithm = _check_hash(hash_algorithm)
+        if is_external_signer(private_key):
+            self._hash_name, self._algorithm, self._raw_sign = bind_external(
+                cast(ExternalSigner, private_key), hash_algorithm, key_id=key_id, password=password
+            )
+        else:
+            self._hash_name = _check_hash("SHA1" if hash_algorithm is None else hash_algorithm)
+            self._raw_sign = self._bind_key(cast(KeySource, private_key), password)
+        self._clock: Callable[[], float] = check("clock", clock, is_callable())
+        check("cache_size", cache_size, int_in(0))
+        suffix = f"&Key-Pair-Id={self._key_id}"
+        if self._hash_name == "SHA256":
+            suffix += "&Hash-Algorithm=SHA256"
+        self._url_suffix = suffix
+        self._params_for: Callable[[Policy], str] = functools.lru_cache(maxsize=cache_size)(
+            self._params_uncached
+        )
+
+    def _bind_key(
+        self, private_key: KeySource, password: bytes | str | None
+    ) -> Callable[[bytes], bytes]:
+        """The signing function of an in-memory key (and set :attr:`algorithm`)."""
         if isinstance(private_key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
             check_private_key(private_key)
             key: PrivateKey = private_key
         else:
             key = load_private_key(private_key, password=password)
-        self._key = key
-        self._clock: Callable[[], float] = check("clock", clock, is_callable())
-        check("cache_size", cache_size, int_in(0))
         hash_alg = HASH_ALGORITHMS[self._hash_name]
         if isinstance(key, rsa.RSAPrivateKey):
             rsa_key = key
@@ -139,14 +166,7 @@ class UrlSigner:
                 return ec_key.sign(message, ecdsa)
 
             self._algorithm = "ECDSA-P256"
-        self._raw_sign = raw_sign
-        suffix = f"&Key-Pair-Id={self._key_id}"
-        if self._hash_name == "SHA256":
-            suffix += "&Hash-Algorithm=SHA256"
-        self._url_suffix = suffix
-        self._params_for: Callable[[Policy], str] = functools.lru_cache(maxsize=cache_size)(
-            self._params_uncached
-        )
+        return raw_sign
 
     @property
     def key_id(self) -> str:
@@ -177,6 +197,8 @@ class UrlSigner:
             raise InvalidInputError("message must be bytes")
         try:
             return self._raw_sign(message)
+        except MediaStoreIngestError:  # an external signer's typed error (KMS)
+            raise
         except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
             raise SigningError(f"signing with key {self._key_id} failed: {exc}") from exc
 
