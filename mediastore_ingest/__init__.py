@@ -37,10 +37,18 @@ from mediastore_ingest.errors import (
     KeyLoadError,
     KeyMaterialError,
     KeySizeWarning,
+    KmsAccessDeniedError,
+    KmsConnectionError,
+    KmsError,
+    KmsKeyNotFoundError,
+    KmsKeyUnavailableError,
+    KmsKeyUsageError,
+    KmsThrottlingError,
     LocalStackError,
     MalformedSignatureError,
     MediaStoreIngestError,
     MediaStoreIngestWarning,
+    NoActiveKeyError,
     ObjectNotFoundError,
     PolicyError,
     PolicyExpiredError,
@@ -131,6 +139,7 @@ from mediastore_ingest.provisioning import (
     secret_gated_container_policy,
 )
 from mediastore_ingest.relay.relay import DEFAULT_CACHE_RULES, RelayConfig, RelayStats, SigningRelay
+from mediastore_ingest.signing.external import ExternalSigner
 from mediastore_ingest.signing.keys import (
     CLOUDFRONT_KEY_REQUIREMENTS,
     KeyData,
@@ -145,6 +154,7 @@ from mediastore_ingest.signing.keys import (
     load_public_key,
     public_key_pem,
 )
+from mediastore_ingest.signing.kms import KmsSigner
 from mediastore_ingest.signing.policy import (
     MAX_EPOCH,
     RESERVED_QUERY_PARAMS,
@@ -156,6 +166,7 @@ from mediastore_ingest.signing.policy import (
     to_epoch,
     wildcard_match,
 )
+from mediastore_ingest.signing.rotation import RotatingUrlSigner, ScheduledKey
 from mediastore_ingest.signing.signer import (
     COOKIE_NAMES,
     MAX_URL_BYTES,
@@ -201,6 +212,7 @@ __all__ = [
     "Decision",
     "DistributionConfigError",
     "EvaluationResult",
+    "ExternalSigner",
     "Finding",
     "HTTPStatusError",
     "HashAlgorithm",
@@ -218,12 +230,21 @@ __all__ = [
     "KeyMaterialError",
     "KeyPair",
     "KeySizeWarning",
+    "KmsAccessDeniedError",
+    "KmsConnectionError",
+    "KmsError",
+    "KmsKeyNotFoundError",
+    "KmsKeyUnavailableError",
+    "KmsKeyUsageError",
+    "KmsSigner",
+    "KmsThrottlingError",
     "ListItem",
     "LocalStackError",
     "MalformedSignatureError",
     "MediaStoreIngestError",
     "MediaStoreIngestWarning",
     "MockTransport",
+    "NoActiveKeyError",
     "ObjectInfo",
     "ObjectNotFoundError",
     "ObjectStream",
@@ -254,6 +275,8 @@ __all__ = [
     "Response",
     "RetriesExhaustedError",
     "RetryPolicy",
+    "RotatingUrlSigner",
+    "ScheduledKey",
     "SignatureMismatchError",
     "SignedUrl",
     "SigningError",

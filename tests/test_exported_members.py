@@ -144,6 +144,18 @@ EXPECTED = {
     "validate_content_type",
     "validate_origin_domain",
     "validate_path",
+    "ExternalSigner",
+    "KmsSigner",
+    "RotatingUrlSigner",
+    "ScheduledKey",
+    "KmsError",
+    "KmsKeyNotFoundError",
+    "KmsKeyUnavailableError",
+    "KmsKeyUsageError",
+    "KmsAccessDeniedError",
+    "KmsThrottlingError",
+    "KmsConnectionError",
+    "NoActiveKeyError",
 }
 
 
