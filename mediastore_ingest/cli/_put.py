@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from mediastore_ingest.cli._common import env_value
+from mediastore_ingest.cli._kms import add_kms_args, url_signer
 from mediastore_ingest.errors import InvalidInputError
 from mediastore_ingest.ingest import (
     IngestClient,
@@ -20,7 +20,6 @@ from mediastore_ingest.ingest import (
     live_cache_control,
 )
 from mediastore_ingest.ingest.media import is_manifest
-from mediastore_ingest.signing.signer import UrlSigner
 
 __all__ = ["register"]
 
@@ -39,16 +38,7 @@ def _client(args: argparse.Namespace) -> IngestClient:
     )
     if args.direct:
         return IngestClient.direct(args.base_url, region_name=args.region, config=config)
-    signer = None
-    if args.key_id or args.private_key:
-        if not (args.key_id and args.private_key):
-            raise InvalidInputError("--key-id and --private-key go together")
-        signer = UrlSigner(
-            args.key_id,
-            args.private_key,
-            hash_algorithm=args.hash_algorithm,
-            password=env_value(args.password_env, "key password"),
-        )
+    signer = url_signer(args, args.key_id)
     return IngestClient(
         args.base_url,
         signer=signer,
@@ -146,7 +136,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--key-id", help="CloudFront public key ID (sign requests)")
     p.add_argument("--private-key", metavar="PEM", help="private key file (sign requests)")
     p.add_argument("--password-env", metavar="VAR", help="env variable holding the key password")
-    p.add_argument("--hash-algorithm", choices=("SHA1", "SHA256"), default="SHA1")
+    add_kms_args(p, region=False)
+    p.add_argument("--hash-algorithm", choices=("SHA1", "SHA256"),
+                   help="default SHA1; SHA256 with --kms-key-id")
     p.add_argument(
         "--auth", choices=("url", "cookie"), default="url",
         help="signed URLs (default) or signed cookies with a wildcard policy",
@@ -162,7 +154,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="Cache-Control max-age=1 on manifests, one year on segments")
     p.add_argument("--direct", action="store_true",
                    help="talk to the container with botocore (SigV4, your AWS credentials)")
-    p.add_argument("--region", help="AWS region for --direct")
+    p.add_argument("--region", help="AWS region for --direct and --kms-key-id")
     p.add_argument("--quiet", action="store_true", help="no progress line")
 
 
