@@ -67,7 +67,7 @@ import botocore.exceptions
 import botocore.session
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from mediastore_ingest._internal.show import shown
+from mediastore_ingest._internal.show import shown, type_name
 from mediastore_ingest._internal.validate import check, one_line, one_of, optional, str_items
 from mediastore_ingest.errors import (
     InvalidInputError,
@@ -144,7 +144,7 @@ def _translate(exc: Exception, key_id: str, operation: str) -> KmsError:
         elif code in _THROTTLED:
             kind = KmsThrottlingError
         return kind(text, key_id=key_id, operation=operation, code=code)
-    code = type(exc).__name__
+    code = type_name(exc)
     if isinstance(exc, _CREDENTIALS):
         return KmsAccessDeniedError(
             f"KMS {operation} for key {key_id}: no usable AWS credentials ({exc})",
@@ -234,7 +234,7 @@ class KmsSigner:
                 )
             if not callable(getattr(client, "sign", None)):
                 raise InvalidInputError(
-                    f"client must be a botocore KMS client, not {type(client).__name__}"
+                    f"client must be a botocore KMS client, not {type_name(client)}"
                 )
             return client
         for name, value in (("region_name", region_name), ("endpoint_url", endpoint_url)):
@@ -242,7 +242,7 @@ class KmsSigner:
         made: Any = session if session is not None else botocore.session.get_session()
         if not callable(getattr(made, "create_client", None)):
             raise InvalidInputError(
-                f"session must be a botocore Session, not {type(session).__name__}"
+                f"session must be a botocore Session, not {type_name(session)}"
             )
         try:
             return made.create_client("kms", region_name=region_name, endpoint_url=endpoint_url)

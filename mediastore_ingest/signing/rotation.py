@@ -40,7 +40,7 @@ from typing import Literal, NamedTuple
 
 import attrs
 
-from mediastore_ingest._internal.show import shown
+from mediastore_ingest._internal.show import shown, type_name
 from mediastore_ingest._internal.validate import check_callable, check_str
 from mediastore_ingest.errors import InvalidInputError, NoActiveKeyError
 from mediastore_ingest.signing.external import ExternalSigner
@@ -114,7 +114,7 @@ class RotatingUrlSigner(UrlSigner):
         given: object = keys
         if isinstance(given, (str, bytes)) or not isinstance(given, Iterable):
             raise InvalidInputError(
-                f"keys must be an iterable of ScheduledKey, not {type(given).__name__}"
+                f"keys must be an iterable of ScheduledKey, not {type_name(given)}"
             )
         self._clock = clock
         self._hash_algorithm = hash_algorithm
@@ -128,7 +128,7 @@ class RotatingUrlSigner(UrlSigner):
 
     def _entry(self, key: object) -> _Entry:
         if not isinstance(key, ScheduledKey):
-            raise InvalidInputError(f"keys must be ScheduledKey values, not {type(key).__name__}")
+            raise InvalidInputError(f"keys must be ScheduledKey values, not {type_name(key)}")
         signer = UrlSigner(
             key.key_id,
             key.private_key,

@@ -732,8 +732,7 @@ class LocalEdge(TLSServer):
         requests arriving afterwards are verified against it. Thread-safe."""
         if not isinstance(key_group, Mapping):
             raise InvalidInputError(
-                f"key_group must be a mapping of key id -> public key, not "
-                f"{type(key_group).__name__}"
+                f"key_group must be a mapping of key id -> public key, not {type_name(key_group)}"
             )
         if self.require_signature and not key_group:
             raise InvalidInputError("an edge that requires signatures needs at least one key")

@@ -717,7 +717,7 @@ def _given_signer(
             raise InvalidInputError("trusted_keys= goes with signer= (a generated key is trusted)")
         return {}
     if not isinstance(signer, UrlSigner):
-        raise InvalidInputError(f"signer must be a UrlSigner or None, not {type(signer).__name__}")
+        raise InvalidInputError(f"signer must be a UrlSigner or None, not {type_name(signer)}")
     if key_pair is not None or key_id:
         raise InvalidInputError("signer= brings its own key: give no key_pair= or key_id=")
     if trusted_keys is None:
