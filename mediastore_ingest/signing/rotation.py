@@ -40,11 +40,11 @@ from typing import Literal, NamedTuple
 
 import attrs
 
-from mediastore_ingest._internal.show import shown, type_name
+from mediastore_ingest._internal.show import type_name
 from mediastore_ingest._internal.validate import check_callable, check_str
 from mediastore_ingest.errors import InvalidInputError, NoActiveKeyError
 from mediastore_ingest.signing.external import ExternalSigner
-from mediastore_ingest.signing.policy import Policy, TimeLike, to_epoch
+from mediastore_ingest.signing.policy import Policy, TimeLike, clock_epoch, to_epoch
 from mediastore_ingest.signing.signer import HashAlgorithm, KeySource, UrlSigner
 
 __all__ = ["RotatingUrlSigner", "ScheduledKey"]
@@ -142,12 +142,7 @@ class RotatingUrlSigner(UrlSigner):
     # --- choosing the key ----------------------------------------------------------------
 
     def _time(self, now: TimeLike | None) -> int:
-        if now is not None:
-            return to_epoch(now, name="now")
-        value = self._clock()
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-            raise InvalidInputError(f"clock returned {shown(value)}, not epoch seconds")
-        return int(value)
+        return to_epoch(now, name="now") if now is not None else clock_epoch(self._clock)
 
     def _at(self, t: int) -> UrlSigner:
         schedule = self._schedule

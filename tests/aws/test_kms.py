@@ -34,6 +34,7 @@ from mediastore_ingest import (
     KmsSigner,
     KmsThrottlingError,
     MediaStoreIngestError,
+    SignedUrl,
     SigningError,
     UnsupportedKeyError,
     UrlSigner,
@@ -43,7 +44,6 @@ from mediastore_ingest import (
 from mediastore_ingest._internal.b64 import cf_b64decode
 from mediastore_ingest.errors import InvalidInputError, KeyLoadError
 from mediastore_ingest.signing.kms import MAX_RAW_MESSAGE_BYTES
-from mediastore_ingest.signing.signer import SignedUrl
 
 KID = "K2JCJMDEHXQW5F"
 EXPIRES = 2_000_000_000
