@@ -1,13 +1,35 @@
-"""Shared fixtures: keys are generated once per session (RSA generation is slow)."""
+"""Fixtures every test folder shares.
+
+The package's own pytest plugin (``mediastore_ingest.testing.pytest_plugin``, loaded
+through its ``pytest11`` entry point) provides the ``mediastore_*`` fixtures: a running
+:class:`~mediastore_ingest.testing.LocalStack` (``mediastore_stack``, configured by
+``mediastore_stack_options``; ``mediastore_stack_session``) and its parts. Tests use
+those rather than a local copy; what the plugin does not offer is here:
+
+- keys, generated once per session (RSA generation is slow), and the shared vectors;
+- ``ca``: one :class:`~mediastore_ingest.testing.LocalCA` for the session;
+- ``container`` (the default policy: only the account may write) and
+  ``writable_container`` (anyone may put and get ``live/*`` over HTTPS), on that CA;
+- ``pool``: a urllib3 pool that does not retry, so every answer is seen as sent.
+
+Layout: ``unit/<area>/`` mirrors the package, ``servers/`` runs the local servers over
+real sockets, ``aws/`` needs moto, ``e2e/`` runs whole workflows (the command line,
+the demo, ffmpeg), ``meta/`` checks the project itself; helpers live in ``_support/``.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
+import urllib3
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-VECTORS = Path(__file__).parent / "vectors"
+from mediastore_ingest.testing import LocalCA, LocalContainer
+from tests._support import VECTORS
+from tests._support.policies import OPEN_WRITE
+
+pytest_plugins = ["pytester"]
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +45,31 @@ def ec_key() -> ec.EllipticCurvePrivateKey:
 @pytest.fixture(scope="session")
 def ruby_key_pem() -> bytes:
     return (VECTORS / "aws-sdk-ruby-unit-test-key.pem").read_bytes()
+
+
+@pytest.fixture(scope="session")
+def ca() -> Iterator[LocalCA]:
+    """The certificate authority of the local HTTPS servers (``ca.ca_bundle`` trusts them)."""
+    with LocalCA() as authority:
+        yield authority
+
+
+@pytest.fixture
+def container(ca: LocalCA) -> Iterator[LocalContainer]:
+    """An HTTPS LocalContainer with the default policy (the account only, over HTTPS)."""
+    with LocalContainer(ca=ca) as c:
+        yield c
+
+
+@pytest.fixture
+def writable_container(ca: LocalCA) -> Iterator[LocalContainer]:
+    """An HTTPS LocalContainer anyone may put to and get from (``live/*``, over HTTPS)."""
+    with LocalContainer(ca=ca, policy=OPEN_WRITE) as c:
+        yield c
+
+
+@pytest.fixture
+def pool() -> Iterator[urllib3.PoolManager]:
+    """A urllib3 pool that never retries (10 s timeouts)."""
+    with urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(10)) as manager:
+        yield manager

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _policies import OPEN_WRITE
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -47,6 +46,7 @@ from mediastore_ingest.ingest import (
 )
 from mediastore_ingest.relay.relay import RelayConfig, SigningRelay
 from mediastore_ingest.testing import LocalCA, LocalContainer
+from tests._support.policies import OPEN_WRITE
 
 BASE = "https://127.0.0.1"
 DEEP = b"[" * 100_000

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "relay.py"
+from tests._support import REPO_ROOT
+
+BENCH = REPO_ROOT / "benchmarks" / "relay.py"
 
 
 def test_relay_benchmark_runs_with_tiny_sizes() -> None:

@@ -12,12 +12,12 @@ import subprocess
 
 import pytest
 import urllib3
-from _moto_s3 import REGION, S3Origin, s3_origin  # noqa: F401 (fixture)
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from mediastore_ingest import IngestClient, IngestConfig, UrlSigner
 from mediastore_ingest.errors import AccessDeniedError, HTTPStatusError, InvalidInputError
 from mediastore_ingest.testing import LocalEdge, OriginAccessControl
+from tests._support.moto_s3 import REGION, S3Origin, s3_origin  # noqa: F401 (fixture)
 
 KID = "KOACTEST"
 
@@ -96,9 +96,8 @@ def test_oac_validation() -> None:
 def test_ffmpeg_through_the_relay_into_moto_s3(s3_origin: S3Origin, key, tmp_path) -> None:  # noqa: F811
     """The ffmpeg relay proof on the S3 origin, verified in moto's S3: ffmpeg → relay
     (S3 profile) → LocalEdge (OAC, SigV4 checked by moto) → moto's S3."""
-    from test_ffmpeg_e2e import FAST_RETRY, encode_args, http_args, local_copy
-
     from mediastore_ingest import RelayConfig, SigningRelay
+    from tests._support.ffmpeg import FAST_RETRY, encode_args, http_args, local_copy
 
     expected = local_copy(tmp_path, "hls", 3)
     with _edge(s3_origin, key) as edge:

@@ -9,64 +9,26 @@ must be stored at the origin byte for byte, and nothing else.
 from __future__ import annotations
 
 import shlex
-import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from mediastore_ingest.ingest import IngestConfig, RetryPolicy
+from mediastore_ingest.ingest import IngestConfig
 from mediastore_ingest.relay.relay import RelayConfig, SigningRelay
 from mediastore_ingest.testing import FaultPlan, LocalStack
+from tests._support.ffmpeg import (
+    FAST_RETRY,
+    FFMPEG,
+    MANIFEST,
+    encode_args,
+    http_args,
+    local_copy,
+)
 
-FFMPEG = shutil.which("ffmpeg")
 pytestmark = pytest.mark.skipif(FFMPEG is None, reason="ffmpeg is not on PATH (CI installs it)")
-
-FAST_RETRY = RetryPolicy(max_attempts=8, backoff_base=0.001, backoff_cap=0.02)
-
-
-def _has_libx264() -> bool:
-    if FFMPEG is None:
-        return False
-    out = subprocess.run([FFMPEG, "-hide_banner", "-encoders"], capture_output=True, text=True)
-    return " libx264 " in out.stdout
-
-
-CODEC = "libx264" if _has_libx264() else "mpeg2video"
-
-
-def encode_args(seconds: int, muxer: str) -> list[str]:
-    assert FFMPEG is not None
-    args = [
-        FFMPEG, "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-        "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25", "-t", str(seconds),
-        "-c:v", CODEC, "-g", "25", "-fflags", "+bitexact", "-flags", "+bitexact",
-    ]
-    if muxer == "hls":
-        args += ["-f", "hls", "-hls_time", "1"]
-    else:
-        args += ["-f", "dash", "-seg_duration", "1"]
-    return args
-
-
-def http_args() -> list[str]:
-    return ["-method", "PUT", "-http_persistent", "1"]
-
-
-MANIFEST = {"hls": "index.m3u8", "dash": "manifest.mpd"}
-
-
-def local_copy(tmp_path: Path, muxer: str, seconds: int) -> dict[str, bytes]:
-    out = tmp_path / f"local-{muxer}"
-    out.mkdir()
-    subprocess.run([*encode_args(seconds, muxer), str(out / MANIFEST[muxer])], check=True,
-                   timeout=60)
-    files = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
-    assert len(files) >= seconds, files.keys()
-    return files
 
 
 def assert_stored(stack: LocalStack, prefix: str, expected: dict[str, bytes]) -> None:
@@ -83,17 +45,11 @@ def private_pem(stack: LocalStack) -> bytes:
     )
 
 
-@pytest.fixture
-def stack() -> Iterator[LocalStack]:
-    with LocalStack() as s:
-        yield s
-
-
-@pytest.fixture(params=["mediastore", "s3"])
-def any_stack(request: pytest.FixtureRequest) -> Iterator[LocalStack]:
-    """The chain with a MediaStore container, then with an S3 bucket behind OAC."""
-    with LocalStack(origin=request.param) as s:
-        yield s
+#: The chain with a MediaStore container, then with an S3 bucket behind OAC.
+BOTH_ORIGINS = pytest.mark.parametrize(
+    "mediastore_stack_options", [{"origin": "mediastore"}, {"origin": "s3"}],
+    ids=["mediastore", "s3"],
+)
 
 
 def relay_for(stack: LocalStack, **config: object) -> SigningRelay:
@@ -110,10 +66,10 @@ def relay_for(stack: LocalStack, **config: object) -> SigningRelay:
 
 
 @pytest.mark.parametrize("muxer", ["hls", "dash"])
-def test_ffmpeg_through_the_relay(any_stack: LocalStack, tmp_path: Path, muxer: str) -> None:
-    stack = any_stack
+@BOTH_ORIGINS
+def test_ffmpeg_through_the_relay(mediastore_stack: LocalStack, tmp_path: Path, muxer: str) -> None:
     expected = local_copy(tmp_path, muxer, 4)
-    with relay_for(stack, prefix="ch1/") as relay:
+    with relay_for(mediastore_stack, prefix="ch1/") as relay:
         subprocess.run(
             [*encode_args(4, muxer), *http_args(), f"{relay.url}/live/{MANIFEST[muxer]}"],
             check=True, timeout=60,
@@ -122,11 +78,11 @@ def test_ffmpeg_through_the_relay(any_stack: LocalStack, tmp_path: Path, muxer: 
     stats = relay.stats()
     assert stats.failed == 0
     assert stats.aborted == 0
-    assert_stored(stack, "ch1/live/", expected)
-    manifest = stack.origin.describe(f"ch1/live/{MANIFEST[muxer]}")
+    assert_stored(mediastore_stack, "ch1/live/", expected)
+    manifest = mediastore_stack.origin.describe(f"ch1/live/{MANIFEST[muxer]}")
     assert manifest.cache_control == "max-age=1"
     segment = next(n for n in expected if n != MANIFEST[muxer])
-    assert stack.origin.describe(f"ch1/live/{segment}").cache_control == "max-age=31536000"
+    assert mediastore_stack.origin.describe(f"ch1/live/{segment}").cache_control == "max-age=31536000"
 
 
 def test_ffmpeg_hls_through_the_relay_with_edge_faults(tmp_path: Path) -> None:
@@ -148,16 +104,16 @@ def test_ffmpeg_hls_through_the_relay_with_edge_faults(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("muxer", "fmt"), [("hls", "ffmpeg"), ("dash", "ffmpeg-dash")])
 def test_ffmpeg_direct_to_the_edge_with_the_cookie_header(
-    stack: LocalStack, tmp_path: Path, muxer: str, fmt: str
+    mediastore_stack: LocalStack, tmp_path: Path, muxer: str, fmt: str
 ) -> None:
     """`sign-cookies --format ffmpeg|ffmpeg-dash` output pasted into a shell command."""
     expected = local_copy(tmp_path, muxer, 3)
     key = tmp_path / "key.pem"
-    key.write_bytes(private_pem(stack))
+    key.write_bytes(private_pem(mediastore_stack))
     printed = subprocess.run(
         [sys.executable, "-m", "mediastore_ingest", "sign-cookies",
-         "--resource", f"{stack.ingest_base_url}/live/*", "--expires", "+1h",
-         "--key-id", stack.key_id, "--private-key", str(key), "--hash-algorithm", "SHA256",
+         "--resource", f"{mediastore_stack.ingest_base_url}/live/*", "--expires", "+1h",
+         "--key-id", mediastore_stack.key_id, "--private-key", str(key), "--hash-algorithm", "SHA256",
          "--format", fmt],
         check=True, capture_output=True, text=True, timeout=30,
     ).stdout.strip()
@@ -168,7 +124,7 @@ def test_ffmpeg_direct_to_the_edge_with_the_cookie_header(
     # test_ffmpeg_through_the_relay, which uses -http_persistent 1.
     args = [*encode_args(3, muxer), "-method", "PUT", "-http_persistent", "0"]
     command = " ".join(shlex.quote(a) for a in args)
-    command += f" {printed} {shlex.quote(f'{stack.ingest_base_url}/live/{MANIFEST[muxer]}')}"
+    command += f" {printed} {shlex.quote(f'{mediastore_stack.ingest_base_url}/live/{MANIFEST[muxer]}')}"
     subprocess.run(["bash", "-c", command], check=True, timeout=60)
 
     # ffmpeg does not wait for an answer before its next PUT, and with
@@ -181,29 +137,29 @@ def test_ffmpeg_direct_to_the_edge_with_the_cookie_header(
     assert media
 
     def complete(_: object) -> bool:
-        stored = {p for p in stack.container.paths() if p.startswith("live/")}
+        stored = {p for p in mediastore_stack.container.paths() if p.startswith("live/")}
         return stored == {"live/" + n for n in expected} and all(
-            stack.container.read("live/" + n) == data for n, data in media.items()
+            mediastore_stack.container.read("live/" + n) == data for n, data in media.items()
         )
 
     # ffmpeg exits without waiting for its last answer: wait for the edge to finish
     try:
-        stack.container.wait_for_request(complete, timeout=20)
+        mediastore_stack.container.wait_for_request(complete, timeout=20)
     except Exception:
-        stored = {p for p in stack.container.paths() if p.startswith("live/")}
+        stored = {p for p in mediastore_stack.container.paths() if p.startswith("live/")}
         missing = sorted({"live/" + n for n in expected} - stored)
         different = sorted(n for n, data in media.items()
-                           if "live/" + n in stored and stack.container.read("live/" + n) != data)
+                           if "live/" + n in stored and mediastore_stack.container.read("live/" + n) != data)
         raise AssertionError(f"missing {missing}, different {different}") from None
-    assert {r.status for r in stack.ingest_edge.requests} == {200}
+    assert {r.status for r in mediastore_stack.ingest_edge.requests} == {200}
 
 
-def test_ffmpeg_without_the_cookie_is_refused(stack: LocalStack, tmp_path: Path) -> None:
+def test_ffmpeg_without_the_cookie_is_refused(mediastore_stack: LocalStack, tmp_path: Path) -> None:
     """The control: the same push without the header stores nothing."""
     subprocess.run(
-        [*encode_args(2, "hls"), *http_args(), f"{stack.ingest_base_url}/live/index.m3u8"],
+        [*encode_args(2, "hls"), *http_args(), f"{mediastore_stack.ingest_base_url}/live/index.m3u8"],
         capture_output=True, timeout=60,
     )
-    assert stack.ingest_edge.requests
-    assert {r.status for r in stack.ingest_edge.requests} == {403}
-    assert stack.container.paths() == []
+    assert mediastore_stack.ingest_edge.requests
+    assert {r.status for r in mediastore_stack.ingest_edge.requests} == {403}
+    assert mediastore_stack.container.paths() == []

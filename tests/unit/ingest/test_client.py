@@ -97,19 +97,14 @@ class Recorder:
 
 
 @pytest.fixture(scope="module")
-def ca() -> Iterator[LocalCA]:
-    with LocalCA() as authority:
-        yield authority
-
-
-@pytest.fixture(scope="module")
 def module_container(ca: LocalCA) -> Iterator[LocalContainer]:
     with LocalContainer(ca=ca, policy=OPEN_POLICY) as c:
         yield c
 
 
 @pytest.fixture
-def container(module_container: LocalContainer) -> LocalContainer:
+def open_container(module_container: LocalContainer) -> LocalContainer:
+    """The module's open container (anyone may do anything in live/*), emptied."""
     module_container.clear()
     return module_container
 
@@ -202,60 +197,60 @@ def scripted_client(server: ScriptedServer, **kwargs: Any) -> tuple[IngestClient
 # --- every body kind against LocalContainer ---------------------------------------------------
 
 
-def test_put_bytes_like(container: LocalContainer) -> None:
-    client = make_client(container)
+def test_put_bytes_like(open_container: LocalContainer) -> None:
+    client = make_client(open_container)
     data = bytes(range(256)) * 40
     for i, body in enumerate([data, bytearray(data), memoryview(data)]):
         result = client.put(f"live/b{i}.ts", body)
-        assert container.read(f"live/b{i}.ts") == data
+        assert open_container.read(f"live/b{i}.ts") == data
         assert result.bytes_sent == len(data)
         assert result.attempts == 1
         assert not result.retried_body
         assert result.content_sha256 == hashlib.sha256(data).hexdigest()
-        assert result.etag == container.describe(f"live/b{i}.ts").etag
+        assert result.etag == open_container.describe(f"live/b{i}.ts").etag
         assert result.status == 200
         assert not result.url_signed
-    put = [r for r in container.requests if r.method == "PUT"]
+    put = [r for r in open_container.requests if r.method == "PUT"]
     assert all(r.header("Content-Length") == str(len(data)) for r in put)
 
 
-def test_put_large_bytes_is_sent_in_pieces_and_identical(container: LocalContainer) -> None:
+def test_put_large_bytes_is_sent_in_pieces_and_identical(open_container: LocalContainer) -> None:
     data = hashlib.sha256(b"seed").digest() * (3 * 1024 * 1024 // 32 + 7)
     recorder = Recorder()
-    client = make_client(container, subscribers=[recorder])
+    client = make_client(open_container, subscribers=[recorder])
     client.put("live/big.mp4", data)
-    assert container.read("live/big.mp4") == data
+    assert open_container.read("live/big.mp4") == data
     assert len(recorder.progress()) > 1
     assert sum(recorder.progress()) == len(data)
 
 
-def test_put_file_path_and_pathlike(container: LocalContainer, tmp_path: Path) -> None:
+def test_put_file_path_and_pathlike(open_container: LocalContainer, tmp_path: Path) -> None:
     f = tmp_path / "seg 1.ts"
     f.write_bytes(b"T" * 70_000)
-    client = make_client(container)
+    client = make_client(open_container)
     client.put("live/f1.ts", f)
     client.put("live/f2.ts", str(f))
-    assert container.read("live/f1.ts") == container.read("live/f2.ts") == b"T" * 70_000
+    assert open_container.read("live/f1.ts") == open_container.read("live/f2.ts") == b"T" * 70_000
 
 
-def test_put_file_object_from_its_offset(container: LocalContainer) -> None:
+def test_put_file_object_from_its_offset(open_container: LocalContainer) -> None:
     f = io.BytesIO(b"HEADER" + b"payload" * 100)
     f.seek(6)
-    make_client(container).put("live/obj.m4s", f)
-    assert container.read("live/obj.m4s") == b"payload" * 100
+    make_client(open_container).put("live/obj.m4s", f)
+    assert open_container.read("live/obj.m4s") == b"payload" * 100
 
 
-def test_put_generator_is_chunked(container: LocalContainer) -> None:
+def test_put_generator_is_chunked(open_container: LocalContainer) -> None:
     pieces = [b"#EXTM3U\n", b"#EXT-X-VERSION:7\n", b"", b"seg1.m4s\n"]
-    result = make_client(container).put("live/index.m3u8", (p for p in pieces))
-    assert container.read("live/index.m3u8") == b"".join(pieces)
-    put = container.requests[-1]
+    result = make_client(open_container).put("live/index.m3u8", (p for p in pieces))
+    assert open_container.read("live/index.m3u8") == b"".join(pieces)
+    put = open_container.requests[-1]
     assert put.header("Transfer-Encoding") == "chunked"
     assert put.header("Content-Length") is None
     assert result.bytes_sent == len(b"".join(pieces))
 
 
-def test_put_unseekable_file_object_is_streamed(container: LocalContainer) -> None:
+def test_put_unseekable_file_object_is_streamed(open_container: LocalContainer) -> None:
     class Pipe(io.RawIOBase):
         def __init__(self) -> None:
             self._data = io.BytesIO(b"pipe" * 1000)
@@ -268,17 +263,17 @@ def test_put_unseekable_file_object_is_streamed(container: LocalContainer) -> No
             b[: len(chunk)] = chunk
             return len(chunk)
 
-    make_client(container).put("live/pipe.aac", Pipe())
-    assert container.read("live/pipe.aac") == b"pipe" * 1000
-    assert container.requests[-1].header("Transfer-Encoding") == "chunked"
+    make_client(open_container).put("live/pipe.aac", Pipe())
+    assert open_container.read("live/pipe.aac") == b"pipe" * 1000
+    assert open_container.requests[-1].header("Transfer-Encoding") == "chunked"
 
 
-def test_streaming_availability_is_chunked_even_for_bytes(container: LocalContainer) -> None:
-    make_client(container).put("live/s.ts", b"x" * 500, upload_availability="streaming")
-    req = container.requests[-1]
+def test_streaming_availability_is_chunked_even_for_bytes(open_container: LocalContainer) -> None:
+    make_client(open_container).put("live/s.ts", b"x" * 500, upload_availability="streaming")
+    req = open_container.requests[-1]
     assert req.header("Transfer-Encoding") == "chunked"
     assert req.header("x-amz-upload-availability") == "STREAMING"
-    assert container.describe("live/s.ts").upload_availability == "STREAMING"
+    assert open_container.describe("live/s.ts").upload_availability == "STREAMING"
 
 
 @pytest.mark.parametrize(
@@ -299,35 +294,35 @@ def test_streaming_availability_is_chunked_even_for_bytes(container: LocalContai
     ],
 )
 def test_content_type_inferred_and_stored(
-    container: LocalContainer, path: str, expected: str
+    open_container: LocalContainer, path: str, expected: str
 ) -> None:
-    make_client(container).put(path, b"x")
-    assert container.describe(path).content_type == expected
+    make_client(open_container).put(path, b"x")
+    assert open_container.describe(path).content_type == expected
 
 
-def test_explicit_headers_and_cache_control_rule(container: LocalContainer) -> None:
+def test_explicit_headers_and_cache_control_rule(open_container: LocalContainer) -> None:
     client = make_client(
-        container,
-        config=IngestConfig(ca_bundle=container.ca_bundle, cache_control=live_cache_control),
+        open_container,
+        config=IngestConfig(ca_bundle=open_container.ca_bundle, cache_control=live_cache_control),
     )
     client.put("live/index.m3u8", b"#EXTM3U\n")
     client.put("live/seg.ts", b"ts")
     client.put("live/x.ts", b"x", content_type="application/x-custom+bin",
                cache_control="no-store", storage_class="temporal")
-    assert container.describe("live/index.m3u8").cache_control == "max-age=1"
-    assert container.describe("live/seg.ts").cache_control == "max-age=31536000"
-    meta = container.describe("live/x.ts")
+    assert open_container.describe("live/index.m3u8").cache_control == "max-age=1"
+    assert open_container.describe("live/seg.ts").cache_control == "max-age=31536000"
+    meta = open_container.describe("live/x.ts")
     assert (meta.content_type, meta.cache_control) == ("application/x-custom+bin", "no-store")
-    assert container.requests[-1].header("x-amz-storage-class") == "TEMPORAL"
+    assert open_container.requests[-1].header("x-amz-storage-class") == "TEMPORAL"
 
 
-def test_head_get_stream_delete_list(container: LocalContainer) -> None:
-    client = make_client(container)
+def test_head_get_stream_delete_list(open_container: LocalContainer) -> None:
+    client = make_client(open_container)
     for i in range(5):
         client.put(f"live/l/s{i}.ts", bytes([i]) * (i + 1), cache_control="max-age=9")
     info = client.head("live/l/s3.ts")
     assert (info.size, info.content_type, info.cache_control) == (4, "video/MP2T", "max-age=9")
-    assert info.etag == container.describe("live/l/s3.ts").etag
+    assert info.etag == open_container.describe("live/l/s3.ts").etag
     assert info.last_modified is not None
     assert client.get("live/l/s2.ts") == b"\x02" * 3
     with client.get_stream("live/l/s4.ts") as stream:
@@ -335,7 +330,7 @@ def test_head_get_stream_delete_list(container: LocalContainer) -> None:
         assert b"".join(stream) == b"\x04" * 5
     names = [item.name for item in client.list("live/l", page_size=2)]
     assert names == [f"s{i}.ts" for i in range(5)]
-    assert sum(1 for r in container.requests if r.path.startswith("/?Path=")) == 3
+    assert sum(1 for r in open_container.requests if r.path.startswith("/?Path=")) == 3
     top = list(client.list("live"))
     assert [(i.name, i.type) for i in top] == [("l", "FOLDER")]
     client.delete("live/l/s0.ts")
@@ -361,16 +356,16 @@ def test_origin_refusal_is_access_denied_and_not_retried(ca: LocalCA) -> None:
 
 
 def test_tls_is_verified_by_default_and_failure_is_not_retried(
-    container: LocalContainer,
+    open_container: LocalContainer,
 ) -> None:
     sleep = FakeSleep()
-    client = IngestClient(container.endpoint, sleep=sleep)
+    client = IngestClient(open_container.endpoint, sleep=sleep)
     with pytest.raises(TransportError) as err:
         client.put("live/x.ts", b"x")
     assert "CERTIFICATE_VERIFY_FAILED" in str(err.value)
     assert err.value.path == "live/x.ts"
     assert sleep.delays == []
-    assert container.paths() == []
+    assert open_container.paths() == []
 
 
 # --- validation happens before any request ----------------------------------------------------
@@ -622,9 +617,9 @@ def test_body_iterable_error_is_raised_as_is(scripted: ScriptedServer) -> None:
 # --- put_many ---------------------------------------------------------------------------------
 
 
-def test_put_many_reports_each_item_and_keeps_order(container: LocalContainer) -> None:
+def test_put_many_reports_each_item_and_keeps_order(open_container: LocalContainer) -> None:
     recorder = Recorder()
-    client = make_client(container, subscribers=[recorder])
+    client = make_client(open_container, subscribers=[recorder])
     items: list[Any] = [(f"live/m/s{i}.ts", bytes([i]) * 100) for i in range(12)]
     items.insert(3, ("live/bad path.ts", b"x"))
     items.insert(7, PutRequest("live/m/x.ts", b"x", content_type="bad type; x"))
@@ -638,7 +633,7 @@ def test_put_many_reports_each_item_and_keeps_order(container: LocalContainer) -
     ok = [o.unwrap() for o in outcomes if o.ok]
     assert len(ok) == 12
     for i in range(12):
-        assert container.read(f"live/m/s{i}.ts") == bytes([i]) * 100
+        assert open_container.read(f"live/m/s{i}.ts") == bytes([i]) * 100
     with pytest.raises(InvalidPathError):
         outcomes[3].unwrap()
     done = [e for kind, e in recorder.events if kind == "done"]
@@ -653,7 +648,7 @@ def test_put_many_origin_failure_does_not_hide_others(scripted: ScriptedServer) 
     assert isinstance(outcomes[0].error, AccessDeniedError)
 
 
-def test_put_many_consumes_items_lazily(container: LocalContainer) -> None:
+def test_put_many_consumes_items_lazily(open_container: LocalContainer) -> None:
     finished = itertools.count()
     done_count = [0]
 
@@ -668,7 +663,7 @@ def test_put_many_consumes_items_lazily(container: LocalContainer) -> None:
             pulled_ahead.append(i - done_count[0])
             yield (f"live/lazy/{i}.ts", b"x" * 10)
 
-    client = make_client(container, subscribers=[Done()])
+    client = make_client(open_container, subscribers=[Done()])
     outcomes = client.put_many(items(), max_concurrency=2)
     assert all(o.ok for o in outcomes)
     assert len(outcomes) == 40
@@ -717,24 +712,24 @@ def test_proxy_url_sends_absolute_uris_to_the_proxy(scripted: ScriptedServer) ->
     assert scripted.stored["http://origin.invalid:8080/live/a.ts"] == b"via proxy"
 
 
-def test_streaming_upload_is_sent_as_it_is_produced(container: LocalContainer) -> None:
+def test_streaming_upload_is_sent_as_it_is_produced(open_container: LocalContainer) -> None:
     seen_by_origin: list[bytes] = []
 
     def encoder() -> Iterator[bytes]:
         yield b"A" * 1000
         # the first piece is at the origin (readable) before the second is produced
-        seen_by_origin.append(container.wait_for_streaming_upload("live/s.ts", min_bytes=1000))
+        seen_by_origin.append(open_container.wait_for_streaming_upload("live/s.ts", min_bytes=1000))
         yield b"B" * 1000
 
-    make_client(container).put("live/s.ts", encoder(), upload_availability="streaming")
+    make_client(open_container).put("live/s.ts", encoder(), upload_availability="streaming")
     assert seen_by_origin == [b"A" * 1000]
-    assert container.read("live/s.ts") == b"A" * 1000 + b"B" * 1000
+    assert open_container.read("live/s.ts") == b"A" * 1000 + b"B" * 1000
 
 
-def test_verify_false_connects_without_the_ca(container: LocalContainer) -> None:
+def test_verify_false_connects_without_the_ca(open_container: LocalContainer) -> None:
     from urllib3.exceptions import InsecureRequestWarning
 
-    client = IngestClient(container.endpoint, config=IngestConfig(verify=False))
+    client = IngestClient(open_container.endpoint, config=IngestConfig(verify=False))
     with pytest.warns(InsecureRequestWarning):
         client.put("live/insecure.ts", b"x")
-    assert container.read("live/insecure.ts") == b"x"
+    assert open_container.read("live/insecure.ts") == b"x"

@@ -51,12 +51,6 @@ OTHER_ARN = distribution_arn("444455556666", "EOTHER1")
 CF = "cloudfront.amazonaws.com"
 
 
-@pytest.fixture(scope="module")
-def ca() -> Iterator[LocalCA]:
-    with LocalCA() as authority:
-        yield authority
-
-
 @pytest.fixture
 def bucket(ca: LocalCA) -> Iterator[LocalBucket]:
     with LocalBucket(BUCKET, ca=ca) as b:
@@ -64,7 +58,8 @@ def bucket(ca: LocalCA) -> Iterator[LocalBucket]:
 
 
 @pytest.fixture
-def pool(ca: LocalCA) -> Iterator[urllib3.PoolManager]:
+def https_pool(ca: LocalCA) -> Iterator[urllib3.PoolManager]:
+    """A pool that trusts the local CA and never retries."""
     with urllib3.PoolManager(retries=False, ca_certs=ca.ca_bundle) as manager:
         yield manager
 
@@ -230,7 +225,7 @@ def test_list_objects_v2_pagination_prefix_delimiter(bucket: LocalBucket) -> Non
 
 
 def test_unknown_bucket_and_unimplemented_requests(
-    bucket: LocalBucket, pool: urllib3.PoolManager
+    bucket: LocalBucket, https_pool: urllib3.PoolManager
 ) -> None:
     client = s3_client(bucket)
     with pytest.raises(ClientError) as info:
@@ -242,20 +237,20 @@ def test_unknown_bucket_and_unimplemented_requests(
     presigned = client.generate_presigned_url(
         "get_object", Params={"Bucket": BUCKET, "Key": "x"}
     )
-    response = pool.request("GET", presigned)
+    response = https_pool.request("GET", presigned)
     assert (response.status, error_code(response)) == (501, "NotImplemented")
 
 
 # --- what S3 refuses ------------------------------------------------------------------------
 
 
-def test_sha256_mismatch_stores_nothing(bucket: LocalBucket, pool: urllib3.PoolManager) -> None:
+def test_sha256_mismatch_stores_nothing(bucket: LocalBucket, https_pool: urllib3.PoolManager) -> None:
     bucket.write("live/seg.ts", b"original")
     body = b"the real body"
     headers = signed_headers(
         bucket, "PUT", "live/seg.ts", payload_hash=hashlib.sha256(b"another body").hexdigest()
     )
-    response = pool.request("PUT", bucket.url("live/seg.ts"), body=body, headers=headers)
+    response = https_pool.request("PUT", bucket.url("live/seg.ts"), body=body, headers=headers)
     assert response.status == 400
     text = response.data.decode()
     assert "<Code>XAmzContentSHA256Mismatch</Code>" in text
@@ -266,7 +261,7 @@ def test_sha256_mismatch_stores_nothing(bucket: LocalBucket, pool: urllib3.PoolM
     headers = signed_headers(
         bucket, "PUT", "live/seg.ts", payload_hash=hashlib.sha256(body).hexdigest()
     )
-    response = pool.request("PUT", bucket.url("live/seg.ts"), body=body, headers=headers)
+    response = https_pool.request("PUT", bucket.url("live/seg.ts"), body=body, headers=headers)
     assert response.status == 200
     assert response.headers["ETag"] == f'"{hashlib.md5(body, usedforsecurity=False).hexdigest()}"'
     assert bucket.read("live/seg.ts") == body
@@ -274,30 +269,30 @@ def test_sha256_mismatch_stores_nothing(bucket: LocalBucket, pool: urllib3.PoolM
 
 
 def test_signed_request_needs_x_amz_content_sha256(
-    bucket: LocalBucket, pool: urllib3.PoolManager
+    bucket: LocalBucket, https_pool: urllib3.PoolManager
 ) -> None:
     request = AWSRequest(method="GET", url=bucket.url("x"))
     S3SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "s3", REGION).add_auth(request)
     del request.headers["X-Amz-Content-SHA256"]
-    response = pool.request("GET", bucket.url("x"), headers=dict(request.headers.items()))
+    response = https_pool.request("GET", bucket.url("x"), headers=dict(request.headers.items()))
     assert (response.status, error_code(response)) == (400, "InvalidRequest")
     headers = signed_headers(bucket, "PUT", "x", payload_hash="not-a-hash")
-    response = pool.request("PUT", bucket.url("x"), body=b"x", headers=headers)
+    response = https_pool.request("PUT", bucket.url("x"), body=b"x", headers=headers)
     assert (response.status, error_code(response)) == (400, "InvalidArgument")
 
 
 def test_chunked_put_without_a_length_is_refused(
-    bucket: LocalBucket, pool: urllib3.PoolManager
+    bucket: LocalBucket, https_pool: urllib3.PoolManager
 ) -> None:
     headers = signed_headers(bucket, "PUT", "live/stream.ts", payload_hash="UNSIGNED-PAYLOAD")
-    response = pool.request(
+    response = https_pool.request(
         "PUT", bucket.url("live/stream.ts"), body=iter([b"a" * 100, b"b" * 100]),
         headers=headers, chunked=True,
     )
     assert (response.status, error_code(response)) == (411, "MissingContentLength")
     assert bucket.keys() == []
     # Unsigned payload with a length is fine.
-    response = pool.request("PUT", bucket.url("live/stream.ts"), body=b"ab", headers=headers)
+    response = https_pool.request("PUT", bucket.url("live/stream.ts"), body=b"ab", headers=headers)
     assert response.status == 200
 
 
@@ -320,7 +315,7 @@ def _aws_chunked(data: bytes, trailer: str) -> bytes:
     ],
 )
 def test_aws_chunked_trailing_checksum_is_verified(
-    bucket: LocalBucket, pool: urllib3.PoolManager, trailer: str, status: int, code: str | None
+    bucket: LocalBucket, https_pool: urllib3.PoolManager, trailer: str, status: int, code: str | None
 ) -> None:
     name = trailer.split(":", 1)[0]
     declared = "x-amz-checksum-crc32" if name == "x-amz-other" else name
@@ -330,7 +325,7 @@ def test_aws_chunked_trailing_checksum_is_verified(
         headers={"Content-Encoding": "aws-chunked", "X-Amz-Trailer": declared,
                  "X-Amz-Decoded-Content-Length": "7"},
     )
-    response = pool.request("PUT", bucket.url("t.ts"), body=body, headers=headers)
+    response = https_pool.request("PUT", bucket.url("t.ts"), body=body, headers=headers)
     assert response.status == status
     if code is None:
         assert bucket.read("t.ts") == b"payload"
@@ -340,14 +335,14 @@ def test_aws_chunked_trailing_checksum_is_verified(
 
 
 def test_aws_chunked_length_and_framing_are_checked(
-    bucket: LocalBucket, pool: urllib3.PoolManager
+    bucket: LocalBucket, https_pool: urllib3.PoolManager
 ) -> None:
     def put(body: bytes, decoded: str) -> urllib3.BaseHTTPResponse:
         headers = signed_headers(
             bucket, "PUT", "f.ts", payload_hash="STREAMING-UNSIGNED-PAYLOAD-TRAILER",
             headers={"Content-Encoding": "aws-chunked", "X-Amz-Decoded-Content-Length": decoded},
         )
-        return pool.request("PUT", bucket.url("f.ts"), body=body, headers=headers)
+        return https_pool.request("PUT", bucket.url("f.ts"), body=body, headers=headers)
 
     assert error_code(put(b"5\r\nhello\r\n0\r\n\r\n", "9")) == "IncompleteBody"
     assert error_code(put(b"5\r\nhello\r\n0\r\n\r\n", "3")) == "IncompleteBody"
@@ -360,11 +355,11 @@ def test_aws_chunked_length_and_framing_are_checked(
         bucket, "PUT", "s.ts", payload_hash="STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
         headers={"Content-Encoding": "aws-chunked", "X-Amz-Decoded-Content-Length": "1"},
     )
-    response = pool.request("PUT", bucket.url("s.ts"), body=b"1\r\nx\r\n0\r\n\r\n", headers=signed)
+    response = https_pool.request("PUT", bucket.url("s.ts"), body=b"1\r\nx\r\n0\r\n\r\n", headers=signed)
     assert (response.status, error_code(response)) == (501, "NotImplemented")
 
 
-def test_content_md5_and_size_limit(ca: LocalCA, pool: urllib3.PoolManager) -> None:
+def test_content_md5_and_size_limit(ca: LocalCA, https_pool: urllib3.PoolManager) -> None:
     with LocalBucket(BUCKET, ca=ca, max_object_size=10) as bucket:
         client = s3_client(bucket, signed_payload=True)
         with pytest.raises(ClientError) as info:
@@ -375,7 +370,7 @@ def test_content_md5_and_size_limit(ca: LocalCA, pool: urllib3.PoolManager) -> N
             bucket, "PUT", "m", payload_hash=hashlib.sha256(b"data").hexdigest(),
             headers={"Content-MD5": md5},
         )
-        response = pool.request("PUT", bucket.url("m"), body=b"data", headers=headers)
+        response = https_pool.request("PUT", bucket.url("m"), body=b"data", headers=headers)
         assert (response.status, error_code(response)) == (400, "BadDigest")
         with pytest.raises(ClientError) as info:
             client.put_object(Bucket=BUCKET, Key="m", Body=b"x", StorageClass="TEMPORAL")

@@ -48,18 +48,6 @@ REGION = "us-west-2"
 ACCOUNT = "111122223333"
 
 
-@pytest.fixture(scope="module")
-def ca() -> Iterator[LocalCA]:
-    with LocalCA() as authority:
-        yield authority
-
-
-@pytest.fixture
-def container(ca: LocalCA) -> Iterator[LocalContainer]:
-    with LocalContainer(ca=ca) as c:
-        yield c
-
-
 def data_client(
     container: LocalContainer, *, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY
 ) -> Any:

@@ -5,7 +5,6 @@ IngestClient → ingest LocalEdge → MediaStore container (secret header) or S3
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,17 +28,17 @@ def origin(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def stack(origin: str) -> Iterator[LocalStack]:
-    with LocalStack(origin=origin) as s:
-        yield s
+def mediastore_stack_options(origin: str) -> dict[str, str]:
+    """The plugin's ``mediastore_stack``, once per origin."""
+    return {"origin": origin}
 
 
 @pytest.mark.parametrize("auth", ["url", "cookie"])
-def test_bytes_and_files_arrive_byte_identical(stack: LocalStack, tmp_path: Path, auth: str) -> None:
+def test_bytes_and_files_arrive_byte_identical(mediastore_stack: LocalStack, tmp_path: Path, auth: str) -> None:
     policy = None
     if auth == "cookie":
-        policy = CustomPolicy(stack.ingest_base_url + "/live/*", expires=2_000_000_000)
-    client = stack.ingest_client(auth=auth, policy=policy)
+        policy = CustomPolicy(mediastore_stack.ingest_base_url + "/live/*", expires=2_000_000_000)
+    client = mediastore_stack.ingest_client(auth=auth, policy=policy)
     segment = hashlib.sha256(b"seg").digest() * 2048
     manifest = b"#EXTM3U\n#EXTINF:2.0,\nseg1.ts\n"
     file = tmp_path / "seg2.ts"
@@ -47,32 +46,32 @@ def test_bytes_and_files_arrive_byte_identical(stack: LocalStack, tmp_path: Path
     client.put("live/ch1/seg1.ts", segment)
     client.put("live/ch1/seg2.ts", file)
     client.put("live/ch1/index.m3u8", manifest)
-    assert stack.origin.read("live/ch1/seg1.ts") == segment
-    assert stack.origin.read("live/ch1/seg2.ts") == segment[::-1]
-    assert stack.origin.read("live/ch1/index.m3u8") == manifest
-    assert stack.origin.describe("live/ch1/index.m3u8").content_type == (
+    assert mediastore_stack.origin.read("live/ch1/seg1.ts") == segment
+    assert mediastore_stack.origin.read("live/ch1/seg2.ts") == segment[::-1]
+    assert mediastore_stack.origin.read("live/ch1/index.m3u8") == manifest
+    assert mediastore_stack.origin.describe("live/ch1/index.m3u8").content_type == (
         "application/vnd.apple.mpegurl"
     )
     # and back out through the read-only playback distribution
-    player = stack.playback_client()
+    player = mediastore_stack.playback_client()
     assert player.get("live/ch1/seg1.ts") == segment
     assert player.head("live/ch1/seg2.ts").size == len(segment)
 
 
-def test_delete_through_the_edge(stack: LocalStack) -> None:
-    client = stack.ingest_client()
+def test_delete_through_the_edge(mediastore_stack: LocalStack) -> None:
+    client = mediastore_stack.ingest_client()
     client.put("live/old.ts", b"x" * 100)
     client.delete("live/old.ts")
-    assert "live/old.ts" not in stack.origin.paths()
+    assert "live/old.ts" not in mediastore_stack.origin.paths()
 
 
-def test_unsigned_and_direct_writes_are_refused(stack: LocalStack) -> None:
+def test_unsigned_and_direct_writes_are_refused(mediastore_stack: LocalStack) -> None:
     with pytest.raises(AccessDeniedError):
-        IngestClient(stack.ingest_base_url).put("live/a.ts", b"x")
-    direct = IngestClient(stack.origin.endpoint, config=IngestConfig(ca_bundle=stack.ca_bundle))
+        IngestClient(mediastore_stack.ingest_base_url).put("live/a.ts", b"x")
+    direct = IngestClient(mediastore_stack.origin.endpoint, config=IngestConfig(ca_bundle=mediastore_stack.ca_bundle))
     with pytest.raises(AccessDeniedError):
-        direct.put(("live-origin/" if stack.origin_kind == "s3" else "") + "live/a.ts", b"x")
-    assert [p for p in stack.origin.paths() if p.endswith("live/a.ts")] == []
+        direct.put(("live-origin/" if mediastore_stack.origin_kind == "s3" else "") + "live/a.ts", b"x")
+    assert [p for p in mediastore_stack.origin.paths() if p.endswith("live/a.ts")] == []
 
 
 def test_put_many_through_faults(origin: str) -> None:

@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,12 +20,6 @@ from mediastore_ingest.relay.relay import RelayConfig, SigningRelay
 from mediastore_ingest.testing import FaultPlan, LocalStack
 
 FAST_RETRY = RetryPolicy(max_attempts=6, backoff_base=0.001, backoff_cap=0.01)
-
-
-@pytest.fixture
-def stack() -> Iterator[LocalStack]:
-    with LocalStack() as s:
-        yield s
 
 
 def make_relay(stack: LocalStack, **config: object) -> SigningRelay:
@@ -115,8 +108,8 @@ def test_config_refuses_remote_peers_without_token() -> None:
 # --- the relay on real sockets ----------------------------------------------------------
 
 
-def test_put_post_keepalive_headers_and_metrics(stack: LocalStack) -> None:
-    with make_relay(stack, prefix="ch1/") as relay:
+def test_put_post_keepalive_headers_and_metrics(mediastore_stack: LocalStack) -> None:
+    with make_relay(mediastore_stack, prefix="ch1/") as relay:
         conn = connect(relay)
         status, body = request(relay, "PUT", "/live/seg1.ts", b"segment-1" * 1000, conn=conn)
         assert status == 200, body
@@ -127,15 +120,15 @@ def test_put_post_keepalive_headers_and_metrics(stack: LocalStack) -> None:
         assert status == 200
         assert conn.sock is sock
         conn.close()
-        assert stack.container.read("ch1/live/seg1.ts") == b"segment-1" * 1000
-        assert stack.container.read("ch1/live/index.m3u8") == b"#EXTM3U\n"
-        seg = stack.container.describe("ch1/live/seg1.ts")
-        manifest = stack.container.describe("ch1/live/index.m3u8")
+        assert mediastore_stack.container.read("ch1/live/seg1.ts") == b"segment-1" * 1000
+        assert mediastore_stack.container.read("ch1/live/index.m3u8") == b"#EXTM3U\n"
+        seg = mediastore_stack.container.describe("ch1/live/seg1.ts")
+        manifest = mediastore_stack.container.describe("ch1/live/index.m3u8")
         assert seg.content_type == "video/MP2T"
         assert seg.cache_control == "max-age=31536000"
         assert manifest.content_type == "application/vnd.apple.mpegurl"
         assert manifest.cache_control == "max-age=1"
-        forwarded = stack.ingest_edge.forwarded
+        forwarded = mediastore_stack.ingest_edge.forwarded
         seg_fwd = next(f for f in forwarded if f.path.endswith("seg1.ts"))
         assert seg_fwd.header("x-amz-upload-availability") == "STREAMING"
         # /metrics in Prometheus text
@@ -151,52 +144,52 @@ def test_put_post_keepalive_headers_and_metrics(stack: LocalStack) -> None:
         assert (stats.uploaded, stats.failed, stats.in_flight) == (2, 0, 0)
 
 
-def test_chunked_body_streams_before_the_encoder_finishes(stack: LocalStack) -> None:
+def test_chunked_body_streams_before_the_encoder_finishes(mediastore_stack: LocalStack) -> None:
     """The first piece reaches the origin while the encoder still holds the rest."""
-    with make_relay(stack) as relay:
+    with make_relay(mediastore_stack) as relay:
         sock = chunked_put(relay.port, "/live/stream.ts", [b"first-piece"])
-        upload = stack.container.wait_for_streaming_upload("live/stream.ts", timeout=10)
+        upload = mediastore_stack.container.wait_for_streaming_upload("live/stream.ts", timeout=10)
         assert upload == b"first-piece"
         sock.sendall(b"5\r\nlater\r\n0\r\n\r\n")
         assert read_status(sock) == 200
         sock.close()
-        assert stack.container.read("live/stream.ts") == b"first-piecelater"
+        assert mediastore_stack.container.read("live/stream.ts") == b"first-piecelater"
 
 
-def test_delete_passthrough_only_when_allowed(stack: LocalStack) -> None:
-    stack.container.write("live/old.ts", b"old")
-    with make_relay(stack) as relay:
+def test_delete_passthrough_only_when_allowed(mediastore_stack: LocalStack) -> None:
+    mediastore_stack.container.write("live/old.ts", b"old")
+    with make_relay(mediastore_stack) as relay:
         status, _ = request(relay, "DELETE", "/live/old.ts")
         assert status == 405
-    assert stack.container.read("live/old.ts") == b"old"
-    with make_relay(stack, allow_delete=True) as relay:
+    assert mediastore_stack.container.read("live/old.ts") == b"old"
+    with make_relay(mediastore_stack, allow_delete=True) as relay:
         status, _ = request(relay, "DELETE", "/live/old.ts")
         assert status == 200
         status, _ = request(relay, "DELETE", "/live/old.ts")
         assert status == 404
         assert relay.stats().deleted == 1
-    assert "live/old.ts" not in stack.container.paths()
+    assert "live/old.ts" not in mediastore_stack.container.paths()
 
 
-def test_peer_allow_list_and_token(stack: LocalStack) -> None:
+def test_peer_allow_list_and_token(mediastore_stack: LocalStack) -> None:
     token = "s3cret-token-0123456789"
     # loopback not in the allowed set: refused
-    with make_relay(stack, allowed_peers=("192.0.2.0/24",), token=token) as relay:
+    with make_relay(mediastore_stack, allowed_peers=("192.0.2.0/24",), token=token) as relay:
         status, _ = request(relay, "PUT", "/live/a.ts", b"x", {"X-Relay-Token": token})
         assert status == 403
-    with make_relay(stack, allowed_peers=("127.0.0.1/32", "192.0.2.0/24"), token=token) as relay:
+    with make_relay(mediastore_stack, allowed_peers=("127.0.0.1/32", "192.0.2.0/24"), token=token) as relay:
         status, _ = request(relay, "PUT", "/live/a.ts", b"x")
         assert status == 403
         status, _ = request(relay, "PUT", "/live/a.ts", b"x", {"X-Relay-Token": "wrong"})
         assert status == 403
         status, _ = request(relay, "PUT", "/live/a.ts", b"x", {"X-Relay-Token": token})
         assert status == 200
-    assert stack.container.read("live/a.ts") == b"x"
-    assert stack.container.put_count("live/a.ts") == 1
+    assert mediastore_stack.container.read("live/a.ts") == b"x"
+    assert mediastore_stack.container.put_count("live/a.ts") == 1
 
 
-def test_too_large_and_bad_path(stack: LocalStack) -> None:
-    with make_relay(stack, max_segment_bytes=1000) as relay:
+def test_too_large_and_bad_path(mediastore_stack: LocalStack) -> None:
+    with make_relay(mediastore_stack, max_segment_bytes=1000) as relay:
         status, _ = request(relay, "PUT", "/live/big.ts", b"x" * 1001)
         assert status == 413
         sock = chunked_put(relay.port, "/live/big2.ts", [b"y" * 600, b"y" * 600])
@@ -205,21 +198,21 @@ def test_too_large_and_bad_path(stack: LocalStack) -> None:
         sock.close()
         status, _ = request(relay, "PUT", "/live/bad%20name.ts", b"x")
         assert status == 400
-    assert stack.container.paths() == []
+    assert mediastore_stack.container.paths() == []
 
 
-def test_encoder_breaking_off_stores_nothing(stack: LocalStack) -> None:
-    with make_relay(stack) as relay:
+def test_encoder_breaking_off_stores_nothing(mediastore_stack: LocalStack) -> None:
+    with make_relay(mediastore_stack) as relay:
         sock = chunked_put(relay.port, "/live/cut.ts", [b"partial" * 100])
-        stack.container.wait_for_streaming_upload("live/cut.ts", timeout=10)
+        mediastore_stack.container.wait_for_streaming_upload("live/cut.ts", timeout=10)
         sock.close()
         # the relay notices, aborts the upload and counts it
-        stack.container.wait_for_request(
+        mediastore_stack.container.wait_for_request(
             lambda r: r.path.startswith("/live/cut.ts") and r.method == "PUT", timeout=10
         )
     assert relay.stats().aborted == 1
     assert relay.stats().failed == 0
-    assert "live/cut.ts" not in stack.container.paths()
+    assert "live/cut.ts" not in mediastore_stack.container.paths()
 
 
 def test_faults_are_retried_and_nothing_is_lost() -> None:
@@ -255,19 +248,19 @@ def test_final_failure_is_counted_logged_and_spooled(
     assert any("FAILED PUT ch9/live/lost.ts" in r.getMessage() for r in caplog.records)
 
 
-def test_spooled_segments_are_re_uploaded_by_sync(stack: LocalStack, tmp_path: Path) -> None:
+def test_spooled_segments_are_re_uploaded_by_sync(mediastore_stack: LocalStack, tmp_path: Path) -> None:
     from mediastore_ingest.cli import main
 
     spool = tmp_path / "spool"
     (spool / "live").mkdir(parents=True)
     (spool / "live" / "x.ts").write_bytes(b"late")
     key = tmp_path / "key.pem"
-    key.write_bytes(private_pem(stack))
-    code = main(["sync", str(spool), "--to", "", "--base-url", stack.ingest_base_url,
-                 "--key-id", stack.key_id, "--private-key", str(key),
+    key.write_bytes(private_pem(mediastore_stack))
+    code = main(["sync", str(spool), "--to", "", "--base-url", mediastore_stack.ingest_base_url,
+                 "--key-id", mediastore_stack.key_id, "--private-key", str(key),
                  "--hash-algorithm", "SHA256", "--quiet"])
     assert code == 0
-    assert stack.container.read("live/x.ts") == b"late"
+    assert mediastore_stack.container.read("live/x.ts") == b"late"
 
 
 # --- the CLI in a subprocess: graceful shutdown ---------------------------------------------

@@ -19,7 +19,6 @@ from typing import Any
 
 import botocore.session
 import pytest
-from _moto_server import MOTO_ACCOUNT_ID, moto_server, reset
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -45,6 +44,8 @@ from mediastore_ingest.provisioning.provisioner import (
     live_lifecycle_policy,
     secret_gated_container_policy,
 )
+from tests._support import VECTORS
+from tests._support.moto_server import MOTO_ACCOUNT_ID, moto_server, reset
 
 REGION = "us-west-2"
 INGEST = IngestSecret("IngestSecretForTests0123456789")
@@ -677,13 +678,12 @@ def test_cli_distribution_config(
 
 
 def test_key_groups_refuse_rsa_other_than_2048() -> None:
-    from pathlib import Path
 
     from cryptography.hazmat.primitives import serialization
 
     from mediastore_ingest.errors import KeyLoadError
 
-    pem = (Path(__file__).parent / "vectors" / "aws-sdk-ruby-unit-test-key.pem").read_bytes()
+    pem = (VECTORS / "aws-sdk-ruby-unit-test-key.pem").read_bytes()
     public = (
         serialization.load_pem_private_key(pem, password=None)
         .public_key()

@@ -49,12 +49,6 @@ class EchoServer(LocalHTTPServer):
     handler_class = Echo
 
 
-@pytest.fixture(scope="module")
-def ca() -> Iterator[LocalCA]:
-    with LocalCA() as authority:
-        yield authority
-
-
 @pytest.fixture
 def server(ca: LocalCA) -> Iterator[EchoServer]:
     with EchoServer(ssl_context=ca.server_context()) as s:

@@ -25,8 +25,9 @@ from pathlib import Path
 import pytest
 
 from mediastore_ingest.cli import main
+from tests._support import REPO_ROOT
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = REPO_ROOT / "docs"
 PAGES = sorted(p for p in DOCS.rglob("*.md"))
 FENCE = re.compile(r"^```(\w+)[^\n]*\n(.*?)^```", re.DOTALL | re.MULTILINE)
 

@@ -38,6 +38,7 @@ from mediastore_ingest.signing.keys import (
     load_public_key,
     public_key_pem,
 )
+from tests._support import VECTORS
 
 PASSWORD = "correct horse battery staple"
 POSIX = os.name == "posix"
@@ -270,7 +271,7 @@ def test_ruby_sdk_test_key_public_pem_and_fingerprint_match_openssl(ruby_key_pem
 
 
 def test_ruby_sdk_test_key_from_the_shared_vectors_path(tmp_path: Path) -> None:
-    path = Path(__file__).parent / "vectors" / "aws-sdk-ruby-unit-test-key.pem"
+    path = VECTORS / "aws-sdk-ruby-unit-test-key.pem"
     with pytest.warns(KeySizeWarning):
         key = load_private_key(str(path))
     assert key_fingerprint(key) == RUBY_FINGERPRINT
@@ -928,7 +929,7 @@ def test_cli_public_key_errors(
 def test_cli_public_key_of_the_ruby_vector_warns_once(
     in_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = Path(__file__).parent / "vectors" / "aws-sdk-ruby-unit-test-key.pem"
+    path = VECTORS / "aws-sdk-ruby-unit-test-key.pem"
     code, out, err = _run(capsys, "public-key", str(path))
     assert code == 0
     assert out == RUBY_PUBLIC_PEM

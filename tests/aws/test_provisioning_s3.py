@@ -4,7 +4,7 @@ server on 127.0.0.1 (real HTTP), plus the S3/OAC distribution configs and the CL
 moto 5 implements every S3 and CloudFront operation used here (buckets, public access
 block, ownership controls, lifecycle, bucket policy, origin access controls, public
 keys, key groups, distributions). Two gaps in what it *returns* are patched in the
-fixture, the way ``_moto_server`` gives MediaStore containers their AWS shapes:
+fixture, the way ``tests._support.moto_server`` gives MediaStore containers their AWS shapes:
 
 * moto writes distribution ARNs as ``arn:aws:cloudfront:<account>:distribution/<id>``;
   AWS writes ``arn:aws:cloudfront::<account>:distribution/<id>`` (empty region). The
@@ -29,7 +29,6 @@ from typing import Any
 
 import botocore.session
 import pytest
-from _moto_server import MOTO_ACCOUNT_ID, moto_server, reset
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
@@ -61,12 +60,14 @@ from mediastore_ingest.provisioning.provisioner import (
     ProvisioningSpec,
     s3_expiry_rule,
 )
+from tests._support import REPO_ROOT
+from tests._support.moto_server import MOTO_ACCOUNT_ID, moto_server, reset
 
 REGION = "us-west-2"
 BUCKET = "live-origin"
 NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5,
                   read_timeout=30)
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "migrate-to-s3.md"
+DOCS = REPO_ROOT / "docs" / "migrate-to-s3.md"
 
 
 def public_key_pem() -> str:

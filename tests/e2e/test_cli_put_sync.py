@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _policies import OPEN_WRITE
 
 from mediastore_ingest.cli import main
 from mediastore_ingest.testing import LocalCA, LocalContainer
-
-
-@pytest.fixture
-def container() -> Iterator[LocalContainer]:
-    with LocalCA() as ca, LocalContainer(ca=ca, policy=OPEN_WRITE) as c:
-        yield c
 
 
 def common(c: LocalContainer) -> list[str]:
@@ -24,32 +16,32 @@ def common(c: LocalContainer) -> list[str]:
 
 
 def test_put_files_manifest_last(
-    container: LocalContainer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    writable_container: LocalContainer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "index.m3u8").write_bytes(b"#EXTM3U\n")
     for i in range(4):
         (tmp_path / f"seg{i}.ts").write_bytes(bytes([i]) * 1000)
     files = [str(tmp_path / "index.m3u8")] + [str(tmp_path / f"seg{i}.ts") for i in range(4)]
-    code = main(["put", *files, "--to", "live/ch1", "--live-cache-control", *common(container)])
+    code = main(["put", *files, "--to", "live/ch1", "--live-cache-control", *common(writable_container)])
     out, err = capsys.readouterr()
     assert code == 0
     assert "5 of 5 files uploaded, 4008 bytes, 5 attempts, 0 failed" in out
     assert "5/5 files" in err
-    puts = [r.path for r in container.requests if r.method == "PUT"]
+    puts = [r.path for r in writable_container.requests if r.method == "PUT"]
     assert puts[-1] == "/live/ch1/index.m3u8"
     assert len(puts) == 5
-    assert container.read("live/ch1/seg3.ts") == b"\x03" * 1000
-    assert container.describe("live/ch1/index.m3u8").cache_control == "max-age=1"
+    assert writable_container.read("live/ch1/seg3.ts") == b"\x03" * 1000
+    assert writable_container.describe("live/ch1/index.m3u8").cache_control == "max-age=1"
 
 
 def test_sync_directory_and_failures_exit_1(
-    container: LocalContainer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    writable_container: LocalContainer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "v1").mkdir()
     (tmp_path / "v1" / "main.mpd").write_bytes(b"<MPD/>")
     (tmp_path / "v1" / "init.mp4").write_bytes(b"init")
     (tmp_path / "v1" / "bad name.m4s").write_bytes(b"x")
-    code = main(["sync", str(tmp_path), "--to", "live", "--quiet", *common(container)])
+    code = main(["sync", str(tmp_path), "--to", "live", "--quiet", *common(writable_container)])
     out, err = capsys.readouterr()
     assert code == 1
     assert "1 of 3 files uploaded" in out
@@ -60,8 +52,8 @@ def test_sync_directory_and_failures_exit_1(
     assert "held back" in err
     assert "live/v1/main.mpd" in err
     assert err.count("\n") == 2
-    assert "live/v1/main.mpd" not in container.paths()
-    assert container.read("live/v1/init.mp4") == b"init"
+    assert "live/v1/main.mpd" not in writable_container.paths()
+    assert writable_container.read("live/v1/init.mp4") == b"init"
 
 
 def test_refused_uploads_are_reported(
@@ -77,13 +69,13 @@ def test_refused_uploads_are_reported(
 
 
 def test_bad_arguments_are_one_line_errors(
-    container: LocalContainer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    writable_container: LocalContainer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["put", str(tmp_path / "missing.ts"), "--to", "live", *common(container)]) == 2
-    assert main(["sync", str(tmp_path / "nope"), "--to", "live", *common(container)]) == 2
+    assert main(["put", str(tmp_path / "missing.ts"), "--to", "live", *common(writable_container)]) == 2
+    assert main(["sync", str(tmp_path / "nope"), "--to", "live", *common(writable_container)]) == 2
     (tmp_path / "a.ts").write_bytes(b"a")
     assert main(["put", str(tmp_path / "a.ts"), "--to", "live", "--key-id", "K1",
-                 *common(container)]) == 2
+                 *common(writable_container)]) == 2
     err = capsys.readouterr().err
     assert "not a file" in err
     assert "not a directory" in err

@@ -4,7 +4,6 @@ against LocalContainer, which verifies SigV4 and enforces the default policy."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 
 import botocore.session
 import pytest
@@ -19,18 +18,6 @@ from mediastore_ingest.ingest import IngestClient, IngestConfig, RetryPolicy
 from mediastore_ingest.testing import DEFAULT_CREDENTIALS, LocalCA, LocalContainer
 
 ACCESS_KEY = "AKIDEXAMPLE"
-
-
-@pytest.fixture(scope="module")
-def ca() -> Iterator[LocalCA]:
-    with LocalCA() as authority:
-        yield authority
-
-
-@pytest.fixture
-def container(ca: LocalCA) -> Iterator[LocalContainer]:
-    with LocalContainer(ca=ca) as c:  # default policy: the account only
-        yield c
 
 
 def session(secret: str = DEFAULT_CREDENTIALS[ACCESS_KEY]) -> botocore.session.Session:

@@ -6,7 +6,6 @@ import hashlib
 import importlib.metadata
 import json
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,15 +28,7 @@ from mediastore_ingest.testing import (
     LocalStack,
 )
 
-pytest_plugins = ["pytester"]
-
 NOW = 1_700_000_000
-
-
-@pytest.fixture
-def pool() -> Iterator[urllib3.PoolManager]:
-    with urllib3.PoolManager(retries=False) as manager:
-        yield manager
 
 
 def test_the_contract() -> None:

@@ -18,6 +18,7 @@ import textwrap
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import urllib3
@@ -57,20 +58,14 @@ class Clock:
 
 
 @pytest.fixture
-def pool() -> Iterator[urllib3.PoolManager]:
-    with urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(10)) as manager:
-        yield manager
-
-
-@pytest.fixture
 def clock() -> Clock:
     return Clock()
 
 
 @pytest.fixture
-def stack(clock: Clock) -> Iterator[LocalStack]:
-    with LocalStack(clock=clock, ingest_actions=READ_WRITE) as s:
-        yield s
+def mediastore_stack_options(clock: Clock) -> dict[str, Any]:
+    """The plugin's ``mediastore_stack`` with this clock; ingest may also read and delete."""
+    return {"clock": clock, "ingest_actions": READ_WRITE}
 
 
 def _error_code(response: urllib3.BaseHTTPResponse) -> str:
@@ -129,58 +124,58 @@ def test_signed_put_and_get_pass(
         assert got.headers["Via"].endswith(".cloudfront.net (CloudFront)")
 
 
-def test_unsigned_request_is_missing_key(stack: LocalStack, pool: urllib3.PoolManager) -> None:
-    r = pool.request("PUT", stack.ingest_url("live/a.ts"), body=b"x")
+def test_unsigned_request_is_missing_key(mediastore_stack: LocalStack, pool: urllib3.PoolManager) -> None:
+    r = pool.request("PUT", mediastore_stack.ingest_url("live/a.ts"), body=b"x")
     assert r.status == 403
     assert r.headers["Content-Type"] == "text/xml"
     assert _error_code(r) == "MissingKey"
     assert r.headers["X-Edge-Error-Detail"] == "MissingSignature"
     assert r.headers["X-Cache"] == "Error from cloudfront"
-    assert stack.container.requests == []
-    assert stack.ingest_edge.forwarded == []
-    assert stack.ingest_edge.requests[-1].status == 403
+    assert mediastore_stack.container.requests == []
+    assert mediastore_stack.ingest_edge.forwarded == []
+    assert mediastore_stack.ingest_edge.requests[-1].status == 403
 
 
 def test_expired_by_the_injected_clock(
-    stack: LocalStack, clock: Clock, pool: urllib3.PoolManager
+    mediastore_stack: LocalStack, clock: Clock, pool: urllib3.PoolManager
 ) -> None:
-    url = stack.signer.sign_url(stack.ingest_url("live/a.ts"), expires=NOW + 60)
+    url = mediastore_stack.signer.sign_url(mediastore_stack.ingest_url("live/a.ts"), expires=NOW + 60)
     assert pool.request("PUT", url, body=b"1").status == 200
     clock.now = NOW + 60  # DateLessThan: the expiry instant itself is too late
     r = pool.request("PUT", url, body=b"2")
     assert r.status == 403
     assert _error_code(r) == "AccessDenied"
     assert r.headers["X-Edge-Error-Detail"] == "PolicyExpiredError"
-    assert stack.container.read("live/a.ts") == b"1"
+    assert mediastore_stack.container.read("live/a.ts") == b"1"
 
 
-def test_signed_with_a_past_expiry(stack: LocalStack, pool: urllib3.PoolManager) -> None:
-    url = stack.signer.sign_url(stack.ingest_url("live/a.ts"), expires=NOW - 1)
+def test_signed_with_a_past_expiry(mediastore_stack: LocalStack, pool: urllib3.PoolManager) -> None:
+    url = mediastore_stack.signer.sign_url(mediastore_stack.ingest_url("live/a.ts"), expires=NOW - 1)
     r = pool.request("PUT", url, body=b"x")
     assert (r.status, r.headers["X-Edge-Error-Detail"]) == (403, "PolicyExpiredError")
 
 
-def test_tampered_signature(stack: LocalStack, pool: urllib3.PoolManager) -> None:
-    url = stack.sign_ingest_url("live/a.ts")
+def test_tampered_signature(mediastore_stack: LocalStack, pool: urllib3.PoolManager) -> None:
+    url = mediastore_stack.sign_ingest_url("live/a.ts")
     r = pool.request("PUT", _flip_signature(url), body=b"x")
     assert r.status == 403
     assert r.headers["X-Edge-Error-Detail"] in ("SignatureMismatchError", "MalformedSignatureError")
-    assert stack.container.paths() == []
+    assert mediastore_stack.container.paths() == []
 
 
 def test_tampered_path_with_a_valid_signature(
-    stack: LocalStack, pool: urllib3.PoolManager
+    mediastore_stack: LocalStack, pool: urllib3.PoolManager
 ) -> None:
-    url = stack.sign_ingest_url("live/a.ts")
+    url = mediastore_stack.sign_ingest_url("live/a.ts")
     r = pool.request("PUT", url.replace("/live/a.ts", "/live/b.ts"), body=b"x")
     assert (r.status, r.headers["X-Edge-Error-Detail"]) == (403, "SignatureMismatchError")
 
 
 def test_wrong_key_id(
-    stack: LocalStack, ec_key: ec.EllipticCurvePrivateKey, pool: urllib3.PoolManager
+    mediastore_stack: LocalStack, ec_key: ec.EllipticCurvePrivateKey, pool: urllib3.PoolManager
 ) -> None:
     other = UrlSigner("KOTHERKEY12345", ec_key, hash_algorithm="SHA256")
-    r = pool.request("PUT", other.sign_url(stack.ingest_url("live/a.ts"), expires=NOW + 60),
+    r = pool.request("PUT", other.sign_url(mediastore_stack.ingest_url("live/a.ts"), expires=NOW + 60),
                      body=b"x")
     assert r.status == 403
     assert _error_code(r) == "InvalidKey"
@@ -188,50 +183,50 @@ def test_wrong_key_id(
 
 
 def test_right_key_id_wrong_key(
-    stack: LocalStack, ec_key: ec.EllipticCurvePrivateKey, pool: urllib3.PoolManager
+    mediastore_stack: LocalStack, ec_key: ec.EllipticCurvePrivateKey, pool: urllib3.PoolManager
 ) -> None:
-    impostor = UrlSigner(stack.key_id, ec_key, hash_algorithm="SHA256")
-    r = pool.request("PUT", impostor.sign_url(stack.ingest_url("live/a.ts"), expires=NOW + 60),
+    impostor = UrlSigner(mediastore_stack.key_id, ec_key, hash_algorithm="SHA256")
+    r = pool.request("PUT", impostor.sign_url(mediastore_stack.ingest_url("live/a.ts"), expires=NOW + 60),
                      body=b"x")
     assert (r.status, r.headers["X-Edge-Error-Detail"]) == (403, "SignatureMismatchError")
 
 
 def test_source_ip_condition_uses_the_viewer_address(
-    stack: LocalStack, pool: urllib3.PoolManager
+    mediastore_stack: LocalStack, pool: urllib3.PoolManager
 ) -> None:
-    base = stack.ingest_base_url + "/live/*"
+    base = mediastore_stack.ingest_base_url + "/live/*"
     inside = CustomPolicy(resource=base, expires=NOW + 60, source_ip="127.0.0.1")
     outside = CustomPolicy(resource=base, expires=NOW + 60, source_ip="192.0.2.0/24")
-    url = stack.ingest_url("live/a.ts")
-    ok = pool.request("PUT", stack.signer.sign_url(url, policy=inside), body=b"x")
+    url = mediastore_stack.ingest_url("live/a.ts")
+    ok = pool.request("PUT", mediastore_stack.signer.sign_url(url, policy=inside), body=b"x")
     assert ok.status == 200
-    r = pool.request("PUT", stack.signer.sign_url(url, policy=outside), body=b"x")
+    r = pool.request("PUT", mediastore_stack.signer.sign_url(url, policy=outside), body=b"x")
     assert (r.status, r.headers["X-Edge-Error-Detail"]) == (403, "SourceIpMismatchError")
 
 
 def test_cookie_policy_outside_its_resource(
-    stack: LocalStack, pool: urllib3.PoolManager
+    mediastore_stack: LocalStack, pool: urllib3.PoolManager
 ) -> None:
-    policy = CustomPolicy(resource=stack.ingest_base_url + "/other/*", expires=NOW + 60)
-    r = pool.request("PUT", stack.ingest_url("live/a.ts"), body=b"x",
-                     headers={"Cookie": stack.signer.cookie_header(policy)})
+    policy = CustomPolicy(resource=mediastore_stack.ingest_base_url + "/other/*", expires=NOW + 60)
+    r = pool.request("PUT", mediastore_stack.ingest_url("live/a.ts"), body=b"x",
+                     headers={"Cookie": mediastore_stack.signer.cookie_header(policy)})
     assert (r.status, r.headers["X-Edge-Error-Detail"]) == (403, "ResourceMismatchError")
 
 
 @pytest.mark.parametrize("method", ["PUT", "POST", "DELETE", "OPTIONS", "PATCH"])
 def test_playback_edge_refuses_methods_it_does_not_allow(
-    stack: LocalStack, pool: urllib3.PoolManager, method: str
+    mediastore_stack: LocalStack, pool: urllib3.PoolManager, method: str
 ) -> None:
-    url = stack.signer.sign_url(stack.playback_url("live/a.ts"), expires=NOW + 60)
+    url = mediastore_stack.signer.sign_url(mediastore_stack.playback_url("live/a.ts"), expires=NOW + 60)
     r = pool.request(method, url, body=b"x")
     assert r.status == 403
     assert _error_code(r) == "MethodNotAllowed"
     assert "not configured to allow the HTTP request method" in r.data.decode()
-    assert stack.container.requests == []
+    assert mediastore_stack.container.requests == []
 
 
-def test_ingest_edge_refuses_trace(stack: LocalStack, pool: urllib3.PoolManager) -> None:
-    r = pool.request("TRACE", stack.sign_ingest_url("live/a.ts"))
+def test_ingest_edge_refuses_trace(mediastore_stack: LocalStack, pool: urllib3.PoolManager) -> None:
+    r = pool.request("TRACE", mediastore_stack.sign_ingest_url("live/a.ts"))
     assert (r.status, _error_code(r)) == (403, "MethodNotAllowed")
 
 
@@ -259,27 +254,27 @@ def test_https_edges(pool: urllib3.PoolManager) -> None:
 
 
 def test_origin_sees_the_injected_user_agent_never_the_viewers(
-    stack: LocalStack, pool: urllib3.PoolManager
+    mediastore_stack: LocalStack, pool: urllib3.PoolManager
 ) -> None:
     viewer_agent = "EvilEncoder/6.6 (viewer)"
-    url = stack.sign_ingest_url("live/a.ts")
+    url = mediastore_stack.sign_ingest_url("live/a.ts")
     r = pool.request("PUT", url, body=b"x", headers={
         "User-Agent": viewer_agent,
         "X-Forwarded-For": "198.51.100.7",
     })
     assert r.status == 200
-    got = pool.request("GET", stack.sign_playback_url("live/a.ts"),
+    got = pool.request("GET", mediastore_stack.sign_playback_url("live/a.ts"),
                        headers={"User-Agent": viewer_agent, "Authorization": "Bearer t"})
     assert got.status == 200
-    put, get = stack.container.requests
+    put, get = mediastore_stack.container.requests
     assert put.method == "PUT"
-    assert put.user_agent == stack.secret.user_agent
-    assert get.user_agent == stack.playback_secret.user_agent
+    assert put.user_agent == mediastore_stack.secret.user_agent
+    assert get.user_agent == mediastore_stack.playback_secret.user_agent
     for seen in (put, get):
         assert all(viewer_agent not in value for _, value in seen.headers)
         assert seen.tls
-        assert seen.header("Via") == stack.ingest_edge.via or seen.header("Via") == (
-            stack.playback_edge.via
+        assert seen.header("Via") == mediastore_stack.ingest_edge.via or seen.header("Via") == (
+            mediastore_stack.playback_edge.via
         )
         assert seen.header("X-Amz-Cf-Id")
     # CloudFront appends the viewer address; forwards Authorization only on writes
@@ -288,7 +283,7 @@ def test_origin_sees_the_injected_user_agent_never_the_viewers(
     r = pool.request("PUT", url, body=b"x", headers={"Authorization": "Bearer viewer-token"})
     assert r.status == 403  # the origin got it and wants SigV4 instead
     assert json.loads(r.data)["__type"] == "IncompleteSignatureException"
-    assert stack.container.requests[-1].header("Authorization") == "Bearer viewer-token"
+    assert mediastore_stack.container.requests[-1].header("Authorization") == "Bearer viewer-token"
 
 
 def test_without_an_origin_header_the_origin_sees_amazon_cloudfront(
@@ -302,56 +297,56 @@ def test_without_an_origin_header_the_origin_sees_amazon_cloudfront(
 
 
 def test_cloudfront_query_parameters_are_stripped(
-    stack: LocalStack, pool: urllib3.PoolManager
+    mediastore_stack: LocalStack, pool: urllib3.PoolManager
 ) -> None:
-    url = stack.signer.sign_url(stack.ingest_url("live/a.ts?token=abc&x=1"), expires=NOW + 60)
+    url = mediastore_stack.signer.sign_url(mediastore_stack.ingest_url("live/a.ts?token=abc&x=1"), expires=NOW + 60)
     assert "Signature=" in url
     assert pool.request("PUT", url, body=b"x").status == 200
-    seen = stack.container.requests[-1]
+    seen = mediastore_stack.container.requests[-1]
     assert seen.path == "/live/a.ts?token=abc&x=1"
-    forwarded = stack.ingest_edge.forwarded[-1]
+    forwarded = mediastore_stack.ingest_edge.forwarded[-1]
     assert forwarded.path == seen.path
     assert not any(name + "=" in seen.path for name in RESERVED_QUERY_PARAMS)
-    assert stack.container.read("live/a.ts") == b"x"
+    assert mediastore_stack.container.read("live/a.ts") == b"x"
 
 
 def test_cloudfront_cookies_are_dropped_others_kept(
-    stack: LocalStack, pool: urllib3.PoolManager
+    mediastore_stack: LocalStack, pool: urllib3.PoolManager
 ) -> None:
-    policy = CustomPolicy(resource=stack.ingest_base_url + "/*", expires=NOW + 60)
-    cookie = f"session=abc; {stack.signer.cookie_header(policy)}; theme=dark"
-    r = pool.request("PUT", stack.ingest_url("live/a.ts"), body=b"x", headers={"Cookie": cookie})
+    policy = CustomPolicy(resource=mediastore_stack.ingest_base_url + "/*", expires=NOW + 60)
+    cookie = f"session=abc; {mediastore_stack.signer.cookie_header(policy)}; theme=dark"
+    r = pool.request("PUT", mediastore_stack.ingest_url("live/a.ts"), body=b"x", headers={"Cookie": cookie})
     assert r.status == 200
-    assert stack.container.requests[-1].header("Cookie") == "session=abc; theme=dark"
+    assert mediastore_stack.container.requests[-1].header("Cookie") == "session=abc; theme=dark"
 
 
 def test_origin_status_and_body_pass_through(
-    stack: LocalStack, pool: urllib3.PoolManager
+    mediastore_stack: LocalStack, pool: urllib3.PoolManager
 ) -> None:
-    r = pool.request("GET", stack.sign_playback_url("live/none.ts"))
+    r = pool.request("GET", mediastore_stack.sign_playback_url("live/none.ts"))
     assert r.status == 404
     assert json.loads(r.data)["__type"] == "ObjectNotFoundException"
     assert r.headers["x-amzn-ErrorType"] == "ObjectNotFoundException"
-    stack.container.write("live/a.ts", b"0123456789", content_type="video/mp2t")
-    head = pool.request("HEAD", stack.sign_playback_url("live/a.ts"))
+    mediastore_stack.container.write("live/a.ts", b"0123456789", content_type="video/mp2t")
+    head = pool.request("HEAD", mediastore_stack.sign_playback_url("live/a.ts"))
     assert (head.status, head.headers["Content-Length"], head.data) == (200, "10", b"")
     assert head.headers["Content-Type"] == "video/mp2t"
-    ranged = pool.request("GET", stack.sign_playback_url("live/a.ts"), headers={"Range": "bytes=2-4"})
+    ranged = pool.request("GET", mediastore_stack.sign_playback_url("live/a.ts"), headers={"Range": "bytes=2-4"})
     assert (ranged.status, ranged.data) == (206, b"234")
 
 
-def test_origin_refusal_passes_through(stack: LocalStack, pool: urllib3.PoolManager) -> None:
+def test_origin_refusal_passes_through(mediastore_stack: LocalStack, pool: urllib3.PoolManager) -> None:
     # The playback distribution's secret may read but not write: the origin says no.
     with LocalEdge(
-        stack.container,
-        key_group=stack.key_group,
-        origin_headers={"User-Agent": stack.playback_secret.user_agent},
+        mediastore_stack.container,
+        key_group=mediastore_stack.key_group,
+        origin_headers={"User-Agent": mediastore_stack.playback_secret.user_agent},
     ) as edge:
-        url = stack.signer.sign_url(edge.base_url + "/live/a.ts", expires=FAR)
+        url = mediastore_stack.signer.sign_url(edge.base_url + "/live/a.ts", expires=FAR)
         r = pool.request("PUT", url, body=b"x")
     assert r.status == 403
     assert json.loads(r.data)["__type"] == "AccessDeniedException"
-    assert stack.container.paths() == []
+    assert mediastore_stack.container.paths() == []
 
 
 def test_origin_unreachable_is_502(pool: urllib3.PoolManager) -> None:
@@ -412,12 +407,12 @@ def test_configuration_is_validated(tmp_path: Path) -> None:
 
 
 def test_chunked_upload_is_forwarded_as_it_arrives_and_followed_live(
-    stack: LocalStack,
+    mediastore_stack: LocalStack,
 ) -> None:
     path = "live/stream.ts"
-    target = stack.sign_ingest_url(path)[len(stack.ingest_base_url):]
+    target = mediastore_stack.sign_ingest_url(path)[len(mediastore_stack.ingest_base_url):]
     first, second = b"A" * 5000, b"B" * 7000
-    writer = http.client.HTTPConnection("127.0.0.1", stack.ingest_edge.port, timeout=10)
+    writer = http.client.HTTPConnection("127.0.0.1", mediastore_stack.ingest_edge.port, timeout=10)
     try:
         writer.putrequest("PUT", target)
         writer.putheader("Transfer-Encoding", "chunked")
@@ -427,10 +422,10 @@ def test_chunked_upload_is_forwarded_as_it_arrives_and_followed_live(
         writer.send(b"%x\r\n%s\r\n" % (len(first), first))
         # The origin has the first chunk while the viewer's body is still open: the
         # edge forwards as it reads, it does not collect the body first.
-        assert stack.container.wait_for_streaming_upload(path, min_bytes=len(first)) == first
+        assert mediastore_stack.container.wait_for_streaming_upload(path, min_bytes=len(first)) == first
         # A player following the upload through the playback edge gets it too.
         reader = urllib3.PoolManager(retries=False)
-        live = reader.request("GET", stack.sign_playback_url(path), preload_content=False)
+        live = reader.request("GET", mediastore_stack.sign_playback_url(path), preload_content=False)
         assert live.status == 200
         assert live.headers.get("Transfer-Encoding") == "chunked"
         pieces = live.read_chunked()
@@ -444,38 +439,38 @@ def test_chunked_upload_is_forwarded_as_it_arrives_and_followed_live(
         reader.clear()
     finally:
         writer.close()
-    assert stack.container.read(path) == first + second
-    forwarded = stack.ingest_edge.forwarded[-1]
+    assert mediastore_stack.container.read(path) == first + second
+    forwarded = mediastore_stack.ingest_edge.forwarded[-1]
     assert forwarded.chunked
     assert forwarded.body_bytes == len(first) + len(second)
-    put = next(r for r in stack.container.requests if r.method == "PUT")
+    put = next(r for r in mediastore_stack.container.requests if r.method == "PUT")
     assert put.header("Transfer-Encoding") == "chunked"
 
 
 def test_fixed_length_upload_keeps_its_length(
-    stack: LocalStack, pool: urllib3.PoolManager
+    mediastore_stack: LocalStack, pool: urllib3.PoolManager
 ) -> None:
     def gen() -> Iterator[bytes]:
         for _ in range(10):
             yield b"x" * 1000
 
-    r = pool.request("PUT", stack.sign_ingest_url("live/a.ts"), body=gen(),
+    r = pool.request("PUT", mediastore_stack.sign_ingest_url("live/a.ts"), body=gen(),
                      headers={"Content-Length": "10000"})
     assert r.status == 200
-    seen = stack.container.requests[-1]
+    seen = mediastore_stack.container.requests[-1]
     assert seen.header("Content-Length") == "10000"
     assert seen.header("Transfer-Encoding") is None
-    assert not stack.ingest_edge.forwarded[-1].chunked
+    assert not mediastore_stack.ingest_edge.forwarded[-1].chunked
 
 
-def test_keep_alive_to_the_origin_is_pooled(stack: LocalStack, pool: urllib3.PoolManager) -> None:
+def test_keep_alive_to_the_origin_is_pooled(mediastore_stack: LocalStack, pool: urllib3.PoolManager) -> None:
     for i in range(5):
-        assert pool.request("PUT", stack.sign_ingest_url(f"live/{i}.ts"), body=b"x").status == 200
+        assert pool.request("PUT", mediastore_stack.sign_ingest_url(f"live/{i}.ts"), body=b"x").status == 200
     peers = {
-        (r.peer, r.header("X-Amz-Cf-Id") is not None) for r in stack.container.requests
+        (r.peer, r.header("X-Amz-Cf-Id") is not None) for r in mediastore_stack.container.requests
     }
     assert peers == {("127.0.0.1", True)}
-    edge_pool = stack.ingest_edge._pool()
+    edge_pool = mediastore_stack.ingest_edge._pool()
     assert edge_pool.num_connections == 1  # five requests, one origin connection
 
 

@@ -20,7 +20,7 @@ KEY_ID = "K2JCJMDEHXQW5F"
 
 
 @pytest.fixture
-def stack(rsa_key: rsa.RSAPrivateKey) -> Iterator[tuple[LocalEdge, LocalContainer]]:
+def edge_and_container(rsa_key: rsa.RSAPrivateKey) -> Iterator[tuple[LocalEdge, LocalContainer]]:
     secret = IngestSecret.generate()
     policy = (
         ContainerPolicyBuilder(region="us-west-2", account_id="111122223333", container="live")
@@ -38,9 +38,9 @@ def stack(rsa_key: rsa.RSAPrivateKey) -> Iterator[tuple[LocalEdge, LocalContaine
 
 @pytest.mark.parametrize("auth", ["url", "cookie"])
 def test_signed_ingest_through_the_edge(
-    stack: tuple[LocalEdge, LocalContainer], rsa_key: rsa.RSAPrivateKey, auth: Any
+    edge_and_container: tuple[LocalEdge, LocalContainer], rsa_key: rsa.RSAPrivateKey, auth: Any
 ) -> None:
-    edge, container = stack
+    edge, container = edge_and_container
     client = IngestClient(edge.base_url, signer=UrlSigner(KEY_ID, rsa_key), auth=auth)
     client.put("live/ch1/seg1.ts", b"ts" * 1000)
     client.put("live/ch1/index.m3u8", (p for p in [b"#EXTM3U\n", b"seg1.ts\n"]))
@@ -52,9 +52,9 @@ def test_signed_ingest_through_the_edge(
 
 
 def test_unsigned_is_refused_at_the_edge_and_direct_to_origin(
-    stack: tuple[LocalEdge, LocalContainer],
+    edge_and_container: tuple[LocalEdge, LocalContainer],
 ) -> None:
-    edge, container = stack
+    edge, container = edge_and_container
     with pytest.raises(AccessDeniedError):
         IngestClient(edge.base_url).put("live/a.ts", b"x")
     direct_to_origin = IngestClient(
