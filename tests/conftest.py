@@ -6,7 +6,8 @@ through its ``pytest11`` entry point) provides the ``mediastore_*`` fixtures: a 
 ``mediastore_stack_options``; ``mediastore_stack_session``) and its parts. Tests use
 those rather than a local copy; what the plugin does not offer is here:
 
-- keys, generated once per session (RSA generation is slow), and the shared vectors;
+- keys, generated once per session (RSA generation is slow), the shared vectors, and
+  ``key_files`` (the RSA key pair as PEM files, for the command line);
 - ``ca``: one :class:`~mediastore_ingest.testing.LocalCA` for the session;
 - ``container`` (the default policy: only the account may write) and
   ``writable_container`` (anyone may put and get ``live/*`` over HTTPS), on that CA;
@@ -20,9 +21,11 @@ the demo, ffmpeg), ``meta/`` checks the project itself; helpers live in ``_suppo
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import urllib3
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from mediastore_ingest.testing import LocalCA, LocalContainer
@@ -45,6 +48,19 @@ def ec_key() -> ec.EllipticCurvePrivateKey:
 @pytest.fixture(scope="session")
 def ruby_key_pem() -> bytes:
     return (VECTORS / "aws-sdk-ruby-unit-test-key.pem").read_bytes()
+
+
+@pytest.fixture
+def key_files(tmp_path: Path, rsa_key: rsa.RSAPrivateKey) -> tuple[Path, Path]:
+    """``rsa_key`` as PKCS#8 PEM and its public key as SubjectPublicKeyInfo PEM, in files."""
+    priv = tmp_path / "private.pem"
+    pub = tmp_path / "public.pem"
+    priv.write_bytes(rsa_key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    pub.write_bytes(rsa_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return priv, pub
 
 
 @pytest.fixture(scope="session")

@@ -92,6 +92,14 @@ def test_oac_validation() -> None:
     assert issubclass(AccessDeniedError, HTTPStatusError)
 
 
+def test_oac_signed_headers_unchanged_for_valid_input() -> None:
+    headers = OriginAccessControl("AKIDOAC", "oac-secret-value").signed_headers(
+        "PUT", "https://127.0.0.1:1/b/a.ts", {"X-Amz-Content-SHA256": "a" * 64}.items()
+    )
+    assert headers["X-Amz-Content-SHA256"] == "a" * 64
+    assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDOAC/")
+
+
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not on PATH (CI installs it)")
 def test_ffmpeg_through_the_relay_into_moto_s3(s3_origin: S3Origin, key, tmp_path) -> None:  # noqa: F811
     """The ffmpeg relay proof on the S3 origin, verified in moto's S3: ffmpeg → relay

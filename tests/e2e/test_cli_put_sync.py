@@ -8,6 +8,8 @@ import pytest
 
 from mediastore_ingest.cli import main
 from mediastore_ingest.testing import LocalCA, LocalContainer
+from tests._support.cli import assert_one_line_error, run
+from tests._support.policies import OPEN_WRITE
 
 
 def common(c: LocalContainer) -> list[str]:
@@ -81,3 +83,79 @@ def test_bad_arguments_are_one_line_errors(
     assert "not a directory" in err
     assert "--private-key" in err
     assert "Traceback" not in err
+
+
+# --- manifests are held back when a segment failed ----------------------------------------------
+
+
+def test_sync_holds_manifests_back_when_a_segment_fails(
+    ca: LocalCA, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "hls"
+    src.mkdir()
+    (src / "seg0.ts").write_bytes(b"a" * 100)
+    (src / "seg1.ts").write_bytes(b"b" * 5000)  # over the container's limit: refused
+    (src / "index.m3u8").write_bytes(b"#EXTM3U\nseg0.ts\nseg1.ts\n")
+    (src / "main.mpd").write_bytes(b"<MPD/>")
+    with LocalContainer(ca=ca, policy=OPEN_WRITE, max_object_size=1000) as c:
+        assert c.ca_bundle is not None
+        argv = ["sync", str(src), "--to", "live", "--quiet", "--base-url", c.endpoint,
+                "--ca-bundle", c.ca_bundle, "--max-attempts", "1"]
+        code, out, err = run(capsys, *argv)
+        paths = c.paths()
+        puts = [r.path for r in c.requests if r.method == "PUT"]
+        assert code == 1
+        assert "live/seg0.ts" in paths
+        assert "live/seg1.ts" not in paths
+        assert "live/index.m3u8" not in paths
+        assert "live/main.mpd" not in paths
+        assert not any(p.endswith((".m3u8", ".mpd")) for p in puts)
+        assert "failed: live/seg1.ts" in err
+        assert "held back" in err
+        assert "live/index.m3u8" in err
+        assert "live/main.mpd" in err
+        assert "Traceback" not in err
+        assert "1 of 4 files uploaded" in out
+        # once the segment fits, the same sync completes, manifests last
+        (src / "seg1.ts").write_bytes(b"b" * 500)
+        code, out, err = run(capsys, *argv)
+        assert code == 0, err
+        assert "4 of 4 files uploaded" in out
+        assert c.read("live/index.m3u8") == b"#EXTM3U\nseg0.ts\nseg1.ts\n"
+        puts = [r.path for r in c.requests if r.method == "PUT"]
+        assert {p.rsplit(".", 1)[1] for p in puts[-2:]} == {"m3u8", "mpd"}
+
+
+def put_argv(tmp_path: Path, *extra: str) -> list[str]:
+    seg = tmp_path / "a.ts"
+    seg.write_bytes(b"a")
+    return ["put", str(seg), "--to", "live", "--quiet", "--base-url", "https://127.0.0.1:9",
+            *extra]
+
+
+def test_put_bad_options_are_one_line_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], key_files: tuple[Path, Path]
+) -> None:
+    priv, _ = key_files
+    junk = tmp_path / "junk.pem"
+    junk.write_text("junk\n")
+    cases = [
+        ["--url-expiry", "99999999999999999", "--key-id", "K1", "--private-key", str(priv)],
+        ["--ca-bundle", str(tmp_path / "nonexistent.pem")],
+        ["--ca-bundle", str(junk)],
+    ]
+    for extra in cases:
+        code, _, err = run(capsys, *put_argv(tmp_path, *extra))
+        assert_one_line_error(code, err)
+
+
+def test_put_direct_bad_endpoint_or_region_are_one_line_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seg = tmp_path / "a.ts"
+    seg.write_bytes(b"a")
+    for extra in (["--base-url", "notaurl", "--region", "us-west-2"],
+                  ["--base-url", "https://127.0.0.1:9", "--region", "us west"]):
+        code, _, err = run(capsys, "put", str(seg), "--to", "live", "--quiet", "--direct",
+                           *extra)
+        assert_one_line_error(code, err)

@@ -5,34 +5,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 
-from mediastore_ingest.cli import main
 from mediastore_ingest.cli._sign import parse_time
 from mediastore_ingest.errors import InvalidInputError
+from tests._support.cli import assert_one_line_error, run
 
 KID = "K2JCJMDEHXQW5F"
 BASE = "https://d1.cloudfront.net"
-
-
-@pytest.fixture
-def key_files(tmp_path, rsa_key):
-    priv = tmp_path / "private.pem"
-    pub = tmp_path / "public.pem"
-    priv.write_bytes(rsa_key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    pub.write_bytes(rsa_key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                      serialization.PublicFormat.SubjectPublicKeyInfo))
-    return priv, pub
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_parse_time_forms():
@@ -154,3 +136,32 @@ def test_broken_pipe_is_quiet(tmp_path):
     assert proc.returncode == 141
     assert b"Traceback" not in err
     assert b"BrokenPipeError" not in err
+
+
+# --- bad times: one-line errors --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("flag", "value"), [
+    ("--expires", "\u00b2"),
+    ("--expires", "9" * 5000),
+    ("--expires", "+" + "9" * 5000 + "d"),
+    ("--expires", "+\u0663h"),
+    ("--not-before", "\u00b2"),
+], ids=["superscript", "5000-digits", "5000-digit-days", "arabic-indic-hours", "not-before"])
+def test_sign_url_bad_times_are_one_line_errors(
+    capsys: pytest.CaptureFixture[str], key_files: tuple[Path, Path], flag: str, value: str
+) -> None:
+    priv, _ = key_files
+    argv = ["sign-url", "https://d1.example.net/live/a.ts", "--key-id", "K1",
+            "--private-key", str(priv), "--expires", "+10m", flag, value]
+    code, _, err = run(capsys, *argv)
+    assert_one_line_error(code, err)
+
+
+def test_verify_bad_now_is_a_one_line_error(
+    capsys: pytest.CaptureFixture[str], key_files: tuple[Path, Path]
+) -> None:
+    _, pub = key_files
+    code, _, err = run(capsys, "verify", "https://d1.example.net/live/a.ts?Expires=1",
+                       "--public-key", f"K1={pub}", "--now", "\u00b2")
+    assert_one_line_error(code, err)

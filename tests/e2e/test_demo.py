@@ -15,6 +15,7 @@ from mediastore_ingest.cli import build_parser, main
 from mediastore_ingest.iam.document import ContainerPolicy
 from mediastore_ingest.signing.keys import load_private_key, load_public_key
 from mediastore_ingest.testing import LocalEdge
+from tests._support.cli import assert_one_line_error, run
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -308,3 +309,15 @@ def test_an_edge_not_forwarding_the_payload_hash_makes_the_s3_demo_fail(
     failed = [line for line in out.splitlines() if "✗" in line]
     assert any("Push the stream through the ingest edge" in line for line in failed)
     assert "XAmzContentSHA256Mismatch" in out
+
+
+def test_demo_keep_that_is_not_a_directory_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    regular = tmp_path / "regular"
+    regular.write_bytes(b"x")
+    for keep in (regular, regular / "below"):
+        code, _, err = run(capsys, "demo", "--no-ffmpeg", "--segments", "1", "--keep",
+                           str(keep))
+        assert_one_line_error(code, err)
+    assert regular.read_bytes() == b"x"

@@ -37,6 +37,7 @@ from mediastore_ingest.errors import (
 from mediastore_ingest.iam.document import ContainerPolicyBuilder, IngestSecret
 from mediastore_ingest.testing import (
     DEFAULT_CREDENTIALS,
+    LocalBucket,
     LocalCA,
     LocalContainer,
     LocalCredential,
@@ -905,3 +906,24 @@ def test_stop_closes_keep_alive_connections(ca: LocalCA) -> None:
         reuse()
     conn.close()
     c.close()
+
+
+# --- write() and the store, for LocalContainer and LocalBucket alike ------------------------------
+
+
+def test_write_still_takes_any_bytes_like_object() -> None:
+    container = LocalContainer(tls=False)
+    bucket = LocalBucket(tls=False)
+    for origin in (container, bucket):
+        origin.write("live/a.ts", bytearray(b"ab"))
+        origin.write("live/b.ts", memoryview(b"cd"))
+        assert (origin.read("live/a.ts"), origin.read("live/b.ts")) == (b"ab", b"cd")
+        assert origin.describe("live/b.ts").size == 2
+
+
+def test_a_good_store_entry_still_loads(tmp_path: Path) -> None:
+    with LocalContainer(storage_dir=tmp_path, tls=False) as container:
+        container.write("live/a.ts", b"abc", cache_control="max-age=1")
+    again = LocalContainer(storage_dir=tmp_path, tls=False)
+    assert again.read("live/a.ts") == b"abc"
+    assert again.describe("live/a.ts").cache_control == "max-age=1"

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -598,6 +599,11 @@ def test_fault_plan_validation() -> None:
         FaultPlan().seed = 2  # type: ignore[misc]
 
 
+def test_fault_plan_valid_input_is_unchanged() -> None:
+    assert FaultPlan(seed=3, kinds="delay", failure_rate=1).preview(2) == ["delay", "delay"]
+    assert FaultPlan(seed="text").preview(0) == []
+
+
 def test_fault_schedule_is_thread_safe() -> None:
     schedule = FaultPlan(seed=3, failure_rate=0.3).schedule()
     threads = [threading.Thread(target=lambda: [schedule.next() for _ in range(500)])
@@ -734,3 +740,28 @@ def test_delay_fault_holds_then_forwards(pool: urllib3.PoolManager) -> None:
         assert sleeps == [1.5]
         assert edge.faults_injected == {"delay": 1}
         assert edge.forwarded[-1].fault == "delay"
+
+
+# --- the edge answers only for its own host -----------------------------------------------------
+
+
+
+
+def test_edge_refuses_a_foreign_host_header():
+    with LocalStack() as stack:
+        base = stack.ingest_base_url
+        policy = CustomPolicy(base + "/live/*", int(time.time()) + 600)
+        url = stack.signer.sign_url(base + "/live/ok.ts", policy=policy)
+        query = url.split("?", 1)[1]
+        host = base.split("://", 1)[1]
+        http = urllib3.PoolManager()
+        smuggled = http.request("PUT", f"{base}/admin/evil.ts?{query}", body=b"data",
+                                headers={"Host": host + "/live"})
+        assert smuggled.status in (400, 403)
+        playback = stack.sign_playback_url("live/x.ts")
+        replayed = http.request(
+            "PUT", base + "/live/x.ts?" + playback.split("?", 1)[1], body=b"pwned",
+            headers={"Host": stack.playback_base_url.split("://", 1)[1]},
+        )
+        assert replayed.status in (400, 403)
+        assert stack.container.paths() == []

@@ -436,3 +436,7 @@ def test_plugin_documents_its_fixtures() -> None:
     doc = pytest_plugin.__doc__ or ""
     for name in pytest_plugin.__all__:
         assert f"``{name}``" in doc, name
+
+
+def test_the_session_stack_builds_urls_from_a_path(mediastore_stack_session: LocalStack) -> None:
+    assert mediastore_stack_session.ingest_url("/live/a.ts").endswith("/live/a.ts")

@@ -1,23 +1,30 @@
-"""SigningRelay: real sockets on loopback, through LocalStack (edge + container)."""
+"""SigningRelay: real sockets on loopback, through LocalStack (edge + container), and on
+MockTransport where the upstream must fail in a way a real one cannot be made to."""
 
 from __future__ import annotations
 
 import http.client
 import json
+import logging
 import os
-import signal
-import socket
-import subprocess
-import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 
-from mediastore_ingest.errors import InvalidInputError
-from mediastore_ingest.ingest import IngestConfig, RetryPolicy
+from mediastore_ingest.ingest import (
+    IngestClient,
+    IngestConfig,
+    MockTransport,
+    Request,
+    Response,
+    RetryPolicy,
+)
 from mediastore_ingest.relay.relay import RelayConfig, SigningRelay
 from mediastore_ingest.testing import FaultPlan, LocalStack
+from tests._support.sockets import chunked_put, read_status
+from tests._support.stack import private_pem
 
 FAST_RETRY = RetryPolicy(max_attempts=6, backoff_base=0.001, backoff_cap=0.01)
 
@@ -49,60 +56,6 @@ def request(
 
 def connect(relay: SigningRelay) -> http.client.HTTPConnection:
     return http.client.HTTPConnection("127.0.0.1", relay.port, timeout=20)
-
-
-def chunked_put(port: int, path: str, pieces: list[bytes], extra: str = "") -> socket.socket:
-    """Send the head and the pieces of a chunked PUT; the caller ends it."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=20)
-    head = f"PUT {path} HTTP/1.1\r\nHost: relay\r\nTransfer-Encoding: chunked\r\n{extra}\r\n"
-    sock.sendall(head.encode())
-    for piece in pieces:
-        sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
-    return sock
-
-
-def read_status(sock: socket.socket) -> int:
-    data = b""
-    while b"\r\n" not in data:
-        more = sock.recv(4096)
-        if not more:
-            break
-        data += more
-    return int(data.split(b" ", 2)[1])
-
-
-# --- configuration -------------------------------------------------------------------
-
-
-def test_config_rules_and_paths() -> None:
-    config = RelayConfig(
-        prefix="live/channel1/",
-        content_types=(("*.ts", "video/MP2T"), ("*.weird", "application/x-weird")),
-    )
-    assert config.object_path("/index.m3u8?x=1") == "live/channel1/index.m3u8"
-    assert config.object_path("/a%2Db.ts") == "live/channel1/a-b.ts"
-    assert config.content_type_for("live/a.weird") == "application/x-weird"
-    assert config.content_type_for("live/a.m3u8") == "application/vnd.apple.mpegurl"
-    assert config.content_type_for("live/a.unknown", "image/x-mine") == "image/x-mine"
-    assert config.content_type_for("live/a.unknown", "bad type;") == "application/octet-stream"
-    assert config.cache_control_for("live/a.m3u8") == "max-age=1"
-    assert config.cache_control_for("live/a.mpd") == "max-age=1"
-    assert config.cache_control_for("live/a.ts") == "max-age=31536000"
-    assert config.availability_for("live/a.ts") == "streaming"
-    assert config.availability_for("live/a.m3u8") is None
-    with pytest.raises(ValueError):
-        config.object_path("/../etc/passwd")
-
-
-def test_config_refuses_remote_peers_without_token() -> None:
-    with pytest.raises(InvalidInputError, match="requires a token"):
-        RelayConfig(allowed_peers=("127.0.0.0/8", "10.0.0.0/8"))
-    with pytest.raises(InvalidInputError):
-        RelayConfig(allowed_peers=("not-an-address",))
-    with pytest.raises(ValueError):
-        RelayConfig(prefix="bad prefix/")
-    config = RelayConfig(allowed_peers=("10.0.0.0/8",), token="t" * 32)
-    assert "t" * 32 not in repr(config)
 
 
 # --- the relay on real sockets ----------------------------------------------------------
@@ -263,77 +216,99 @@ def test_spooled_segments_are_re_uploaded_by_sync(mediastore_stack: LocalStack, 
     assert mediastore_stack.container.read("live/x.ts") == b"late"
 
 
-# --- the CLI in a subprocess: graceful shutdown ---------------------------------------------
+# --- the relay never loses a segment to an unexpected exception --------------------------------
 
 
-def private_pem(stack: LocalStack) -> bytes:
-    return stack.key_pair.private_key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-
-
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_cli_finishes_in_flight_upload_on_signal(tmp_path: Path, sig: signal.Signals) -> None:
-    with LocalStack(edge_tls=True) as stack:
-        key = tmp_path / "key.pem"
-        key.write_bytes(private_pem(stack))
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "mediastore_ingest", "relay", "--listen", "127.0.0.1:0",
-             "--to", stack.ingest_base_url, "--key-id", stack.key_id, "--private-key", str(key),
-             "--hash-algorithm", "SHA256", "--ca-bundle", stack.ca_bundle,
-             "--prefix", "cli/"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-        try:
-            assert proc.stdout is not None
-            line = proc.stdout.readline()
-            assert line.startswith("relay listening on http://127.0.0.1:"), line
-            port = int(line.split()[3].rsplit(":", 1)[1])
-            sock = chunked_put(port, "/live/inflight.ts", [b"begin-"])
-            stack.container.wait_for_streaming_upload("cli/live/inflight.ts", timeout=10)
-            proc.send_signal(sig)
-            assert proc.stderr is not None
-            seen = []
-            for err_line in proc.stderr:  # wait until the relay is shutting down
-                seen.append(err_line)
-                if "finishing in-flight uploads" in err_line:
-                    break
-            assert f"{sig.name} received" in seen[-1], seen
-            # the relay keeps the upload going: the rest of the body gets through
-            sock.sendall(b"3\r\nend\r\n0\r\n\r\n")
-            assert read_status(sock) == 200
-            sock.close()
-            out, rest = proc.communicate(timeout=30)
-            err = "".join(seen) + rest
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
-        assert proc.returncode == 0, err
-        assert "1 uploaded, 0 failed" in out
-        assert "PUT cli/live/inflight.ts 9 bytes" in err
-        assert stack.container.read("cli/live/inflight.ts") == b"begin-end"
-        # new connections are refused once it has exited
-        with pytest.raises(OSError):
-            socket.create_connection(("127.0.0.1", port), timeout=2).close()
-
-
-@pytest.mark.parametrize(("origin", "sha256", "streaming"), [("mediastore", False, True),
-                                                               ("s3", True, False)])
-def test_cli_origin_selects_the_upload_profile(origin: str, sha256: bool, streaming: bool) -> None:
-    from mediastore_ingest.cli import build_parser
-    from mediastore_ingest.cli._relay import _build
-
-    args = build_parser().parse_args(
-        ["relay", "--listen", "127.0.0.1:0", "--to", "https://d111111abcdef8.cloudfront.net",
-         "--unsigned", "--origin", origin]
-    )
-    relay = _build(args)
+def relay_put(relay: SigningRelay, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
+    conn = http.client.HTTPConnection("127.0.0.1", relay.port, timeout=20)
     try:
-        assert relay.config.streaming_segments is streaming
-        assert relay._client.config.sends_content_sha256 is sha256
-        assert relay._client.config.origin == origin
+        conn.request("PUT", path, body=body)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
     finally:
-        relay.close()
+        conn.close()
+
+
+def test_relay_spools_after_an_unreadable_retry_after(tmp_path: Path) -> None:
+    client = IngestClient(
+        "http://127.0.0.1:9",
+        transport=MockTransport(lambda r: Response(503, {"Retry-After": "\u00b2"})),
+        config=IngestConfig(retry=RetryPolicy(max_attempts=2)),
+        sleep=lambda s: None,
+    )
+    spool = tmp_path / "spool"
+    config = RelayConfig(spool_dir=str(spool), streaming_segments=False)
+    with SigningRelay(client=client, config=config) as relay:
+        status, doc = relay_put(relay, "/live/seg1.ts", b"precious")
+        stats = relay.stats()
+    assert status == 502
+    assert (stats.failed, stats.spooled) == (1, 1)
+    assert (spool / "live" / "seg1.ts").read_bytes() == b"precious"
+    assert doc["Spooled"] == str(spool / "live" / "seg1.ts")
+
+
+def test_relay_unexpected_upload_exception_is_logged_counted_spooled_and_502(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def handler(request: Request) -> Response:
+        raise RuntimeError("a bug in a transport")
+
+    client = IngestClient("http://127.0.0.1:9", transport=MockTransport(handler))
+    spool = tmp_path / "spool"
+    config = RelayConfig(spool_dir=str(spool), streaming_segments=False)
+    caplog.set_level(logging.INFO, logger="mediastore_ingest.relay.relay")
+    with SigningRelay(client=client, config=config) as relay:
+        status, doc = relay_put(relay, "/live/seg1.ts", b"precious")
+        # the connection handler survived: the next request is answered too
+        status2, _ = relay_put(relay, "/live/seg2.ts", b"more")
+        stats = relay.stats()
+    assert (status, status2) == (502, 502)
+    # The encoder is told where to look, not the internals; the log has the details.
+    assert doc["error"] == "internal error in the relay (see its log)"
+    assert "a bug in a transport" in caplog.text
+    assert (stats.failed, stats.spooled) == (2, 2)
+    assert (spool / "live" / "seg1.ts").read_bytes() == b"precious"
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR and "seg1.ts" in r.getMessage()]
+    assert errors
+    assert errors[0].exc_info is not None
+    assert isinstance(errors[0].exc_info[1], RuntimeError)
+
+
+@pytest.mark.parametrize(
+    ("breaks_at", "stored"), [(1, False), (2, True)], ids=["before-upload", "after-upload"]
+)
+def test_relay_survives_a_clock_that_breaks_in_an_upload_task(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, breaks_at: int, stored: bool
+) -> None:
+    """A clock that breaks before the PUT breaks the upload task itself: 502, the
+    segment spooled and counted as failed. One that breaks after it (the origin has
+    the object) must not make the relay answer 502, spool it or count it as failed."""
+
+    class Clock:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def __call__(self) -> float:
+            if threading.current_thread().name.startswith("relay-upload"):
+                self.calls += 1
+                if self.calls >= breaks_at:
+                    raise RuntimeError("clock broke")
+            return 0.0
+
+    client = IngestClient("http://127.0.0.1:9",
+                          transport=MockTransport(lambda r: Response(200, {}, b"{}")))
+    spool = tmp_path / "spool"
+    config = RelayConfig(spool_dir=str(spool), streaming_segments=False, shutdown_timeout=5)
+    caplog.set_level(logging.INFO, logger="mediastore_ingest.relay.relay")
+    with SigningRelay(client=client, config=config, clock=Clock()) as relay:
+        status, doc = relay_put(relay, "/live/seg1.ts", b"precious")
+        stats = relay.stats()
+    assert any(r.levelno >= logging.ERROR and r.exc_info for r in caplog.records)
+    if stored:
+        assert (status, doc["Path"]) == (200, "live/seg1.ts")
+        assert (stats.failed, stats.spooled) == (0, 0)
+        assert "recording it failed" in caplog.text
+    else:
+        assert status == 502
+        assert (stats.failed, stats.spooled) == (1, 1)
+        assert (spool / "live" / "seg1.ts").read_bytes() == b"precious"

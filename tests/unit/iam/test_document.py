@@ -685,6 +685,22 @@ def test_any_policy_round_trips(stmts: list[Statement], version: str, pid: str |
     assert hash(ContainerPolicy.from_json(reordered)) == hash(policy)
 
 
+def test_lists_iterators_and_indents_are_still_taken() -> None:
+    """The input checks refuse only what was already broken."""
+    policy = builder().allow_cloudfront_ingest(
+        SECRET, source_ips=["192.0.2.0/24"], actions=["mediastore:PutObject"]
+    ).build()
+    assert ContainerPolicy.from_json(policy.to_json()) == policy
+    assert json.loads(policy.to_json(indent=2)) == json.loads(policy.to_json())
+    assert policy.findings(known_secrets=[SECRET]) == ()
+    assert policy.findings(known_secrets=iter([SECRET])) == ()
+    assert ContainerPolicyBuilder(
+        region="us-west-2", account_id=ACCOUNT, container="live",
+        statements=list(policy.statements),
+    ).build() == policy
+    assert IngestSecret.generate(rng=lambda s: s[0]).value == "a" * 40
+
+
 # --- CLI: mediastore-ingest container-policy ------------------------------------------------
 
 BASE_ARGS = ["container-policy", "--region", "us-west-2", "--account-id", ACCOUNT,

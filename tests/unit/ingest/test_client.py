@@ -8,6 +8,7 @@ import hashlib
 import io
 import itertools
 import json
+import math
 import socket
 import threading
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from mediastore_ingest.errors import (
     AccessDeniedError,
     BodyNotRetryableError,
     HTTPStatusError,
+    IngestError,
     InvalidContentTypeError,
     InvalidInputError,
     InvalidPathError,
@@ -30,11 +32,23 @@ from mediastore_ingest.errors import (
 from mediastore_ingest.ingest import (
     IngestClient,
     IngestConfig,
+    MockTransport,
     PutRequest,
+    Response,
     RetryPolicy,
     live_cache_control,
 )
 from mediastore_ingest.testing import LocalCA, LocalContainer, LocalHTTPServer, RequestHandler
+from tests._support.mock_transport import (
+    DEEP,
+    CameraUnplugged,
+    FakeSleep,
+    UnreadableFile,
+    broken_stream,
+    mock_client,
+    never_called,
+    scripted_transport,
+)
 
 REGION = "us-west-2"
 ACCOUNT = "111122223333"
@@ -57,16 +71,6 @@ OPEN_POLICY = {
         }
     ],
 }
-
-
-class FakeSleep:
-    """Records the delays instead of sleeping."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
 
 
 class Recorder:
@@ -733,3 +737,94 @@ def test_verify_false_connects_without_the_ca(open_container: LocalContainer) ->
     with pytest.warns(InsecureRequestWarning):
         client.put("live/insecure.ts", b"x")
     assert open_container.read("live/insecure.ts") == b"x"
+
+
+# --- malformed answers from the origin or edge (MockTransport) ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "value", ["\u00b2", "\u0663", "9" * 5000, "1" + "0" * 20],
+    ids=["superscript", "arabic-indic", "5000-digits", "21-digits"],
+)
+def test_unreadable_retry_after_is_ignored_and_backoff_used(value: str) -> None:
+    transport, seen = scripted_transport(
+        Response(503, {"Retry-After": value}, b""), Response(200, {}, b'{"ETag":"e"}')
+    )
+    sleep = FakeSleep()
+    client = mock_client(transport, sleep=sleep, rng=lambda: 0.5)
+    result = client.put("live/a.ts", b"abc")
+    assert result.attempts == 2
+    assert result.etag == "e"
+    assert sleep.delays == [RetryPolicy().backoff(1, lambda: 0.5)]
+    assert len(seen) == 2
+
+
+def test_unreadable_content_length_on_head_is_tolerated() -> None:
+    transport, _ = scripted_transport(Response(200, {"Content-Length": "\u00b2", "ETag": "e"}, b""))
+    info = mock_client(transport).head("live/a.ts")
+    assert info.size is None
+    assert info.etag == "e"
+    transport, _ = scripted_transport(Response(200, {"Content-Length": "9" * 5000}, b""))
+    assert mock_client(transport).head("live/a.ts").size is None
+
+
+def test_deeply_nested_success_body_is_tolerated() -> None:
+    transport, _ = scripted_transport(Response(200, {"ETag": "h"}, DEEP))
+    result = mock_client(transport).put("live/a.ts", b"abc")
+    assert result.status == 200
+    assert result.etag == "h"
+    assert result.content_sha256 is None
+
+
+def test_deeply_nested_error_body_is_a_status_error() -> None:
+    transport, _ = scripted_transport(Response(400, {}, b'{"a":' + DEEP))
+    with pytest.raises(HTTPStatusError) as err:
+        mock_client(transport).put("live/a.ts", b"abc")
+    assert err.value.status == 400
+    assert err.value.path == "live/a.ts"
+
+
+def test_listing_with_absurd_dates_is_tolerated() -> None:
+    items = [
+        {"Name": "a.ts", "Type": "OBJECT", "LastModified": 1e300, "ContentLength": True},
+        {"Name": "b.ts", "Type": "OBJECT", "LastModified": math.nan},
+        {"Name": "c.ts", "Type": "OBJECT", "LastModified": -1e300},
+        {"Name": "d.ts", "Type": "OBJECT", "LastModified": 0, "ContentLength": 3},
+    ]
+    body = json.dumps({"Items": items}).encode()  # json writes NaN, Python reads it
+    transport, _ = scripted_transport(Response(200, {}, body))
+    listed = list(mock_client(transport).list("live"))
+    assert [i.name for i in listed] == ["a.ts", "b.ts", "c.ts", "d.ts"]
+    assert [i.last_modified is None for i in listed] == [True, True, True, False]
+    assert [i.content_length for i in listed] == [None, None, None, 3]
+
+
+def test_unreadable_listing_is_an_ingest_error() -> None:
+    transport, _ = scripted_transport(Response(200, {}, DEEP))
+    with pytest.raises(IngestError, match="listing"):
+        list(mock_client(transport).list("live"))
+
+
+def test_hashed_body_generator_error_is_raised_as_is() -> None:
+    # as with every other origin and transport: the caller's own exception, never
+    # the client's internal wrapper
+    client = mock_client(MockTransport(never_called), config=IngestConfig(content_sha256=True))
+    with pytest.raises(CameraUnplugged):
+        client.put("live/a.ts", broken_stream())
+    s3 = mock_client(MockTransport(never_called), config=IngestConfig(origin="s3"))
+    with pytest.raises(CameraUnplugged):
+        s3.put("a.ts", broken_stream())
+
+
+def test_unseekable_file_read_error_is_invalid_input_with_the_real_transport(
+    writable_container: LocalContainer,
+) -> None:
+    container = writable_container
+    assert container.ca_bundle is not None
+    with IngestClient(container.endpoint, config=IngestConfig(ca_bundle=container.ca_bundle),
+                      sleep=lambda s: None) as client:
+        client.put("live/ok.ts", b"ok")  # the data path works
+        with pytest.raises(InvalidInputError, match="Input/output error") as err:
+            client.put("live/a.ts", UnreadableFile(fail_after=2))
+    assert isinstance(err.value.__cause__, OSError)
+    assert "live/a.ts" not in container.paths()

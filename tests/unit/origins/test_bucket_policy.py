@@ -408,6 +408,19 @@ def test_an_iam_principal_with_the_source_arn_is_not_cloudfront() -> None:
     assert evaluate_container_policy(full_policy(), ctx).decision is IMPLICIT
 
 
+def test_a_single_playback_distribution_is_one_item() -> None:
+    arn = f"arn:aws:cloudfront::{ACCOUNT}:distribution/E3PLAYBACK"
+    policy = builder().allow_cloudfront_ingest(arn).build()
+    assert [f.code for f in policy.findings(playback_distributions=arn)] == ["playback-write"]
+
+
+def test_tuples_none_and_a_single_action_are_still_taken() -> None:
+    """The input checks refuse only what was already broken."""
+    bucket = builder().allow_cloudfront_ingest("E2EXAMPLE", actions="s3:PutObject").build()
+    assert bucket.findings(playback_distributions=("E3PLAYBACK",)) == ()
+    assert bucket.findings(playback_distributions=None) == ()
+
+
 # --- CLI ------------------------------------------------------------------------------------
 
 

@@ -39,6 +39,7 @@ from mediastore_ingest.signing.keys import (
     public_key_pem,
 )
 from tests._support import VECTORS
+from tests._support.cli import run
 
 PASSWORD = "correct horse battery staple"
 POSIX = os.name == "posix"
@@ -771,13 +772,161 @@ def test_generate_rsa_1024_warns() -> None:
     assert pair.algorithm == "RSA-1024"
 
 
+# --- writing a key pair replaces every file or none --------------------------------------------
+
+
+def test_a_plausible_missing_path_is_still_named(tmp_path: Path) -> None:
+    path = str(tmp_path / "keys" / "cloudfront.pem")
+    with pytest.raises(KeyLoadError, match="does not exist") as info:
+        load_private_key(path)
+    assert repr(path) in str(info.value)
+    assert isinstance(info.value.__cause__, FileNotFoundError)
+
+
+def _snapshot(directory: Path) -> dict[str, str | None]:
+    return {
+        p.name: (p.read_text() if p.is_file() else None) for p in sorted(directory.iterdir())
+    }
+
+
+def test_a_directory_as_public_target_leaves_the_private_key_alone(tmp_path: Path) -> None:
+    priv, pubdir = tmp_path / "priv.pem", tmp_path / "pubdir"
+    priv.write_text("ORIGINAL-KEY")
+    pubdir.mkdir()
+    before = _snapshot(tmp_path)
+    with pytest.raises(KeyMaterialError) as info:
+        generate_key_pair(priv, pubdir, algorithm="ecdsa", overwrite=True)
+    message = str(info.value)
+    assert str(pubdir) in message
+    assert ".tmp" not in message
+    assert priv.read_text() == "ORIGINAL-KEY"
+    assert _snapshot(tmp_path) == before
+    assert list(pubdir.iterdir()) == []
+
+
+def test_a_directory_as_private_target_is_named(tmp_path: Path) -> None:
+    privdir, pub = tmp_path / "privdir", tmp_path / "pub.pem"
+    privdir.mkdir()
+    pub.write_text("ORIGINAL-PUB")
+    with pytest.raises(KeyMaterialError, match="directory") as info:
+        generate_key_pair(privdir, pub, algorithm="ecdsa", overwrite=True)
+    assert str(privdir) in str(info.value)
+    assert ".tmp" not in str(info.value)
+    assert pub.read_text() == "ORIGINAL-PUB"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["privdir", "pub.pem"]
+
+
+def test_a_missing_public_parent_is_found_before_anything_is_written(tmp_path: Path) -> None:
+    priv, pub = tmp_path / "priv.pem", tmp_path / "nope" / "pub.pem"
+    priv.write_text("ORIGINAL-KEY")
+    before = _snapshot(tmp_path)
+    with pytest.raises(KeyMaterialError, match="cannot write") as info:
+        generate_key_pair(priv, pub, algorithm="ecdsa", overwrite=True)
+    assert str(pub) in str(info.value)
+    assert ".tmp" not in str(info.value)
+    assert _snapshot(tmp_path) == before
+
+
+def _failing_replace(
+    monkeypatch: pytest.MonkeyPatch, fail_for: Path
+) -> list[tuple[str, str]]:
+    """Make ``os.replace`` of a new temporary file onto ``fail_for`` fail as a full disk
+    would (putting a backup back still works); record every call."""
+    real = os.replace
+    calls: list[tuple[str, str]] = []
+
+    def replace(src: Any, dst: Any, **kw: Any) -> None:
+        calls.append((os.fspath(src), os.fspath(dst)))
+        if os.path.abspath(dst) == os.path.abspath(fail_for) and str(src).endswith(".tmp"):
+            raise OSError(28, "No space left on device", os.fspath(src))
+        real(src, dst, **kw)
+
+    monkeypatch.setattr(os, "replace", replace)
+    return calls
+
+
+@pytest.mark.parametrize("hard_links", [True, False], ids=["hard-links", "no-hard-links"])
+@pytest.mark.parametrize("failing", ["private", "public"])
+def test_a_failed_rename_restores_both_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str, hard_links: bool
+) -> None:
+    priv, pub = tmp_path / "priv.pem", tmp_path / "pub.pem"
+    priv.write_text("ORIGINAL-KEY")
+    pub.write_text("ORIGINAL-PUB")
+    if POSIX:
+        priv.chmod(0o600)
+    before = _snapshot(tmp_path)
+    target = priv if failing == "private" else pub
+    _failing_replace(monkeypatch, target)
+    if not hard_links:  # as on a file system without them: the old file is moved aside
+
+        def no_link(*args: Any, **kwargs: Any) -> None:
+            raise OSError(1, "Operation not permitted")
+
+        monkeypatch.setattr(os, "link", no_link)
+    with pytest.raises(KeyMaterialError, match="cannot write") as info:
+        generate_key_pair(priv, pub, algorithm="ecdsa", overwrite=True)
+    monkeypatch.undo()
+    assert str(target) in str(info.value)
+    assert ".tmp" not in str(info.value)
+    assert _snapshot(tmp_path) == before  # both originals back, no temporary file left
+    if POSIX:
+        assert priv.stat().st_mode & 0o777 == 0o600
+
+
+def test_the_private_key_is_renamed_last(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    priv, pub = tmp_path / "priv.pem", tmp_path / "pub.pem"
+    priv.write_text("ORIGINAL-KEY")
+    pub.write_text("ORIGINAL-PUB")
+    calls = _failing_replace(monkeypatch, tmp_path / "never")
+    pair = generate_key_pair(priv, pub, algorithm="ecdsa", overwrite=True)
+    monkeypatch.undo()
+    onto = [os.path.abspath(dst) for _, dst in calls]
+    assert onto[-1] == str(priv)
+    assert str(pub) in onto
+    assert pub.read_text() == pair.public_key_pem()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["priv.pem", "pub.pem"]
+
+
+@pytest.mark.parametrize("after", ["public", "private"])
+def test_an_interrupt_right_after_a_rename_leaves_a_matching_pair(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, after: str
+) -> None:
+    """Ctrl-C can land after os.replace returns and before its result is recorded:
+    before the private key's rename (the commit point) the old pair comes back, after
+    it the new pair stays; the files on disk are a pair either way, and no temporary
+    or backup file is left."""
+    priv, pub = tmp_path / "priv.pem", tmp_path / "pub.pem"
+    priv.write_text("ORIGINAL-KEY")
+    pub.write_text("ORIGINAL-PUB")
+    real = os.replace
+    target = priv if after == "private" else pub
+
+    def replace(src: Any, dst: Any, **kw: Any) -> None:
+        real(src, dst, **kw)
+        if os.path.abspath(dst) == str(target) and str(src).endswith(".tmp"):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        generate_key_pair(priv, pub, algorithm="ecdsa", overwrite=True)
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["priv.pem", "pub.pem"]
+    if after == "public":
+        assert (priv.read_text(), pub.read_text()) == ("ORIGINAL-KEY", "ORIGINAL-PUB")
+    else:
+        key = load_private_key(priv)
+        assert pub.read_text() == public_key_pem(key)
+
+
+def test_generate_with_a_non_ascii_password_round_trips(tmp_path: Path) -> None:
+    pair = generate_key_pair(tmp_path / "k.pem", str(tmp_path / "k.pub"), algorithm="ecdsa",
+                             password="pw\u00e9")
+    assert load_private_key(tmp_path / "k.pem", password="pw\u00e9").public_key() == \
+        pair.public_key
+
+
 # --- CLI -----------------------------------------------------------------------------
-
-
-def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture
@@ -787,7 +936,7 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_cli_keygen_defaults(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = _run(capsys, "keygen")
+    code, out, err = run(capsys, "keygen")
     assert (code, err) == (0, "")
     priv, pub = in_tmp / "private_key.pem", in_tmp / "public_key.pem"
     key = load_private_key(priv)
@@ -801,14 +950,14 @@ def test_cli_keygen_defaults(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -
         assert _mode(priv) == 0o600
     # A second run refuses to overwrite: one-line error, exit 2, files untouched.
     before = priv.read_bytes()
-    code, out, err = _run(capsys, "keygen")
+    code, out, err = run(capsys, "keygen")
     assert code == 2
     assert out == ""
     assert err.startswith("mediastore-ingest: error: ")
     assert err.count("\n") == 1
     assert "--force" in err
     assert priv.read_bytes() == before
-    code, out, _ = _run(capsys, "keygen", "--force")
+    code, out, _ = run(capsys, "keygen", "--force")
     assert code == 0
     assert priv.read_bytes() != before
 
@@ -817,7 +966,7 @@ def test_cli_keygen_json_ecdsa_encrypted(
     in_tmp: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("KEY_PW", PASSWORD)
-    code, out, err = _run(
+    code, out, err = run(
         capsys, "keygen", "--algorithm", "ecdsa", "--out", "sub.key", "--public-out", "sub.pub",
         "--password-env", "KEY_PW", "--json",
     )
@@ -838,7 +987,7 @@ def test_cli_keygen_json_ecdsa_encrypted(
 def test_cli_keygen_rsa_1024_prints_one_warning_line(
     in_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _, err = _run(capsys, "keygen", "--rsa-bits", "1024", "--json")
+    code, _, err = run(capsys, "keygen", "--rsa-bits", "1024", "--json")
     assert code == 0
     assert err == (
         "mediastore-ingest: warning: RSA 1024-bit key: key groups take RSA 2048 or ECDSA "
@@ -855,7 +1004,7 @@ def test_cli_keygen_password_env_problems(
         monkeypatch.delenv("NO_SUCH_PW", raising=False)
     else:
         monkeypatch.setenv("NO_SUCH_PW", value)
-    code, out, err = _run(capsys, "keygen", "--password-env", "NO_SUCH_PW")
+    code, out, err = run(capsys, "keygen", "--password-env", "NO_SUCH_PW")
     assert code == 2
     assert out == ""
     assert err.count("\n") == 1
@@ -866,7 +1015,7 @@ def test_cli_keygen_password_env_problems(
 def test_cli_keygen_unwritable_destination(
     in_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = _run(capsys, "keygen", "--algorithm", "ecdsa", "--out", "no/dir/k.pem")
+    code, out, err = run(capsys, "keygen", "--algorithm", "ecdsa", "--out", "no/dir/k.pem")
     assert code == 1
     assert out == ""
     assert err.startswith("mediastore-ingest: error: cannot write")
@@ -879,11 +1028,11 @@ def test_cli_public_key(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     (in_tmp / "k.pem").write_bytes(_private(ec_key, "PEM", "TRADITIONAL"))
-    code, out, err = _run(capsys, "public-key", "k.pem")
+    code, out, err = run(capsys, "public-key", "k.pem")
     assert (code, err) == (0, "")
     assert out == public_key_pem(ec_key)
 
-    code, out, err = _run(capsys, "public-key", "k.pem", "--json")
+    code, out, err = run(capsys, "public-key", "k.pem", "--json")
     assert (code, err) == (0, "")
     assert json.loads(out) == {
         "EncodedKey": public_key_pem(ec_key), "Fingerprint": key_fingerprint(ec_key)
@@ -891,12 +1040,12 @@ def test_cli_public_key(
 
     (in_tmp / "k.der").write_bytes(_private(ec_key, "DER", "PKCS8", PASSWORD.encode()))
     monkeypatch.setenv("PW", PASSWORD)
-    code, out, err = _run(capsys, "public-key", "k.der", "--password-env", "PW")
+    code, out, err = run(capsys, "public-key", "k.der", "--password-env", "PW")
     assert (code, out, err) == (0, public_key_pem(ec_key), "")
 
     # A public key file works too (to fingerprint it).
     (in_tmp / "k.pub").write_text(public_key_pem(ec_key))
-    code, out, _ = _run(capsys, "public-key", "k.pub", "--json")
+    code, out, _ = run(capsys, "public-key", "k.pub", "--json")
     assert code == 0
     assert json.loads(out)["Fingerprint"] == key_fingerprint(ec_key)
 
@@ -916,7 +1065,7 @@ def test_cli_public_key_errors(
         (["public-key", "."], "directory"),
     ]
     for argv, expected in cases:
-        code, out, err = _run(capsys, *argv)
+        code, out, err = run(capsys, *argv)
         assert code == 2, argv
         assert out == ""
         assert err.startswith("mediastore-ingest: error: "), err
@@ -930,7 +1079,7 @@ def test_cli_public_key_of_the_ruby_vector_warns_once(
     in_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = VECTORS / "aws-sdk-ruby-unit-test-key.pem"
-    code, out, err = _run(capsys, "public-key", str(path))
+    code, out, err = run(capsys, "public-key", str(path))
     assert code == 0
     assert out == RUBY_PUBLIC_PEM
     assert err.count("\n") == 1
@@ -945,3 +1094,20 @@ def test_cli_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None
     assert "keygen" in out
     assert "public-key" in out
 
+
+def test_cli_keygen_force_onto_a_directory_keeps_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("keep_me.pem").write_text("ORIGINAL-KEY")
+    Path("pubdir").mkdir()
+    code = main(["keygen", "--algorithm", "ecdsa", "--force", "--out", "keep_me.pem",
+                     "--public-out", "pubdir"])
+    out, err = capsys.readouterr()
+    assert code != 0
+    assert out == ""
+    assert err.startswith("mediastore-ingest: error: ")
+    assert "pubdir" in err
+    assert ".tmp" not in err
+    assert Path("keep_me.pem").read_text() == "ORIGINAL-KEY"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep_me.pem", "pubdir"]

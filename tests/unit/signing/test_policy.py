@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 
 import pytest
+import urllib3
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +20,7 @@ from mediastore_ingest.signing.policy import (
     _normalize_url,
     normalize_url,
     to_epoch,
+    wildcard_match,
 )
 
 URL = "https://d111111abcdef8.cloudfront.net/live/seg1.ts"
@@ -374,3 +377,81 @@ def test_fast_path_takes_urls_already_in_wire_form(url):
 )
 def test_fast_path_leaves_everything_else_to_the_full_normaliser(url):
     assert not _already_normal(url)
+
+
+# -- the URL that is signed is the URL clients send -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "sent"),
+    [
+        ("https://d1.cloudfront.net:443/live/x.ts", "https://d1.cloudfront.net/live/x.ts"),
+        ("http://d1.cloudfront.net:80/live/x.ts", "http://d1.cloudfront.net/live/x.ts"),
+        ("https://d1.cloudfront.net:8443/x", "https://d1.cloudfront.net:8443/x"),
+        ("https://d1.cloudfront.net/a%2fb", "https://d1.cloudfront.net/a%2Fb"),
+        ("https://d1.cloudfront.net/a[1].ts", "https://d1.cloudfront.net/a%5B1%5D.ts"),
+        ("https://d1.cloudfront.net/live/../x.ts", "https://d1.cloudfront.net/x.ts"),
+        ("https://d1.cloudfront.net/live/./x.ts", "https://d1.cloudfront.net/live/x.ts"),
+        ("https://d1.cloudfront.net/a/b/..", "https://d1.cloudfront.net/a/"),
+    ],
+)
+def test_normalised_form_is_what_urllib3_sends(given, sent):
+    assert normalize_url(given) == sent
+    parsed = urllib3.util.parse_url(sent)
+    assert parsed.url == sent
+
+
+def test_bad_ports_refused():
+    for url in ("https://d1.cloudfront.net:99999/x", "https://d1.cloudfront.net:0/x"):
+        with pytest.raises(PolicyError, match="port"):
+            normalize_url(url)
+
+
+def test_dot_segments_refused_in_wildcard_resources():
+    with pytest.raises(PolicyError, match="dot segment"):
+        CustomPolicy("https://d1.cloudfront.net/live/../*", T)
+
+
+# -- wildcard_match is linear ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "expected"),
+    [
+        ("", "", True), ("*", "", True), ("?", "", False), ("a*b", "ab", True),
+        ("a*b", "axxb", True), ("a*b", "axxc", False), ("*a*a*a*b", "a" * 50, False),
+        ("a?c", "abc", True), ("a?c", "ac", False), ("*.ts", "x/y.ts", True),
+        ("live/*", "live/", True), ("live/*", "vod/x", False), ("**", "abc", True),
+    ],
+)
+def test_wildcard_match(pattern, text, expected):
+    assert wildcard_match(pattern, text) is expected
+
+
+def test_wildcard_match_case_insensitive():
+    assert wildcard_match("MediaStore:Put*", "mediastore:putobject", case_sensitive=False)
+    assert not wildcard_match("MediaStore:Put*", "mediastore:putobject")
+
+
+def test_pathological_wildcards_stay_fast():
+    policy = CustomPolicy("https://d1.cloudfront.net/live/*a*a*a*a*a*a*b", T)
+    started = time.monotonic()
+    assert not policy.matches("https://d1.cloudfront.net/live/" + "a" * 2000)
+    # Correctness is asserted above; the bound below only catches exponential blow-up
+    # (the old regex took minutes here), not ordinary slowness.
+    assert time.monotonic() - started < 20
+
+
+# -- strict JSON: nesting depth, duplicate keys ------------------------------------------------
+
+
+def test_deeply_nested_policy_json_is_a_parse_error():
+    with pytest.raises(PolicyParseError):
+        CustomPolicy.from_json("[" * 5000)
+
+
+def test_duplicate_policy_keys_refused():
+    text = ('{"Statement":[{"Resource":"https://a/*","Resource":"https://b/*",'
+            '"Condition":{"DateLessThan":{"AWS:EpochTime":1}}}]}')
+    with pytest.raises(PolicyParseError, match="duplicate"):
+        CustomPolicy.from_json(text)
