@@ -13,10 +13,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import botocore.session
-import pytest
 import urllib3
 
 REGION = "us-west-2"
@@ -44,8 +44,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def s3_origin() -> Iterator[S3Origin]:
+@contextmanager
+def moto_s3_server() -> Iterator[S3Origin]:
+    """Start it (free port on 127.0.0.1), make the bucket and the OAC principal; stop it."""
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],

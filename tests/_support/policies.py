@@ -1,6 +1,11 @@
-"""Container policies shared by tests that need a LocalContainer anyone may write to."""
+"""Container policies shared by tests: one anyone may write to over HTTPS, and a
+statement to build policies from."""
 
 from __future__ import annotations
+
+from typing import Any
+
+from mediastore_ingest.iam.document import Principal, Statement
 
 REGION = "us-west-2"
 ACCOUNT = "111122223333"
@@ -19,3 +24,15 @@ OPEN_WRITE = {
         }
     ],
 }
+
+
+def statement(**overrides: Any) -> Statement:
+    """Allow anyone ``mediastore:PutObject`` on ``*``; ``overrides`` replace its fields."""
+    fields: dict[str, Any] = {
+        "effect": "Allow",
+        "principal": Principal.anyone(),
+        "actions": ("mediastore:PutObject",),
+        "resources": ("*",),
+    }
+    fields.update(overrides)
+    return Statement(**fields)

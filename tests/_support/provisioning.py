@@ -14,8 +14,8 @@ from mediastore_ingest.iam.document import IngestSecret
 from mediastore_ingest.provisioning.provisioner import ProvisioningSpec
 
 REGION = "us-west-2"
-SECRET = IngestSecret("AuditIngestSecretValue0123456789abcdef")
-OTHER = IngestSecret("AuditPlaybackSecretValue9876543210zyxwv")
+SECRET = IngestSecret("KnownIngestSecretValue0123456789abcdef")
+OTHER = IngestSecret("KnownPlaybackSecretValue9876543210zyxwv")
 PUBLIC_PEM = (
     ec.generate_private_key(ec.SECP256R1())
     .public_key()
@@ -36,22 +36,13 @@ class FakeMediaStore:
         raise self._error
 
 
-def mediastore_spec(**overrides: Any) -> ProvisioningSpec:
-    """A MediaStore spec with both secrets (``overrides`` replace its fields)."""
+def mediastore_spec(*, playback: bool = True, **overrides: Any) -> ProvisioningSpec:
+    """A MediaStore spec: both secrets, or no playback distribution (``overrides``
+    replace its fields)."""
     fields: dict[str, Any] = {
         "container_name": "live", "public_key_pem": PUBLIC_PEM, "ingest_secret": SECRET,
-        "playback_secret": OTHER,
     }
-    fields.update(overrides)
-    return ProvisioningSpec(**fields)
-
-
-def ingest_only_spec(**overrides: Any) -> ProvisioningSpec:
-    """A MediaStore spec without a playback distribution."""
-    fields: dict[str, Any] = {
-        "container_name": "live", "public_key_pem": PUBLIC_PEM, "ingest_secret": SECRET,
-        "playback": False,
-    }
+    fields.update({"playback_secret": OTHER} if playback else {"playback": False})
     fields.update(overrides)
     return ProvisioningSpec(**fields)
 

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from mediastore_ingest import IngestClient, IngestConfig, UrlSigner
 from mediastore_ingest.errors import AccessDeniedError, HTTPStatusError, InvalidInputError
 from mediastore_ingest.testing import LocalEdge, OriginAccessControl
-from tests._support.moto_s3 import REGION, S3Origin, s3_origin  # noqa: F401 (fixture)
+from tests._support.moto_s3 import REGION, S3Origin
 
 KID = "KOACTEST"
 
@@ -33,7 +33,7 @@ def _edge(origin: S3Origin, key: ec.EllipticCurvePrivateKey, secret: str | None 
                      origin_access=oac)
 
 
-def test_put_get_delete_through_oac(s3_origin: S3Origin, key) -> None:  # noqa: F811
+def test_put_get_delete_through_oac(s3_origin: S3Origin, key) -> None:
     data = hashlib.sha256(b"seg").digest() * 4096
     with _edge(s3_origin, key) as edge:
         client = IngestClient(edge.base_url, signer=UrlSigner(KID, key),
@@ -53,7 +53,7 @@ def test_put_get_delete_through_oac(s3_origin: S3Origin, key) -> None:  # noqa: 
         assert "Signature=" not in forwarded.path
 
 
-def test_wrong_oac_credentials_are_refused_by_s3(s3_origin: S3Origin, key) -> None:  # noqa: F811
+def test_wrong_oac_credentials_are_refused_by_s3(s3_origin: S3Origin, key) -> None:
     with _edge(s3_origin, key, secret="not-the-secret") as edge:
         client = IngestClient(edge.base_url, signer=UrlSigner(KID, key),
                               config=IngestConfig(content_sha256=True))
@@ -63,14 +63,14 @@ def test_wrong_oac_credentials_are_refused_by_s3(s3_origin: S3Origin, key) -> No
         s3_origin.client().get_object(Bucket=s3_origin.bucket, Key="ch1/denied.ts")
 
 
-def test_the_edge_still_requires_the_viewer_signature(s3_origin: S3Origin, key) -> None:  # noqa: F811
+def test_the_edge_still_requires_the_viewer_signature(s3_origin: S3Origin, key) -> None:
     with _edge(s3_origin, key) as edge:
         response = urllib3.PoolManager().request("PUT", edge.base_url + "/ch1/x.ts", body=b"x")
         assert response.status == 403
         assert edge.forwarded == []
 
 
-def test_viewer_authorization_is_replaced(s3_origin: S3Origin, key) -> None:  # noqa: F811
+def test_viewer_authorization_is_replaced(s3_origin: S3Origin, key) -> None:
     with _edge(s3_origin, key) as edge:
         url = UrlSigner(KID, key).sign_url(edge.base_url + "/ch1/auth.ts", expires=2_000_000_000)
         body = b"abc"
@@ -101,7 +101,7 @@ def test_oac_signed_headers_unchanged_for_valid_input() -> None:
 
 
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not on PATH (CI installs it)")
-def test_ffmpeg_through_the_relay_into_moto_s3(s3_origin: S3Origin, key, tmp_path) -> None:  # noqa: F811
+def test_ffmpeg_through_the_relay_into_moto_s3(s3_origin: S3Origin, key, tmp_path) -> None:
     """The ffmpeg relay proof on the S3 origin, verified in moto's S3: ffmpeg → relay
     (S3 profile) → LocalEdge (OAC, SigV4 checked by moto) → moto's S3."""
     from mediastore_ingest import RelayConfig, SigningRelay

@@ -45,7 +45,7 @@ from mediastore_ingest.provisioning.provisioner import (
     secret_gated_container_policy,
 )
 from tests._support import VECTORS
-from tests._support.moto_server import MOTO_ACCOUNT_ID, moto_server, reset
+from tests._support.moto_server import MOTO_ACCOUNT_ID, moto_server
 
 REGION = "us-west-2"
 INGEST = IngestSecret("IngestSecretForTests0123456789")
@@ -72,37 +72,6 @@ KEY_B = public_key_pem()
 def moto_url() -> Iterator[str]:
     with moto_server() as url:
         yield url
-
-
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No real AWS config, no metadata service: only what a test sets."""
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN",
-                 "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ACCESS_KEY_ID",
-                 "AWS_SECRET_ACCESS_KEY", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-                 "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE",
-                 "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-
-
-@pytest.fixture
-def aws(moto_url: str, clean_env: None, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The moto URL, emptied, with dummy credentials in the environment."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    reset(moto_url)
-    return moto_url
-
-
-@pytest.fixture
-def session(aws: str) -> botocore.session.Session:
-    s = botocore.session.Session()
-    s.set_credentials("testing", "testing")
-    return s
 
 
 class Probe:

@@ -61,7 +61,7 @@ from mediastore_ingest.provisioning.provisioner import (
     s3_expiry_rule,
 )
 from tests._support import REPO_ROOT
-from tests._support.moto_server import MOTO_ACCOUNT_ID, moto_server, reset
+from tests._support.moto_server import MOTO_ACCOUNT_ID, moto_server
 
 REGION = "us-west-2"
 BUCKET = "live-origin"
@@ -239,31 +239,6 @@ def moto_url() -> Iterator[str]:
                    _origin_keeping_oac(cloudfront_models.Origin.__init__))
         with moto_server() as url:
             yield url
-
-
-@pytest.fixture
-def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    """The moto URL, emptied; no real AWS config, dummy credentials."""
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN",
-                 "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ENDPOINT_URL",
-                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-                 "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    reset(moto_url)
-    return moto_url
-
-
-@pytest.fixture
-def session(aws: str) -> botocore.session.Session:
-    s = botocore.session.Session()
-    s.set_credentials("testing", "testing")
-    return s
 
 
 class Probe:

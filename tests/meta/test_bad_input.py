@@ -45,7 +45,6 @@ from mediastore_ingest.iam.document import (
     ContainerPolicyBuilder,
     IngestSecret,
     Principal,
-    Statement,
 )
 from mediastore_ingest.iam.evaluate import RequestContext, evaluate_container_policy
 from mediastore_ingest.ingest import (
@@ -95,16 +94,16 @@ from tests._support.mock_transport import (
     mock_client,
     never_called,
 )
+from tests._support.policies import statement
 from tests._support.provisioning import (
     PUBLIC_PEM,
     REGION,
     SECRET,
-    ingest_only_spec,
     mediastore_spec,
     setup_document,
 )
 
-KID = "KREVIEW"
+KID = "KBADINPUT"
 T = 1767225600
 ACCOUNT = "111122223333"
 ORIGIN = "http://127.0.0.1:9"
@@ -220,17 +219,6 @@ for i, (pattern, text) in enumerate([(None, "x"), ("a*", 5), (b"a*", "a")]):
 # === iam and origins: container and bucket policies ===========================================
 
 
-def _statement(**overrides: Any) -> Statement:
-    fields: dict[str, Any] = {
-        "effect": "Allow",
-        "principal": Principal.anyone(),
-        "actions": ("mediastore:PutObject",),
-        "resources": ("*",),
-    }
-    fields.update(overrides)
-    return Statement(**fields)
-
-
 def _policy_json(sid: str = "S1", condition_value: str = "true") -> str:
     return (
         '{"Version":"2012-10-17","Statement":[{"Sid":"' + sid + '","Effect":"Deny",'
@@ -250,19 +238,19 @@ for cls in (ContainerPolicy, BucketPolicy):
             lambda c, k=cls, t=text: k.from_json(t), ContainerPolicyError, "surrogate")
 
 for case_id, build in {
-    "sid": lambda: _statement(sid="\ud800"),
-    "resource": lambda: _statement(resources=("arn:aws:s3:::b/\udc80",)),
-    "principal": lambda: _statement(principal=Principal(aws="arn:aws:iam::\ud800")),
+    "sid": lambda: statement(sid="\ud800"),
+    "resource": lambda: statement(resources=("arn:aws:s3:::b/\udc80",)),
+    "principal": lambda: statement(principal=Principal(aws="arn:aws:iam::\ud800")),
     "condition-value": lambda: Condition("StringEquals", "aws:UserAgent", ("x\udfff",)),
     "condition-key": lambda: Condition("StringEquals", "aws:\ud800", ("x",)),
-    "policy-id": lambda: ContainerPolicy(statements=[_statement()], policy_id="\ud800"),
+    "policy-id": lambda: ContainerPolicy(statements=[statement()], policy_id="\ud800"),
 }.items():
     bad(f"iam/construction-surrogate-{case_id}", lambda c, b=build: b(), ContainerPolicyError,
         "surrogate")
 
 bad("origins/BucketPolicyBuilder.add_statement-surrogate-sid",
     lambda c: BucketPolicyBuilder(bucket="live-bucket", account_id=ACCOUNT).add_statement(
-        _statement(sid="\ud800", effect="Deny")), ContainerPolicyError, "surrogate")
+        statement(sid="\ud800", effect="Deny")), ContainerPolicyError, "surrogate")
 
 HUGE_INT = (
     '{"Version":"2012-10-17","Statement":{"Effect":"Deny","Principal":"*","Action":"s3:*",'
@@ -288,22 +276,22 @@ for case_id, text in [("deep", "[" * 100_000), ("none", None), ("int", 5),
 
 for spec_field in ("container_policy", "lifecycle_policy"):
     bad(f"provisioning/ProvisioningSpec-{spec_field}-nesting", lambda c, f=spec_field:
-        ingest_only_spec(**{f: "[" * 5000}), MediaStoreIngestError, also=ValueError)
+        mediastore_spec(playback=False, **{f: "[" * 5000}), MediaStoreIngestError, also=ValueError)
 
 
 # === wrong types across the policy, provisioning and key entry points =========================
 
 BUILDER = ContainerPolicyBuilder(region=REGION, account_id=ACCOUNT, container="live")
 BUCKET_BUILDER = BucketPolicyBuilder(bucket="live-bucket", account_id=ACCOUNT)
-POLICY = ContainerPolicy(statements=[_statement()])
+POLICY = ContainerPolicy(statements=[statement()])
 BUCKET_POLICY = BUCKET_BUILDER.deny_insecure_transport().build()
 
 WRONG_TYPES: dict[str, Callable[[], object]] = {
     "iam/principal-aws-none": lambda: Principal(aws=None),  # type: ignore[arg-type]
     "iam/condition-int-value": lambda: Condition("StringEquals", "k", 5),  # type: ignore[arg-type]
-    "iam/statement-actions-none": lambda: _statement(actions=None),
-    "iam/statement-conditions-none": lambda: _statement(conditions=None),
-    "iam/statement-effect-maybe": lambda: _statement(effect="Maybe"),
+    "iam/statement-actions-none": lambda: statement(actions=None),
+    "iam/statement-conditions-none": lambda: statement(conditions=None),
+    "iam/statement-effect-maybe": lambda: statement(effect="Maybe"),
     "iam/policy-statements-none": lambda: ContainerPolicy(statements=None),  # type: ignore[arg-type]
     "iam/policy-statements-int": lambda: ContainerPolicy(statements=5),  # type: ignore[arg-type]
     "iam/findings-known-str": lambda: POLICY.findings(known_secrets=["x"]),  # type: ignore[list-item]
@@ -338,9 +326,10 @@ WRONG_TYPES: dict[str, Callable[[], object]] = {
     "origins/bucket-to-json-indent-list": lambda: BUCKET_POLICY.to_json(indent=[]),  # type: ignore[arg-type]
     "provisioning/spec-origin-gcs": lambda: ProvisioningSpec(
         public_key_pem=PUBLIC_PEM, origin="gcs", bucket_name="live-bucket"),  # type: ignore[arg-type]
-    "provisioning/spec-container-tags-int": lambda: ingest_only_spec(container_tags=5),
-    "provisioning/spec-container-tags-values": lambda: ingest_only_spec(
-        container_tags={"team": 5}),
+    "provisioning/spec-container-tags-int": lambda: mediastore_spec(
+        playback=False, container_tags=5),
+    "provisioning/spec-container-tags-values": lambda: mediastore_spec(
+        playback=False, container_tags={"team": 5}),
     "provisioning/lifecycle-wildcards-int": lambda: live_lifecycle_policy(wildcards=5),  # type: ignore[arg-type]
     "provisioning/cors-origins-int": lambda: live_cors_rules(5),  # type: ignore[arg-type]
     "provisioning/cors-max-age-str": lambda: live_cors_rules(max_age_seconds="soon"),  # type: ignore[arg-type]

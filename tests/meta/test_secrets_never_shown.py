@@ -42,14 +42,13 @@ from mediastore_ingest.errors import (
 from mediastore_ingest.iam.document import (
     Condition,
     ContainerPolicy,
-    Principal,
-    Statement,
 )
 from mediastore_ingest.ingest import Headers, Urllib3Transport
 from mediastore_ingest.provisioning.provisioner import Provisioner, ProvisioningSpec
 from mediastore_ingest.signing.keys import load_private_key, load_public_key
 from mediastore_ingest.signing.signer import UrlSigner
 from mediastore_ingest.testing import LocalBucket, LocalContainer, LocalEdge, LocalStack
+from tests._support.policies import statement
 from tests._support.provisioning import (
     OTHER,
     PUBLIC_PEM,
@@ -204,20 +203,9 @@ def _(request: pytest.FixtureRequest, case: tuple[str, Any]) -> Shown:
     return error_shows(exc, SECRET.value)
 
 
-def _statement(**overrides: Any) -> Statement:
-    fields: dict[str, Any] = {
-        "effect": "Allow",
-        "principal": Principal.anyone(),
-        "actions": ("mediastore:PutObject",),
-        "resources": ("*",),
-    }
-    fields.update(overrides)
-    return Statement(**fields)
-
-
 @place("error/condition-given-as-a-tuple")
 def _(request: pytest.FixtureRequest) -> Shown:
-    exc = refusal(lambda: _statement(
+    exc = refusal(lambda: statement(
         conditions=[("StringEquals", "aws:UserAgent", SECRET.user_agent)]),
         ContainerPolicyError, "tuple")
     return error_shows(exc, SECRET.value)
@@ -237,12 +225,12 @@ def _(request: pytest.FixtureRequest) -> Shown:
 
 _REFUSED_VALUES: dict[str, Callable[[], object]] = {
     "bytes-value": lambda: Condition("StringEquals", "aws:UserAgent", [SECRET.user_agent.encode()]),
-    "principal-dict": lambda: _statement(principal={"AWS": SECRET.user_agent}),
-    "not-principal-list": lambda: _statement(not_principal=[SECRET.user_agent], principal=None),
-    "sid-list": lambda: _statement(sid=[SECRET.user_agent]),
-    "effect": lambda: _statement(effect=SECRET.user_agent),
-    "policy-id": lambda: ContainerPolicy(statements=[_statement()], policy_id=[SECRET.user_agent]),
-    "version": lambda: ContainerPolicy(statements=[_statement()], version=SECRET.user_agent),
+    "principal-dict": lambda: statement(principal={"AWS": SECRET.user_agent}),
+    "not-principal-list": lambda: statement(not_principal=[SECRET.user_agent], principal=None),
+    "sid-list": lambda: statement(sid=[SECRET.user_agent]),
+    "effect": lambda: statement(effect=SECRET.user_agent),
+    "policy-id": lambda: ContainerPolicy(statements=[statement()], policy_id=[SECRET.user_agent]),
+    "version": lambda: ContainerPolicy(statements=[statement()], version=SECRET.user_agent),
     "json-condition-object": lambda: ContainerPolicy.from_json(json.dumps({
         "Version": "2012-10-17",
         "Statement": {"Effect": "Allow", "Principal": "*", "Action": "mediastore:Get*",
@@ -267,7 +255,7 @@ def _(request: pytest.FixtureRequest, build: Callable[[], object]) -> Shown:
 
 @place("error/findings-known-secrets-given-as-str")
 def _(request: pytest.FixtureRequest) -> Shown:
-    policy = ContainerPolicy(statements=[_statement()])
+    policy = ContainerPolicy(statements=[statement()])
     exc = refusal(lambda: policy.findings(known_secrets=[SECRET.value]),  # type: ignore[list-item]
                   InvalidInputError, "IngestSecret")
     with pytest.raises(InvalidInputError, match="IngestSecret"):

@@ -745,8 +745,6 @@ def test_delay_fault_holds_then_forwards(pool: urllib3.PoolManager) -> None:
 # --- the edge answers only for its own host -----------------------------------------------------
 
 
-
-
 def test_edge_refuses_a_foreign_host_header():
     with LocalStack() as stack:
         base = stack.ingest_base_url

@@ -220,13 +220,9 @@ def test_spooled_segments_are_re_uploaded_by_sync(mediastore_stack: LocalStack, 
 
 
 def relay_put(relay: SigningRelay, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
-    conn = http.client.HTTPConnection("127.0.0.1", relay.port, timeout=20)
-    try:
-        conn.request("PUT", path, body=body)
-        response = conn.getresponse()
-        return response.status, json.loads(response.read())
-    finally:
-        conn.close()
+    """One PUT on a new connection; the status and the JSON the relay answered."""
+    status, answer = request(relay, "PUT", path, body)
+    return status, json.loads(answer)
 
 
 def test_relay_spools_after_an_unreadable_retry_after(tmp_path: Path) -> None:

@@ -480,7 +480,7 @@ def test_no_public_write_when_gated_or_not_public() -> None:
     ids=["inner", "prefix-only", "leading-star", "one-char", "one-of-two"],
 )
 def test_wildcard_user_agent_does_not_gate_a_public_write(value: object) -> None:
-    # reviewer's reproduction: StringLike "*a*" matches almost any client, yet counted
+    # StringLike "*a*" matches almost any client, yet counted
     # as a secret because it holds a literal character
     p = parse({**WRITE, "Condition": {"Bool": {"aws:SecureTransport": "true"},
                                       "StringLike": {"aws:UserAgent": value}}})

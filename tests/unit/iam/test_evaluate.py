@@ -554,7 +554,7 @@ def test_account_principal_takes_the_partition_of_the_resource() -> None:
     ],
 )
 def test_deny_on_principal_keys_applies(condition: dict[str, object]) -> None:
-    # reviewer's reproduction: each of these used to be ALLOW (key treated as missing)
+    # each of these used to be ALLOW (key treated as missing)
     assert decide(deny_when(condition), ctx(principal=ROLE)) is DENY
 
 
@@ -625,7 +625,7 @@ def test_principal_keys_that_cannot_be_derived_come_from_extra_or_raise() -> Non
 def test_null_with_a_non_boolean_and_empty_value_lists_are_malformed(
     condition: dict[str, object],
 ) -> None:
-    # reviewer's reproduction: "yes" was read as "false", [] as "never matches"
+    # "yes" was read as "false", [] as "never matches"
     with pytest.raises(ContainerPolicyError, match=r"Statement\[1\]\.Condition"):
         evaluate_container_policy(deny_when(condition), ctx(principal=ROLE, user_agent="x"))
 

@@ -1,5 +1,6 @@
 """IngestClient against real loopback servers: LocalContainer (HTTPS, policy enforced)
-for the data path, and small scripted servers for exact failure behaviour."""
+for the data path, and small scripted servers for exact failure behaviour; the public
+MockTransport where an answer must be malformed in a way no real server is made to be."""
 
 from __future__ import annotations
 

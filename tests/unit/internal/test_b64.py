@@ -34,8 +34,6 @@ def test_cf_base64_refuses_non_zero_pad_bits(data, bits):
         cf_b64decode(text[: -pads - 1] + respelled + "_" * pads)
 
 
-
-
 @pytest.mark.parametrize("text", ["AAAA_", "AAAA__", "AAA__", "AAAA____", "AA_", "AAAA___", "QQ"])
 def test_cf_base64_refuses_padding_that_is_not_canonical(text):
     with pytest.raises(ValueError, match="not CloudFront base64"):

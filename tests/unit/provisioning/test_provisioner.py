@@ -18,7 +18,6 @@ from mediastore_ingest.provisioning.provisioner import (
 from tests._support.provisioning import (
     REGION,
     FakeMediaStore,
-    ingest_only_spec,
     mediastore_spec,
     setup_document,
 )
@@ -52,7 +51,7 @@ def test_a_single_str_is_one_item_not_its_characters() -> None:
 
 def test_collections_and_endpoint_maps_are_still_taken() -> None:
     """The input checks refuse only what was already broken."""
-    spec = ingest_only_spec(container_tags=[("team", "video")])
+    spec = mediastore_spec(playback=False, container_tags=[("team", "video")])
     assert dict(spec.container_tags) == {"team": "video"}
     assert json.loads(live_lifecycle_policy(wildcards=("live/*", "vod/*")))["rules"]
     assert live_cors_rules(["https://player.example"])[0]["AllowedOrigins"] == [

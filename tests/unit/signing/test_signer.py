@@ -658,8 +658,6 @@ def test_negative_relative_expiry_refused(rsa_signer):
         rsa_signer.sign_url("https://d1.cloudfront.net/x", expires=dt.timedelta(seconds=-5), now=T)
 
 
-
-
 def test_unsigned_policy_is_not_parsed_before_the_signature(verifier):
     deep = cf_b64encode(b"[" * 5000)
     with pytest.raises(SignatureMismatchError):
