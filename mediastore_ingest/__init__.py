@@ -116,7 +116,7 @@ from mediastore_ingest.origins.s3 import (
     distribution_arn,
     s3_object_arn,
 )
-from mediastore_ingest.provisioning.provisioner import (
+from mediastore_ingest.provisioning import (
     INGEST_ACTIONS,
     ContainerInfo,
     IngestSetup,

@@ -33,8 +33,9 @@ that already guards a call with ``except ValueError`` keeps working::
     │   │   └── ObjectNotFoundError ........... 404
     │   ├── BodyNotRetryableError ............. a failed body that cannot be re-sent
     │   └── RetriesExhaustedError ............. gave up after the retry budget
-    └── LocalStackError ....................... the local test stack failed to start
-        └── RequestBodyError .................. a local server could not read a request body
+    ├── LocalStackError ....................... the local test stack failed to start
+    │   └── RequestBodyError .................. a local server could not read a request body
+    └── RelayError ............................ the signing relay could not start or misbehaved
 
 Warnings have their own root, so ``-W error::mediastore_ingest.MediaStoreIngestWarning``
 (or a pytest ``filterwarnings`` entry) can turn them all into errors::
@@ -71,6 +72,7 @@ __all__ = [
     "PolicyNotYetValidError",
     "PolicyParseError",
     "ProvisioningError",
+    "RelayError",
     "RequestBodyError",
     "ResourceMismatchError",
     "RetriesExhaustedError",
@@ -318,3 +320,13 @@ class RequestBodyError(LocalStackError):
     def __init__(self, message: str, *, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+# --- signing relay -------------------------------------------------------------------
+
+
+class RelayError(MediaStoreIngestError):
+    """The signing relay could not start (its address cannot be bound) or misbehaved.
+
+    Not a :class:`LocalStackError`: the relay is production code, not a test double.
+    """

@@ -38,7 +38,7 @@ SECRET_QUERY_PARAMS = ("Signature", "Policy", "X-Amz-Signature", "X-Amz-Security
 _SECRET_QUERY_RE = re.compile(
     r"(?i)(?<=[?&;])(" + "|".join(map(re.escape, SECRET_QUERY_PARAMS)) + r")=[^&;\s\"']*"
 )
-_USERINFO_RE = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/@\s]*@")
+_USERINFO_RE = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/\s]*@")
 
 
 class Redacted(str):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import SplitResult, urlsplit
@@ -42,6 +43,7 @@ __all__ = [
     "int_in",
     "is_bool",
     "is_callable",
+    "matches",
     "number",
     "one_line",
     "one_of",
@@ -72,7 +74,7 @@ class Validator:
     test: Callable[[Any], bool]
     show_value: bool = True
 
-    def __call__(self, instance: object, attribute: Any, value: object) -> None:
+    def __call__(self, instance: Any, attribute: Any, value: Any) -> None:
         if not self.test(value):
             seen = shown(value) if self.show_value else type_name(value)
             raise InvalidInputError(f"{attribute.name} must be {self.expected}, not {seen}")
@@ -151,6 +153,14 @@ def instance_of(cls: type | tuple[type, ...], what: str | None = None) -> Valida
     names = cls if isinstance(cls, tuple) else (cls,)
     label = what or " or ".join(f"a {c.__name__}" for c in names)
     return Validator(label, lambda v: isinstance(v, cls), show_value=False)
+
+
+def matches(pattern: re.Pattern[str], expected: str) -> Validator:
+    """A str that ``pattern`` matches in full; ``expected`` says what that is
+    (``"1-64 letters, digits or '-'"``)."""
+    return Validator(
+        expected, lambda v: isinstance(v, str) and pattern.fullmatch(v) is not None
+    )
 
 
 def one_of(*values: object) -> Validator:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import secrets
+import string
 
 from mediastore_ingest.errors import InvalidInputError
 
-__all__ = ["env_value"]
+__all__ = ["env_value", "new_key_id"]
+
+_KEY_ID_ALPHABET = string.ascii_uppercase + string.digits
 
 
 def env_value(var: str | None, what: str | None = None) -> str | None:
@@ -20,3 +24,9 @@ def env_value(var: str | None, what: str | None = None) -> str | None:
         label = f" ({what})" if what else ""
         raise InvalidInputError(f"environment variable {var}{label} is not set")
     return value
+
+
+def new_key_id() -> str:
+    """A fresh id in the form CloudFront gives public keys (``K2JCJMDEHXQW5F``: 14
+    upper-case letters and digits), for keys made on this machine (the demo)."""
+    return "K" + "".join(secrets.choice(_KEY_ID_ALPHABET) for _ in range(13))

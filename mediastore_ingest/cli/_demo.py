@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 import attrs
 import urllib3
 
+from mediastore_ingest.cli._common import new_key_id
 from mediastore_ingest.errors import InvalidInputError, MediaStoreIngestError
 from mediastore_ingest.iam.document import Condition as PolicyCondition
 from mediastore_ingest.iam.document import (
@@ -48,6 +49,7 @@ from mediastore_ingest.iam.document import (
     Principal,
     Statement,
 )
+from mediastore_ingest.origins import origin_names
 from mediastore_ingest.origins.s3 import BucketPolicy, s3_object_arn
 from mediastore_ingest.signing.keys import KeyPair, generate_key_pair
 from mediastore_ingest.signing.signer import UrlSigner
@@ -89,7 +91,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    "needed; policy files hold the secrets and are mode 0600)")
     p.add_argument("--key-algorithm", choices=("ecdsa", "rsa"), default="ecdsa",
                    help="signing key type (default ecdsa: P-256)")
-    p.add_argument("--origin", choices=("mediastore", "s3"), default="mediastore",
+    p.add_argument("--origin", choices=_demo_origins(), default="mediastore",
                    help="origin behind the edges: a MediaStore container reached with a "
                    "secret header (default), or an S3 bucket behind Origin Access Control "
                    "(MediaStore's successor)")
@@ -286,7 +288,7 @@ def _run(args: argparse.Namespace) -> int:
     media_source = "synthetic"
     with ExitStack() as cleanup:
         workdir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="msi-demo-")))
-        media_source = _workflow(args, report, cleanup, workdir, keep)
+        media_source = _WORKFLOWS[args.origin](args, report, cleanup, workdir, keep)
     elapsed = time.monotonic() - started
     failed = [s for s in report.steps if not s.ok]
     if args.json:
@@ -307,18 +309,15 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _workflow(
+def _workflow_mediastore(
     args: argparse.Namespace,
     report: _Report,
     cleanup: ExitStack,
     workdir: Path,
     keep: Path | None,
 ) -> str:
-    if args.origin == "s3":
-        return _workflow_s3(args, report, cleanup, workdir, keep)
     from mediastore_ingest.ingest import IngestClient, IngestConfig
-    from mediastore_ingest.testing import LocalStack
-    from mediastore_ingest.testing._stack import DEFAULT_INGEST_ACTIONS
+    from mediastore_ingest.testing import DEFAULT_INGEST_ACTIONS, LocalStack
 
     report.say("mediastore-ingest demo: signed live ingest through a CloudFront-like edge,"
                " all on 127.0.0.1\n")
@@ -584,15 +583,23 @@ def _workflow_s3(
     return source
 
 
+_Workflow = Callable[[argparse.Namespace, _Report, ExitStack, Path, Path | None], str]
+#: The story the demo tells for each origin kind it can run locally.
+_WORKFLOWS: dict[str, _Workflow] = {"mediastore": _workflow_mediastore, "s3": _workflow_s3}
+
+
+def _demo_origins() -> tuple[str, ...]:
+    """The registered origin kinds the demo has a workflow for."""
+    return tuple(name for name in origin_names() if name in _WORKFLOWS)
+
+
 # --- steps shared by both origins -------------------------------------------------------
 
 
 def _signing_key(
     args: argparse.Namespace, report: _Report, keep: Path | None
 ) -> tuple[KeyPair, str]:
-    from mediastore_ingest.testing._stack import _new_key_id
-
-    key_id = _new_key_id()
+    key_id = new_key_id()
     if keep is not None:
         pair: KeyPair = generate_key_pair(
             keep / "private_key.pem", keep / "public_key.pem",
@@ -727,8 +734,6 @@ def _edge_refusals(
 ) -> tuple[Callable[..., _Check], str]:
     """Run the edge's refusal steps; return the checker and the forged URL for the
     origin-specific refusals that follow."""
-    from mediastore_ingest.testing._stack import _new_key_id
-
     pool = cleanup.enter_context(urllib3.PoolManager(
         retries=False, ca_certs=stack.ca_bundle, timeout=urllib3.Timeout(10)
     ))
@@ -743,7 +748,7 @@ def _edge_refusals(
     report.run("Tampered signature is refused",
                refused("PUT", _tamper(stack.signer.sign_url(forged_url, expires=now + 300)),
                        expect="AccessDenied"))
-    stranger = UrlSigner(_new_key_id(), generate_key_pair(algorithm="ecdsa").private_key,
+    stranger = UrlSigner(new_key_id(), generate_key_pair(algorithm="ecdsa").private_key,
                          hash_algorithm="SHA256")
     report.run("URL signed with a key id outside the key group is refused",
                refused("PUT", stranger.sign_url(forged_url, expires=now + 300),

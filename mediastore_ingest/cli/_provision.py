@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,8 @@ from mediastore_ingest.cli._common import env_value
 from mediastore_ingest.distribution import ingest_distribution_config, playback_distribution_config
 from mediastore_ingest.errors import InvalidInputError
 from mediastore_ingest.iam.document import IngestSecret
-from mediastore_ingest.provisioning.provisioner import (
+from mediastore_ingest.origins import origin_names
+from mediastore_ingest.provisioning import (
     Provisioner,
     ProvisioningSpec,
     live_cors_rules,
@@ -111,9 +113,7 @@ def _s3_spec(args: argparse.Namespace) -> ProvisioningSpec:
     )
 
 
-def _provision(args: argparse.Namespace) -> int:
-    if args.origin == "s3":
-        return _apply(args, _s3_spec(args))
+def _mediastore_spec(args: argparse.Namespace) -> ProvisioningSpec:
     s3_only = [
         name for name, value in (
             ("--bucket", args.bucket), ("--expire-days", args.expire_days),
@@ -135,7 +135,7 @@ def _provision(args: argparse.Namespace) -> int:
         policy = secret_gated_container_policy(
             ingest_secret=ingest, playback_secret=playback, account_id=args.account_id
         )
-    spec = ProvisioningSpec(
+    return ProvisioningSpec(
         container_name=args.container,
         public_key_pem=_read_text(args.public_key, "public key"),
         ingest_secret=ingest,
@@ -151,7 +151,17 @@ def _provision(args: argparse.Namespace) -> int:
         key_group_name=args.key_group_name,
         price_class=args.price_class,
     )
-    return _apply(args, spec)
+
+
+#: How the command line describes what to provision, for each origin kind.
+_SPECS: dict[str, Callable[[argparse.Namespace], ProvisioningSpec]] = {
+    "mediastore": _mediastore_spec,
+    "s3": _s3_spec,
+}
+
+
+def _provision(args: argparse.Namespace) -> int:
+    return _apply(args, _SPECS[args.origin](args))
 
 
 def _apply(args: argparse.Namespace, spec: ProvisioningSpec) -> int:
@@ -225,7 +235,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ),
     )
     q.add_argument("--region", required=True)
-    q.add_argument("--origin", choices=("mediastore", "s3"), default="mediastore",
+    q.add_argument("--origin", choices=[n for n in origin_names() if n in _SPECS],
+                   default="mediastore",
                    help="origin type (default mediastore)")
     q.add_argument("--container", help="MediaStore container name (--origin mediastore)")
     q.add_argument("--bucket", help="S3 bucket name (--origin s3)")

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from mediastore_ingest.cli._common import env_value
 from mediastore_ingest.errors import InvalidInputError
 from mediastore_ingest.ingest import (
     IngestClient,
@@ -18,7 +19,7 @@ from mediastore_ingest.ingest import (
     RetryPolicy,
     live_cache_control,
 )
-from mediastore_ingest.ingest._media import is_manifest
+from mediastore_ingest.ingest.media import is_manifest
 from mediastore_ingest.signing.signer import UrlSigner
 
 __all__ = ["register"]
@@ -42,13 +43,11 @@ def _client(args: argparse.Namespace) -> IngestClient:
     if args.key_id or args.private_key:
         if not (args.key_id and args.private_key):
             raise InvalidInputError("--key-id and --private-key go together")
-        password = None
-        if args.password_env:
-            password = os.environ.get(args.password_env)
-            if password is None:
-                raise InvalidInputError(f"environment variable {args.password_env} is not set")
         signer = UrlSigner(
-            args.key_id, args.private_key, hash_algorithm=args.hash_algorithm, password=password
+            args.key_id,
+            args.private_key,
+            hash_algorithm=args.hash_algorithm,
+            password=env_value(args.password_env, "key password"),
         )
     return IngestClient(
         args.base_url,

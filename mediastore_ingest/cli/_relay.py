@@ -11,10 +11,12 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from mediastore_ingest._internal.show import shown
 from mediastore_ingest.cli._common import env_value
 from mediastore_ingest.errors import InvalidInputError
 from mediastore_ingest.ingest import IngestConfig, RetryPolicy
-from mediastore_ingest.provisioning.provisioner import IngestSetup
+from mediastore_ingest.origins import get_origin, origin_names
+from mediastore_ingest.provisioning import IngestSetup
 from mediastore_ingest.relay.relay import DEFAULT_CACHE_RULES, RelayConfig, SigningRelay
 from mediastore_ingest.signing.signer import UrlSigner
 
@@ -23,14 +25,10 @@ __all__ = ["register"]
 logger = logging.getLogger("mediastore_ingest.relay.relay")
 
 
-def _shown(text: str) -> str:
-    return repr(text if len(text) <= 60 else text[:57] + "...")
-
-
 def _listen(text: str) -> tuple[str, int]:
     host, colon, port = text.rpartition(":")
     if not colon or not (port.isascii() and port.isdigit()) or len(port) > 5:
-        raise InvalidInputError(f"--listen takes HOST:PORT, not {_shown(text)}")
+        raise InvalidInputError(f"--listen takes HOST:PORT, not {shown(text)}")
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
@@ -50,10 +48,6 @@ def _pairs(values: list[str] | None, flag: str) -> tuple[tuple[str, str], ...]:
             raise InvalidInputError(f"{flag} takes GLOB=VALUE, not {item!r}")
         out.append((glob, value))
     return tuple(out)
-
-
-def _env(var: str | None, what: str) -> str | None:
-    return env_value(var, what)
 
 
 def _build(args: argparse.Namespace) -> SigningRelay:
@@ -77,7 +71,7 @@ def _build(args: argparse.Namespace) -> SigningRelay:
             key_id,
             args.private_key,
             hash_algorithm=args.hash_algorithm,
-            password=_env(args.password_env, "key password"),
+            password=env_value(args.password_env, "key password"),
         )
     elif not args.unsigned:
         raise InvalidInputError("give --key-id/--private-key (or --setup), or --unsigned")
@@ -90,19 +84,18 @@ def _build(args: argparse.Namespace) -> SigningRelay:
         prefix=args.prefix,
         content_types=_pairs(args.content_type, "--content-type"),
         cache_control=cache_rules,
-        # An S3 origin behind OAC takes no chunked/streaming uploads.
-        streaming_segments=not args.no_streaming and args.origin == "mediastore",
+        # Segments go up as they are written where the origin takes chunked uploads.
+        streaming_segments=not args.no_streaming and get_origin(args.origin).streams,
         allow_delete=args.allow_delete,
         allowed_peers=peers,
-        token=_env(args.token_env, "relay token"),
+        token=env_value(args.token_env, "relay token"),
         max_segment_bytes=_megabytes(args.max_segment_mb),
         max_in_flight=args.max_in_flight,
         spool_dir=args.spool,
         shutdown_timeout=args.shutdown_timeout,
     )
     ingest_config = IngestConfig(
-        # S3 behind OAC: S3 keys, x-amz-content-sha256 on every PUT, no streaming.
-        origin=args.origin,
+        origin=args.origin,  # its path rules, headers and upload kinds
         ca_bundle=args.ca_bundle,
         retry=RetryPolicy(max_attempts=args.max_attempts, backoff_cap=args.backoff_cap),
         read_timeout=args.read_timeout,
@@ -185,7 +178,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--cache-control", action="append", metavar="GLOB=VALUE",
                    help="Cache-Control rule (repeat; replaces the default: manifests "
                    "max-age=1, everything else max-age=31536000)")
-    p.add_argument("--origin", choices=("mediastore", "s3"), default="mediastore",
+    p.add_argument("--origin", choices=origin_names(), default="mediastore",
                    help="what the distribution fronts: a MediaStore container (default) or "
                    "an S3 bucket behind OAC (sends x-amz-content-sha256, no streaming)")
     p.add_argument("--no-streaming", action="store_true",

@@ -12,6 +12,7 @@ import sys
 import time
 from typing import Any
 
+from mediastore_ingest._internal.show import shown
 from mediastore_ingest.cli._common import env_value
 from mediastore_ingest.errors import InvalidInputError, VerificationError
 from mediastore_ingest.signing.policy import CannedPolicy, CustomPolicy, Policy
@@ -27,10 +28,6 @@ _DURATION = re.compile(
 _EPOCH_DIGITS = 12
 
 
-def _shown(text: str) -> str:
-    return repr(text if len(text) <= 40 else text[:37] + "...")
-
-
 def parse_time(text: str, *, now: float | None = None) -> int:
     """Epoch seconds from ``+1d2h3m4s`` (relative to now), ISO-8601 with a zone
     (``2026-01-01T00:00:00Z``) or plain epoch seconds."""
@@ -41,7 +38,7 @@ def parse_time(text: str, *, now: float | None = None) -> int:
         m = _DURATION.match(text)
         if not m or not any(m.groups()):
             raise InvalidInputError(
-                f"bad duration {_shown(text)}; use e.g. +30s, +10m, +6h, +1d12h"
+                f"bad duration {shown(text)}; use e.g. +30s, +10m, +6h, +1d12h"
             )
         d, h, mi, s = (int(g or 0) for g in m.groups())
         base = time.time() if now is None else now
@@ -53,17 +50,17 @@ def parse_time(text: str, *, now: float | None = None) -> int:
     if text.isascii() and text.isdigit():
         if len(text) > _EPOCH_DIGITS:
             raise InvalidInputError(
-                f"bad time {_shown(text)}: epoch seconds have at most {_EPOCH_DIGITS} digits"
+                f"bad time {shown(text)}: epoch seconds have at most {_EPOCH_DIGITS} digits"
             )
         return int(text)
     try:
         when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
         raise InvalidInputError(
-            f"bad time {_shown(text)}; use ISO-8601 with a zone, epoch seconds or +10m"
+            f"bad time {shown(text)}; use ISO-8601 with a zone, epoch seconds or +10m"
         ) from exc
     if when.tzinfo is None:
-        raise InvalidInputError(f"time {_shown(text)} has no zone; add Z or +HH:MM")
+        raise InvalidInputError(f"time {shown(text)} has no zone; add Z or +HH:MM")
     return int(when.timestamp())
 
 

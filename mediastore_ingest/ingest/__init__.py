@@ -1,5 +1,5 @@
-"""The ingest client (layer 6): signed PUT/HEAD/GET/DELETE/list of live media
-through a CloudFront ingest distribution, or directly with botocore.
+"""The ingest client: signed PUT/HEAD/GET/DELETE/list of live media through a
+CloudFront ingest distribution, or directly with botocore.
 
 :class:`IngestClient` is the entry point; :class:`IngestConfig` and
 :class:`RetryPolicy` configure it; :class:`Transport` is the one HTTP seam, with the
@@ -8,9 +8,16 @@ default :class:`Urllib3Transport` and the :class:`MockTransport` test double.
 
 from __future__ import annotations
 
-from mediastore_ingest.ingest._client import (
-    IngestClient,
-    IngestConfig,
+from mediastore_ingest.ingest._progress import ProgressLine
+from mediastore_ingest.ingest._retry import RetryPolicy, parse_retry_after
+from mediastore_ingest.ingest.client import IngestClient
+from mediastore_ingest.ingest.config import IngestConfig
+from mediastore_ingest.ingest.media import (
+    MEDIA_TYPES,
+    guess_content_type,
+    live_cache_control,
+)
+from mediastore_ingest.ingest.models import (
     ListItem,
     ObjectInfo,
     ObjectStream,
@@ -18,14 +25,7 @@ from mediastore_ingest.ingest._client import (
     PutRequest,
     PutResult,
 )
-from mediastore_ingest.ingest._media import (
-    MEDIA_TYPES,
-    guess_content_type,
-    live_cache_control,
-)
-from mediastore_ingest.ingest._progress import ProgressLine
-from mediastore_ingest.ingest._retry import RetryPolicy, parse_retry_after
-from mediastore_ingest.ingest._transport import (
+from mediastore_ingest.ingest.transports import (
     Headers,
     MockTransport,
     Request,

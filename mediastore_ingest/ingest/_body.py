@@ -25,7 +25,7 @@ from typing import BinaryIO, Union
 
 from mediastore_ingest.errors import InvalidInputError
 from mediastore_ingest.ingest._retry import Rewindable
-from mediastore_ingest.ingest._transport import BodyReadError, raise_original
+from mediastore_ingest.ingest.transports.base import BodyReadError, raise_original
 
 __all__ = ["Body", "BodySource", "make_body"]
 

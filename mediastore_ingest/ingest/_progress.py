@@ -16,18 +16,26 @@ upload.
 from __future__ import annotations
 
 import logging
-import math
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TextIO
 
+from mediastore_ingest._internal.validate import (
+    Validator,
+    check,
+    check_callable,
+    number,
+    optional,
+)
 from mediastore_ingest.errors import InvalidInputError
 
 __all__ = ["ProgressLine", "Subscribers"]
 
 logger = logging.getLogger(__name__)
+
+_TEXT_STREAM = Validator("a text stream", lambda v: callable(getattr(v, "write", None)))
 
 
 def _subscriber_tuple(subscribers: object) -> tuple[object, ...]:
@@ -99,15 +107,9 @@ class ProgressLine:
         interval: float = 0.2,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if stream is not None and not callable(getattr(stream, "write", None)):
-            raise InvalidInputError(f"stream must be a text stream or None, not {stream!r}")
-        if (
-            isinstance(interval, bool) or not isinstance(interval, (int, float))
-            or not math.isfinite(interval) or interval < 0
-        ):
-            raise InvalidInputError(f"interval must be a finite number >= 0, not {interval!r}")
-        if not callable(clock):
-            raise InvalidInputError(f"clock must be callable, not {clock!r}")
+        check("stream", stream, optional(_TEXT_STREAM))
+        check("interval", interval, number(zero=True))
+        check_callable("clock", clock)
         self._stream = stream if stream is not None else sys.stderr
         self._interval = interval
         self._clock = clock

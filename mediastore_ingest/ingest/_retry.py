@@ -21,6 +21,7 @@ from typing import TypeVar
 
 import attrs
 
+from mediastore_ingest._internal.validate import int_in, number
 from mediastore_ingest.errors import (
     BodyNotRetryableError,
     HTTPStatusError,
@@ -39,14 +40,8 @@ T = TypeVar("T")
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
-def _positive_int(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidInputError(f"{attribute.name} must be an int >= 1, not {value!r}")
-
-
-def _non_negative(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise InvalidInputError(f"{attribute.name} must be a number >= 0, not {value!r}")
+# A delay may be infinite (then capped by backoff_cap / retry_after_cap), never NaN.
+_DELAY = number(zero=True, infinite=True)
 
 
 def _statuses(value: object) -> frozenset[int]:
@@ -70,10 +65,10 @@ class RetryPolicy:
     the server's ``Retry-After`` capped at ``retry_after_cap``.
     """
 
-    max_attempts: int = attrs.field(default=4, validator=_positive_int)
-    backoff_base: float = attrs.field(default=0.1, validator=_non_negative)
-    backoff_cap: float = attrs.field(default=5.0, validator=_non_negative)
-    retry_after_cap: float = attrs.field(default=30.0, validator=_non_negative)
+    max_attempts: int = attrs.field(default=4, validator=int_in(1))
+    backoff_base: float = attrs.field(default=0.1, validator=_DELAY)
+    backoff_cap: float = attrs.field(default=5.0, validator=_DELAY)
+    retry_after_cap: float = attrs.field(default=30.0, validator=_DELAY)
     retry_statuses: frozenset[int] = attrs.field(
         default=RETRYABLE_STATUSES, converter=_statuses
     )

@@ -13,19 +13,7 @@ with Origin Access Control: ``LocalStack(origin="s3")``.
 from __future__ import annotations
 
 from mediastore_ingest.server.base import LocalHTTPServer, RecordedRequest, RequestHandler
-from mediastore_ingest.testing._bucket import MAX_S3_OBJECT_SIZE, LocalBucket
-from mediastore_ingest.testing._container import (
-    DEFAULT_CREDENTIALS,
-    LocalContainer,
-    LocalCredential,
-    StoredObject,
-)
-from mediastore_ingest.testing._edge import (
-    INGEST_METHODS,
-    PLAYBACK_METHODS,
-    ForwardedRequest,
-    LocalEdge,
-)
+from mediastore_ingest.testing._edge import INGEST_METHODS, PLAYBACK_METHODS, LocalEdge
 from mediastore_ingest.testing._faults import (
     ALL_FAULT_KINDS,
     Fault,
@@ -33,7 +21,11 @@ from mediastore_ingest.testing._faults import (
     FaultPlan,
     FaultSchedule,
 )
+from mediastore_ingest.testing._mediastore import LocalContainer
 from mediastore_ingest.testing._oac import OriginAccessControl
+from mediastore_ingest.testing._recording import ForwardedRequest, StoredObject
+from mediastore_ingest.testing._s3 import MAX_S3_OBJECT_SIZE, LocalBucket
+from mediastore_ingest.testing._sigv4 import DEFAULT_CREDENTIALS, LocalCredential
 from mediastore_ingest.testing._stack import (
     DEFAULT_INGEST_ACTIONS,
     DEFAULT_S3_INGEST_ACTIONS,

@@ -35,6 +35,9 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
+import attrs
+
+from mediastore_ingest._internal.show import type_name
 from mediastore_ingest._internal.validate import (
     check_callable,
     check_optional_str,
@@ -47,27 +50,21 @@ from mediastore_ingest.iam.document import (
     ContainerPolicy,
     ContainerPolicyBuilder,
     IngestSecret,
-    _check_account,
-    _check_container,
-    _check_region,
 )
-from mediastore_ingest.origins.s3 import (
+from mediastore_ingest.origins import (
+    CLOUDFRONT_SERVICE_PRINCIPAL,
     BucketPolicy,
     BucketPolicyBuilder,
-    check_bucket_name,
     distribution_arn,
 )
 from mediastore_ingest.signing.keys import KeyPair, PublicKey, generate_key_pair
 from mediastore_ingest.signing.signer import HashAlgorithm, UrlSigner
-from mediastore_ingest.testing._bucket import LocalBucket
-from mediastore_ingest.testing._container import (
-    DEFAULT_CREDENTIALS,
-    LocalContainer,
-    LocalCredential,
-)
 from mediastore_ingest.testing._edge import INGEST_METHODS, PLAYBACK_METHODS, LocalEdge
 from mediastore_ingest.testing._faults import FaultPlan
+from mediastore_ingest.testing._mediastore import LocalContainer
 from mediastore_ingest.testing._oac import OriginAccessControl
+from mediastore_ingest.testing._s3 import LocalBucket
+from mediastore_ingest.testing._sigv4 import DEFAULT_CREDENTIALS, LocalCredential
 from mediastore_ingest.testing._tls import LocalCA
 
 if TYPE_CHECKING:
@@ -81,8 +78,6 @@ DEFAULT_INGEST_ACTIONS: tuple[str, ...] = ("mediastore:PutObject", "mediastore:D
 #: The same for an S3 origin (``LocalStack(origin="s3")``).
 DEFAULT_S3_INGEST_ACTIONS: tuple[str, ...] = ("s3:PutObject", "s3:DeleteObject")
 
-_SERVICE_PRINCIPAL = "cloudfront.amazonaws.com"
-
 _KEY_ID_ALPHABET = string.ascii_uppercase + string.digits
 
 
@@ -95,6 +90,27 @@ def _new_origin_access(region: str) -> OriginAccessControl:
     # Test credentials standing for the CloudFront service principal of one distribution.
     access_key = "AKIA" + "".join(secrets.choice(_KEY_ID_ALPHABET) for _ in range(16))
     return OriginAccessControl(access_key, secrets.token_urlsafe(30), region)
+
+
+@attrs.frozen
+class _StackOrigin:
+    """How :class:`LocalStack` builds the chain onto one origin kind."""
+
+    #: The local server standing in for the origin (it knows the origin's rules).
+    server: type[LocalContainer] | type[LocalBucket]
+    #: What the stack calls it (``repr``, messages).
+    noun: str
+    #: The :class:`LocalStack` argument that names it.
+    name_argument: Literal["container_name", "bucket_name"]
+    #: What the ingest distribution may do at the origin by default.
+    ingest_actions: tuple[str, ...]
+    #: How the edges prove to the origin that they are the distribution: an ingest
+    #: secret as ``User-Agent`` (``False``: Origin Access Control, no secrets).
+    uses_secrets: bool
+    #: Said when a part this kind of stack does not have is asked for.
+    missing_hint: str
+    #: Starts the origin and both edges: ``start(stack, parts, started, ca, key_group)``.
+    start: Callable[[LocalStack, dict[str, Any], list[Any], LocalCA, dict[str, Any]], None]
 
 
 class LocalStack:
@@ -143,11 +159,13 @@ class LocalStack:
         origin: Literal["mediastore", "s3"] = "mediastore",
         bucket_name: str = "live-origin",
     ) -> None:
-        if origin not in ("mediastore", "s3"):
-            raise InvalidInputError(f"origin must be 'mediastore' or 's3', not {origin!r}")
-        if origin == "s3" and (secret is not None or playback_secret is not None):
+        kind = _STACK_ORIGINS.get(origin) if isinstance(origin, str) else None
+        if kind is None:
+            known = " or ".join(repr(name) for name in _STACK_ORIGINS)
+            raise InvalidInputError(f"origin must be {known}, not {origin!r}")
+        if not kind.uses_secrets and (secret is not None or playback_secret is not None):
             raise InvalidInputError(
-                "origin='s3' uses Origin Access Control: secrets do not apply"
+                f"origin={origin!r} uses Origin Access Control: secrets do not apply"
             )
         if key_algorithm not in ("ecdsa", "rsa"):
             raise InvalidInputError(
@@ -158,24 +176,20 @@ class LocalStack:
         for what, given in (("secret", secret), ("playback_secret", playback_secret)):
             if given is not None and not isinstance(given, IngestSecret):
                 raise InvalidInputError(
-                    f"{what} must be an IngestSecret or None, not {type(given).__name__}"
+                    f"{what} must be an IngestSecret or None, not {type_name(given)}"
                 )
         if secret is not None and playback_secret is not None and secret == playback_secret:
             raise InvalidInputError("the playback secret must differ from the ingest secret")
         if key_pair is not None and not isinstance(key_pair, KeyPair):
             raise InvalidInputError(
-                f"key_pair must be a KeyPair or None, not {type(key_pair).__name__}"
+                f"key_pair must be a KeyPair or None, not {type_name(key_pair)}"
             )
         check_optional_str("key_id", key_id, empty=True)  # "" (like None): a new key id
         check_callable("clock", clock)
         check_path("storage_dir", storage_dir)
         # What the origin's ARNs are made of: checked now, not when starting.
-        _check_region(region)
-        _check_account(account_id)
-        if origin == "s3":
-            check_bucket_name(bucket_name)
-        else:
-            _check_container(container_name)
+        names = {"container_name": container_name, "bucket_name": bucket_name}
+        kind.server.check_names(names[kind.name_argument], region, account_id)
         if ingest_actions is not None:
             ingest_actions = check_strs("ingest_actions", ingest_actions)
         self._faults = faults if faults is not None else FaultPlan.none()
@@ -189,9 +203,8 @@ class LocalStack:
         self._container_name = container_name
         self._region = region
         self._account_id = account_id
-        if ingest_actions is None:
-            ingest_actions = DEFAULT_S3_INGEST_ACTIONS if origin == "s3" else DEFAULT_INGEST_ACTIONS
-        self._ingest_actions = ingest_actions
+        self._ingest_actions = kind.ingest_actions if ingest_actions is None else ingest_actions
+        self._kind = kind
         self._origin = origin
         self._bucket_name = bucket_name
         self._playback_signed = playback_signed
@@ -202,10 +215,9 @@ class LocalStack:
     def __repr__(self) -> str:
         if self._parts is None:
             return "LocalStack(stopped)"
-        kind = "container" if self._origin == "mediastore" else "bucket"
         return (
             f"LocalStack(ingest={self.ingest_base_url!r}, playback={self.playback_base_url!r}, "
-            f"{kind}={self.origin_endpoint!r})"
+            f"{self._kind.noun}={self.origin_endpoint!r})"
         )
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -224,10 +236,7 @@ class LocalStack:
         try:
             ca = LocalCA()
             started.append(ca)
-            if self._origin == "s3":
-                self._start_s3(parts, started, ca, {key_id: key_pair.public_key})
-            else:
-                self._start_mediastore(parts, started, ca, {key_id: key_pair.public_key})
+            self._kind.start(self, parts, started, ca, {key_id: key_pair.public_key})
         except BaseException:
             _close_all(started)
             raise
@@ -339,7 +348,7 @@ class LocalStack:
                 access.access_key_id,
                 LocalCredential(
                     access.secret_access_key,
-                    principal=_SERVICE_PRINCIPAL,
+                    principal=CLOUDFRONT_SERVICE_PRINCIPAL,
                     source_arn=arn,
                     source_account=self._account_id,
                 ),
@@ -392,8 +401,7 @@ class LocalStack:
         if name not in self._parts:
             raise LocalStackError(
                 f"LocalStack(origin={self._origin!r}) has no {name.replace('_', ' ')}"
-                + (" (an S3 origin: use stack.origin / stack.bucket; OAC, not secrets)"
-                   if self._origin == "s3" else " (it is a MediaStore stack)")
+                + self._kind.missing_hint
             )
         return self._parts[name]
 
@@ -447,7 +455,7 @@ class LocalStack:
     @property
     def container_policy(self) -> ContainerPolicy:
         """Account full access + CloudFront ingest (secret) + CloudFront read (playback secret)."""
-        if self._origin != "mediastore":
+        if not isinstance(self.origin, LocalContainer):
             self._part("container policy")  # raises
         policy: ContainerPolicy = self._part("policy")
         return policy
@@ -621,3 +629,26 @@ def _close_all(parts: list[Any]) -> None:
             part.close()
     if first_error is not None:
         raise first_error
+
+
+#: The origin kinds a :class:`LocalStack` can build, by ``origin=`` name.
+_STACK_ORIGINS: dict[str, _StackOrigin] = {
+    "mediastore": _StackOrigin(
+        server=LocalContainer,
+        noun="container",
+        name_argument="container_name",
+        ingest_actions=DEFAULT_INGEST_ACTIONS,
+        uses_secrets=True,
+        missing_hint=" (it is a MediaStore stack)",
+        start=LocalStack._start_mediastore,
+    ),
+    "s3": _StackOrigin(
+        server=LocalBucket,
+        noun="bucket",
+        name_argument="bucket_name",
+        ingest_actions=DEFAULT_S3_INGEST_ACTIONS,
+        uses_secrets=False,
+        missing_hint=" (an S3 origin: use stack.origin / stack.bucket; OAC, not secrets)",
+        start=LocalStack._start_s3,
+    ),
+}

@@ -68,9 +68,9 @@ if TYPE_CHECKING:
     from mediastore_ingest.iam.document import ContainerPolicy, IngestSecret
     from mediastore_ingest.signing.keys import KeyPair
     from mediastore_ingest.signing.signer import UrlSigner
-    from mediastore_ingest.testing._bucket import LocalBucket
-    from mediastore_ingest.testing._container import LocalContainer
     from mediastore_ingest.testing._edge import LocalEdge
+    from mediastore_ingest.testing._mediastore import LocalContainer
+    from mediastore_ingest.testing._s3 import LocalBucket
     from mediastore_ingest.testing._stack import LocalStack
 
 __all__ = [

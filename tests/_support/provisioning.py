@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from mediastore_ingest.iam.document import IngestSecret
-from mediastore_ingest.provisioning.provisioner import ProvisioningSpec
+from mediastore_ingest.provisioning import ProvisioningSpec
 
 REGION = "us-west-2"
 SECRET = IngestSecret("KnownIngestSecretValue0123456789abcdef")

@@ -35,7 +35,7 @@ from mediastore_ingest.errors import (
     ProvisioningError,
 )
 from mediastore_ingest.iam.document import ContainerPolicy, IngestSecret
-from mediastore_ingest.provisioning.provisioner import (
+from mediastore_ingest.provisioning import (
     IngestSetup,
     Plan,
     Provisioner,

@@ -53,7 +53,7 @@ from mediastore_ingest.errors import (
 from mediastore_ingest.iam.document import IngestSecret
 from mediastore_ingest.iam.evaluate import Decision, RequestContext, evaluate_container_policy
 from mediastore_ingest.origins.s3 import BucketPolicy, s3_object_arn
-from mediastore_ingest.provisioning.provisioner import (
+from mediastore_ingest.provisioning import (
     IngestSetup,
     Plan,
     Provisioner,

@@ -60,7 +60,7 @@ from mediastore_ingest.ingest import (
     live_cache_control,
 )
 from mediastore_ingest.origins.s3 import BucketPolicy, BucketPolicyBuilder
-from mediastore_ingest.provisioning.provisioner import (
+from mediastore_ingest.provisioning import (
     IngestSetup,
     Provisioner,
     ProvisioningSpec,

@@ -44,7 +44,7 @@ from mediastore_ingest.iam.document import (
     ContainerPolicy,
 )
 from mediastore_ingest.ingest import Headers, Urllib3Transport
-from mediastore_ingest.provisioning.provisioner import Provisioner, ProvisioningSpec
+from mediastore_ingest.provisioning import Provisioner, ProvisioningSpec
 from mediastore_ingest.signing.keys import load_private_key, load_public_key
 from mediastore_ingest.signing.signer import UrlSigner
 from mediastore_ingest.testing import LocalBucket, LocalContainer, LocalEdge, LocalStack

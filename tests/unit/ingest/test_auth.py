@@ -178,7 +178,7 @@ def test_signed_url_repr_hides_signature(signer: UrlSigner) -> None:
     url = seen[0].url
     assert url.startswith("https://d1.example.net/prefix/live/x.ts?Expires=")
     assert "Signature=" in url
-    assert "Signature=" not in repr(seen[0])
+    assert url.split("Signature=")[1].split("&")[0] not in repr(seen[0])
 
 
 def test_signing_options_are_checked(signer: UrlSigner) -> None:

@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from mediastore_ingest.errors import ProvisioningError
-from mediastore_ingest.provisioning.provisioner import (
+from mediastore_ingest.provisioning import (
     IngestSetup,
     Provisioner,
     live_cors_rules,

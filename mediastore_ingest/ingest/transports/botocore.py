@@ -1,13 +1,11 @@
-"""Direct mode: the ingest client's requests carried by botocore's ``mediastore-data``
-client (SigV4 with the caller's credentials), for encoders inside the origin's region.
+"""Direct mode: the client's requests carried by a botocore data-plane client (SigV4
+with the caller's credentials), for encoders inside the origin's region.
 
-:class:`BotocoreTransport` is a :class:`~._transport.Transport`: it maps each request
-(PUT / GET / HEAD / DELETE of a path, ``GET /?Path=`` listing) to the matching
-``mediastore-data`` operation and turns the answer back into a response, so the
-client's validation, retry loop, progress and error translation are the same in both
-modes. botocore errors are translated here: a ``ClientError`` becomes the error
-response it was, connection failures become
-:class:`~mediastore_ingest.errors.TransportError`.
+:class:`BotocoreTransport` maps each request (PUT / GET / HEAD / DELETE of a path,
+``GET /?Path=`` listing) to the matching ``mediastore-data`` operation and turns the
+answer back into a response, so validation, retries, progress and error translation
+are those of the edge client. A ``ClientError`` becomes the error response it was;
+connection failures become :class:`~mediastore_ingest.errors.TransportError`.
 """
 
 from __future__ import annotations
@@ -16,22 +14,25 @@ import datetime
 import email.utils
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from mediastore_ingest._internal.validate import check, instance_of, optional
 from mediastore_ingest.errors import InvalidInputError, TransportError
-from mediastore_ingest.ingest._transport import (
+from mediastore_ingest.ingest.transports.base import (
     BodyReadError,
     Request,
     Response,
     load_ca_bundle,
     raise_original,
 )
-
-if TYPE_CHECKING:
-    from mediastore_ingest.ingest._client import IngestConfig
+from mediastore_ingest.origins import MEDIASTORE, Origin, get_origin
 
 __all__ = ["BotocoreTransport"]
+
+# The botocore client that speaks each SigV4 service's data plane the way this
+# transport maps requests (path-addressed objects, ListItems).
+_DATA_PLANE_CLIENTS = {"mediastore": "mediastore-data"}
 
 _READ = 256 * 1024
 
@@ -77,7 +78,8 @@ class _SizedPieceReader(_PieceReader):
 
 
 class BotocoreTransport:
-    """Sends ingest requests through a botocore ``mediastore-data`` client."""
+    """Sends ingest requests through a botocore ``mediastore-data`` client (give a
+    ready one, or let :meth:`create` make it)."""
 
     def __init__(self, client: Any) -> None:
         self._client = client
@@ -90,50 +92,63 @@ class BotocoreTransport:
         session: Any = None,
         client: Any = None,
         region_name: str | None = None,
-        config: IngestConfig,
+        origin: str | Origin = MEDIASTORE,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
+        max_pool_connections: int = 10,
+        verify: bool = True,
+        ca_bundle: str | None = None,
+        proxy_url: str | None = None,
+        user_agent: str | None = None,
     ) -> BotocoreTransport:
         """Use ``client``, or make one from ``session`` (default: a new botocore
-        session, honouring the usual credential chain) for ``endpoint``."""
+        session, honouring the usual credential chain) for ``endpoint``: the data-plane
+        client of ``origin``'s SigV4 service, with botocore's own retries off (the
+        ingest client retries) and the given connection settings."""
         if client is not None:
             if session is not None:
                 raise InvalidInputError("give session= or client=, not both")
             return cls(client)
+        described = get_origin(origin)
+        service = _DATA_PLANE_CLIENTS.get(described.sigv4_service)
+        if service is None:
+            raise InvalidInputError(
+                f"direct mode cannot reach {described.label}: it speaks the data plane of "
+                f"{' or '.join(sorted(_DATA_PLANE_CLIENTS))} only, not "
+                f"{described.sigv4_service!r}"
+            )
         if not isinstance(endpoint, str):
             raise InvalidInputError(
                 f"the container endpoint must be a str, not {type(endpoint).__name__}"
             )
-        if region_name is not None and not isinstance(region_name, str):
-            raise InvalidInputError(f"region_name must be a str or None, not {region_name!r}")
-        if config.ca_bundle:
-            load_ca_bundle(config.ca_bundle)  # a clear error now, not at the first request
+        check("region_name", region_name, optional(instance_of(str)))
+        if ca_bundle:
+            load_ca_bundle(ca_bundle)  # a clear error now, not at the first request
         from botocore.config import Config
         from botocore.exceptions import BotoCoreError
         from botocore.session import get_session
 
         sess = session if session is not None else get_session()
         bconfig = Config(
-            connect_timeout=config.connect_timeout,
-            read_timeout=config.read_timeout,
-            max_pool_connections=config.max_pool_connections,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_pool_connections=max_pool_connections,
             retries={"total_max_attempts": 1, "mode": "standard"},
-            user_agent_extra=config.user_agent,
-            proxies={"https": config.proxy_url, "http": config.proxy_url}
-            if config.proxy_url
-            else None,
+            user_agent_extra=user_agent,
+            proxies={"https": proxy_url, "http": proxy_url} if proxy_url else None,
         )
-        verify: bool | str = config.ca_bundle if config.ca_bundle else config.verify
         try:
             region = region_name or sess.get_config_variable("region") or "us-east-1"
             made = sess.create_client(
-                "mediastore-data",
+                service,
                 region_name=region,
                 endpoint_url=endpoint,
-                verify=verify,
+                verify=ca_bundle if ca_bundle else verify,
                 config=bconfig,
             )
         except (BotoCoreError, ValueError) as exc:  # InvalidRegionError, Invalid endpoint
             raise InvalidInputError(
-                f"cannot make a mediastore-data client for {endpoint!r}: {exc}"
+                f"cannot make a {service} client for {endpoint!r}: {exc}"
             ) from exc
         return cls(made)
 

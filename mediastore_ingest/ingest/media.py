@@ -1,4 +1,4 @@
-"""Object paths, media types and Cache-Control rules for live media (pure).
+"""Media types and Cache-Control rules for live media (pure).
 
 Content types follow the registrations players check: HLS playlists are
 ``application/vnd.apple.mpegurl`` (the IANA-registered type RFC 8216 §4 names, and
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mediastore_ingest.errors import InvalidInputError
+from mediastore_ingest._internal.validate import check_str
 
 __all__ = [
     "DEFAULT_CONTENT_TYPE",
@@ -23,6 +23,7 @@ __all__ = [
     "MEDIA_TYPES",
     "CacheControlRule",
     "guess_content_type",
+    "is_manifest",
     "live_cache_control",
 ]
 
@@ -79,20 +80,21 @@ def _extension(path: str) -> str:
 
 
 def _check_str(name: str, value: object) -> None:
-    if not isinstance(value, str):
-        raise InvalidInputError(f"{name} must be a str, not {type(value).__name__}")
+    """Kept for ``relay/relay.py``, which imports it until it checks its arguments
+    with the toolkit; nothing in this package uses it. Delete it then."""
+    check_str(name, value, empty=True)
 
 
 def guess_content_type(path: str, default: str = DEFAULT_CONTENT_TYPE) -> str:
     """The Content-Type for ``path`` from its extension (``default`` if unknown)."""
-    _check_str("path", path)
-    _check_str("default", default)
+    check_str("path", path, empty=True)
+    check_str("default", default, empty=True)
     return MEDIA_TYPES.get(_extension(path), default)
 
 
 def is_manifest(path: str) -> bool:
     """True for ``.m3u8``, ``.m3u`` and ``.mpd`` paths."""
-    _check_str("path", path)
+    check_str("path", path, empty=True)
     return _extension(path) in MANIFEST_EXTENSIONS
 
 
@@ -106,6 +108,6 @@ def live_cache_control(
     target duration, so they get ``manifest`` (``max-age=1``); segments never change
     once written (new ones get new names), so they get ``segment`` (a year).
     Pass it as ``IngestConfig(cache_control=live_cache_control)``."""
-    _check_str("manifest", manifest)
-    _check_str("segment", segment)
+    check_str("manifest", manifest, empty=True)
+    check_str("segment", segment, empty=True)
     return manifest if is_manifest(path) else segment

@@ -8,10 +8,11 @@ own ``s3`` client with path-style addressing, and with S3's XML error bodies.
 
 What it checks, as S3 does:
 
-* SigV4 (service ``s3``) with botocore's signer; ``x-amz-content-sha256`` is
-  required on signed requests and, when it is a hex digest, must match the body
-  received: otherwise ``400 XAmzContentSHA256Mismatch`` and nothing is stored (the
-  body is hashed as it streams in and committed only on a match). This is what
+* SigV4 (the service of :data:`~mediastore_ingest.origins.S3`) with botocore's
+  signer; ``x-amz-content-sha256`` is required on signed requests and, when it is
+  a hex digest, must match the body received: otherwise
+  ``400 XAmzContentSHA256Mismatch`` and nothing is stored (the body is hashed as
+  it streams in and committed only on a match). This is what
   makes an encoder behind OAC send the header: CloudFront signs with the viewer's
   value and does not hash the body itself;
 * a ``PUT`` with ``Transfer-Encoding: chunked`` and no
@@ -42,7 +43,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
-import email.utils
 import hashlib
 import json
 import logging
@@ -51,56 +51,67 @@ import re
 import secrets
 import threading
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import cast
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 from xml.sax.saxutils import escape
 
-from mediastore_ingest._internal.validate import as_bytes, check_header_value, check_int, check_str
+from botocore.auth import S3SigV4Auth
+
+from mediastore_ingest._internal.jsonutil import strict_loads
+from mediastore_ingest._internal.show import shown
+from mediastore_ingest._internal.validate import (
+    as_bytes,
+    check,
+    check_header_value,
+    check_int,
+    check_str,
+    matches,
+)
 from mediastore_ingest.errors import InvalidInputError, MediaStoreIngestError, RequestBodyError
 from mediastore_ingest.iam.document import ContainerPolicy
 from mediastore_ingest.iam.evaluate import Decision, RequestContext, evaluate_container_policy
-from mediastore_ingest.origins.s3 import bucket_arn, check_bucket_name, s3_object_arn
+from mediastore_ingest.origins import S3, bucket_arn, s3_object_arn
 from mediastore_ingest.server.base import RequestHandler
-from mediastore_ingest.testing._container import (
+from mediastore_ingest.testing._origin import (
+    LocalOrigin,
+    OriginError,
+    OriginHandler,
+    evaluate_request,
+)
+from mediastore_ingest.testing._recording import StoredObject
+from mediastore_ingest.testing._sigv4 import (
+    STREAMING_SIGNED_PAYLOADS,
+    STREAMING_UNSIGNED_TRAILER,
+    UNSIGNED_PAYLOAD,
+    AwsChunkedDecoder,
+    Caller,
+    ChunkedBodyError,
     LocalCredential,
     SigV4Failure,
-    StoredObject,
-    _Caller,
-    _LocalOrigin,
-    _parse_range,
-    _utcnow,
     as_credential,
-    evaluate_request,
+    is_sha256_hex,
     verify_sigv4,
 )
-from mediastore_ingest.testing._tls import LocalCA
+from mediastore_ingest.testing._tls import LocalCA, utcnow
 
 __all__ = ["MAX_S3_OBJECT_SIZE", "LocalBucket"]
 
 logger = logging.getLogger(__name__)
 
 #: The largest object a single S3 ``PutObject`` takes (5 GiB).
-MAX_S3_OBJECT_SIZE = 5 * 1024**3
+MAX_S3_OBJECT_SIZE = S3.max_object_bytes
 _MAX_KEY_BYTES = 1024
 _MAX_KEYS = 1000
 _DEFAULT_CONTENT_TYPE = "binary/octet-stream"  # S3's default, not application/...
 _S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 
-_UNSIGNED = "UNSIGNED-PAYLOAD"
-_STREAMING_UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
-_STREAMING_SIGNED = frozenset(
-    {
-        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
-        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER",
-        "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD",
-        "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER",
-    }
+_PAYLOAD_TOKENS = (
+    frozenset({UNSIGNED_PAYLOAD, STREAMING_UNSIGNED_TRAILER}) | STREAMING_SIGNED_PAYLOADS
 )
-_PAYLOAD_TOKENS = frozenset({_UNSIGNED, _STREAMING_UNSIGNED_TRAILER}) | _STREAMING_SIGNED
-_HEX64_RE = re.compile(r"[0-9a-fA-F]{64}")
 _DIGITS_RE = re.compile(r"[0-9]{1,19}", re.ASCII)
-_CHUNK_SIZE_RE = re.compile(rb"[0-9A-Fa-f]{1,16}")
+_ACCOUNT_RE = re.compile(r"\d{12}", re.ASCII)
+_REGION_RE = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}", re.ASCII)
 _ACCOUNT_PRINCIPAL_RE = re.compile(r"arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):.+")
 _STORAGE_CLASSES = frozenset(
     {
@@ -152,8 +163,9 @@ def _iso8601(when: datetime.datetime) -> str:
     return when.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-class _S3Error(Exception):
-    """An S3 error answer (internal control flow of the handler)."""
+class _S3Error(OriginError):
+    """An S3 error answer: an :class:`OriginError` with the XML body's extra
+    ``fields`` and extra response ``headers``."""
 
     def __init__(
         self,
@@ -165,115 +177,13 @@ class _S3Error(Exception):
         fields: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.close = close
+        super().__init__(status, code, message, close=close)
         self.fields = dict(fields or {})
         self.headers = dict(headers or {})
 
 
 def _access_denied() -> _S3Error:
     return _S3Error(403, "AccessDenied", "Access Denied")
-
-
-class _AwsChunkedDecoder:
-    """Incremental decoder of an ``aws-chunked`` body with unsigned chunks.
-
-    ``feed`` yields the payload bytes as framing allows; trailing headers (checksums)
-    end up in :attr:`trailers`. ``limit`` is the declared decoded length: going past
-    it is an error at once, so a lying client cannot make the server buffer more.
-    """
-
-    _MAX_LINE = 4096
-    _MAX_TRAILERS = 16
-
-    def __init__(self, limit: int) -> None:
-        self._buffer = bytearray()
-        self._state = "size"
-        self._remaining = 0
-        self._limit = limit
-        self.decoded = 0
-        self.trailers: dict[str, str] = {}
-
-    @staticmethod
-    def _malformed(message: str) -> _S3Error:
-        return _S3Error(400, "IncompleteBody", f"Malformed aws-chunked body: {message}", close=True)
-
-    def _line(self) -> bytes | None:
-        end = self._buffer.find(b"\r\n")
-        if end < 0:
-            if len(self._buffer) > self._MAX_LINE:
-                raise self._malformed("framing line too long")
-            return None
-        line = bytes(self._buffer[:end])
-        del self._buffer[: end + 2]
-        return line
-
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        self._buffer += data
-        while True:
-            if self._state == "size":
-                line = self._line()
-                if line is None:
-                    return
-                size_field = line.split(b";", 1)[0].strip()
-                if not _CHUNK_SIZE_RE.fullmatch(size_field):
-                    raise self._malformed("invalid chunk size")
-                size = int(size_field, 16)
-                if size == 0:
-                    self._state = "trailer"
-                    continue
-                if self.decoded + size > self._limit:
-                    raise _S3Error(
-                        400, "IncompleteBody",
-                        "The body is longer than x-amz-decoded-content-length", close=True,
-                    )
-                self._remaining = size
-                self._state = "data"
-            elif self._state == "data":
-                if not self._buffer:
-                    return
-                take = min(self._remaining, len(self._buffer))
-                piece = bytes(self._buffer[:take])
-                del self._buffer[:take]
-                self._remaining -= take
-                self.decoded += take
-                if not self._remaining:
-                    self._state = "crlf"
-                yield piece
-            elif self._state == "crlf":
-                if len(self._buffer) < 2:
-                    return
-                if self._buffer[:2] != b"\r\n":
-                    raise self._malformed("chunk data not followed by CRLF")
-                del self._buffer[:2]
-                self._state = "size"
-            elif self._state == "trailer":
-                line = self._line()
-                if line is None:
-                    return
-                if not line:
-                    self._state = "done"
-                    continue
-                name, sep, value = line.partition(b":")
-                if not sep or len(self.trailers) >= self._MAX_TRAILERS:
-                    raise self._malformed("invalid trailer")
-                try:
-                    self.trailers[name.strip().decode("ascii").lower()] = (
-                        value.strip().decode("ascii")
-                    )
-                except UnicodeDecodeError as exc:
-                    raise self._malformed("non-ASCII trailer") from exc
-            else:  # done
-                if self._buffer:
-                    raise self._malformed("data after the final chunk")
-                return
-
-    def finish(self) -> None:
-        if self._state != "done":
-            raise _S3Error(400, "IncompleteBody", "The aws-chunked body ended early", close=True)
 
 
 class _Checksums:
@@ -306,7 +216,7 @@ class _Checksums:
         return base64.b64encode(digest).decode()
 
 
-class _BucketHandler(RequestHandler):
+class _BucketHandler(OriginHandler):
     """Routes the S3 requests of one :class:`LocalBucket`."""
 
     server_version = "AmazonS3"
@@ -407,10 +317,10 @@ class _BucketHandler(RequestHandler):
 
     # --- authentication and authorisation --------------------------------------------------
 
-    def _authenticate(self) -> _Caller:
+    def _authenticate(self) -> Caller:
         header = self.headers.get("Authorization")
         if header is None:
-            return _Caller(principal=None)
+            return Caller(principal=None)
         if not header.lstrip().startswith("AWS4-HMAC-SHA256 "):
             raise _S3Error(
                 400, "InvalidRequest",
@@ -430,9 +340,10 @@ class _BucketHandler(RequestHandler):
                 None,
                 credentials=bucket._credentials,
                 region=bucket.region,
-                service="s3",
+                service=bucket.origin.sigv4_service,
                 account_id=bucket.account_id,
                 now=bucket._clock(),
+                signer_class=bucket.sigv4_signer,
                 payload_tokens=_PAYLOAD_TOKENS,
             )
         except SigV4Failure as failure:
@@ -440,7 +351,7 @@ class _BucketHandler(RequestHandler):
             message = _SIGV4_MESSAGES.get(failure.kind, failure.message)
             raise _S3Error(status, code, message) from failure
 
-    def _authorize(self, action: str, resource: str, caller: _Caller) -> None:
+    def _authorize(self, action: str, resource: str, caller: Caller) -> None:
         allowed, reason = self.bucket._decide(action, resource, caller, self)
         if not allowed:
             logger.debug("LocalBucket denied %s on %s: %s", action, resource, reason)
@@ -484,22 +395,20 @@ class _BucketHandler(RequestHandler):
                     400, "InvalidArgument",
                     "x-amz-decoded-content-length needs Content-Encoding: aws-chunked",
                 )
-            if claimed in _STREAMING_SIGNED:
+            if claimed in STREAMING_SIGNED_PAYLOADS:
                 raise _S3Error(
                     501, "NotImplemented",
                     "LocalBucket does not verify chunk signatures; use "
                     "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
                 )
-            if claimed is not None and claimed != _STREAMING_UNSIGNED_TRAILER:
+            if claimed is not None and claimed != STREAMING_UNSIGNED_TRAILER:
                 raise _S3Error(
                     400, "InvalidArgument",
                     "An aws-chunked body needs x-amz-content-sha256: "
                     "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
                 )
             size = int(decoded_header.strip())
-        elif claimed is not None and claimed not in (_UNSIGNED,) and not _HEX64_RE.fullmatch(
-            claimed
-        ):
+        elif claimed is not None and claimed != UNSIGNED_PAYLOAD and not is_sha256_hex(claimed):
             raise _S3Error(400, "InvalidArgument", _SIGV4_MESSAGES["payload_hash"])
         if size > bucket.max_object_size:
             raise _S3Error(
@@ -538,7 +447,7 @@ class _BucketHandler(RequestHandler):
             name.removeprefix("x-amz-checksum-") for name in trailer_names
         }
         sums = _Checksums(wanted)
-        decoder = _AwsChunkedDecoder(size) if aws_chunked else None
+        decoder = AwsChunkedDecoder(size) if aws_chunked else None
         parts: list[bytes] = []
         try:
             for piece in self.iter_body():  # Content-Length was checked above
@@ -547,6 +456,8 @@ class _BucketHandler(RequestHandler):
                     parts.append(data)
             if decoder is not None:
                 decoder.finish()
+        except ChunkedBodyError as exc:
+            raise _S3Error(400, "IncompleteBody", str(exc), close=True) from exc
         except RequestBodyError as exc:
             if exc.reason == "malformed":
                 raise _S3Error(400, "IncompleteBody", "Malformed body", close=True) from exc
@@ -571,7 +482,7 @@ class _BucketHandler(RequestHandler):
         elif len(data) != size:  # pragma: no cover - iter_body enforces Content-Length
             raise _S3Error(400, "IncompleteBody", "The body ended early")
         sha256_hex = sums.sha256.hexdigest()
-        if claimed is not None and _HEX64_RE.fullmatch(claimed) and claimed.lower() != sha256_hex:
+        if claimed is not None and is_sha256_hex(claimed) and claimed.lower() != sha256_hex:
             raise _S3Error(
                 400, "XAmzContentSHA256Mismatch",
                 "The provided 'x-amz-content-sha256' header does not match what was computed.",
@@ -613,20 +524,15 @@ class _BucketHandler(RequestHandler):
         answer += [(f"x-amz-checksum-{alg}", v) for alg, v in sorted(header_checksums.items())]
         self.send_body(200, headers=answer)
 
-    def _object_headers(self, meta: StoredObject) -> list[tuple[str, str]]:
-        headers = [
-            ("ETag", meta.etag),
-            ("Last-Modified", email.utils.format_datetime(meta.last_modified, usegmt=True)),
-            ("Accept-Ranges", "bytes"),
-        ]
-        if meta.cache_control is not None:
-            headers.append(("Cache-Control", meta.cache_control))
+    def object_headers(self, meta: StoredObject) -> list[tuple[str, str]]:
+        """The common object headers, S3's storage class and the stored headers."""
+        headers = super().object_headers(meta)
         if meta.storage_class != "STANDARD":
             headers.append(("x-amz-storage-class", meta.storage_class))
         headers.extend(meta.headers)
         return headers
 
-    def _missing(self, key: str, caller: _Caller) -> _S3Error:
+    def _missing(self, key: str, caller: Caller) -> _S3Error:
         """S3's answer for a missing key: 404 only for a caller who may list the bucket."""
         bucket = self.bucket
         allowed, _ = bucket._decide("s3:ListBucket", bucket.bucket_arn, caller, self)
@@ -645,29 +551,20 @@ class _BucketHandler(RequestHandler):
             if meta is None:
                 raise self._missing(key, caller)
             self.send_body(200, content_type=meta.content_type,
-                           headers=self._object_headers(meta), head=True,
+                           headers=self.object_headers(meta), head=True,
                            content_length=meta.size)
             return
         found = bucket._store.get(key)
         if found is None:
             raise self._missing(key, caller)
         meta, data = found
-        headers = self._object_headers(meta)
-        byte_range = _parse_range(self.headers.get("Range"), len(data))
-        if byte_range is None:
-            self.send_body(200, data, content_type=meta.content_type, headers=headers)
-            return
-        if isinstance(byte_range, str):
+        if not self.send_object(meta, data, self.object_headers(meta)):
             raise _S3Error(
                 416, "InvalidRange", "The requested range is not satisfiable",
                 fields={"RangeRequested": self.headers.get("Range", ""),
                         "ActualObjectSize": str(len(data))},
                 headers={"Content-Range": f"bytes */{len(data)}"},
             )
-        first, last = byte_range
-        headers.append(("Content-Range", f"bytes {first}-{last}/{len(data)}"))
-        self.send_body(206, data[first : last + 1], content_type=meta.content_type,
-                       headers=headers)
 
     def _delete_object(self, key: str) -> None:
         bucket = self.bucket
@@ -787,9 +684,12 @@ def _encode_token(kind: str, name: str, prefix: str, delimiter: str) -> str:
 
 def _decode_token(token: str, prefix: str, delimiter: str) -> tuple[str, str]:
     try:
-        kind, name, token_prefix, token_delimiter = json.loads(
-            base64.urlsafe_b64decode(token.encode())
+        decoded = strict_loads(
+            base64.urlsafe_b64decode(token.encode()), error=ValueError, what="the token"
         )
+        if not isinstance(decoded, list) or len(decoded) != 4:
+            raise ValueError("not a [kind, name, prefix, delimiter] list")
+        kind, name, token_prefix, token_delimiter = decoded
     except (binascii.Error, ValueError, TypeError) as exc:
         raise _S3Error(400, "InvalidArgument", "The continuation token provided is incorrect"
                        ) from exc
@@ -798,7 +698,7 @@ def _decode_token(token: str, prefix: str, delimiter: str) -> tuple[str, str]:
     return str(kind), str(name)
 
 
-class LocalBucket(_LocalOrigin):
+class LocalBucket(LocalOrigin):
     """An S3 bucket on ``127.0.0.1`` for tests: path-style REST API and bucket policy.
 
     ``bucket`` is the bucket name (S3's naming rules). ``policy`` is the bucket policy
@@ -816,6 +716,8 @@ class LocalBucket(_LocalOrigin):
     """
 
     handler_class = _BucketHandler
+    origin = S3
+    sigv4_signer = S3SigV4Auth
     _not_found_code = "NoSuchKey"
 
     def __init__(
@@ -833,13 +735,9 @@ class LocalBucket(_LocalOrigin):
         host: str = "127.0.0.1",
         port: int = 0,
         max_object_size: int = MAX_S3_OBJECT_SIZE,
-        clock: Callable[[], datetime.datetime] = _utcnow,
+        clock: Callable[[], datetime.datetime] = utcnow,
     ) -> None:
-        check_bucket_name(bucket)
-        if not isinstance(account_id, str) or not re.fullmatch(r"\d{12}", account_id):
-            raise InvalidInputError(f"account_id must be 12 digits, got {account_id!r}")
-        if not isinstance(region, str) or not re.fullmatch(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}", region):
-            raise InvalidInputError(f"not an AWS region: {region!r}")
+        self.check_names(bucket, region, account_id)
         check_int("max_object_size", max_object_size, minimum=1)
         self.bucket = bucket
         self.owner_access = owner_access
@@ -858,6 +756,14 @@ class LocalBucket(_LocalOrigin):
             port=port,
             clock=clock,
         )
+
+    @staticmethod
+    def check_names(name: str, region: str, account_id: str) -> str:
+        """Refuse a bucket name, region or account id S3 would not take; the bucket's ARN."""
+        arn = bucket_arn(name)  # checks the name
+        check("account_id", account_id, matches(_ACCOUNT_RE, "12 digits"))
+        check("region", region, matches(_REGION_RE, "an AWS region name like 'us-west-2'"))
+        return arn
 
     def __repr__(self) -> str:
         state = self.base_url if self.running else "stopped"
@@ -889,8 +795,7 @@ class LocalBucket(_LocalOrigin):
 
     def add_credential(self, access_key_id: str, credential: str | LocalCredential) -> None:
         """Trust another access key (e.g. an OAC edge's, made after the bucket started)."""
-        if not isinstance(access_key_id, str) or not access_key_id:
-            raise InvalidInputError("access_key_id must be a non-empty str")
+        check_str("access_key_id", access_key_id)
         self._credentials[access_key_id] = as_credential(access_key_id, credential)
 
     # --- identity ------------------------------------------------------------------------
@@ -933,7 +838,7 @@ class LocalBucket(_LocalOrigin):
         except UnicodeEncodeError:  # a lone surrogate is not UTF-8
             size = None
         if size is None or size > _MAX_KEY_BYTES:
-            raise InvalidInputError(f"not an S3 key: {key!r:.80}")
+            raise InvalidInputError(f"not an S3 key: {shown(key)}")
         check_header_value("content_type", check_str("content_type", content_type, empty=True))
         check_header_value("cache_control", cache_control)
         data = as_bytes("data", data)
@@ -986,7 +891,7 @@ class LocalBucket(_LocalOrigin):
         return meta
 
     def _decide(
-        self, action: str, resource: str, caller: _Caller, handler: RequestHandler
+        self, action: str, resource: str, caller: Caller, handler: RequestHandler
     ) -> tuple[bool, str]:
         """Whether ``caller`` may do ``action`` on ``resource``, and why."""
         with self._policy_lock:
