@@ -71,7 +71,7 @@ def client(container: LocalContainer) -> Iterator[Any]:
     c.close()
 
 
-def pool(container: LocalContainer) -> urllib3.PoolManager:
+def pool_for(container: LocalContainer) -> urllib3.PoolManager:
     return urllib3.PoolManager(ca_certs=container.ca_bundle, retries=False)
 
 
@@ -252,7 +252,7 @@ def test_tampered_signed_request_is_refused(container: LocalContainer) -> None:
     request.headers["X-Amz-Content-SHA256"] = "UNSIGNED-PAYLOAD"
     SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "mediastore", REGION).add_auth(request)
     headers = dict(request.headers.items())
-    http_pool = pool(container)
+    http_pool = pool_for(container)
     ok = http_pool.request("PUT", url, body=b"abc", headers=headers)
     assert ok.status == 200
     moved = http_pool.request("PUT", url.replace("a.ts", "b.ts"), body=b"abc", headers=headers)
@@ -264,7 +264,7 @@ def test_tampered_signed_request_is_refused(container: LocalContainer) -> None:
 def test_signed_payload_hash_is_checked(container: LocalContainer) -> None:
     url = f"{container.endpoint}/live/hashed.ts"
     signer = SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "mediastore", REGION)
-    http_pool = pool(container)
+    http_pool = pool_for(container)
 
     # No x-amz-content-sha256 header: the signature covers the body's hash.
     plain = AWSRequest(method="PUT", url=url, data=b"payload")
@@ -292,7 +292,7 @@ def test_signed_payload_hash_is_checked(container: LocalContainer) -> None:
 def test_anonymous_put_needs_the_secret_user_agent(ca: LocalCA) -> None:
     secret = IngestSecret.generate()
     with LocalContainer(ca=ca, policy=ingest_policy(secret)) as c:
-        http_pool = pool(c)
+        http_pool = pool_for(c)
         url = f"{c.endpoint}/live/seg1.ts"
         denied = http_pool.request("PUT", url, body=b"segment", headers={"User-Agent": "ffmpeg"})
         assert denied.status == 403
@@ -366,7 +366,7 @@ def test_plain_http_refuses_writes_when_policy_requires_secure_transport(tmp_pat
 def test_default_policy_refuses_anonymous_and_allows_account(
     container: LocalContainer, client: Any
 ) -> None:
-    http_pool = pool(container)
+    http_pool = pool_for(container)
     assert http_pool.request("PUT", f"{container.endpoint}/live/a.ts", body=b"x").status == 403
     assert http_pool.request("GET", f"{container.endpoint}/?Path=live").status == 403
     client.put_object(Path="live/a.ts", Body=b"x")
@@ -438,7 +438,7 @@ def test_chunked_put_with_urllib3_generator(open_container: LocalContainer) -> N
         yield b"a" * 300
         yield b"b" * 300
 
-    response = pool(open_container).request(
+    response = pool_for(open_container).request(
         "PUT", f"{open_container.endpoint}/live/gen.ts", body=body(), chunked=True
     )
     assert response.status == 200
@@ -476,7 +476,7 @@ def test_streaming_object_is_readable_while_uploading(open_container: LocalConta
     try:
         assert open_container.wait_for_streaming_upload("live/stream.ts", min_bytes=6) == b"first-"
         # Not yet committed: DescribeObject does not see it, GetObject follows the stream.
-        http_pool = pool(open_container)
+        http_pool = pool_for(open_container)
         url = f"{open_container.endpoint}/live/stream.ts"
         assert http_pool.request("HEAD", url).status == 404
         response = http_pool.request("GET", url, preload_content=False)
@@ -505,7 +505,7 @@ def test_reader_of_a_cut_off_stream_sees_it_broken(open_container: LocalContaine
             b"x-amz-upload-availability: STREAMING\r\n\r\n4\r\npart\r\n"
         )
         open_container.wait_for_streaming_upload("live/cut.ts", min_bytes=4)
-        response = pool(open_container).request(
+        response = pool_for(open_container).request(
             "GET", f"{open_container.endpoint}/live/cut.ts", preload_content=False
         )
         assert response.status == 200
@@ -520,7 +520,7 @@ def test_reader_of_a_cut_off_stream_sees_it_broken(open_container: LocalContaine
 
 
 def test_streaming_requires_chunked(open_container: LocalContainer) -> None:
-    response = pool(open_container).request(
+    response = pool_for(open_container).request(
         "PUT",
         f"{open_container.endpoint}/live/s.ts",
         body=b"abc",
@@ -544,7 +544,7 @@ def test_cut_off_body_stores_nothing_and_keeps_the_acknowledged_object(
 ) -> None:
     c = open_container
     url = f"{c.endpoint}/live/seg.ts"
-    assert pool(c).request("PUT", url, body=b"version-1").status == 200
+    assert pool_for(c).request("PUT", url, body=b"version-1").status == 200
 
     # Content-Length promises 100 bytes, 10 arrive, then the connection closes.
     _send_raw(
@@ -624,7 +624,7 @@ def test_upload_in_time_is_stored(ca: LocalCA) -> None:
     # The deadline is re-armed before every read of the body: a body of many pieces
     # that arrives in time is stored whole (5 s: far more than loopback needs).
     with LocalContainer(ca=ca, policy=OPEN_OVER_HTTPS, upload_timeout=5.0) as c:
-        response = pool(c).request("PUT", f"{c.endpoint}/live/quick.ts", body=b"q" * 2_000_000)
+        response = pool_for(c).request("PUT", f"{c.endpoint}/live/quick.ts", body=b"q" * 2_000_000)
         assert response.status == 200
         assert c.read("live/quick.ts") == b"q" * 2_000_000
 
@@ -694,7 +694,7 @@ def test_expect_100_continue(open_container: LocalContainer, container: LocalCon
 
 def test_size_limits(open_container: LocalContainer) -> None:
     c = open_container
-    http_pool = pool(c)
+    http_pool = pool_for(c)
     at_limit = http_pool.request("PUT", f"{c.endpoint}/live/max.ts", body=b"m" * 1000)
     assert at_limit.status == 200
 
@@ -758,7 +758,7 @@ def test_invalid_paths_are_rejected(open_container: LocalContainer, path: str) -
 def test_valid_path_edge_cases(open_container: LocalContainer) -> None:
     deepest = "/".join(["d"] * 10) + "/f~_-.ts"
     url = f"{open_container.endpoint}/{deepest}"
-    assert pool(open_container).request("PUT", url, body=b"x").status == 200
+    assert pool_for(open_container).request("PUT", url, body=b"x").status == 200
     assert open_container.paths() == [deepest]
 
 
@@ -778,7 +778,7 @@ def test_valid_path_edge_cases(open_container: LocalContainer) -> None:
 def test_header_validation(
     open_container: LocalContainer, headers: dict[str, str], ok: bool
 ) -> None:
-    response = pool(open_container).request(
+    response = pool_for(open_container).request(
         "PUT", f"{open_container.endpoint}/live/h.ts", body=b"x", headers=headers
     )
     assert response.status == (200 if ok else 400)
@@ -788,7 +788,7 @@ def test_header_validation(
 def test_ranges(open_container: LocalContainer) -> None:
     c = open_container
     c.write("live/r.bin", b"0123456789", content_type="application/octet-stream")
-    http_pool = pool(c)
+    http_pool = pool_for(c)
     url = f"{c.endpoint}/live/r.bin"
 
     def get(value: str) -> urllib3.BaseHTTPResponse:
@@ -853,7 +853,7 @@ def test_test_surface(container: LocalContainer) -> None:
     container.write("live/b.ts", b"b")
     container.write("live/a.ts", b"a")
     assert container.paths() == ["live/a.ts", "live/b.ts"]
-    assert pool(container).request("GET", f"{container.endpoint}/live/a.ts").status == 403
+    assert pool_for(container).request("GET", f"{container.endpoint}/live/a.ts").status == 403
     assert len(container.requests) == 1
     container.clear()
     assert container.paths() == []
