@@ -2,10 +2,12 @@
 
     python benchmarks/signing.py [--seconds 4.0] [--rounds 16]
 
-Prints operations per second for each case and the ratios the project targets (the
-median of the per-round ratios, and the middle half of them to show the spread):
+Prints operations per second for each case and the ratios (the median of the
+per-round ratios, and the middle half of them to show the spread). Two have targets:
 canned URLs >= 0.9x raw RSA-2048 signing, wildcard-custom URLs (signature cached)
->= 50x botocore's URL rate, verification >= 0.8x raw RSA verification.
+>= 50x botocore's URL rate. Verification against raw RSA verification is reported
+for reference only: the verifier checks every signature with cryptography's own
+verify(), and no longer trades that for speed.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from mediastore_ingest._internal.b64 import cf_b64decode
 from mediastore_ingest.signing.policy import CannedPolicy, CustomPolicy
-from mediastore_ingest.signing.signer import UrlSigner, UrlVerifier
+from mediastore_ingest.signing.signer import UrlSigner
+from mediastore_ingest.signing.verifier import UrlVerifier
 
 KID = "K2JCJMDEHXQW5F"
 EXPIRES = 2_000_000_000
@@ -125,9 +128,9 @@ def main(argv: list[str] | None = None) -> int:
         ("wildcard URL / botocore URL", "ours wildcard-custom URL (cache warm)",
          "botocore wildcard-custom URL", 50.0),
         ("verify canned (no cache) / raw RSA verify", "ours verify canned URL (no cache)",
-         "raw cryptography RSA-2048 verify", 0.8),
+         "raw cryptography RSA-2048 verify", None),
         ("verify wildcard (warm) / raw RSA verify", "ours verify wildcard URL (cache warm)",
-         "raw cryptography RSA-2048 verify", 0.8),
+         "raw cryptography RSA-2048 verify", None),
         ("verify canned (cache misses) / raw verify", "ours verify canned URL (cache, all misses)",
          "raw cryptography RSA-2048 verify", None),
         ("(floor) raw verify + base64 / raw verify", "raw verify + base64 decode of the signature",

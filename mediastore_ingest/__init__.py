@@ -62,16 +62,10 @@ from mediastore_ingest.errors import (
 from mediastore_ingest.iam.document import (
     MAX_POLICY_LENGTH,
     POLICY_VERSION,
-    USER_AGENT_PREFIX,
     Condition,
     ContainerPolicy,
-    ContainerPolicyBuilder,
-    Finding,
-    IngestSecret,
     Principal,
     Statement,
-    container_arn,
-    mediastore_object_arn,
 )
 from mediastore_ingest.iam.evaluate import (
     Decision,
@@ -79,6 +73,8 @@ from mediastore_ingest.iam.evaluate import (
     RequestContext,
     evaluate_container_policy,
 )
+from mediastore_ingest.iam.lint import Finding
+from mediastore_ingest.iam.secret import USER_AGENT_PREFIX, IngestSecret
 from mediastore_ingest.ingest import (
     MEDIA_TYPES,
     Headers,
@@ -105,6 +101,12 @@ from mediastore_ingest.ingest import (
     validate_s3_content_type,
     validate_s3_key,
 )
+from mediastore_ingest.origins.arn import distribution_arn
+from mediastore_ingest.origins.mediastore import (
+    ContainerPolicyBuilder,
+    container_arn,
+    mediastore_object_arn,
+)
 from mediastore_ingest.origins.s3 import (
     CLOUDFRONT_SERVICE_PRINCIPAL,
     MAX_BUCKET_POLICY_BYTES,
@@ -113,7 +115,6 @@ from mediastore_ingest.origins.s3 import (
     BucketPolicyBuilder,
     bucket_arn,
     check_bucket_name,
-    distribution_arn,
     s3_object_arn,
 )
 from mediastore_ingest.provisioning import (
@@ -159,11 +160,9 @@ from mediastore_ingest.signing.signer import (
     COOKIE_NAMES,
     MAX_URL_BYTES,
     HashAlgorithm,
-    SignedUrl,
     UrlSigner,
-    UrlVerifier,
-    parse_cookie_header,
 )
+from mediastore_ingest.signing.verifier import SignedUrl, UrlVerifier, parse_cookie_header
 
 __version__ = "0.1.0.dev0"
 

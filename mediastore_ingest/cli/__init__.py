@@ -29,6 +29,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "._bucket_policy",
     "._put",
     "._relay",
+    "._probe",
 )
 
 

@@ -15,7 +15,7 @@ import botocore.session
 from mediastore_ingest.cli._common import env_value
 from mediastore_ingest.distribution import ingest_distribution_config, playback_distribution_config
 from mediastore_ingest.errors import InvalidInputError
-from mediastore_ingest.iam.document import IngestSecret
+from mediastore_ingest.iam.secret import IngestSecret
 from mediastore_ingest.origins import origin_names
 from mediastore_ingest.provisioning import (
     Provisioner,

@@ -16,7 +16,8 @@ from mediastore_ingest._internal.show import shown
 from mediastore_ingest.cli._common import env_value
 from mediastore_ingest.errors import InvalidInputError, VerificationError
 from mediastore_ingest.signing.policy import CannedPolicy, CustomPolicy, Policy
-from mediastore_ingest.signing.signer import UrlSigner, UrlVerifier
+from mediastore_ingest.signing.signer import UrlSigner
+from mediastore_ingest.signing.verifier import UrlVerifier
 
 __all__ = ["parse_time", "register"]
 

@@ -31,11 +31,9 @@ from mediastore_ingest.signing.signer import (
     COOKIE_NAMES,
     MAX_URL_BYTES,
     HashAlgorithm,
-    SignedUrl,
     UrlSigner,
-    UrlVerifier,
-    parse_cookie_header,
 )
+from mediastore_ingest.signing.verifier import SignedUrl, UrlVerifier, parse_cookie_header
 
 __all__ = [
     "CLOUDFRONT_KEY_REQUIREMENTS",

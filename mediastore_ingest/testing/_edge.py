@@ -70,7 +70,8 @@ from mediastore_ingest.errors import (
 )
 from mediastore_ingest.server.base import RequestHandler
 from mediastore_ingest.signing.policy import RESERVED_QUERY_PARAMS, Policy
-from mediastore_ingest.signing.signer import COOKIE_NAMES, PublicKeySource, UrlVerifier
+from mediastore_ingest.signing.signer import COOKIE_NAMES
+from mediastore_ingest.signing.verifier import PublicKeySource, UrlVerifier
 from mediastore_ingest.testing._faults import Fault, FaultKind, FaultPlan
 from mediastore_ingest.testing._mediastore import LocalContainer
 from mediastore_ingest.testing._oac import OriginAccessControl
@@ -635,6 +636,7 @@ class LocalEdge(TLSServer):
         self.distribution_id = "E" + secrets.token_hex(6).upper()
         self.via = f"1.1 {secrets.token_hex(16)}.cloudfront.net (CloudFront)"
         self.pop = "LOC50-C1"
+        self._aliases: frozenset[str] = frozenset()
 
     def __repr__(self) -> str:
         state = self.base_url if self.running else "stopped"
@@ -718,9 +720,15 @@ class LocalEdge(TLSServer):
         """The ``Host`` values this edge answers to (lower-case ``host:port``)."""
         port = self.port
         names = {f"127.0.0.1:{port}", f"localhost:{port}", f"{self.host}:{port}"}
+        names |= self._aliases
         if (self.scheme, port) in (("https", 443), ("http", 80)):
             names |= {"127.0.0.1", "localhost", self.host}
         return frozenset(name.lower() for name in names)
+
+    def add_host_name(self, name: str) -> None:
+        """Answer to ``Host: name`` too (``host:port``, e.g. a proxy in front of the
+        edge, as CloudFront answers to a distribution's alternate domain names)."""
+        self._aliases |= {check_str("name", name).lower()}
 
     def _pool(self) -> urllib3.HTTPConnectionPool:
         pool = self._origin_pool

@@ -46,21 +46,25 @@ from mediastore_ingest._internal.validate import (
     check_strs,
 )
 from mediastore_ingest.errors import InvalidInputError, LocalStackError
-from mediastore_ingest.iam.document import (
-    ContainerPolicy,
-    ContainerPolicyBuilder,
-    IngestSecret,
-)
+from mediastore_ingest.iam.document import ContainerPolicy
+from mediastore_ingest.iam.secret import IngestSecret
 from mediastore_ingest.origins import (
     CLOUDFRONT_SERVICE_PRINCIPAL,
     BucketPolicy,
     BucketPolicyBuilder,
     distribution_arn,
 )
+from mediastore_ingest.origins.mediastore import ContainerPolicyBuilder
 from mediastore_ingest.signing.keys import KeyPair, PublicKey, generate_key_pair
 from mediastore_ingest.signing.signer import HashAlgorithm, UrlSigner
 from mediastore_ingest.testing._edge import INGEST_METHODS, PLAYBACK_METHODS, LocalEdge
 from mediastore_ingest.testing._faults import FaultPlan
+from mediastore_ingest.testing._longlink import (
+    Geography,
+    LongLink,
+    start_links,
+    start_origin_link,
+)
 from mediastore_ingest.testing._mediastore import LocalContainer
 from mediastore_ingest.testing._oac import OriginAccessControl
 from mediastore_ingest.testing._s3 import LocalBucket
@@ -127,6 +131,12 @@ class LocalStack:
     ``edge_tls=True`` makes both edges speak HTTPS (trust :attr:`ca_bundle`).
     ``storage_dir`` keeps the container's objects on disk.
 
+    ``geography`` (a :class:`Geography` or a preset name such as
+    ``"sao-paulo-us-west-2"``) puts a :class:`LongLink` on each path: in front of the
+    ingest edge (:attr:`ingest_base_url` is then the encoder's view, through it),
+    between the ingest edge and the origin, and in front of the origin
+    (:attr:`direct_origin_endpoint`); :attr:`links` holds them.
+
     ``origin="s3"`` puts a :class:`LocalBucket` named ``bucket_name`` in place of the
     container (see the module docstring): no secrets then, but an
     :class:`OriginAccessControl` per edge (:attr:`ingest_access`,
@@ -158,6 +168,7 @@ class LocalStack:
         storage_dir: str | os.PathLike[str] | None = None,
         origin: Literal["mediastore", "s3"] = "mediastore",
         bucket_name: str = "live-origin",
+        geography: Geography | str | None = None,
     ) -> None:
         kind = _STACK_ORIGINS.get(origin) if isinstance(origin, str) else None
         if kind is None:
@@ -210,6 +221,7 @@ class LocalStack:
         self._playback_signed = playback_signed
         self._edge_tls = edge_tls
         self._storage_dir = storage_dir
+        self._geography = None if geography is None else Geography.named(geography)
         self._parts: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
@@ -237,6 +249,15 @@ class LocalStack:
             ca = LocalCA()
             started.append(ca)
             self._kind.start(self, parts, started, ca, {key_id: key_pair.public_key})
+            if self._geography is not None:
+                parts["links"] = start_links(
+                    self._geography,
+                    edge_url=parts["ingest_edge"].base_url,
+                    origin_url=parts["origin"].endpoint,
+                    started=started,
+                )
+                parts["links"]["edge_origin"] = parts.pop("edge_origin_link")
+                parts["ingest_edge"].add_host_name(parts["links"]["encoder_edge"].netloc)
         except BaseException:
             _close_all(started)
             raise
@@ -273,10 +294,11 @@ class LocalStack:
         started.append(container)
         parts["origin"] = container
         ingest = LocalEdge(
-            container,
+            self._ingest_origin(container, container.endpoint, parts, started),
             key_group=key_group,
             allowed_methods=INGEST_METHODS,
             origin_headers={"User-Agent": secret.user_agent},
+            origin_ca_bundle=ca.ca_bundle,
             clock=self._clock,
             faults=self._faults,
             tls=self._edge_tls,
@@ -318,7 +340,7 @@ class LocalStack:
         ingest_access = _new_origin_access(self._region)
         playback_access = _new_origin_access(self._region)
         ingest = LocalEdge(
-            bucket.origin_url,
+            self._ingest_origin(bucket.origin_url, bucket.origin_url, parts, started),
             key_group=key_group,
             allowed_methods=INGEST_METHODS,
             origin_access=ingest_access,
@@ -372,6 +394,16 @@ class LocalStack:
         parts["ingest_edge"] = ingest
         started.append(playback.start())
         parts["playback_edge"] = playback
+
+    def _ingest_origin(
+        self, origin: LocalContainer | str, url: str, parts: dict[str, Any], started: list[Any]
+    ) -> LocalContainer | str:
+        """What the ingest edge forwards to: ``origin``, or a long link to ``url``."""
+        if self._geography is None:
+            return origin
+        link = start_origin_link(self._geography, url, started)
+        parts["edge_origin_link"] = link
+        return link.url_for(url)
 
     def stop(self) -> None:
         """Stop both edges and the container, and remove the CA files."""
@@ -540,8 +572,33 @@ class LocalStack:
 
     @property
     def ingest_base_url(self) -> str:
-        """The ingest "distribution", e.g. ``http://127.0.0.1:PORT``."""
+        """The ingest "distribution", e.g. ``http://127.0.0.1:PORT`` (with a
+        ``geography``: through the encoder → edge link)."""
+        if self._geography is not None:
+            return self.links["encoder_edge"].url_for(self.ingest_edge.base_url)
         return self.ingest_edge.base_url
+
+    @property
+    def geography(self) -> Geography | None:
+        """The :class:`Geography` the links model, if any."""
+        return self._geography
+
+    @property
+    def links(self) -> dict[str, LongLink]:
+        """The long links of a ``geography``: ``encoder_edge``, ``edge_origin``,
+        ``encoder_origin``."""
+        if self._geography is None:
+            raise LocalStackError("this LocalStack has no long links (pass geography=...)")
+        links: dict[str, LongLink] = self._part("links")
+        return dict(links)
+
+    @property
+    def direct_origin_endpoint(self) -> str:
+        """The origin's HTTPS endpoint as an encoder far from it reaches it directly:
+        through the ``encoder_origin`` link (without a ``geography``: the endpoint)."""
+        if self._geography is None:
+            return self.origin_endpoint
+        return self.links["encoder_origin"].url_for(self.origin_endpoint)
 
     @property
     def playback_base_url(self) -> str:

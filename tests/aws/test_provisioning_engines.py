@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from mediastore_ingest.errors import InvalidInputError
-from mediastore_ingest.iam.document import IngestSecret
+from mediastore_ingest.iam.secret import IngestSecret
 from mediastore_ingest.origins import MEDIASTORE, register_origin, unregister_origin
 from mediastore_ingest.provisioning import IngestSetup, PlanStep, Provisioner, ProvisioningSpec
 from mediastore_ingest.provisioning.aws import Aws

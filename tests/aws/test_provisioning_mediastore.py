@@ -34,7 +34,8 @@ from mediastore_ingest.errors import (
     InvalidInputError,
     ProvisioningError,
 )
-from mediastore_ingest.iam.document import ContainerPolicy, IngestSecret
+from mediastore_ingest.iam.document import ContainerPolicy
+from mediastore_ingest.iam.secret import IngestSecret
 from mediastore_ingest.provisioning import (
     IngestSetup,
     Plan,

@@ -50,8 +50,8 @@ from mediastore_ingest.errors import (
     InvalidInputError,
     ProvisioningError,
 )
-from mediastore_ingest.iam.document import IngestSecret
 from mediastore_ingest.iam.evaluate import Decision, RequestContext, evaluate_container_policy
+from mediastore_ingest.iam.secret import IngestSecret
 from mediastore_ingest.origins.s3 import BucketPolicy, s3_object_arn
 from mediastore_ingest.provisioning import (
     IngestSetup,

@@ -58,7 +58,7 @@ def test_demo_passes_every_step(capsys: pytest.CaptureFixture[str]) -> None:
 def test_demo_never_prints_a_secret(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mediastore_ingest.iam.document import IngestSecret
+    from mediastore_ingest.iam.secret import IngestSecret
 
     made: list[IngestSecret] = []
     real = IngestSecret.generate.__func__  # type: ignore[attr-defined]

@@ -11,8 +11,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from mediastore_ingest.errors import AccessDeniedError
-from mediastore_ingest.iam.document import ContainerPolicyBuilder, IngestSecret
+from mediastore_ingest.iam.secret import IngestSecret
 from mediastore_ingest.ingest import IngestClient, IngestConfig, RetryPolicy
+from mediastore_ingest.origins.mediastore import ContainerPolicyBuilder
 from mediastore_ingest.signing.signer import UrlSigner
 from mediastore_ingest.testing import FaultPlan, LocalCA, LocalContainer, LocalEdge, LocalStack
 

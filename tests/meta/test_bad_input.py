@@ -42,11 +42,10 @@ from mediastore_ingest.errors import (
 from mediastore_ingest.iam.document import (
     Condition,
     ContainerPolicy,
-    ContainerPolicyBuilder,
-    IngestSecret,
     Principal,
 )
 from mediastore_ingest.iam.evaluate import RequestContext, evaluate_container_policy
+from mediastore_ingest.iam.secret import IngestSecret
 from mediastore_ingest.ingest import (
     Headers,
     IngestClient,
@@ -59,6 +58,7 @@ from mediastore_ingest.ingest import (
     guess_content_type,
     live_cache_control,
 )
+from mediastore_ingest.origins.mediastore import ContainerPolicyBuilder
 from mediastore_ingest.origins.s3 import BucketPolicy, BucketPolicyBuilder
 from mediastore_ingest.provisioning import (
     IngestSetup,
@@ -75,7 +75,8 @@ from mediastore_ingest.signing.policy import (
     normalize_url,
     wildcard_match,
 )
-from mediastore_ingest.signing.signer import SignedUrl, UrlSigner, UrlVerifier
+from mediastore_ingest.signing.signer import UrlSigner
+from mediastore_ingest.signing.verifier import SignedUrl, UrlVerifier
 from mediastore_ingest.testing import (
     FaultPlan,
     FaultSchedule,

@@ -423,7 +423,7 @@ def _failing_user_tests(pytester: pytest.Pytester, tests: str) -> str:
     pytester.makeconftest(
         f"""
         import pytest
-        from mediastore_ingest.iam.document import IngestSecret
+        from mediastore_ingest.iam.secret import IngestSecret
 
         @pytest.fixture
         def mediastore_stack_options():

@@ -32,7 +32,8 @@ from mediastore_ingest.errors import (
     ObjectNotFoundError,
     UnsupportedPolicyFeatureError,
 )
-from mediastore_ingest.origins.s3 import BucketPolicyBuilder, distribution_arn
+from mediastore_ingest.origins.arn import distribution_arn
+from mediastore_ingest.origins.s3 import BucketPolicyBuilder
 from mediastore_ingest.testing import (
     DEFAULT_CREDENTIALS,
     LocalBucket,

@@ -34,7 +34,8 @@ from mediastore_ingest.errors import (
     ObjectNotFoundError,
     UnsupportedPolicyFeatureError,
 )
-from mediastore_ingest.iam.document import ContainerPolicyBuilder, IngestSecret
+from mediastore_ingest.iam.secret import IngestSecret
+from mediastore_ingest.origins.mediastore import ContainerPolicyBuilder
 from mediastore_ingest.testing import (
     DEFAULT_CREDENTIALS,
     LocalBucket,

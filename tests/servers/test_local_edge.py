@@ -633,7 +633,8 @@ def _run_sequence(container: LocalContainer, plan: FaultPlan, n: int) -> list[tu
 
 
 def test_same_seed_same_faults_at_the_edge() -> None:
-    from mediastore_ingest.iam.document import ContainerPolicyBuilder, IngestSecret
+    from mediastore_ingest.iam.secret import IngestSecret
+    from mediastore_ingest.origins.mediastore import ContainerPolicyBuilder
 
     secret = IngestSecret("s" * 30)
     policy = (ContainerPolicyBuilder(region="us-west-2", account_id="111122223333",

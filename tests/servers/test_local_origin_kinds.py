@@ -14,7 +14,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from mediastore_ingest.errors import InvalidInputError, InvalidPathError, LocalStackError
-from mediastore_ingest.iam.document import IngestSecret
+from mediastore_ingest.iam.secret import IngestSecret
 from mediastore_ingest.origins import MEDIASTORE, S3
 from mediastore_ingest.testing import (
     DEFAULT_CREDENTIALS,

@@ -18,7 +18,8 @@ from mediastore_ingest.errors import (
     InvalidInputError,
     LocalStackError,
 )
-from mediastore_ingest.iam.document import ContainerPolicy, IngestSecret
+from mediastore_ingest.iam.document import ContainerPolicy
+from mediastore_ingest.iam.secret import IngestSecret
 from mediastore_ingest.ingest import IngestConfig, RetryPolicy
 from mediastore_ingest.origins.s3 import BucketPolicy
 from mediastore_ingest.testing import (
@@ -87,7 +88,7 @@ def test_arguments_are_checked() -> None:
         LocalStack(key_algorithm="dsa")  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError):
         LocalStack(faults=0.1)  # type: ignore[arg-type]
-    from mediastore_ingest.iam.document import IngestSecret
+    from mediastore_ingest.iam.secret import IngestSecret
 
     same = IngestSecret("a" * 30)
     with pytest.raises(InvalidInputError):

@@ -23,7 +23,7 @@ from mediastore_ingest.distribution import (
     validate_origin_domain,
 )
 from mediastore_ingest.errors import DistributionConfigError
-from mediastore_ingest.iam.document import IngestSecret
+from mediastore_ingest.iam.secret import IngestSecret
 
 MS_HOST = "abc123def456.data.mediastore.us-west-2.amazonaws.com"
 S3_HOST = "live-bucket.s3.us-west-2.amazonaws.com"

@@ -19,13 +19,17 @@ from mediastore_ingest.cli import _container_policy as cli
 from mediastore_ingest.errors import ContainerPolicyError, InvalidInputError
 from mediastore_ingest.iam.document import (
     MAX_POLICY_LENGTH,
-    USER_AGENT_PREFIX,
     Condition,
     ContainerPolicy,
-    ContainerPolicyBuilder,
-    IngestSecret,
     Principal,
     Statement,
+)
+from mediastore_ingest.iam.secret import (
+    USER_AGENT_PREFIX,
+    IngestSecret,
+)
+from mediastore_ingest.origins.mediastore import (
+    ContainerPolicyBuilder,
     container_arn,
     mediastore_object_arn,
 )

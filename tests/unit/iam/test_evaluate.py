@@ -11,17 +11,14 @@ from mediastore_ingest.errors import (
     InvalidInputError,
     UnsupportedPolicyFeatureError,
 )
-from mediastore_ingest.iam.document import (
-    ContainerPolicyBuilder,
-    IngestSecret,
-)
 from mediastore_ingest.iam.evaluate import (
     Decision,
     EvaluationResult,
     RequestContext,
     evaluate_container_policy,
-    mediastore_object_arn,
 )
+from mediastore_ingest.iam.secret import IngestSecret
+from mediastore_ingest.origins.mediastore import ContainerPolicyBuilder, mediastore_object_arn
 
 ACCOUNT = "111122223333"
 USER = "arn:aws:iam::111122223333:user/encoder"

@@ -13,7 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from mediastore_ingest.errors import AccessDeniedError, InvalidInputError, VerificationError
 from mediastore_ingest.ingest import IngestClient, IngestConfig, RetryPolicy
 from mediastore_ingest.signing.policy import CannedPolicy, CustomPolicy
-from mediastore_ingest.signing.signer import SignedUrl, UrlSigner, UrlVerifier
+from mediastore_ingest.signing.signer import UrlSigner
+from mediastore_ingest.signing.verifier import SignedUrl, UrlVerifier
 from mediastore_ingest.testing import LocalHTTPServer, RequestHandler
 
 KEY_ID = "K2JCJMDEHXQW5F"

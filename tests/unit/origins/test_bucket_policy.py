@@ -21,6 +21,7 @@ from mediastore_ingest.iam.document import (
     Statement,
 )
 from mediastore_ingest.iam.evaluate import Decision, RequestContext, evaluate_container_policy
+from mediastore_ingest.origins.arn import distribution_arn
 from mediastore_ingest.origins.s3 import (
     MAX_BUCKET_POLICY_BYTES,
     S3_INGEST_ACTIONS,
@@ -28,7 +29,6 @@ from mediastore_ingest.origins.s3 import (
     BucketPolicyBuilder,
     bucket_arn,
     check_bucket_name,
-    distribution_arn,
     s3_object_arn,
 )
 

@@ -16,11 +16,13 @@ from mediastore_ingest.signing.policy import (
     MAX_EPOCH,
     CannedPolicy,
     CustomPolicy,
-    _already_normal,
     _normalize_url,
     normalize_url,
     to_epoch,
     wildcard_match,
+)
+from mediastore_ingest.signing.policy import (
+    already_normal as _already_normal,
 )
 
 URL = "https://d111111abcdef8.cloudfront.net/live/seg1.ts"

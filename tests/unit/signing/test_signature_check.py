@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from mediastore_ingest._internal.b64 import cf_b64encode
 from mediastore_ingest.errors import KeySizeWarning, SignatureMismatchError
 from mediastore_ingest.signing.policy import CannedPolicy
-from mediastore_ingest.signing.signer import UrlVerifier
+from mediastore_ingest.signing.verifier import UrlVerifier
 
 URL = "https://d111111abcdef8.cloudfront.net/live/seg1.ts"
 EXPIRES = 1767225600

@@ -28,9 +28,9 @@ from mediastore_ingest.errors import (
     VerificationError,
 )
 from mediastore_ingest.signing.policy import CannedPolicy, CustomPolicy
-from mediastore_ingest.signing.signer import (
+from mediastore_ingest.signing.signer import UrlSigner
+from mediastore_ingest.signing.verifier import (
     SignedUrl,
-    UrlSigner,
     UrlVerifier,
     _signing_fields,
     _split_signed_url,
@@ -559,7 +559,7 @@ def test_verify_url_fast_lane_agrees_on_each_near_miss(
 def test_verify_url_fast_lane_takes_the_canonical_layout(rsa_key, rsa_signer, monkeypatch):
     """A signer's canned URL in wire form never reaches the general parser; anything
     else does (so the lane cannot silently stop being taken, nor take too much)."""
-    import mediastore_ingest.signing.signer as signing
+    import mediastore_ingest.signing.verifier as signing
 
     verifier = UrlVerifier({KID: rsa_key.public_key()}, cache_size=0)
     calls = []
