@@ -20,7 +20,7 @@ GEO = Geography("probe", encoder_edge_rtt=0.06, edge_origin_rtt=0.04, encoder_or
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[LocalStack]:
+def geo_stack() -> Iterator[LocalStack]:
     with LocalStack(geography=GEO, edge_tls=True) as running:
         yield running
 
@@ -46,15 +46,15 @@ def _args(stack: LocalStack, key_file: str, *extra: str) -> list[str]:
 
 
 def test_probe_reports_the_links_round_trips(
-    stack: LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    geo_stack: LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     access_key, secret_key = next(iter(DEFAULT_CREDENTIALS.items()))
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", access_key)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret_key)
-    key_file = _pem(tmp_path / "key.pem", stack.key_pair.private_key)
+    key_file = _pem(tmp_path / "key.pem", geo_stack.key_pair.private_key)
     code = main(_args(
-        stack, key_file, "--json", "--direct-endpoint", stack.direct_origin_endpoint,
+        geo_stack, key_file, "--json", "--direct-endpoint", geo_stack.direct_origin_endpoint,
         "--direct-upload", "--region", "us-west-2",
     ))
     out = capsys.readouterr().out
@@ -65,7 +65,7 @@ def test_probe_reports_the_links_round_trips(
     assert origin["rtt_ms"] == pytest.approx(100, rel=0.15)
     # a signed request goes on to the origin: encoder -> edge -> origin
     assert edge["head_first_byte_ms"] == pytest.approx(100, rel=0.15)
-    assert edge["pop"] == stack.ingest_edge.pop
+    assert edge["pop"] == geo_stack.ingest_edge.pop
     assert edge["x_cache"] == "Miss from cloudfront"
     assert edge["keep_alive"] is True
     assert edge["connections"] == 1
@@ -74,37 +74,37 @@ def test_probe_reports_the_links_round_trips(
     assert edge["segments"] == origin["segments"] == 2
     assert edge["throughput_mbit_s"] > 0
     # everything it wrote is gone
-    assert not [p for p in stack.container.paths() if p.startswith("live/probe/")]
+    assert not [p for p in geo_stack.container.paths() if p.startswith("live/probe/")]
 
 
 def test_probe_prints_a_side_by_side_table(
-    stack: LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    geo_stack: LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    key_file = _pem(tmp_path / "key.pem", stack.key_pair.private_key)
-    code = main(_args(stack, key_file, "--direct-endpoint", stack.direct_origin_endpoint))
+    key_file = _pem(tmp_path / "key.pem", geo_stack.key_pair.private_key)
+    code = main(_args(geo_stack, key_file, "--direct-endpoint", geo_stack.direct_origin_endpoint))
     out = capsys.readouterr().out
     assert code == 0
     lines = out.splitlines()
     assert lines[0].split()[0] == "edge"
     assert "origin" in lines[0]
     assert any(line.startswith("round trip") for line in lines)
-    assert any(line.startswith("POP") and stack.ingest_edge.pop in line for line in lines)
+    assert any(line.startswith("POP") and geo_stack.ingest_edge.pop in line for line in lines)
     assert "connect() returned well before one round trip" in out
 
 
 def test_probe_exits_1_when_the_edge_refuses_the_signature(
-    stack: LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    geo_stack: LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     stranger = generate_key_pair()
     key_file = _pem(tmp_path / "other.pem", stranger.private_key)
-    code = main(_args(stack, key_file, "--segments", "0"))
+    code = main(_args(geo_stack, key_file, "--segments", "0"))
     err = capsys.readouterr().err
     assert code == 1
     assert "the edge refused the signature" in err
     assert "docs/guides/troubleshooting.md" in err
 
 
-def test_probe_checks_its_numbers(stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["probe", "--base-url", stack.ingest_base_url, "--path", "p", "--rounds", "0"])
+def test_probe_checks_its_numbers(geo_stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["probe", "--base-url", geo_stack.ingest_base_url, "--path", "p", "--rounds", "0"])
     assert code == 2
     assert "--rounds" in capsys.readouterr().err

@@ -28,7 +28,7 @@ SEGMENT = bytes(range(256)) * 1500  # 384 KB
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[LocalStack]:
+def geo_stack() -> Iterator[LocalStack]:
     with LocalStack(geography=GEO) as running:
         yield running
 
@@ -39,13 +39,13 @@ def _span(link: LongLink, before: LinkCounters) -> LinkCounters:
 
 @pytest.mark.parametrize("body", ["bytes", "chunks"])
 def test_a_put_on_a_warm_connection_costs_one_round_trip_per_hop(
-    stack: LocalStack, body: str
+    geo_stack: LocalStack, body: str
 ) -> None:
-    links = stack.links
-    with stack.ingest_client() as client:
+    links = geo_stack.links
+    with geo_stack.ingest_client() as client:
         client.put("live/warm.ts", SEGMENT)  # opens the connections
         before = {name: link.counters() for name, link in links.items()}
-        requests_before = len(stack.ingest_edge.requests)
+        requests_before = len(geo_stack.ingest_edge.requests)
         data: object = SEGMENT if body == "bytes" else iter([SEGMENT[:100_000], SEGMENT[100_000:]])
         client.put("live/seg1.ts", data)  # type: ignore[arg-type]
     encoder_edge = _span(links["encoder_edge"], before["encoder_edge"])
@@ -54,15 +54,15 @@ def test_a_put_on_a_warm_connection_costs_one_round_trip_per_hop(
     assert (edge_origin.connections, edge_origin.round_trips) == (0, 1)
     assert encoder_edge.flights_down == 1
     # one request per segment, no Expect: 100-continue
-    seen = stack.ingest_edge.requests[requests_before:]
+    seen = geo_stack.ingest_edge.requests[requests_before:]
     assert [r.method for r in seen] == ["PUT"]
     assert seen[0].header("Expect") is None
-    assert stack.container.read("live/seg1.ts") == SEGMENT
+    assert geo_stack.container.read("live/seg1.ts") == SEGMENT
 
 
-def test_the_relays_upstream_side_costs_one_round_trip_per_segment(stack: LocalStack) -> None:
-    link = stack.links["encoder_edge"]
-    with SigningRelay(client=stack.ingest_client()) as relay:
+def test_the_relays_upstream_side_costs_one_round_trip_per_segment(geo_stack: LocalStack) -> None:
+    link = geo_stack.links["encoder_edge"]
+    with SigningRelay(client=geo_stack.ingest_client()) as relay:
         conn = http.client.HTTPConnection("127.0.0.1", relay.port, timeout=30)
         try:
             spans = []
@@ -91,15 +91,6 @@ class _Ok(RequestHandler):
 
 class _OkServer(LocalHTTPServer):
     handler_class = _Ok
-
-
-@pytest.fixture(scope="module")
-def ca() -> Iterator[LocalCA]:
-    authority = LocalCA()
-    try:
-        yield authority
-    finally:
-        authority.close()
 
 
 def _tls_server(ca: LocalCA, maximum: ssl.TLSVersion | None) -> _OkServer:
