@@ -175,7 +175,7 @@ def already_normal(url: str) -> bool:
 
     A live stream's URLs are new every few seconds, so the cache behind
     normalize_url rarely holds them; this check costs a tenth of a full pass.
-    ``tests/test_policies.py`` holds it to the full normaliser's answers.
+    ``tests/unit/signing/test_policy.py`` holds it to the full normaliser's answers.
     """
     return _NORMAL_SHAPE(url) is not None and "/." not in url  # "/.": a dot segment, maybe
 

@@ -125,7 +125,7 @@ def _parse_canned_layout(signed_url: str) -> tuple[str, _SigningFields] | None:
     package, botocore and the AWS SDKs write (``?Expires=&Signature=&Key-Pair-Id=``,
     SHA-1, no percent-escape, the URL already in wire form); ``None`` for anything
     else, which takes the general parser. Three ``partition`` calls instead of a loop
-    over the query: ``tests/test_signing.py`` holds the two parsers to the same answers.
+    over the query: ``tests/unit/signing/test_signer.py`` holds the two parsers to the same answers.
     """
     if type(signed_url) is not str:
         return None

@@ -16,7 +16,7 @@ from typing import Any
 
 import botocore.session
 import pytest
-from _moto_kms import REGION, SignCounter, create_key, kms_client, kms_server
+from tests._support.moto_kms import REGION, SignCounter, create_key, kms_client, kms_server
 from botocore.config import Config
 from botocore.stub import Stubber
 from cryptography.hazmat.primitives import hashes, serialization

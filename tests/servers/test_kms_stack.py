@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from _moto_kms import REGION, SignCounter, create_key, kms_client, kms_server
+from tests._support.moto_kms import REGION, SignCounter, create_key, kms_client, kms_server
 
 from mediastore_ingest import (
     AccessDeniedError,

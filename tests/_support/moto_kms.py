@@ -17,7 +17,7 @@ from typing import Any
 
 import botocore.session
 import pytest
-from _moto_server import moto_server
+from tests._support.moto_server import moto_server
 
 REGION = "us-east-1"
 #: Fake credentials, set in the environment for the tests' duration; the metadata
