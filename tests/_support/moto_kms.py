@@ -17,6 +17,7 @@ from typing import Any
 
 import botocore.session
 import pytest
+
 from tests._support.moto_server import moto_server
 
 REGION = "us-east-1"

@@ -16,7 +16,6 @@ from typing import Any
 
 import botocore.session
 import pytest
-from tests._support.moto_kms import REGION, SignCounter, create_key, kms_client, kms_server
 from botocore.config import Config
 from botocore.stub import Stubber
 from cryptography.hazmat.primitives import hashes, serialization
@@ -44,6 +43,7 @@ from mediastore_ingest import (
 from mediastore_ingest._internal.b64 import cf_b64decode
 from mediastore_ingest.errors import InvalidInputError, KeyLoadError
 from mediastore_ingest.signing.kms import MAX_RAW_MESSAGE_BYTES
+from tests._support.moto_kms import REGION, SignCounter, create_key, kms_client, kms_server
 
 KID = "K2JCJMDEHXQW5F"
 EXPIRES = 2_000_000_000

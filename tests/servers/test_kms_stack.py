@@ -17,7 +17,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from tests._support.moto_kms import REGION, SignCounter, create_key, kms_client, kms_server
 
 from mediastore_ingest import (
     AccessDeniedError,
@@ -35,6 +34,7 @@ from mediastore_ingest import (
 from mediastore_ingest.cli import main
 from mediastore_ingest.server.base import RecordedRequest
 from mediastore_ingest.testing import LocalStack
+from tests._support.moto_kms import REGION, SignCounter, create_key, kms_client, kms_server
 
 OLD, NEW = "K1OLDKMSKEY001", "K2NEWKMSKEY002"
 FAST_RETRY = RetryPolicy(max_attempts=4, backoff_base=0.001, backoff_cap=0.01)
