@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mediastore_ingest.ingest import IngestConfig
-from mediastore_ingest.relay.relay import RelayConfig, SigningRelay
+from mediastore_ingest.relay import RelayConfig, SigningRelay
 from mediastore_ingest.testing import LocalStack
 
 

@@ -37,10 +37,18 @@ from mediastore_ingest.errors import (
     KeyLoadError,
     KeyMaterialError,
     KeySizeWarning,
+    KmsAccessDeniedError,
+    KmsConnectionError,
+    KmsError,
+    KmsKeyNotFoundError,
+    KmsKeyUnavailableError,
+    KmsKeyUsageError,
+    KmsThrottlingError,
     LocalStackError,
     MalformedSignatureError,
     MediaStoreIngestError,
     MediaStoreIngestWarning,
+    NoActiveKeyError,
     ObjectNotFoundError,
     PolicyError,
     PolicyExpiredError,
@@ -62,16 +70,10 @@ from mediastore_ingest.errors import (
 from mediastore_ingest.iam.document import (
     MAX_POLICY_LENGTH,
     POLICY_VERSION,
-    USER_AGENT_PREFIX,
     Condition,
     ContainerPolicy,
-    ContainerPolicyBuilder,
-    Finding,
-    IngestSecret,
     Principal,
     Statement,
-    container_arn,
-    mediastore_object_arn,
 )
 from mediastore_ingest.iam.evaluate import (
     Decision,
@@ -79,6 +81,8 @@ from mediastore_ingest.iam.evaluate import (
     RequestContext,
     evaluate_container_policy,
 )
+from mediastore_ingest.iam.lint import Finding
+from mediastore_ingest.iam.secret import USER_AGENT_PREFIX, IngestSecret
 from mediastore_ingest.ingest import (
     MEDIA_TYPES,
     Headers,
@@ -105,6 +109,12 @@ from mediastore_ingest.ingest import (
     validate_s3_content_type,
     validate_s3_key,
 )
+from mediastore_ingest.origins.arn import distribution_arn
+from mediastore_ingest.origins.mediastore import (
+    ContainerPolicyBuilder,
+    container_arn,
+    mediastore_object_arn,
+)
 from mediastore_ingest.origins.s3 import (
     CLOUDFRONT_SERVICE_PRINCIPAL,
     MAX_BUCKET_POLICY_BYTES,
@@ -113,7 +123,6 @@ from mediastore_ingest.origins.s3 import (
     BucketPolicyBuilder,
     bucket_arn,
     check_bucket_name,
-    distribution_arn,
     s3_object_arn,
 )
 from mediastore_ingest.provisioning import (
@@ -130,6 +139,7 @@ from mediastore_ingest.provisioning import (
     secret_gated_container_policy,
 )
 from mediastore_ingest.relay.relay import DEFAULT_CACHE_RULES, RelayConfig, RelayStats, SigningRelay
+from mediastore_ingest.signing.external import ExternalSigner
 from mediastore_ingest.signing.keys import (
     CLOUDFRONT_KEY_REQUIREMENTS,
     KeyData,
@@ -144,6 +154,7 @@ from mediastore_ingest.signing.keys import (
     load_public_key,
     public_key_pem,
 )
+from mediastore_ingest.signing.kms import KmsSigner
 from mediastore_ingest.signing.policy import (
     MAX_EPOCH,
     RESERVED_QUERY_PARAMS,
@@ -155,15 +166,14 @@ from mediastore_ingest.signing.policy import (
     to_epoch,
     wildcard_match,
 )
+from mediastore_ingest.signing.rotation import RotatingUrlSigner, ScheduledKey
 from mediastore_ingest.signing.signer import (
     COOKIE_NAMES,
     MAX_URL_BYTES,
     HashAlgorithm,
-    SignedUrl,
     UrlSigner,
-    UrlVerifier,
-    parse_cookie_header,
 )
+from mediastore_ingest.signing.verifier import SignedUrl, UrlVerifier, parse_cookie_header
 
 __version__ = "0.1.0.dev0"
 
@@ -202,6 +212,7 @@ __all__ = [
     "Decision",
     "DistributionConfigError",
     "EvaluationResult",
+    "ExternalSigner",
     "Finding",
     "HTTPStatusError",
     "HashAlgorithm",
@@ -219,12 +230,21 @@ __all__ = [
     "KeyMaterialError",
     "KeyPair",
     "KeySizeWarning",
+    "KmsAccessDeniedError",
+    "KmsConnectionError",
+    "KmsError",
+    "KmsKeyNotFoundError",
+    "KmsKeyUnavailableError",
+    "KmsKeyUsageError",
+    "KmsSigner",
+    "KmsThrottlingError",
     "ListItem",
     "LocalStackError",
     "MalformedSignatureError",
     "MediaStoreIngestError",
     "MediaStoreIngestWarning",
     "MockTransport",
+    "NoActiveKeyError",
     "ObjectInfo",
     "ObjectNotFoundError",
     "ObjectStream",
@@ -255,6 +275,8 @@ __all__ = [
     "Response",
     "RetriesExhaustedError",
     "RetryPolicy",
+    "RotatingUrlSigner",
+    "ScheduledKey",
     "SignatureMismatchError",
     "SignedUrl",
     "SigningError",

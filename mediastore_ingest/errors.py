@@ -13,6 +13,14 @@ working::
     │   ├── KeyLoadError (ValueError) ......... unreadable, wrong password, not a key
     │   └── UnsupportedKeyError (ValueError) .. a key type or size CloudFront refuses
     ├── SigningError .......................... the private-key operation failed
+    │   ├── NoActiveKeyError .................. a key rotation has no key active yet
+    │   └── KmsError .......................... an AWS KMS call failed (key id, operation, code)
+    │       ├── KmsKeyNotFoundError (KeyLoadError) ....... no such key or alias
+    │       ├── KmsKeyUnavailableError ........ disabled, pending deletion, key store down
+    │       ├── KmsKeyUsageError (UnsupportedKeyError) ... not a key CloudFront can take
+    │       ├── KmsAccessDeniedError .......... IAM or key policy, or no credentials
+    │       ├── KmsThrottlingError ............ over the KMS request quota
+    │       └── KmsConnectionError ............ KMS unreachable or too slow
     ├── VerificationError ..................... a signed URL / cookie set is not valid
     │   ├── MalformedSignatureError ........... missing or undecodable parameters
     │   ├── UnknownKeyIdError ................. Key-Pair-Id not in the trusted set
@@ -35,8 +43,9 @@ working::
     │   │   └── ObjectNotFoundError ........... 404
     │   ├── BodyNotRetryableError ............. a failed body that cannot be re-sent
     │   └── RetriesExhaustedError ............. gave up after the retry budget
-    └── LocalStackError ....................... the local test stack failed to start
-        └── RequestBodyError .................. a local server could not read a request body
+    ├── LocalStackError ....................... the local test stack failed to start
+    │   └── RequestBodyError .................. a local server could not read a request body
+    └── RelayError ............................ the signing relay could not start or misbehaved
 
 Warnings have their own root, so ``-W error::mediastore_ingest.MediaStoreIngestWarning``
 (or a pytest ``filterwarnings`` entry) can turn them all into errors::
@@ -68,10 +77,18 @@ __all__ = [
     "KeyLoadError",
     "KeyMaterialError",
     "KeySizeWarning",
+    "KmsAccessDeniedError",
+    "KmsConnectionError",
+    "KmsError",
+    "KmsKeyNotFoundError",
+    "KmsKeyUnavailableError",
+    "KmsKeyUsageError",
+    "KmsThrottlingError",
     "LocalStackError",
     "MalformedSignatureError",
     "MediaStoreIngestError",
     "MediaStoreIngestWarning",
+    "NoActiveKeyError",
     "ObjectNotFoundError",
     "ObjectTooLargeError",
     "PolicyError",
@@ -79,6 +96,7 @@ __all__ = [
     "PolicyNotYetValidError",
     "PolicyParseError",
     "ProvisioningError",
+    "RelayError",
     "RequestBodyError",
     "ResourceMismatchError",
     "RetriesExhaustedError",
@@ -156,6 +174,98 @@ class KeySizeWarning(MediaStoreIngestWarning):
 
 class SigningError(MediaStoreIngestError):
     """The private-key operation failed."""
+
+
+class NoActiveKeyError(SigningError):
+    """A key rotation holds no key whose activation time has come.
+
+    ``at`` is the time asked about (epoch seconds), ``next_activation`` when the
+    first key becomes active.
+    """
+
+    def __init__(
+        self, message: str, *, at: int, next_activation: int | None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.at = at
+        self.next_activation = next_activation
+
+
+class KmsError(SigningError):
+    """An AWS KMS call failed.
+
+    ``key_id`` is the KMS key (as given: key id, key ARN or alias), ``operation`` the
+    KMS API operation (``Sign``, ``GetPublicKey``) and ``code`` the AWS error code (or
+    botocore's exception name when no answer came). ``retryable`` is true for failures
+    that may pass if the same call is made again later (throttling, a connection
+    failure, a KMS internal error).
+    """
+
+    #: AWS error codes that describe a passing condition.
+    TRANSIENT_CODES = frozenset(
+        {"KMSInternalException", "DependencyTimeoutException", "KeyUnavailableException"}
+    )
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        key_id: str | None,
+        operation: str,
+        code: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.key_id = key_id
+        self.operation = operation
+        self.code = code
+
+    @property
+    def retryable(self) -> bool:
+        """Whether the same call may succeed later."""
+        return self.code in self.TRANSIENT_CODES
+
+
+class KmsKeyNotFoundError(KmsError, KeyLoadError):
+    """No KMS key or alias of that name in the account and Region asked."""
+
+
+class KmsKeyUnavailableError(KmsError):
+    """The KMS key exists but cannot sign now: disabled (``DisabledException``),
+    pending deletion or import (``KMSInvalidStateException``), or its custom key store
+    is unreachable (``KeyUnavailableException``)."""
+
+
+class KmsKeyUsageError(KmsError, UnsupportedKeyError):
+    """The KMS key cannot sign for CloudFront: not a ``SIGN_VERIFY`` key, or a key spec
+    or signing algorithm CloudFront does not take (key groups take ``RSA_2048`` with
+    ``RSASSA_PKCS1_V1_5_SHA_256`` and ``ECC_NIST_P256`` with ``ECDSA_SHA_256``)."""
+
+
+class KmsAccessDeniedError(KmsError):
+    """KMS refused the caller: the IAM policy or the key policy does not allow the
+    operation (``kms:Sign``, ``kms:GetPublicKey``), or the credentials are missing,
+    expired or wrong."""
+
+
+class KmsThrottlingError(KmsError):
+    """KMS throttled the request (over the account's request quota for the key type),
+    after botocore's own retries."""
+
+    @property
+    def retryable(self) -> bool:
+        """Always true: a throttled call may pass later."""
+        return True
+
+
+class KmsConnectionError(KmsError):
+    """No answer from KMS: the endpoint could not be reached, the connection broke or
+    the call timed out (after botocore's own retries)."""
+
+    @property
+    def retryable(self) -> bool:
+        """Always true: the network may come back."""
+        return True
 
 
 class VerificationError(MediaStoreIngestError):
@@ -381,3 +491,14 @@ class RequestBodyError(LocalStackError):
     def __init__(self, message: str, *, reason: str, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.reason = reason
+
+
+# --- signing relay -------------------------------------------------------------------
+
+
+class RelayError(MediaStoreIngestError):
+    """The signing relay could not start (its address cannot be bound) or misbehaved.
+
+    Not a [`LocalStackError`][mediastore_ingest.errors.LocalStackError]: the relay is
+    production code, not a test double.
+    """

@@ -32,6 +32,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "._bucket_policy",
     "._put",
     "._relay",
+    "._probe",
     "._local_stack",
 )
 

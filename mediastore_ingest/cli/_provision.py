@@ -13,9 +13,10 @@ import attrs
 import botocore.session
 
 from mediastore_ingest.cli._common import env_value
+from mediastore_ingest.cli._kms import kms_public_key_pem
 from mediastore_ingest.distribution import ingest_distribution_config, playback_distribution_config
 from mediastore_ingest.errors import InvalidInputError, ProvisioningError
-from mediastore_ingest.iam.document import IngestSecret
+from mediastore_ingest.iam.secret import IngestSecret
 from mediastore_ingest.origins import origin_names
 from mediastore_ingest.provisioning import (
     Provisioner,
@@ -82,6 +83,16 @@ def _distribution_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _public_key_pem(args: argparse.Namespace) -> str:
+    """--public-key's file, or the public key of the KMS key --kms-key-id."""
+    if (args.public_key is None) == (args.kms_key_id is None):
+        raise InvalidInputError("give --public-key or --kms-key-id (one of them)")
+    if args.kms_key_id:
+        session = botocore.session.Session(profile=args.profile)
+        return kms_public_key_pem(args.kms_key_id, session, args.region, args.endpoint_url)
+    return _read_text(args.public_key, "public key")
+
+
 def _s3_spec(args: argparse.Namespace) -> ProvisioningSpec:
     mediastore_only = [
         name for name, value in (
@@ -100,7 +111,7 @@ def _s3_spec(args: argparse.Namespace) -> ProvisioningSpec:
     return ProvisioningSpec(
         origin="s3",
         bucket_name=args.bucket,
-        public_key_pem=_read_text(args.public_key, "public key"),
+        public_key_pem=_public_key_pem(args),
         playback=not args.no_playback,
         playback_signed=args.signed_playback,
         expire_after_days=args.expire_days,
@@ -137,7 +148,7 @@ def _mediastore_spec(args: argparse.Namespace) -> ProvisioningSpec:
         )
     return ProvisioningSpec(
         container_name=args.container,
-        public_key_pem=_read_text(args.public_key, "public key"),
+        public_key_pem=_public_key_pem(args),
         ingest_secret=ingest,
         playback=playback is not None,
         playback_secret=playback,
@@ -261,8 +272,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="origin type (default mediastore)")
     q.add_argument("--container", help="MediaStore container name (--origin mediastore)")
     q.add_argument("--bucket", help="S3 bucket name (--origin s3)")
-    q.add_argument("--public-key", required=True, metavar="PEM",
+    q.add_argument("--public-key", metavar="PEM",
                    help="public key file (PEM SubjectPublicKeyInfo, RSA 2048 or ECDSA P-256)")
+    q.add_argument("--kms-key-id", metavar="ARN",
+                   help="register the public key of this AWS KMS key instead of --public-key "
+                   "(read with kms:GetPublicKey, same credentials, Region and endpoint)")
     q.add_argument("--secret-env", metavar="VAR",
                    help="environment variable holding the ingest secret (MediaStore)")
     q.add_argument("--playback-secret-env", metavar="VAR",

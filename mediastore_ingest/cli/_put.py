@@ -13,7 +13,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from mediastore_ingest.cli._common import checked_key_id, env_value, hint_of, read_setup
+from mediastore_ingest.cli._common import hint_of, read_setup
+from mediastore_ingest.cli._kms import add_kms_args, url_signer
 from mediastore_ingest.errors import InvalidInputError
 from mediastore_ingest.ingest import (
     IngestClient,
@@ -26,7 +27,6 @@ from mediastore_ingest.ingest import (
 )
 from mediastore_ingest.ingest.media import is_manifest
 from mediastore_ingest.origins import origin_names
-from mediastore_ingest.signing.signer import UrlSigner
 
 __all__ = ["register"]
 
@@ -56,16 +56,7 @@ def _client(args: argparse.Namespace) -> IngestClient:
     )
     if args.direct:
         return IngestClient.direct(base_url, region_name=args.region, config=config)
-    signer = None
-    if key_id or args.private_key:
-        if not (key_id and args.private_key):
-            raise InvalidInputError("--key-id (or --setup) and --private-key go together")
-        signer = UrlSigner(
-            checked_key_id(key_id),
-            args.private_key,
-            hash_algorithm=args.hash_algorithm,
-            password=env_value(args.password_env, "key password"),
-        )
+    signer = url_signer(args, key_id, key_id_flag="--key-id (or --setup)")
     return IngestClient(
         base_url,
         signer=signer,
@@ -179,11 +170,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--key-id", help="CloudFront public key ID, upper-case (sign requests)")
     p.add_argument("--private-key", metavar="PEM", help="private key file (sign requests)")
     p.add_argument("--password-env", metavar="VAR", help="env variable holding the key password")
-    p.add_argument(
-        "--hash-algorithm", choices=("SHA1", "SHA256"), default="SHA1",
-        help="signature hash (default SHA1, CloudFront's default; SHA256 sends "
-        "Hash-Algorithm=SHA256)",
-    )
+    add_kms_args(p, region=False)
+    p.add_argument("--hash-algorithm", choices=("SHA1", "SHA256"),
+                   help="signature hash: default SHA1 (CloudFront's default), SHA256 with "
+                   "--kms-key-id; SHA256 sends Hash-Algorithm=SHA256")
     p.add_argument(
         "--auth", choices=("url", "cookie"), default="url",
         help="signed URLs (default) or signed cookies with a wildcard policy",
@@ -199,7 +189,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="Cache-Control max-age=1 on manifests, one year on segments")
     p.add_argument("--direct", action="store_true",
                    help="talk to the container with botocore (SigV4, your AWS credentials)")
-    p.add_argument("--region", help="AWS region for --direct")
+    p.add_argument("--region", help="AWS region for --direct and --kms-key-id")
     p.add_argument("--quiet", action="store_true", help="no progress line")
 
 

@@ -11,12 +11,12 @@ import threading
 from types import FrameType
 
 from mediastore_ingest._internal.show import shown
-from mediastore_ingest.cli._common import checked_key_id, env_value, read_setup
+from mediastore_ingest.cli._common import env_value, read_setup
+from mediastore_ingest.cli._kms import add_kms_args, url_signer
 from mediastore_ingest.errors import InvalidInputError
 from mediastore_ingest.ingest import IngestConfig, RetryPolicy
 from mediastore_ingest.origins import get_origin, origin_names
 from mediastore_ingest.relay.relay import DEFAULT_CACHE_RULES, RelayConfig, SigningRelay
-from mediastore_ingest.signing.signer import UrlSigner
 
 __all__ = ["register"]
 
@@ -60,18 +60,11 @@ def _build(args: argparse.Namespace) -> SigningRelay:
     origin = origin or "mediastore"
     if not to:
         raise InvalidInputError("give --to (the ingest distribution) or --setup")
-    signer = None
-    if key_id or args.private_key:
-        if not (key_id and args.private_key):
-            raise InvalidInputError("--key-id (or --setup) and --private-key go together")
-        signer = UrlSigner(
-            checked_key_id(key_id),
-            args.private_key,
-            hash_algorithm=args.hash_algorithm,
-            password=env_value(args.password_env, "key password"),
+    signer = url_signer(args, key_id, key_id_flag="--key-id (or --setup)")
+    if signer is None and not args.unsigned:
+        raise InvalidInputError(
+            "give --key-id/--private-key or --kms-key-id (or --setup), or --unsigned"
         )
-    elif not args.unsigned:
-        raise InvalidInputError("give --key-id/--private-key (or --setup), or --unsigned")
     host, port = _listen(args.listen)
     cache_rules = _pairs(args.cache_control, "--cache-control") or DEFAULT_CACHE_RULES
     peers = ("127.0.0.0/8", "::1/128", *(args.allow_peer or ()))
@@ -163,9 +156,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--key-id", help="CloudFront public key ID (upper-case)")
     p.add_argument("--private-key", metavar="PEM", help="private key file")
     p.add_argument("--password-env", metavar="VAR", help="env variable holding the key password")
-    p.add_argument("--hash-algorithm", choices=("SHA1", "SHA256"), default="SHA1",
-                   help="signature hash (default SHA1, CloudFront's default; SHA256 sends "
-                   "Hash-Algorithm=SHA256)")
+    add_kms_args(p)
+    p.add_argument("--hash-algorithm", choices=("SHA1", "SHA256"),
+                   help="signature hash: default SHA1 (CloudFront's default), SHA256 with "
+                   "--kms-key-id; SHA256 sends Hash-Algorithm=SHA256")
     p.add_argument("--auth", choices=("url", "cookie"), default="url",
                    help="sign each URL (default) or send signed cookies")
     p.add_argument("--unsigned", action="store_true",

@@ -99,7 +99,7 @@ class IngestConfig:
     an S3 origin behind Origin Access Control requires for PUT. ``origin`` names the
     origin kind whose rules apply (the descriptions in `mediastore_ingest.origins`; a
     registered `Origin` given is kept as its name): ``"mediastore"`` (default:
-    MediaStore paths and Content-Types, 25 MB objects, 10 MB streaming uploads,
+    MediaStore paths and Content-Types, 25 MiB objects, 10 MiB streaming uploads,
     storage class and streaming uploads available) or ``"s3"`` (an S3 bucket behind
     OAC: S3 keys, any Content-Type, ``x-amz-content-sha256`` on every PUT; bodies that
     fit in ``retry_buffer_limit`` are read once and sent from memory; no streaming

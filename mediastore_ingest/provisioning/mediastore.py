@@ -25,8 +25,9 @@ from mediastore_ingest.errors import (
     InvalidInputError,
     ProvisioningError,
 )
-from mediastore_ingest.iam.document import ContainerPolicy, ContainerPolicyBuilder, IngestSecret
-from mediastore_ingest.origins.mediastore import MEDIASTORE
+from mediastore_ingest.iam.document import ContainerPolicy
+from mediastore_ingest.iam.secret import IngestSecret
+from mediastore_ingest.origins.mediastore import MEDIASTORE, ContainerPolicyBuilder
 from mediastore_ingest.provisioning.aws import Aws, account_of
 from mediastore_ingest.provisioning.engine import (
     Distribution,

@@ -18,7 +18,7 @@ from mediastore_ingest._internal.jsonutil import strict_loads
 from mediastore_ingest._internal.show import type_name
 from mediastore_ingest._internal.validate import instance_of, int_in, matches, optional
 from mediastore_ingest.errors import InvalidInputError, KeySizeWarning
-from mediastore_ingest.iam.document import IngestSecret
+from mediastore_ingest.iam.secret import IngestSecret
 from mediastore_ingest.origins.s3 import check_bucket_name
 from mediastore_ingest.provisioning.engine import Role, check_origin, engine_for
 from mediastore_ingest.provisioning.mediastore import ContainerInfo, container_policy_source

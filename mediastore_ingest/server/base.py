@@ -1,12 +1,11 @@
-"""A small threaded HTTP/1.1 server base: the local test servers and the relay.
+"""A small threaded HTTP/1.1 server: the base of the signing relay and the local servers.
 
-Layer 7's shared plumbing: :mod:`mediastore_ingest.relay.relay` and
-:mod:`mediastore_ingest.testing` both build on it, so it lives outside ``testing``.
-
-:class:`LocalHTTPServer` runs a :class:`RequestHandler` subclass on loopback in a
-background thread: HTTP/1.1 with keep-alive, optional TLS (the handshake happens in
-the connection's own thread, so one slow client cannot stall ``accept``), and a
-``stop()`` that closes live keep-alive connections at once.
+:class:`LocalHTTPServer` runs a :class:`RequestHandler` subclass in a background
+thread: HTTP/1.1 with keep-alive, optional TLS (the handshake happens in the
+connection's own thread, so one slow client cannot stall ``accept``), and a ``stop()``
+that closes live keep-alive connections at once. By default it binds to loopback only
+(the local test servers); a subclass may allow other addresses (``loopback_only``) and
+name the error it raises (``error_class``).
 
 :class:`RequestHandler` adds what ``BaseHTTPRequestHandler`` leaves to its users:
 reading ``Content-Length`` and ``Transfer-Encoding: chunked`` bodies incrementally and
@@ -31,12 +30,18 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import attrs
 
 from mediastore_ingest._internal.redact import redact_headers, redact_query, target_repr
-from mediastore_ingest.errors import InvalidInputError, LocalStackError, RequestBodyError
+from mediastore_ingest._internal.validate import check_port
+from mediastore_ingest.errors import (
+    InvalidInputError,
+    LocalStackError,
+    MediaStoreIngestError,
+    RequestBodyError,
+)
 
 __all__ = [
     "LocalHTTPServer",
@@ -296,7 +301,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         after that the connection closes once the response is sent.
         """
         if self._body_state != "unread":
-            raise LocalStackError("the request body was already read")
+            raise self.owner.error_class("the request body was already read")
         try:
             if self.is_chunked:
                 encoding = self.headers.get("Transfer-Encoding", "").strip().lower()
@@ -591,6 +596,10 @@ class _Server(ThreadingHTTPServer):
         with self._connections_lock:
             self._connections.discard(sock)
 
+    def live_connections(self) -> list[socket.socket]:
+        with self._connections_lock:
+            return [sock for sock in self._connections if sock.fileno() >= 0]
+
     def close_connections(self) -> None:
         with self._connections_lock:
             live = list(self._connections)
@@ -606,11 +615,13 @@ class _Server(ThreadingHTTPServer):
         )
 
 
-def _check_loopback(host: str) -> None:
+def _check_loopback(host: object) -> None:
+    """Refuse a ``host`` that is not a loopback address (or ``localhost``): the bind
+    policy of the local test servers."""
     if host == "localhost":
         return
     try:
-        loopback = ipaddress.ip_address(host).is_loopback
+        loopback = ipaddress.ip_address(host).is_loopback  # type: ignore[arg-type]
     except ValueError:
         loopback = False
     if not loopback:
@@ -618,11 +629,12 @@ def _check_loopback(host: str) -> None:
 
 
 class LocalHTTPServer:
-    """A loopback HTTP/1.1 server running :attr:`handler_class` in a background thread.
+    """An HTTP/1.1 server running :attr:`handler_class` in a background thread.
 
-    Use as a context manager, or call :meth:`start` and :meth:`stop`. With an
-    ``ssl_context`` it speaks HTTPS. ``port=0`` picks a free port; read :attr:`port`
-    or :attr:`base_url` after starting.
+    Use as a context manager, or call :meth:`start` and :meth:`stop`. ``host`` is the
+    address to bind: loopback only unless the class sets ``loopback_only = False``.
+    With an ``ssl_context`` it speaks HTTPS. ``port=0`` picks a free port; read
+    :attr:`port` or :attr:`base_url` after starting.
     """
 
     handler_class: type[RequestHandler] = RequestHandler
@@ -630,6 +642,12 @@ class LocalHTTPServer:
     keeps_request_log = True
     #: How long :meth:`stop` waits for each connection thread after closing its socket.
     stop_timeout = 5.0
+    #: Refuse to bind anything but a loopback address (the local test servers' policy);
+    #: a subclass that checks its address itself (the relay) sets it to ``False``.
+    loopback_only: ClassVar[bool] = True
+    #: What :meth:`start`, :meth:`port` and :meth:`wait_for_request` raise when the
+    #: server cannot do what was asked.
+    error_class: ClassVar[type[MediaStoreIngestError]] = LocalStackError
 
     def __init__(
         self,
@@ -638,9 +656,9 @@ class LocalHTTPServer:
         port: int = 0,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        _check_loopback(host)
-        if not 0 <= port <= 65535:
-            raise InvalidInputError(f"invalid port {port}")
+        if self.loopback_only:
+            _check_loopback(host)
+        check_port(port)
         self._host = host
         self._requested_port = port
         self._ssl_context = ssl_context
@@ -656,7 +674,7 @@ class LocalHTTPServer:
         """Bind and start serving in a daemon thread; returns ``self``."""
         with self._lifecycle_lock:
             if self._server is not None:
-                raise LocalStackError(f"{type(self).__name__} is already running")
+                raise self.error_class(f"{type(self).__name__} is already running")
             try:
                 server = _Server(
                     (self._host, self._requested_port),
@@ -665,7 +683,7 @@ class LocalHTTPServer:
                     ssl_context=self._ssl_context,
                 )
             except OSError as exc:
-                raise LocalStackError(
+                raise self.error_class(
                     f"cannot listen on {self._host}:{self._requested_port}"
                 ) from exc
             thread = threading.Thread(
@@ -717,12 +735,12 @@ class LocalHTTPServer:
 
     def _bound(self) -> _Server:
         if self._server is None:
-            raise LocalStackError(f"{type(self).__name__} is not running")
+            raise self.error_class(f"{type(self).__name__} is not running")
         return self._server
 
     @property
     def host(self) -> str:
-        """The loopback address served."""
+        """The address served."""
         return self._host
 
     @property
@@ -744,6 +762,11 @@ class LocalHTTPServer:
     def base_url(self) -> str:
         """``scheme://host:port`` (only while running)."""
         return f"{self.scheme}://{self._host}:{self.port}"
+
+    def live_connections(self) -> list[socket.socket]:
+        """The sockets of the connections open now (none when not running)."""
+        server = self._server
+        return [] if server is None else server.live_connections()
 
     # --- request log -------------------------------------------------------------------
 
@@ -782,16 +805,16 @@ class LocalHTTPServer:
 
         Requests enter the log when their response head is sent and are updated when
         the server is done with them (a request without an answer, e.g. a cut-off
-        upload, appears only then, with ``status=None``). Raises :class:`LocalStackError`
-        after ``timeout`` seconds: a safety net for a broken test, not a synchronisation
-        device.
+        upload, appears only then, with ``status=None``). Raises :attr:`error_class`
+        (:class:`LocalStackError`) after ``timeout`` seconds: a safety net for a broken
+        test, not a synchronisation device.
         """
         def found() -> RecordedRequest | None:
             return next((r for r in self._requests if predicate(r)), None)
 
         with self._requests_changed:
             if not self._requests_changed.wait_for(lambda: found() is not None, timeout):
-                raise LocalStackError(f"no matching request within {timeout} s")
+                raise self.error_class(f"no matching request within {timeout} s")
             result = found()
         assert result is not None
         return result

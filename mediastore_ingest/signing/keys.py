@@ -38,6 +38,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
+from mediastore_ingest._internal.show import shown, type_name
+from mediastore_ingest._internal.validate import check, int_in
 from mediastore_ingest.errors import (
     InvalidInputError,
     KeyLoadError,
@@ -105,7 +107,7 @@ _PUBLIC_LABELS = frozenset({b"PUBLIC KEY", b"RSA PUBLIC KEY"})
 
 def _describe(key: object) -> str:
     """A short human name for a key object's type (never its contents)."""
-    name = type(key).__name__.lstrip("_")
+    name = type_name(key).lstrip("_")
     for suffix in ("PrivateKey", "PublicKey"):
         if name.endswith(suffix) and name != suffix:
             return name.removesuffix(suffix)
@@ -153,7 +155,7 @@ def _check(key: object, *, private: bool, warn: bool, stacklevel: int) -> None:
     if isinstance(key, other):
         raise InvalidInputError(f"a {other_kind} key was given where a {want} key is needed")
     raise InvalidInputError(
-        f"expected a cryptography {want} key object, got {type(key).__name__}"
+        f"expected a cryptography {want} key object, got {type_name(key)}"
     )
 
 
@@ -192,6 +194,21 @@ def check_public_key(key: object, *, stacklevel: int = 2) -> PublicKey:
     return key
 
 
+_KEY_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+
+
+def check_key_id(value: object) -> str:
+    """Return ``value`` if it can be a CloudFront public key ID (``Key-Pair-Id``):
+    letters and digits, such as ``K2JCJMDEHXQW5F``; else raise
+    :class:`~mediastore_ingest.errors.InvalidInputError`."""
+    if not isinstance(value, str) or not value or not set(value) <= _KEY_ID_CHARS:
+        raise InvalidInputError(
+            f"key_id must be a CloudFront public key ID such as 'K2JCJMDEHXQW5F' "
+            f"(letters and digits), not {value!r}"
+        )
+    return value
+
+
 # --- loading -------------------------------------------------------------------------
 
 
@@ -221,7 +238,7 @@ def _password_bytes(password: str | bytes | None) -> bytes | None:
     elif isinstance(value, (bytes, bytearray, memoryview)):
         value = bytes(value)
     else:
-        raise InvalidInputError(f"password must be str or bytes, got {type(value).__name__}")
+        raise InvalidInputError(f"password must be str or bytes, got {type_name(value)}")
     # An empty password means "none": cryptography treats b"" as missing for an
     # encrypted key but as given for a plain one, which only confuses.
     return value or None
@@ -280,7 +297,7 @@ def _read(data: object, what: str) -> tuple[bytes, str]:
             raise KeyLoadError(f"{source} is too large to be a key")
         return raw, source
     raise InvalidInputError(
-        f"a {what} must be bytes, PEM text or a path, got {type(data).__name__}"
+        f"a {what} must be bytes, PEM text or a path, got {type_name(data)}"
     )
 
 
@@ -295,7 +312,7 @@ def _read_unshown(path: str, what: str) -> tuple[bytes, str]:
     except FileNotFoundError:
         problem = "the path of an existing file"
     except OSError as exc:
-        problem = f"the path of a readable file ({exc.strerror or type(exc).__name__})"
+        problem = f"the path of a readable file ({exc.strerror or type_name(exc)})"
     except ValueError:  # embedded NUL, unencodable
         problem = "a file name (it is not a valid path)"
     if problem is not None:
@@ -490,7 +507,7 @@ def _public_of(key: object) -> PublicKey:
     if isinstance(key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey)):
         return key
     raise InvalidInputError(
-        f"expected an RSA or EC key object, got {type(key).__name__}"
+        f"expected an RSA or EC key object, got {type_name(key)}"
     )
 
 
@@ -528,7 +545,7 @@ def key_fingerprint(key: PrivateKey | PublicKey) -> str:
 def _check_pair_private(instance: object, attribute: object, value: PrivateKey) -> None:
     if not isinstance(value, _RSA_EC_PRIVATE):
         raise InvalidInputError(
-            f"private_key must be an RSA or EC private key, got {type(value).__name__}"
+            f"private_key must be an RSA or EC private key, got {type_name(value)}"
         )
     _check(value, private=True, warn=False, stacklevel=1)
 
@@ -536,7 +553,7 @@ def _check_pair_private(instance: object, attribute: object, value: PrivateKey) 
 def _check_pair_public(instance: object, attribute: object, value: PublicKey) -> None:
     if not isinstance(value, _RSA_EC_PUBLIC):
         raise InvalidInputError(
-            f"public_key must be an RSA or EC public key, got {type(value).__name__}"
+            f"public_key must be an RSA or EC public key, got {type_name(value)}"
         )
     private = instance.private_key  # type: ignore[attr-defined]
     if key_fingerprint(value) != key_fingerprint(private):
@@ -601,7 +618,7 @@ def _check_target(value: object, name: str) -> Path | None:
         return None
     if not isinstance(value, (str, os.PathLike)):
         raise InvalidInputError(
-            f"{name} must be a str or os.PathLike path, got {type(value).__name__}"
+            f"{name} must be a str or os.PathLike path, got {type_name(value)}"
         )
     path = os.fspath(value)
     if isinstance(path, bytes):
@@ -806,8 +823,7 @@ def generate_key_pair(
     """
     algo = algorithm.lower() if isinstance(algorithm, str) else algorithm
     if algo == "rsa":
-        if isinstance(rsa_bits, bool) or not isinstance(rsa_bits, int):
-            raise InvalidInputError(f"rsa_bits must be an int, got {type(rsa_bits).__name__}")
+        check("rsa_bits", rsa_bits, int_in())
         if rsa_bits not in _RSA_SIZES:
             raise UnsupportedKeyError(
                 f"RSA {rsa_bits}-bit keys are not accepted: {CLOUDFRONT_KEY_REQUIREMENTS}"
@@ -815,9 +831,9 @@ def generate_key_pair(
         if rsa_bits in _RSA_LEGACY_ONLY:
             _warn_size(rsa_bits, 2)
     elif algo != "ecdsa":
-        shown = repr(algorithm) if isinstance(algorithm, str) else type(algorithm).__name__
         raise UnsupportedKeyError(
-            f"algorithm must be 'rsa' or 'ecdsa', got {shown}: {CLOUDFRONT_KEY_REQUIREMENTS}"
+            f"algorithm must be 'rsa' or 'ecdsa', got {shown(algorithm)}: "
+            f"{CLOUDFRONT_KEY_REQUIREMENTS}"
         )
     secret = _password_bytes(password)  # checks the type (and the text) first
     if password is not None and secret is None:

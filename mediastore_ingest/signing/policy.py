@@ -1,4 +1,4 @@
-"""CloudFront canned and custom policies (layer 2: pure, no clock, no I/O).
+"""CloudFront canned and custom policies: pure values, no clock, no I/O.
 
 A policy says which URL(s) a signature covers and when (and from where) it may be
 used. :meth:`CannedPolicy.to_json` and :meth:`CustomPolicy.to_json` return the exact
@@ -16,15 +16,15 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import ipaddress
-import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
 import attrs
 
-from mediastore_ingest._internal.jsonutil import compact_json
+from mediastore_ingest._internal.jsonutil import compact_json, strict_loads
+from mediastore_ingest._internal.show import type_name
 from mediastore_ingest.errors import InvalidInputError, PolicyError, PolicyParseError
 
 __all__ = [
@@ -89,7 +89,7 @@ def to_epoch(value: object, *, name: str = "time") -> int:
     elif isinstance(value, bool) or not isinstance(value, int):
         raise PolicyError(
             f"{name} must be an aware datetime or int epoch seconds, "
-            f"not {type(value).__name__}"
+            f"not {type_name(value)}"
         )
     else:
         epoch = value
@@ -102,6 +102,19 @@ def to_epoch(value: object, *, name: str = "time") -> int:
             )
         raise PolicyError(f"{name}={epoch} is after {MAX_EPOCH}, the latest CloudFront accepts")
     return epoch
+
+
+def clock_epoch(clock: Callable[[], float]) -> int:
+    """``int(clock())``: the epoch seconds a clock gives (``time.time`` by default in
+    the signer and the verifier), or an
+    :class:`~mediastore_ingest.errors.InvalidInputError` when it gives no usable time."""
+    value = clock()
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidInputError(
+            f"clock returned {type_name(value)} {value!r:.40}, not epoch seconds"
+        ) from exc
 
 
 def _quote_char(ch: str) -> str:
@@ -151,18 +164,18 @@ def normalize_url(url: str, *, allow_wildcards: bool = False) -> str:
     wildcard covers.
     """
     if not isinstance(url, str):
-        raise PolicyError(f"URL must be a str, not {type(url).__name__}")
-    if not allow_wildcards and _already_normal(url):
+        raise PolicyError(f"URL must be a str, not {type_name(url)}")
+    if not allow_wildcards and already_normal(url):
         return url
     return _normalize_url(url, bool(allow_wildcards))
 
 
-def _already_normal(url: str) -> bool:
+def already_normal(url: str) -> bool:
     """True when ``normalize_url(url)`` is ``url`` and a regex can tell.
 
     A live stream's URLs are new every few seconds, so the cache behind
     normalize_url rarely holds them; this check costs a tenth of a full pass.
-    ``tests/test_policies.py`` holds it to the full normaliser's answers.
+    ``tests/unit/signing/test_policy.py`` holds it to the full normaliser's answers.
     """
     return _NORMAL_SHAPE(url) is not None and "/." not in url  # "/.": a dot segment, maybe
 
@@ -259,8 +272,8 @@ def wildcard_match(pattern: str, text: str, *, case_sensitive: bool = True) -> b
     """
     if not isinstance(pattern, str) or not isinstance(text, str):
         raise InvalidInputError(
-            f"wildcard_match wants two str, not {type(pattern).__name__} "
-            f"and {type(text).__name__}"
+            f"wildcard_match wants two str, not {type_name(pattern)} "
+            f"and {type_name(text)}"
         )
     if not case_sensitive:
         pattern, text = pattern.lower(), text.lower()
@@ -296,7 +309,7 @@ def _ip_in(client_ip: str | None, network: str | None) -> bool:
     if client_ip is None:
         return False
     if not isinstance(client_ip, str):
-        raise InvalidInputError(f"client_ip must be a str, not {type(client_ip).__name__}")
+        raise InvalidInputError(f"client_ip must be a str, not {type_name(client_ip)}")
     try:
         addr = ipaddress.ip_address(client_ip)
     except ValueError as exc:
@@ -309,7 +322,7 @@ def _normalize_source_ip(value: str | None) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise PolicyError(f"source_ip must be a str, not {type(value).__name__}")
+        raise PolicyError(f"source_ip must be a str, not {type_name(value)}")
     try:
         net = ipaddress.ip_network(value.strip(), strict=True)
     except ValueError as exc:
@@ -335,7 +348,7 @@ def _optional_epoch(value: object) -> int | None:
 
 def _canned_resource(value: object) -> str:
     if not isinstance(value, str):
-        raise PolicyError(f"resource must be a str, not {type(value).__name__}")
+        raise PolicyError(f"resource must be a str, not {type_name(value)}")
     if "*" in value:
         raise PolicyError(
             f"resource {value!r} contains '*': a canned policy covers one exact URL; "
@@ -346,13 +359,10 @@ def _canned_resource(value: object) -> str:
 
 def _custom_resource(value: object) -> str:
     if not isinstance(value, str):
-        raise PolicyError(f"resource must be a str, not {type(value).__name__}")
+        raise PolicyError(f"resource must be a str, not {type_name(value)}")
     return normalize_url(value, allow_wildcards=True)
 
 
-# How attrs' frozen __init__ sets fields; CannedPolicy._from_normalized does the same.
-_object_new = object.__new__
-_object_setattr = object.__setattr__
 # The canned policy text around its two values: HEAD resource MIDDLE expires TAIL.
 _CANNED_HEAD = '{"Statement":[{"Resource":"'
 _CANNED_MIDDLE = '","Condition":{"DateLessThan":{"AWS:EpochTime":'
@@ -369,23 +379,6 @@ class CannedPolicy:
 
     resource: str = attrs.field(converter=_canned_resource)
     expires: int = attrs.field(converter=_expires_epoch)
-
-    @classmethod
-    def _from_normalized(cls, resource: str, expires: int) -> CannedPolicy:
-        """``CannedPolicy(resource, expires)`` for a ``resource`` that is already
-        :func:`normalize_url`'s output (the verifier's hot path).
-
-        When the converters would return their input unchanged (normalisation is
-        idempotent, the epoch is in range, no ``*``), the fields are set directly, as
-        attrs' own frozen ``__init__`` does; anything else goes through the
-        converters, which raise the usual :class:`PolicyError`.
-        """
-        if type(expires) is not int or not 0 <= expires <= MAX_EPOCH or "*" in resource:
-            return cls(resource, expires)
-        policy = _object_new(cls)
-        _object_setattr(policy, "resource", resource)
-        _object_setattr(policy, "expires", expires)
-        return policy
 
     def to_json(self) -> str:
         """The exact policy text CloudFront rebuilds from the request."""
@@ -442,12 +435,9 @@ class CustomPolicy:
         several statements, unknown keys, non-integer times, a missing
         ``DateLessThan``.
         """
-        try:
-            doc = json.loads(text, object_pairs_hook=_no_duplicate_keys)
-        except PolicyParseError:
-            raise
-        except (ValueError, TypeError, RecursionError) as exc:
-            raise PolicyParseError(f"policy is not valid JSON: {type(exc).__name__}") from exc
+        if not isinstance(text, (str, bytes, bytearray)):
+            raise PolicyParseError(f"policy must be JSON text, not {type_name(text)}")
+        doc = strict_loads(text, error=PolicyParseError, what="policy")
         statement = _single_statement(doc)
         resource = statement.get("Resource")
         if not isinstance(resource, str):
@@ -498,15 +488,6 @@ class CustomPolicy:
 
 
 Policy = CannedPolicy | CustomPolicy
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    doc: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in doc:
-            raise PolicyParseError(f"policy has a duplicate key {key!r}")
-        doc[key] = value
-    return doc
 
 
 def _single_statement(doc: object) -> Mapping[str, Any]:

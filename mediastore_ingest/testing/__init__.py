@@ -5,27 +5,17 @@ enforcement); :class:`LocalCA` issues the certificates local servers present;
 :class:`LocalHTTPServer` and :class:`RequestHandler` are the threaded HTTP/1.1 base
 they are built on. :class:`LocalEdge` stands in for a CloudFront distribution (with
 :class:`OriginAccessControl` it signs for an S3 origin), :class:`FaultPlan` injects
-faults there, and :class:`LocalStack` wires the whole chain. :class:`LocalBucket` is
-an S3 bucket (path-style REST API, SigV4, bucket policy) for the same chain onto S3
-with Origin Access Control: ``LocalStack(origin="s3")``.
+faults there, and :class:`LocalStack` wires the whole chain. :class:`LongLink` is a
+long-haul path on loopback (delay, jitter, bandwidth; round trips counted), and a
+:class:`Geography` puts one on each path of the stack (``LocalStack(geography=...)``).
+:class:`LocalBucket` is an S3 bucket (path-style REST API, SigV4, bucket policy) for
+the same chain onto S3 with Origin Access Control: ``LocalStack(origin="s3")``.
 """
 
 from __future__ import annotations
 
 from mediastore_ingest.server.base import LocalHTTPServer, RecordedRequest, RequestHandler
-from mediastore_ingest.testing._bucket import MAX_S3_OBJECT_SIZE, LocalBucket
-from mediastore_ingest.testing._container import (
-    DEFAULT_CREDENTIALS,
-    LocalContainer,
-    LocalCredential,
-    StoredObject,
-)
-from mediastore_ingest.testing._edge import (
-    INGEST_METHODS,
-    PLAYBACK_METHODS,
-    ForwardedRequest,
-    LocalEdge,
-)
+from mediastore_ingest.testing._edge import INGEST_METHODS, PLAYBACK_METHODS, LocalEdge
 from mediastore_ingest.testing._faults import (
     ALL_FAULT_KINDS,
     Fault,
@@ -33,7 +23,17 @@ from mediastore_ingest.testing._faults import (
     FaultPlan,
     FaultSchedule,
 )
+from mediastore_ingest.testing._longlink import (
+    GEOGRAPHIES,
+    Geography,
+    LinkCounters,
+    LongLink,
+)
+from mediastore_ingest.testing._mediastore import LocalContainer
 from mediastore_ingest.testing._oac import OriginAccessControl
+from mediastore_ingest.testing._recording import ForwardedRequest, StoredObject
+from mediastore_ingest.testing._s3 import MAX_S3_OBJECT_SIZE, LocalBucket
+from mediastore_ingest.testing._sigv4 import DEFAULT_CREDENTIALS, LocalCredential
 from mediastore_ingest.testing._stack import (
     DEFAULT_INGEST_ACTIONS,
     DEFAULT_S3_INGEST_ACTIONS,
@@ -46,6 +46,7 @@ __all__ = [
     "DEFAULT_CREDENTIALS",
     "DEFAULT_INGEST_ACTIONS",
     "DEFAULT_S3_INGEST_ACTIONS",
+    "GEOGRAPHIES",
     "INGEST_METHODS",
     "MAX_S3_OBJECT_SIZE",
     "PLAYBACK_METHODS",
@@ -54,6 +55,8 @@ __all__ = [
     "FaultPlan",
     "FaultSchedule",
     "ForwardedRequest",
+    "Geography",
+    "LinkCounters",
     "LocalBucket",
     "LocalCA",
     "LocalContainer",
@@ -61,6 +64,7 @@ __all__ = [
     "LocalEdge",
     "LocalHTTPServer",
     "LocalStack",
+    "LongLink",
     "OriginAccessControl",
     "RecordedRequest",
     "RequestHandler",

@@ -40,13 +40,14 @@ from typing import cast
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
-import attrs
 import urllib3
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 from urllib3.exceptions import ReadTimeoutError
 
-from mediastore_ingest._internal.redact import SECRET_HEADERS, redact_headers, target_repr
+from mediastore_ingest._internal.redact import SECRET_HEADERS, redact_headers
+from mediastore_ingest._internal.show import shown, type_name
 from mediastore_ingest._internal.validate import (
+    check,
     check_callable,
     check_int,
     check_number,
@@ -54,6 +55,9 @@ from mediastore_ingest._internal.validate import (
     check_port,
     check_str,
     check_strs,
+    instance_of,
+    one_line,
+    optional,
     parse_http_url,
 )
 from mediastore_ingest.errors import (
@@ -64,19 +68,20 @@ from mediastore_ingest.errors import (
     UnknownKeyIdError,
     VerificationError,
 )
-from mediastore_ingest.server.base import LocalHTTPServer, RequestHandler
+from mediastore_ingest.server.base import RequestHandler
 from mediastore_ingest.signing.policy import RESERVED_QUERY_PARAMS, Policy
-from mediastore_ingest.signing.signer import COOKIE_NAMES, PublicKeySource, UrlVerifier
-from mediastore_ingest.testing._container import LocalContainer
+from mediastore_ingest.signing.signer import COOKIE_NAMES
+from mediastore_ingest.signing.verifier import PublicKeySource, UrlVerifier
 from mediastore_ingest.testing._faults import Fault, FaultKind, FaultPlan
+from mediastore_ingest.testing._mediastore import LocalContainer
 from mediastore_ingest.testing._oac import OriginAccessControl
-from mediastore_ingest.testing._tls import LocalCA, bind_with_ca
+from mediastore_ingest.testing._recording import ForwardedRequest
+from mediastore_ingest.testing._tls import LocalCA, TLSServer
 
 __all__ = [
     "FORBIDDEN_ORIGIN_HEADERS",
     "INGEST_METHODS",
     "PLAYBACK_METHODS",
-    "ForwardedRequest",
     "LocalEdge",
 ]
 
@@ -121,38 +126,7 @@ _ORIGIN_HEADERS_DROPPED = frozenset(
 )
 _PIECE = 64 * 1024
 _CF_USER_AGENT = "Amazon CloudFront"
-
-
-@attrs.frozen
-class ForwardedRequest:
-    """A request the edge sent to the origin.
-
-    ``path`` is the origin request target (CloudFront's query parameters removed),
-    ``headers`` what the origin was sent (in order), ``status`` the origin's status
-    (``None`` when no answer came: unreachable origin or a ``drop_request`` fault),
-    ``body_bytes`` the request body bytes forwarded, ``chunked`` whether they went
-    out with ``Transfer-Encoding: chunked``, ``fault`` the fault injected, if any.
-
-    The ``repr`` (what pytest prints when an assertion fails) never shows a secret:
-    the values of ``User-Agent`` (the ingest secret), ``Authorization``, ``Cookie``,
-    ``X-Amz-Security-Token`` and the edge's origin custom headers are :class:`str`
-    objects whose ``repr`` is ``'<redacted>'`` (they compare and print as the value),
-    and the signature in ``viewer_path`` is shown as ``Signature=<redacted>``.
-    """
-
-    method: str
-    path: str
-    viewer_path: str = attrs.field(repr=target_repr)
-    headers: tuple[tuple[str, str], ...] = attrs.field(converter=redact_headers)
-    status: int | None
-    body_bytes: int
-    chunked: bool
-    fault: FaultKind | None = None
-
-    def header(self, name: str) -> str | None:
-        """The first value of header ``name`` (case-insensitive), or ``None``."""
-        lname = name.lower()
-        return next((v for k, v in self.headers if k.lower() == lname), None)
+_ONE_LINE = one_line()
 
 
 class _DropFault(Exception):
@@ -185,18 +159,18 @@ def _check_origin_headers(headers: object) -> dict[str, str]:
     if not isinstance(headers, Mapping):
         raise InvalidInputError(
             f"origin_headers must be a mapping of header name -> value, "
-            f"not {type(headers).__name__}"
+            f"not {type_name(headers)}"
         )
     out: dict[str, str] = {}
     for name, value in headers.items():
         if not isinstance(name, str) or not name or not name.isascii() or ":" in name:
-            raise InvalidInputError(f"invalid origin custom header name {name!r}")
+            raise InvalidInputError(f"invalid origin custom header name {shown(name)}")
         lname = name.lower()
         if lname in FORBIDDEN_ORIGIN_HEADERS or lname.startswith(_FORBIDDEN_PREFIXES):
             raise InvalidInputError(
                 f"CloudFront does not allow {name!r} as an origin custom header"
             )
-        if not isinstance(value, str) or any(c in value for c in "\r\n\0"):
+        if not _ONE_LINE.test(value):  # the value may be a secret: not shown
             raise InvalidInputError(f"origin custom header {name!r} needs a one-line str value")
         out[name] = value
     return out
@@ -562,7 +536,7 @@ def _cloudfront_denial(exc: VerificationError) -> tuple[str, str]:
     return "AccessDenied", "Access denied"
 
 
-class LocalEdge(LocalHTTPServer):
+class LocalEdge(TLSServer):
     """A CloudFront distribution (one cache behaviour) in front of one origin.
 
     ``origin``: a running :class:`~mediastore_ingest.testing.LocalContainer` (its
@@ -572,7 +546,9 @@ class LocalEdge(LocalHTTPServer):
 
     ``key_group`` maps trusted key ids to public keys (objects, PEM bytes/text or
     paths); with ``require_signature`` (default) every request needs a valid signed
-    URL or signed cookies. ``allowed_methods`` is one of CloudFront's three sets
+    URL or signed cookies. The key group can change while the edge serves
+    (:meth:`set_trusted_keys`, :meth:`add_trusted_key`, :meth:`remove_trusted_key`), as
+    a key rotation changes CloudFront's. ``allowed_methods`` is one of CloudFront's three sets
     (:data:`INGEST_METHODS` by default, :data:`PLAYBACK_METHODS`).
     ``origin_headers`` are the origin custom headers (e.g.
     ``{"User-Agent": secret.user_agent}``). ``clock`` (epoch seconds) is what the
@@ -612,7 +588,7 @@ class LocalEdge(LocalHTTPServer):
         if not isinstance(origin, (str, LocalContainer)):
             raise InvalidInputError(
                 "origin must be an http(s) URL or a LocalContainer (for a LocalBucket, "
-                f"pass bucket.origin_url), not {type(origin).__name__}"
+                f"pass bucket.origin_url), not {type_name(origin)}"
             )
         if require_signature and not key_group:
             raise InvalidInputError("require_signature=True needs a key_group (key id -> key)")
@@ -620,8 +596,7 @@ class LocalEdge(LocalHTTPServer):
             raise InvalidInputError("faults must be a FaultPlan")
         if origin_access is not None and not isinstance(origin_access, OriginAccessControl):
             raise InvalidInputError("origin_access must be an OriginAccessControl")
-        if ca is not None and not isinstance(ca, LocalCA):
-            raise InvalidInputError(f"ca must be a LocalCA or None, not {type(ca).__name__}")
+        check("ca", ca, optional(instance_of(LocalCA)))
         check_number("origin_read_timeout", origin_read_timeout)
         check_number("origin_connect_timeout", origin_connect_timeout)
         if not 1 <= origin_read_timeout <= 60:
@@ -641,9 +616,10 @@ class LocalEdge(LocalHTTPServer):
         self._custom_header_names = frozenset(name.lower() for name in self.origin_headers)
         self._redacted_header_names = SECRET_HEADERS | self._custom_header_names
         self.verifier = UrlVerifier(key_group, clock=clock) if key_group else None
-        self._ca, self._owns_ca = bind_with_ca(
-            super().__init__, host=host, port=port, tls=tls, ca=ca
-        )
+        self._verify_clock = clock
+        self._key_group: dict[str, PublicKeySource] = dict(key_group or {})
+        self._key_group_lock = threading.RLock()
+        super().__init__(host=host, port=port, tls=tls, ca=ca)
         self._origin = origin
         self._origin_ca_bundle = origin_ca_bundle
         self.name = name
@@ -665,6 +641,7 @@ class LocalEdge(LocalHTTPServer):
         self.distribution_id = "E" + secrets.token_hex(6).upper()
         self.via = f"1.1 {secrets.token_hex(16)}.cloudfront.net (CloudFront)"
         self.pop = "LOC50-C1"
+        self._aliases: frozenset[str] = frozenset()
 
     def __repr__(self) -> str:
         state = self.base_url if self.running else "stopped"
@@ -716,20 +693,6 @@ class LocalEdge(LocalHTTPServer):
         if pool is not None:
             pool.close()
 
-    def close(self) -> None:
-        """Stop, and remove the CA files if this edge created its CA."""
-        self.stop()
-        if self._owns_ca and self._ca is not None:
-            self._ca.close()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    @property
-    def ca_bundle(self) -> str | None:
-        """The CA PEM that signed this edge's certificate (``None`` without TLS)."""
-        return None if self._ca is None else self._ca.ca_bundle
-
     # --- test surface --------------------------------------------------------------------
 
     @property
@@ -756,15 +719,56 @@ class LocalEdge(LocalHTTPServer):
         with self._state_lock:
             self._forwarded.clear()
 
+    # --- the key group, changed while running (key rotation) --------------------------------
+
+    @property
+    def trusted_key_ids(self) -> tuple[str, ...]:
+        """The key ids of the key group, sorted."""
+        with self._key_group_lock:
+            return tuple(sorted(self._key_group))
+
+    def set_trusted_keys(self, key_group: Mapping[str, PublicKeySource]) -> None:
+        """Replace the key group (key id -> public key), as ``UpdateKeyGroup`` does;
+        requests arriving afterwards are verified against it. Thread-safe."""
+        if not isinstance(key_group, Mapping):
+            raise InvalidInputError(
+                f"key_group must be a mapping of key id -> public key, not {type_name(key_group)}"
+            )
+        if self.require_signature and not key_group:
+            raise InvalidInputError("an edge that requires signatures needs at least one key")
+        with self._key_group_lock:
+            # Loaded and checked first: a refused key leaves the key group as it was.
+            verifier = UrlVerifier(key_group, clock=self._verify_clock) if key_group else None
+            self._key_group = dict(key_group)
+            self.verifier = verifier  # one reference swap: a request sees one key group
+
+    def add_trusted_key(self, key_id: str, public_key: PublicKeySource) -> None:
+        """Add (or replace) one key of the key group."""
+        with self._key_group_lock:
+            self.set_trusted_keys({**self._key_group, key_id: public_key})
+
+    def remove_trusted_key(self, key_id: str) -> None:
+        """Remove one key from the key group; signatures with it are refused from now."""
+        with self._key_group_lock:
+            if key_id not in self._key_group:
+                raise InvalidInputError(f"key {key_id!r} is not in the key group")
+            self.set_trusted_keys({k: v for k, v in self._key_group.items() if k != key_id})
+
     # --- used by the handler --------------------------------------------------------------
 
     def host_names(self) -> frozenset[str]:
         """The ``Host`` values this edge answers to (lower-case ``host:port``)."""
         port = self.port
         names = {f"127.0.0.1:{port}", f"localhost:{port}", f"{self.host}:{port}"}
+        names |= self._aliases
         if (self.scheme, port) in (("https", 443), ("http", 80)):
             names |= {"127.0.0.1", "localhost", self.host}
         return frozenset(name.lower() for name in names)
+
+    def add_host_name(self, name: str) -> None:
+        """Answer to ``Host: name`` too (``host:port``, e.g. a proxy in front of the
+        edge, as CloudFront answers to a distribution's alternate domain names)."""
+        self._aliases |= {check_str("name", name).lower()}
 
     def _pool(self) -> urllib3.HTTPConnectionPool:
         pool = self._origin_pool

@@ -31,12 +31,12 @@ from __future__ import annotations
 import random
 import threading
 from collections import Counter
-from collections.abc import Iterable
 from typing import Literal, cast
 
 import attrs
 
-from mediastore_ingest._internal.validate import check_int
+from mediastore_ingest._internal.show import shown, type_name
+from mediastore_ingest._internal.validate import check_int, int_in, number, optional, str_items
 from mediastore_ingest.errors import InvalidInputError
 
 __all__ = ["ALL_FAULT_KINDS", "Fault", "FaultKind", "FaultPlan", "FaultSchedule"]
@@ -58,30 +58,23 @@ ALL_FAULT_KINDS: tuple[FaultKind, ...] = (
 
 def _check_rate(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        raise InvalidInputError(f"failure_rate must be a number in [0, 1], not {value!r}")
+        raise InvalidInputError(f"failure_rate must be a number in [0, 1], not {shown(value)}")
 
 
 def _check_seed(instance: object, attribute: attrs.Attribute[int], value: object) -> None:
     # What random.Random accepts as a seed (None included: a seed from the OS).
     if value is not None and not isinstance(value, (int, float, str, bytes, bytearray)):
         raise InvalidInputError(
-            f"seed must be an int (or a float, str or bytes), not {value!r:.60}"
+            f"seed must be an int (or a float, str or bytes), not {shown(value)}"
         )
 
 
 def _kinds(value: object) -> tuple[FaultKind, ...]:
-    if isinstance(value, str):
-        items: tuple[object, ...] = (value,)
-    elif isinstance(value, Iterable):
-        items = tuple(value)
-    else:
-        raise InvalidInputError(
-            f"kinds must be a fault kind or a list of them, not {value!r:.60}"
-        )
+    items = str_items(value, "kinds")
     for item in items:
         if item not in ALL_FAULT_KINDS:
             raise InvalidInputError(
-                f"unknown fault kind {item!r}; expected one of {', '.join(ALL_FAULT_KINDS)}"
+                f"unknown fault kind {shown(item)}; expected one of {', '.join(ALL_FAULT_KINDS)}"
             )
     return cast("tuple[FaultKind, ...]", tuple(dict.fromkeys(items)))
 
@@ -91,23 +84,6 @@ def _check_kinds(
 ) -> None:
     if not value and instance.failure_rate > 0:
         raise InvalidInputError("kinds must name at least one fault kind")
-
-
-def _non_negative(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise InvalidInputError(f"{attribute.name} must be a number >= 0, not {value!r}")
-
-
-def _non_negative_int(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidInputError(f"{attribute.name} must be an int >= 0, not {value!r}")
-
-
-def _optional_retry_after(
-    instance: object, attribute: attrs.Attribute[int | None], value: int | None
-) -> None:
-    if value is not None:
-        _non_negative_int(instance, attribute, value)  # type: ignore[arg-type]
 
 
 @attrs.frozen
@@ -137,10 +113,10 @@ class FaultPlan:
     kinds: tuple[FaultKind, ...] = attrs.field(
         default=ALL_FAULT_KINDS, converter=_kinds, validator=_check_kinds
     )
-    delay: float = attrs.field(default=0.05, validator=_non_negative)
-    retry_after: int | None = attrs.field(default=None, validator=_optional_retry_after)
-    drop_after_bytes: int = attrs.field(default=16 * 1024, validator=_non_negative_int)
-    reset_after_bytes: int = attrs.field(default=64, validator=_non_negative_int)
+    delay: float = attrs.field(default=0.05, validator=number(zero=True))
+    retry_after: int | None = attrs.field(default=None, validator=optional(int_in(0)))
+    drop_after_bytes: int = attrs.field(default=16 * 1024, validator=int_in(0))
+    reset_after_bytes: int = attrs.field(default=64, validator=int_in(0))
 
     @classmethod
     def none(cls) -> FaultPlan:
@@ -177,7 +153,7 @@ class FaultSchedule:
 
     def __init__(self, plan: FaultPlan) -> None:
         if not isinstance(plan, FaultPlan):
-            raise InvalidInputError(f"plan must be a FaultPlan, not {type(plan).__name__}")
+            raise InvalidInputError(f"plan must be a FaultPlan, not {type_name(plan)}")
         self.plan = plan
         self._rng = random.Random(plan.seed)  # noqa: S311 - test faults, not crypto
         self._lock = threading.Lock()

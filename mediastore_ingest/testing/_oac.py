@@ -17,6 +17,7 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from mediastore_ingest._internal.show import shown, type_name
 from mediastore_ingest._internal.validate import parse_http_url
 from mediastore_ingest.errors import InvalidInputError
 
@@ -35,7 +36,7 @@ def _not_empty(instance: object, attribute: attrs.Attribute[str], value: str) ->
 def _header_pairs(headers: object) -> list[tuple[str, str]]:
     if isinstance(headers, (str, bytes)) or not isinstance(headers, Iterable):
         raise InvalidInputError(
-            f"viewer_headers must be (name, value) pairs, not {type(headers).__name__}"
+            f"viewer_headers must be (name, value) pairs, not {type_name(headers)}"
         )
     pairs = []
     for pair in headers:
@@ -47,7 +48,7 @@ def _header_pairs(headers: object) -> list[tuple[str, str]]:
             # A header value may be a secret: name the type, never show the content.
             raise InvalidInputError(
                 f"viewer_headers must be (name, value) pairs of str, found a "
-                f"{type(pair).__name__} that is not one"
+                f"{type_name(pair)} that is not one"
             )
         pairs.append((pair[0], pair[1]))
     return pairs
@@ -89,7 +90,7 @@ class OriginAccessControl:
         refuses — as it does behind real OAC.
         """
         if not isinstance(method, str) or not (method.isascii() and method.isalpha()):
-            raise InvalidInputError(f"method must be an HTTP method name, not {method!r:.40}")
+            raise InvalidInputError(f"method must be an HTTP method name, not {shown(method)}")
         parse_http_url("url", url)
         declared = next(
             (v for k, v in _header_pairs(viewer_headers) if k.lower() == "x-amz-content-sha256"),

@@ -1,4 +1,4 @@
-"""A throwaway certificate authority for the local test servers.
+"""A throwaway certificate authority for the local test servers, and their TLS base.
 
 :class:`LocalCA` creates an ECDSA P-256 CA and issues short-lived server certificates
 for loopback names (``127.0.0.1`` and ``localhost`` by default, both in the
@@ -27,10 +27,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from mediastore_ingest._internal.show import shown
 from mediastore_ingest._internal.validate import check_callable, check_path
 from mediastore_ingest.errors import InvalidInputError, LocalStackError
+from mediastore_ingest.server.base import LocalHTTPServer
 
-__all__ = ["DEFAULT_HOSTS", "LocalCA"]
+__all__ = ["DEFAULT_HOSTS", "LocalCA", "TLSServer", "utcnow"]
 
 #: Names every local server certificate covers unless told otherwise.
 DEFAULT_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost")
@@ -42,26 +44,27 @@ _MAX_COMMON_NAME = 64
 _MAX_HOST = 253
 
 
-def _utcnow() -> datetime.datetime:
+def utcnow() -> datetime.datetime:
+    """The current time, timezone-aware (UTC): the default clock of the local servers."""
     return datetime.datetime.now(datetime.timezone.utc)
 
 
 def _check_common_name(value: object, what: str) -> str:
     if not isinstance(value, str) or not 1 <= len(value) <= _MAX_COMMON_NAME:
         raise InvalidInputError(
-            f"{what} must be a str of 1-{_MAX_COMMON_NAME} characters, not {value!r:.80}"
+            f"{what} must be a str of 1-{_MAX_COMMON_NAME} characters, not {shown(value)}"
         )
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise InvalidInputError(f"{what} is not valid Unicode: {value!r:.80}") from None
+        raise InvalidInputError(f"{what} is not valid Unicode: {shown(value)}") from None
     return value
 
 
 def _check_hosts(hosts: object) -> tuple[str, ...]:
     if isinstance(hosts, (str, bytes)) or not isinstance(hosts, Sequence) or not hosts:
         raise InvalidInputError(
-            f"hosts must be a non-empty list of host names or IP addresses, not {hosts!r:.80}"
+            f"hosts must be a non-empty list of host names or IP addresses, not {shown(hosts)}"
         )
     for host in hosts:
         if (
@@ -73,7 +76,7 @@ def _check_hosts(hosts: object) -> tuple[str, ...]:
         ):
             raise InvalidInputError(
                 f"each host must be an IP address or an ASCII DNS name (IDNA A-label) of "
-                f"1-{_MAX_HOST} characters, not {host!r:.80}"
+                f"1-{_MAX_HOST} characters, not {shown(host)}"
             )
     first = hosts[0]
     if len(first) > _MAX_COMMON_NAME:
@@ -107,7 +110,7 @@ class LocalCA:
         self,
         *,
         directory: str | os.PathLike[str] | None = None,
-        now: Callable[[], datetime.datetime] = _utcnow,
+        now: Callable[[], datetime.datetime] = utcnow,
         validity: datetime.timedelta = datetime.timedelta(hours=12),
         common_name: str = "mediastore_ingest local test CA",
     ) -> None:
@@ -273,21 +276,43 @@ class LocalCA:
         self.close()
 
 
-def bind_with_ca(
-    bind: Callable[..., None], *, host: str, port: int, tls: bool, ca: LocalCA | None
-) -> tuple[LocalCA | None, bool]:
-    """Call ``bind(host=, port=, ssl_context=)`` (a local server's base ``__init__``)
-    with TLS from ``ca``, or from a new :class:`LocalCA` when ``tls`` and no ``ca``.
+class TLSServer(LocalHTTPServer):
+    """A local server that speaks HTTPS (``tls=True``) with a certificate from ``ca``,
+    or from a :class:`LocalCA` of its own, which :meth:`close` removes again.
 
-    Returns the CA in use and whether the caller owns it (made here: the caller closes
-    it). A CA made here is closed again if ``bind`` fails, so nothing is left behind.
+    A CA made here is closed again if binding fails, so nothing is left behind.
     """
-    owned = tls and ca is None
-    chosen = (LocalCA() if ca is None else ca) if tls else None
-    try:
-        bind(host=host, port=port, ssl_context=None if chosen is None else chosen.server_context())
-    except BaseException:
-        if owned and chosen is not None:
-            chosen.close()
-        raise
-    return chosen, owned
+
+    def __init__(self, *, host: str, port: int, tls: bool, ca: LocalCA | None) -> None:
+        owned = tls and ca is None
+        chosen = (LocalCA() if ca is None else ca) if tls else None
+        try:
+            super().__init__(
+                host=host,
+                port=port,
+                ssl_context=None if chosen is None else chosen.server_context(),
+            )
+        except BaseException:
+            if owned and chosen is not None:
+                chosen.close()
+            raise
+        self._ca, self._owns_ca = chosen, owned
+
+    def close(self) -> None:
+        """Stop, and remove the CA files if this server created its CA."""
+        self.stop()
+        if self._owns_ca and self._ca is not None:
+            self._ca.close()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def ca(self) -> LocalCA | None:
+        """The :class:`LocalCA` in use, if any."""
+        return self._ca
+
+    @property
+    def ca_bundle(self) -> str | None:
+        """Path of the CA PEM that signed the server certificate (``None`` without TLS)."""
+        return None if self._ca is None else self._ca.ca_bundle

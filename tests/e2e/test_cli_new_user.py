@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from mediastore_ingest import __version__
-from mediastore_ingest.cli import build_parser, main
 from mediastore_ingest.cli import _put as put_command
+from mediastore_ingest.cli import build_parser, main
 from mediastore_ingest.errors import AccessDeniedError
 from mediastore_ingest.provisioning import IngestSetup
 from mediastore_ingest.signing import generate_key_pair

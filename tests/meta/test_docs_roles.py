@@ -93,7 +93,7 @@ def test_the_reference_shows_no_raw_role_for_the_converted_areas(site: Path) -> 
     assert headings, "the reference has no mkdocstrings objects"
     checked: set[str] = set()
     raw: list[str] = []
-    for here, after in zip(headings, [*headings[1:], None]):
+    for here, after in zip(headings, [*headings[1:], None], strict=False):
         object_id = here.group(1)
         if not _in_area(object_id):
             continue
@@ -107,7 +107,7 @@ def test_the_reference_shows_no_raw_role_for_the_converted_areas(site: Path) -> 
 
 @pytest.mark.slow
 def test_the_guides_show_no_raw_role(site: Path) -> None:
-    pages = sorted((site / "guides").rglob("index.html")) + [site / "index.html"]
+    pages = [*sorted((site / "guides").rglob("index.html")), site / "index.html"]
     raw = [str(page.relative_to(site)) for page in pages
            if ROLE_IN_HTML.search(page.read_text(encoding="utf-8"))]
     assert raw == []

@@ -34,6 +34,12 @@ __all__ = ["BotocoreTransport"]
 # transport maps requests (path-addressed objects, ListItems).
 _DATA_PLANE_CLIENTS = {"mediastore": "mediastore-data"}
 
+
+def reaches_directly(origin: str | Origin) -> bool:
+    """True if `BotocoreTransport` can speak ``origin``'s data plane directly
+    (with SigV4, bypassing the distribution)."""
+    return get_origin(origin).sigv4_service in _DATA_PLANE_CLIENTS
+
 _READ = 256 * 1024
 
 
