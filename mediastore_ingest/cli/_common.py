@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import signal
 import string
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 
 from mediastore_ingest.errors import InvalidInputError
 from mediastore_ingest.provisioning import IngestSetup
 
-__all__ = ["checked_key_id", "env_value", "hint_of", "new_key_id", "read_setup"]
+__all__ = [
+    "StopSignal",
+    "checked_key_id",
+    "env_value",
+    "hint_of",
+    "new_key_id",
+    "read_setup",
+    "until_stopped",
+]
 
 _KEY_ID_ALPHABET = string.ascii_uppercase + string.digits
 
@@ -58,3 +71,39 @@ def new_key_id() -> str:
     """A fresh id in the form CloudFront gives public keys (``K2JCJMDEHXQW5F``: 14
     upper-case letters and digits), for keys made on this machine (the demo)."""
     return "K" + "".join(secrets.choice(_KEY_ID_ALPHABET) for _ in range(13))
+
+
+class StopSignal:
+    """Set by SIGINT or SIGTERM (see `until_stopped`); ``name`` is the first received."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.received: list[int] = []
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.received.append(signum)
+        self._event.set()
+
+    @property
+    def name(self) -> str:
+        """The name of the first signal received (``"signal"`` before any)."""
+        return signal.Signals(self.received[0]).name if self.received else "signal"
+
+    def wait(self) -> None:
+        """Block until a signal came (waking now and then, so the handler can run)."""
+        while not self._event.wait(0.2):
+            pass
+
+
+@contextlib.contextmanager
+def until_stopped() -> Iterator[StopSignal]:
+    """SIGINT and SIGTERM set the returned `StopSignal` instead of raising
+    ``KeyboardInterrupt``, for a command that runs until stopped and then cleans up;
+    the previous handlers come back on exit."""
+    stop = StopSignal()
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -12,14 +12,11 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import sys
 import tempfile
-import threading
 from pathlib import Path
-from types import FrameType
 
-from mediastore_ingest.cli._common import checked_key_id
+from mediastore_ingest.cli._common import checked_key_id, until_stopped
 from mediastore_ingest.errors import InvalidInputError
 from mediastore_ingest.signing.keys import generate_key_pair
 from mediastore_ingest.testing import LocalStack
@@ -77,33 +74,27 @@ def _cmd_local_stack(args: argparse.Namespace) -> int:
     if args.key_id:
         checked_key_id(args.key_id)
     key_path, temporary = _key_file(args)
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        pair = generate_key_pair(key_path, algorithm=args.key_algorithm, overwrite=args.force)
-        stack = LocalStack(
-            origin=args.origin,
-            key_pair=pair,
-            key_id=args.key_id,
-            hash_algorithm=args.hash_algorithm,
-            playback_signed=not args.unsigned_playback,
-            edge_tls=args.edge_tls,
-        )
-        with stack:
-            info = _describe(stack, key_path, args.origin)
-            if args.json:
-                print(json.dumps(info), flush=True)
-            else:
-                _print_text(info)
-            while not stop.wait(0.2):
-                pass
+        with until_stopped() as stop:
+            pair = generate_key_pair(
+                key_path, algorithm=args.key_algorithm, overwrite=args.force
+            )
+            stack = LocalStack(
+                origin=args.origin,
+                key_pair=pair,
+                key_id=args.key_id,
+                hash_algorithm=args.hash_algorithm,
+                playback_signed=not args.unsigned_playback,
+                edge_tls=args.edge_tls,
+            )
+            with stack:
+                info = _describe(stack, key_path, args.origin)
+                if args.json:
+                    print(json.dumps(info), flush=True)
+                else:
+                    _print_text(info)
+                stop.wait()
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         if temporary is not None:
             shutil.rmtree(temporary, ignore_errors=True)
     print("local stack stopped", file=sys.stderr, flush=True)

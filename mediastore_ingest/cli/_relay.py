@@ -5,13 +5,10 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import signal
 import sys
-import threading
-from types import FrameType
 
 from mediastore_ingest._internal.show import shown
-from mediastore_ingest.cli._common import env_value, read_setup
+from mediastore_ingest.cli._common import env_value, read_setup, until_stopped
 from mediastore_ingest.cli._kms import add_kms_args, url_signer
 from mediastore_ingest.errors import InvalidInputError
 from mediastore_ingest.ingest import IngestConfig, RetryPolicy
@@ -106,24 +103,10 @@ def _cmd_relay(args: argparse.Namespace) -> int:
         stream=sys.stderr,
     )
     relay = _build(args)
-    stop = threading.Event()
-    received: list[int] = []
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        received.append(signum)
-        stop.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        with relay:
-            print(f"relay listening on {relay.url} -> {relay.client.base_url}", flush=True)
-            while not stop.wait(0.2):
-                pass
-            name = signal.Signals(received[0]).name if received else "signal"
-            logger.info("relay: %s received; finishing in-flight uploads", name)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with until_stopped() as stop, relay:
+        print(f"relay listening on {relay.url} -> {relay.client.base_url}", flush=True)
+        stop.wait()
+        logger.info("relay: %s received; finishing in-flight uploads", stop.name)
     stats = relay.stats()
     print(
         f"relay stopped: {stats.uploaded} uploaded, {stats.failed} failed "

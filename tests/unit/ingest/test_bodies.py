@@ -33,12 +33,9 @@ from mediastore_ingest.ingest import (
 )
 from mediastore_ingest.signing import CustomPolicy
 from mediastore_ingest.testing import LocalStack
+from tests._support.mock_transport import never_called
 
 MANIFEST = "#EXTM3U\n#EXT-X-VERSION:7\n#EXTINF:2.0,\nseg1.ts\n"
-
-
-def never_called(request: Request) -> Response:
-    raise AssertionError(f"no request should be sent, got {request.method} {request.url}")
 
 
 # --- str is content --------------------------------------------------------------------

@@ -30,28 +30,11 @@ from mediastore_ingest.ingest import (
 )
 from mediastore_ingest.origins import MEDIASTORE, S3
 from mediastore_ingest.testing import LocalCA, LocalContainer, LocalStack
+from tests._support.mock_transport import never_called
+from tests._support.policies import OPEN_WRITE
 
 MB = 1_000_000
 MiB = 1024 * 1024
-
-# PutObject for anyone on live/*, over HTTPS only (a container written to directly).
-OPEN_WRITE = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Sid": "OpenOverHttps",
-            "Effect": "Allow",
-            "Principal": "*",
-            "Action": ["mediastore:PutObject", "mediastore:GetObject"],
-            "Resource": "arn:aws:mediastore:us-west-2:111122223333:container/live/*",
-            "Condition": {"Bool": {"aws:SecureTransport": "true"}},
-        }
-    ],
-}
-
-
-def never_called(request: Request) -> Response:
-    raise AssertionError(f"no request should be sent, got {request.method} {request.url}")
 
 
 def endless(pulled: list[int], closed: list[bool], piece: int = MiB) -> Iterator[bytes]:
