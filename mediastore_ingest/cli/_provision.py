@@ -215,6 +215,12 @@ def _apply(args: argparse.Namespace, spec: ProvisioningSpec) -> int:
     return 0
 
 
+def _add_price_class(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--price-class", default="PriceClass_All",
+                   help="which edge locations serve: PriceClass_All (default), "
+                        "PriceClass_200 or PriceClass_100")
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``distribution-config`` and ``provision`` commands."""
     p = subparsers.add_parser(
@@ -241,9 +247,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         "mediastore-ingest:<origin domain>:<ingest|playback>)")
     p.add_argument("--comment", metavar="TEXT",
                    help="the distribution's comment (shown in the CloudFront console)")
-    p.add_argument("--price-class", default="PriceClass_All",
-                   help="which edge locations serve: PriceClass_All (default), "
-                        "PriceClass_200 or PriceClass_100")
+    _add_price_class(p)
     p.add_argument("--origin-read-timeout", type=int, default=30, metavar="SECONDS",
                    help="how long CloudFront waits for the origin's answer (default 30)")
     p.add_argument("--origin-keepalive-timeout", type=int, default=5, metavar="SECONDS",
@@ -309,9 +313,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     q.add_argument("--key-group-name", metavar="NAME",
                    help="name of the CloudFront key group to create or reuse "
                         "(default <container or bucket>-ingest)")
-    q.add_argument("--price-class", default="PriceClass_All",
-                   help="which edge locations serve: PriceClass_All (default), "
-                        "PriceClass_200 or PriceClass_100")
+    _add_price_class(q)
     q.add_argument("--profile", help="botocore profile (default: the usual credential chain)")
     q.add_argument("--endpoint-url", help="endpoint override for every service (testing)")
     q.add_argument("--dry-run", action="store_true",

@@ -10,6 +10,7 @@ not resolve fails it.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import re
 import shutil
