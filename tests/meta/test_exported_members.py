@@ -5,6 +5,10 @@ from __future__ import annotations
 import mediastore_ingest
 
 EXPECTED = {
+    "ObjectTooLargeError",
+    "PutFuture",
+    "RelayError",
+    "Subscriber",
     "validate_s3_content_type",
     "validate_s3_key",
     "MAX_URL_BYTES",
