@@ -110,7 +110,7 @@ def validate_origin_domain(origin_domain: str) -> str:
     """Return ``origin_domain`` lower-cased if it is a bare DNS host name.
 
     A URL (``https://host/...``), a port, a path or an IP literal is refused with a
-    :class:`DistributionConfigError` that says what to pass instead; nothing is
+    ``DistributionConfigError`` that says what to pass instead; nothing is
     stripped silently, so a typo never provisions a distribution in front of the
     wrong host.
     """

@@ -2,8 +2,8 @@
 
 Each check is an attrs validator (``attrs.field(validator=int_in(1))``) and can check a
 plain function argument too (``check("port", port, int_in(0, 65535))``). A refused value
-raises :class:`~mediastore_ingest.errors.InvalidInputError` naming the argument and
-showing the value the way :func:`~mediastore_ingest._internal.show.shown` does (a
+raises ``InvalidInputError`` naming the argument and
+showing the value the way ``shown`` does (a
 container or a long str is described, never printed: it may hold a secret).
 
 The ``check_*`` functions below are the common combinations, for code that checks
@@ -226,7 +226,7 @@ def str_items(
 
 @contextlib.contextmanager
 def refusals_as(error: type[Exception]) -> Iterator[None]:
-    """Inside the block, a check's :class:`~mediastore_ingest.errors.InvalidInputError`
+    """Inside the block, a check's ``InvalidInputError``
     is raised as ``error`` with the same message: for code whose refusals belong to a
     family of their own (a distribution config CloudFront would refuse is a
     ``DistributionConfigError``)."""

@@ -1,12 +1,12 @@
 """IAM policy documents of origin resources: a container or bucket policy, parsed
 and written.
 
-:class:`ContainerPolicy` holds :class:`Statement` objects, each with its
-:class:`Principal` and :class:`Condition` elements. ``from_json`` accepts any
+``ContainerPolicy`` holds ``Statement`` objects, each with its
+``Principal`` and ``Condition`` elements. ``from_json`` accepts any
 well-formed policy (any key order, a string or a list where IAM takes either) and
 names the offending element when it refuses one; ``to_json`` writes compact, stable,
-ASCII JSON within MediaStore's limits. :meth:`ContainerPolicy.findings` lints a policy
-(see :mod:`~mediastore_ingest.iam.lint`); :mod:`~mediastore_ingest.iam.evaluate`
+ASCII JSON within MediaStore's limits. ``ContainerPolicy.findings`` lints a policy
+(see ``lint``); ``evaluate``
 decides a request against it offline.
 """
 
@@ -56,7 +56,7 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 def _no_surrogate(text: str, what: str) -> str:
     """``text``, unless it holds a lone surrogate: that is not Unicode text and cannot
-    be written as UTF-8, so it is a :class:`ContainerPolicyError` naming ``what``."""
+    be written as UTF-8, so it is a ``ContainerPolicyError`` naming ``what``."""
     if _SURROGATE.search(text):
         raise ContainerPolicyError(
             f"{what} holds a lone surrogate (\\ud800-\\udfff), which is not Unicode text"
@@ -175,7 +175,7 @@ class Condition:
     Several values are alternatives (OR); several conditions all apply (AND). At
     least one value is required, and ``Null`` takes only ``"true"``/``"false"``.
     ``repr`` masks the values of ``aws:UserAgent`` (they hold the ingest secret);
-    :meth:`ContainerPolicy.to_json` writes them in full.
+    ``ContainerPolicy.to_json`` writes them in full.
     """
 
     operator: str
@@ -439,8 +439,8 @@ class ContainerPolicy:
     """A container (or bucket) policy document.
 
     Build one with a policy builder
-    (:class:`~mediastore_ingest.origins.mediastore.ContainerPolicyBuilder`) or parse one with
-    :meth:`from_json`; ``from_json(p.to_json()) == p``.
+    (``ContainerPolicyBuilder``) or parse one with
+    ``from_json``; ``from_json(p.to_json()) == p``.
     """
 
     statements: tuple[Statement, ...] = attrs.field(converter=_statement_tuple)
@@ -483,8 +483,8 @@ class ContainerPolicy:
     def to_json(self, *, indent: int | None = None) -> str:
         """Compact JSON (or pretty with ``indent``), as MediaStore accepts it.
 
-        Raises :class:`ContainerPolicyError` if the compact form is longer than
-        :data:`MAX_POLICY_LENGTH` characters or holds a non-ASCII character, which
+        Raises ``ContainerPolicyError`` if the compact form is longer than
+        ``MAX_POLICY_LENGTH`` characters or holds a non-ASCII character, which
         MediaStore refuses. The size is always measured on the compact form.
         """
         check_indent(indent)
@@ -514,7 +514,7 @@ class ContainerPolicy:
     def from_json(cls, text: str | bytes) -> ContainerPolicy:
         """Parse a policy document; any key order, string-or-list values.
 
-        Raises :class:`ContainerPolicyError` naming the offending element, e.g.
+        Raises ``ContainerPolicyError`` naming the offending element, e.g.
         ``Statement[1].Condition.Bool: expected a non-empty object``.
         """
         if not isinstance(text, (str, bytes)):
@@ -523,7 +523,7 @@ class ContainerPolicy:
 
     @classmethod
     def from_dict(cls, document: object) -> ContainerPolicy:
-        """Like :meth:`from_json`, for an already-decoded JSON object."""
+        """Like ``from_json``, for an already-decoded JSON object."""
         if not isinstance(document, Mapping):
             raise ContainerPolicyError("policy: expected a JSON object")
         unknown = set(document) - {"Version", "Id", "Statement"}
@@ -555,7 +555,7 @@ class ContainerPolicy:
     def findings(
         self, *, known_secrets: Iterable[IngestSecret] | None = None
     ) -> tuple[Finding, ...]:
-        """Lint the policy; see :class:`~mediastore_ingest.iam.lint.Finding` for the codes.
+        """Lint the policy; see ``Finding`` for the codes.
 
         ``known_secrets``: the secrets your distributions really send; an
         ``aws:UserAgent`` condition matching none of them is reported.
@@ -567,8 +567,8 @@ class ContainerPolicy:
 
 
 def check_statements(statements: object) -> tuple[Statement, ...]:
-    """A policy builder's ``statements``: an iterable of :class:`Statement`, as a
-    tuple; an :class:`~mediastore_ingest.errors.InvalidInputError` otherwise."""
+    """A policy builder's ``statements``: an iterable of ``Statement``, as a
+    tuple; an ``InvalidInputError`` otherwise."""
     return check_instances("statements", statements, Statement)
 
 

@@ -2,7 +2,7 @@
 
 Pure, no I/O: what the local MediaStore container and S3 bucket use to decide whether
 a request is allowed, and what tests use to check a policy without AWS.
-:func:`evaluate_container_policy` decides as IAM does for a resource-based policy and
+``evaluate_container_policy`` decides as IAM does for a resource-based policy and
 refuses a policy it cannot decide rather than guess at it; its docstring lists the
 rules, condition keys and operators it implements.
 """
@@ -66,7 +66,7 @@ def _principal_keys(principal: str | None, resource: str) -> dict[str, str | Non
     """``aws:PrincipalArn``/``Account``/``Type`` as IAM puts them in the request context.
 
     ``None`` means the key is absent from the request; a key left out of the result
-    cannot be derived from ``principal`` without guessing (see :func:`evaluate_container_policy`).
+    cannot be derived from ``principal`` without guessing (see ``evaluate_container_policy``).
     """
     if principal is None:
         return {_PRINCIPAL_ARN: None, _PRINCIPAL_ACCOUNT: None, _PRINCIPAL_TYPE: "Anonymous"}
@@ -114,7 +114,7 @@ def _check_ip(instance: object, attribute: attrs.Attribute[str | None], value: s
 
 
 class _FrozenExtra(Mapping[str, tuple[str, ...]]):
-    """Read-only, hashable snapshot of :attr:`RequestContext.extra`: key (as given)
+    """Read-only, hashable snapshot of ``RequestContext.extra``: key (as given)
     to a tuple of values."""
 
     __slots__ = ("_items",)
@@ -189,7 +189,7 @@ class RequestContext:
     case-insensitive; a str or a sequence of str each; an empty sequence declares the
     key absent), including a principal key that cannot be derived. A policy naming a
     key that is neither modelled nor in ``extra`` cannot be evaluated (see
-    :func:`evaluate_container_policy`). ``extra`` is kept as a read-only copy (key to
+    ``evaluate_container_policy``). ``extra`` is kept as a read-only copy (key to
     tuple of values), so a context is hashable. ``user_agent`` may hold a secret: it is
     left out of ``repr``.
     """
@@ -237,7 +237,7 @@ class RequestContext:
     def known_keys(self) -> frozenset[str]:
         """Every condition key (lower-cased) whose presence this context decides:
         the modelled and derived keys and those in ``extra``. A policy naming any
-        other key cannot be evaluated (see :func:`evaluate_container_policy`)."""
+        other key cannot be evaluated (see ``evaluate_container_policy``)."""
         return frozenset(self._all_keys())
 
 
@@ -252,7 +252,7 @@ class EvaluationResult:
 
     @property
     def allowed(self) -> bool:
-        """True only for :attr:`Decision.ALLOW`."""
+        """True only for ``Decision.ALLOW``."""
         return self.decision is Decision.ALLOW
 
 
@@ -447,9 +447,9 @@ def evaluate_container_policy(
 
     The deciding statement is the first matching ``Deny`` if there is one, else the
     first matching ``Allow``. Raises
-    :class:`~mediastore_ingest.errors.UnsupportedPolicyFeatureError` if the policy
+    ``UnsupportedPolicyFeatureError`` if the policy
     uses an operator or a condition key this evaluator does not implement, whatever
-    the request, and :class:`~mediastore_ingest.errors.ContainerPolicyError` if it is
+    the request, and ``ContainerPolicyError`` if it is
     malformed.
 
     IAM rules implemented (resource-based policy, one account, no identity policies):
@@ -458,7 +458,7 @@ def evaluate_container_policy(
       implicitly denied;
     * ``Action``/``NotAction`` match with ``*``/``?`` wildcards, case-insensitively;
       ``Resource``/``NotResource`` case-sensitively (all wildcard matching, ``StringLike``
-      and ``ArnLike`` included, is :func:`~mediastore_ingest.signing.policy.wildcard_match`:
+      and ``ArnLike`` included, is ``wildcard_match``:
       linear time, no regex backtracking);
     * ``Principal``/``NotPrincipal``: ``"*"`` and ``{"AWS": "*"}`` match everyone,
       anonymous callers included; ``{"AWS": "<account>"}`` or
@@ -473,7 +473,7 @@ def evaluate_container_policy(
 
     Which condition keys the evaluator knows (the rule that keeps it from guessing):
 
-    * modelled from :class:`RequestContext` fields: ``aws:SecureTransport``,
+    * modelled from ``RequestContext`` fields: ``aws:SecureTransport``,
       ``aws:UserAgent``, ``aws:SourceIp``, ``aws:SourceArn``, ``aws:SourceAccount`` (a
       field left ``None`` means the key is absent from the request);
     * derived from ``principal`` as IAM puts them in the request context:
@@ -491,7 +491,7 @@ def evaluate_container_policy(
       declares the key absent from the request.
 
     A policy that names a key the request context does not know raises
-    :class:`~mediastore_ingest.errors.UnsupportedPolicyFeatureError` before any decision,
+    ``UnsupportedPolicyFeatureError`` before any decision,
     whatever the statement and the operator (``...IfExists`` and ``Null`` included):
     treating an unknown key as missing would turn a ``Deny`` into a silent allow.
 
@@ -501,7 +501,7 @@ def evaluate_container_policy(
     ``ArnNotEquals``, ``ArnNotLike``, ``Null``, each (but ``Null``) with ``IfExists`` and
     the ``ForAnyValue:``/``ForAllValues:`` prefixes. Anything else (``Numeric*``,
     ``Date*``, ``Binary*``, policy variables ``${...}``) raises
-    :class:`~mediastore_ingest.errors.UnsupportedPolicyFeatureError` before any decision
+    ``UnsupportedPolicyFeatureError`` before any decision
     is made: an unknown condition is never a silent allow.
     """
     if not isinstance(context, RequestContext):

@@ -1,7 +1,6 @@
-"""The lint of a container (or bucket) policy: what :meth:`ContainerPolicy.findings
-<mediastore_ingest.iam.document.ContainerPolicy.findings>` reports.
+"""The lint of a container (or bucket) policy: what ``ContainerPolicy.findings`` reports.
 
-Each rule gives a :class:`Finding`: public write, write without
+Each rule gives a ``Finding``: public write, write without
 ``aws:SecureTransport``, short, shared or unknown ``aws:UserAgent`` secrets, duplicate
 Sids, MediaStore's size and ASCII limits. A finding never contains a secret.
 """
@@ -39,7 +38,7 @@ _READ_ACTIONS = ("mediastore:GetObject", "mediastore:DescribeObject", "s3:GetObj
 
 @attrs.frozen(kw_only=True)
 class Finding:
-    """A lint result from :meth:`ContainerPolicy.findings`.
+    """A lint result from ``ContainerPolicy.findings``.
 
     ``code`` is one of ``public-write``, ``insecure-write``, ``short-secret``,
     ``shared-secret``, ``unknown-secret``, ``duplicate-sid``, ``policy-too-large``,
@@ -55,7 +54,7 @@ class Finding:
 
 
 def _known_secrets(known: object) -> tuple[IngestSecret, ...] | None:
-    """``known_secrets`` checked: ``None`` or an iterable of :class:`IngestSecret`."""
+    """``known_secrets`` checked: ``None`` or an iterable of ``IngestSecret``."""
     if known is None:
         return None
     hint = " (wrap the value: IngestSecret(value))"
@@ -126,7 +125,7 @@ class WriteAndReadUses:
 def policy_findings(
     policy: ContainerPolicy, known_secrets: Iterable[IngestSecret] | None = None
 ) -> tuple[Finding, ...]:
-    """Lint ``policy``: what :meth:`ContainerPolicy.findings` returns."""
+    """Lint ``policy``: what ``ContainerPolicy.findings`` returns."""
     known = _known_secrets(known_secrets)
     known_agents = None if known is None else {s.user_agent for s in known}
     seen_sids: set[str] = set()

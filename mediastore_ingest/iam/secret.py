@@ -3,7 +3,7 @@
 The ingest (or playback) distribution adds the origin custom header
 ``User-Agent: MediaStore-Secret-<secret>``, and the origin's policy allows a request
 only with ``aws:UserAgent`` equal to it. A secret never shows in a ``repr``, a ``str``
-or an error message: :func:`masked` and :func:`shown_hiding_secret` are how the policy
+or an error message: ``masked`` and ``shown_hiding_secret`` are how the policy
 modules mention one. Randomness is a parameter (``IngestSecret.generate(rng=...)``).
 """
 
@@ -33,13 +33,13 @@ _DEFAULT_LENGTH = 40
 
 def holds_secret(text: str) -> bool:
     """True if ``text`` may hold an ingest secret: it contains
-    :data:`USER_AGENT_PREFIX`, in any case."""
+    ``USER_AGENT_PREFIX``, in any case."""
     return USER_AGENT_PREFIX.lower() in text.lower()
 
 
 def shown_hiding_secret(value: object, limit: int = SHOWN_LIMIT) -> str:
     """``value`` as a policy error message may show it: the toolkit's ``shown``,
-    describing (never showing) a str that :func:`holds_secret`."""
+    describing (never showing) a str that ``holds_secret``."""
     return shown(value, limit=limit, hide=holds_secret)
 
 
@@ -70,8 +70,8 @@ def _check_secret(instance: object, attribute: attrs.Attribute[str], value: str)
 class IngestSecret:
     """The shared secret the distribution sends to the origin as ``User-Agent``.
 
-    The value is never shown by ``repr``/``str``; read :attr:`value` or
-    :attr:`user_agent` deliberately when you need it.
+    The value is never shown by ``repr``/``str``; read ``value`` or
+    ``user_agent`` deliberately when you need it.
     """
 
     value: str = attrs.field(validator=_check_secret, repr=False)
@@ -85,7 +85,7 @@ class IngestSecret:
     ) -> IngestSecret:
         """Make a new random secret of ``length`` letters and digits.
 
-        ``rng`` picks one character from a string (default :func:`secrets.choice`);
+        ``rng`` picks one character from a string (default ``secrets.choice``);
         pass a seeded chooser only in tests.
         """
         check("length", length, int_in(MIN_SECRET_LENGTH))

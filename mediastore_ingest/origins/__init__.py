@@ -1,6 +1,6 @@
 """What each origin kind (AWS Elemental MediaStore, Amazon S3) requires of an ingest.
 
-One description (:class:`Origin`) per kind, registered by name, that the rest of the
+One description (``Origin``) per kind, registered by name, that the rest of the
 package asks instead of branching on the kind.
 """
 

@@ -28,7 +28,7 @@ _DISTRIBUTION_ARN_RE = re.compile(
 
 def check_region(region: object) -> str:
     """``region`` if it looks like an AWS region name (``us-west-2``), else an
-    :class:`~mediastore_ingest.errors.InvalidInputError`."""
+    ``InvalidInputError``."""
     if not isinstance(region, str) or not _REGION_RE.fullmatch(region):
         raise InvalidInputError(
             f"region must look like 'us-west-2', got {shown_hiding_secret(region)}"
@@ -38,7 +38,7 @@ def check_region(region: object) -> str:
 
 def check_account_id(account_id: object) -> str:
     """``account_id`` if it is an AWS account id (12 digits), else an
-    :class:`~mediastore_ingest.errors.InvalidInputError`."""
+    ``InvalidInputError``."""
     if not isinstance(account_id, str) or not _ACCOUNT_RE.fullmatch(account_id):
         raise InvalidInputError(
             f"account_id must be 12 digits, got {shown_hiding_secret(account_id)}"
@@ -47,8 +47,8 @@ def check_account_id(account_id: object) -> str:
 
 
 def check_partition(partition: object) -> str:
-    """``partition`` if it is one of :data:`PARTITIONS`, else an
-    :class:`~mediastore_ingest.errors.InvalidInputError`."""
+    """``partition`` if it is one of ``PARTITIONS``, else an
+    ``InvalidInputError``."""
     if partition not in PARTITIONS:
         raise InvalidInputError(f"partition must be one of {', '.join(PARTITIONS)}")
     return str(partition)

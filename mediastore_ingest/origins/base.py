@@ -1,6 +1,6 @@
 """The origin seam: one description per origin kind, and the registry of kinds.
 
-An :class:`Origin` says everything the rest of the package needs to know about where
+An ``Origin`` says everything the rest of the package needs to know about where
 objects land: which paths and Content-Types it accepts, how large an object may be,
 whether it takes a chunked (streaming) upload, which headers a PUT must carry, which
 SigV4 service signs a request made straight to it, which policy guards it (and the
@@ -8,8 +8,8 @@ builder that writes one), the ARN its objects are matched by, and what its error
 codes mean. The client, the relay, the local servers, the CLI and provisioning ask
 the description; none of them asks "is this S3?".
 
-Adding an origin kind is one module that builds an :class:`Origin` and one call to
-:func:`register_origin`.
+Adding an origin kind is one module that builds an ``Origin`` and one call to
+``register_origin``.
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ class Origin:
     - ``name``: the short name users pass (``IngestConfig(origin=...)``, ``--origin``).
     - ``label``: what it is, for messages ("an AWS Elemental MediaStore container").
     - ``validate_path(path) -> path``: raises
-      :class:`~mediastore_ingest.errors.InvalidPathError` for a path it cannot store.
+      ``InvalidPathError`` for a path it cannot store.
     - ``validate_content_type(content_type, *, path=None) -> content_type``: raises
-      :class:`~mediastore_ingest.errors.InvalidContentTypeError`.
+      ``InvalidContentTypeError``.
     - ``max_object_bytes``: the largest object one PUT may store.
     - ``max_streaming_bytes``: the largest chunked (streaming) upload, or ``None`` if
       the origin takes no chunked upload (the length must be known before the body).
@@ -54,7 +54,7 @@ class Origin:
       which is also the prefix of its IAM actions (``mediastore:PutObject``).
     - ``error_hints``: error code → what it usually means and what to check.
     - ``policy_type``: the policy document that guards it
-      (:class:`~mediastore_ingest.iam.document.ContainerPolicy` or a subclass with
+      (``ContainerPolicy`` or a subclass with
       the origin's own limits and lint), to parse and lint one with.
     - ``policy_builder``: the builder of that policy, or ``None``.
     - ``object_arn``: the function giving the ARN a policy ``Resource`` is matched
@@ -131,7 +131,7 @@ def origin_names() -> tuple[str, ...]:
 
 
 def get_origin(origin: str | Origin) -> Origin:
-    """The description registered as ``origin`` (an :class:`Origin` is returned as is)."""
+    """The description registered as ``origin`` (an ``Origin`` is returned as is)."""
     if isinstance(origin, Origin):
         return origin
     found = _REGISTRY.get(origin) if isinstance(origin, str) else None

@@ -1,11 +1,11 @@
 """AWS Elemental MediaStore containers: what one accepts, and the policy that guards it.
 
-:data:`MEDIASTORE` describes the origin: paths of up to 10 folders and a file name of
+``MEDIASTORE`` describes the origin: paths of up to 10 folders and a file name of
 ``A-Z a-z 0-9 _ . - ~`` (at most 900 characters), Content-Types matching
 ``^[\\w\\-\\/\\.\\+]{1,255}$``, objects of at most 25 MiB (10 MiB with a streaming,
 chunked upload) that must arrive within 30 s, and what its error codes mean.
-:class:`ContainerPolicyBuilder` writes the container policy that lets only the ingest
-distribution write; :func:`container_arn` and :func:`mediastore_object_arn` name what
+``ContainerPolicyBuilder`` writes the container policy that lets only the ingest
+distribution write; ``container_arn`` and ``mediastore_object_arn`` name what
 such a policy covers.
 
 AWS ended MediaStore on 2025-11-13; the description stays so that existing containers
@@ -74,7 +74,7 @@ _MAX_PATH = 900
 
 def validate_path(path: object) -> str:
     """Return ``path`` if MediaStore accepts it as an object path, else raise
-    :class:`~mediastore_ingest.errors.InvalidPathError`.
+    ``InvalidPathError``.
 
     Up to 10 folders and a file name of ``A-Z a-z 0-9 _ . - ~``, at most 900
     characters, no leading or trailing ``/``, no empty segment.
@@ -106,7 +106,7 @@ def validate_path(path: object) -> str:
 
 def validate_content_type(content_type: object, *, path: str | None = None) -> str:
     """Return ``content_type`` if MediaStore accepts it, else raise
-    :class:`~mediastore_ingest.errors.InvalidContentTypeError`."""
+    ``InvalidContentTypeError``."""
     if not isinstance(content_type, str) or not _CONTENT_TYPE_RE.match(content_type):
         raise InvalidContentTypeError(
             f"invalid Content-Type {content_type!r}: MediaStore accepts 1-255 characters "
@@ -121,7 +121,7 @@ def validate_content_type(content_type: object, *, path: str | None = None) -> s
 
 def check_container_name(container: object) -> str:
     """``container`` if it is a MediaStore container name (1-255 letters, digits,
-    ``_`` or ``-``), else an :class:`~mediastore_ingest.errors.InvalidInputError`."""
+    ``_`` or ``-``), else an ``InvalidInputError``."""
     if not isinstance(container, str) or not _CONTAINER_RE.fullmatch(container):
         raise InvalidInputError(
             "container must be 1-255 letters, digits, '_' or '-' "
@@ -210,10 +210,9 @@ _BUILDER_REFUSES = ("public-write", "insecure-write", "short-secret", "shared-se
 class ContainerPolicyBuilder:
     """Immutable builder for a MediaStore container policy.
 
-    Every ``allow_*`` method returns a new builder; :meth:`build` returns the
-    :class:`~mediastore_ingest.iam.document.ContainerPolicy`. The builder refuses a
-    statement that its own lint (:meth:`ContainerPolicy.findings
-    <mediastore_ingest.iam.document.ContainerPolicy.findings>`) would flag, e.g. a
+    Every ``allow_*`` method returns a new builder; ``build`` returns the
+    ``ContainerPolicy``. The builder refuses a
+    statement that its own lint (``ContainerPolicy.findings``) would flag, e.g. a
     duplicate Sid or a playback statement reusing the ingest secret.
     """
 
@@ -325,7 +324,7 @@ class ContainerPolicyBuilder:
         )
 
     def build(self) -> ContainerPolicy:
-        """The policy; raises :class:`ContainerPolicyError` if it is empty or too large."""
+        """The policy; raises ``ContainerPolicyError`` if it is empty or too large."""
         if not self.statements:
             raise ContainerPolicyError("the builder holds no statement; add one with allow_*()")
         policy = ContainerPolicy(statements=self.statements)

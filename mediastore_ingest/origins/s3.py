@@ -1,15 +1,15 @@
 """Amazon S3 buckets behind CloudFront Origin Access Control (OAC): what one
 accepts, and the bucket policy that guards it.
 
-:data:`S3` describes the origin: object keys of 1-1024 bytes of UTF-8, any
+``S3`` describes the origin: object keys of 1-1024 bytes of UTF-8, any
 Content-Type header value, at most 5 GiB per PUT, no plain chunked upload, and
-``x-amz-content-sha256`` on every PUT, as OAC requires. :class:`BucketPolicy` is a
-:class:`~mediastore_ingest.iam.document.ContainerPolicy` with S3's 20 KB limit and
-lint; :class:`BucketPolicyBuilder` writes one that lets only the ingest distribution
+``x-amz-content-sha256`` on every PUT, as OAC requires. ``BucketPolicy`` is a
+``ContainerPolicy`` with S3's 20 KB limit and
+lint; ``BucketPolicyBuilder`` writes one that lets only the ingest distribution
 write (``Principal: {"Service": "cloudfront.amazonaws.com"}`` with ``AWS:SourceArn``)
-and only the playback distribution read. :func:`bucket_arn` and :func:`s3_object_arn`
+and only the playback distribution read. ``bucket_arn`` and ``s3_object_arn``
 name what such a policy covers; a policy is evaluated offline with
-:func:`~mediastore_ingest.iam.evaluate.evaluate_container_policy`.
+``evaluate_container_policy``.
 """
 
 from __future__ import annotations
@@ -138,22 +138,22 @@ def s3_object_arn(bucket: str, key: str, *, partition: str = "aws") -> str:
 
 @attrs.frozen(kw_only=True)
 class BucketPolicy(ContainerPolicy):
-    """An S3 bucket policy document: a :class:`ContainerPolicy` with S3's rules.
+    """An S3 bucket policy document: a ``ContainerPolicy`` with S3's rules.
 
-    Parse with :meth:`from_json` (inherited, returns a ``BucketPolicy``); build with
-    :class:`BucketPolicyBuilder`; ``BucketPolicy.from_json(p.to_json()) == p``.
+    Parse with ``from_json`` (inherited, returns a ``BucketPolicy``); build with
+    ``BucketPolicyBuilder``; ``BucketPolicy.from_json(p.to_json()) == p``.
     """
 
     @classmethod
     def from_json(cls, text: str | bytes) -> BucketPolicy:
-        """Parse a bucket policy document (see :meth:`ContainerPolicy.from_json`)."""
+        """Parse a bucket policy document (see ``ContainerPolicy.from_json``)."""
         policy = super().from_json(text)
         assert isinstance(policy, BucketPolicy)
         return policy
 
     @classmethod
     def from_dict(cls, document: object) -> BucketPolicy:
-        """Like :meth:`from_json`, for an already-decoded JSON object."""
+        """Like ``from_json``, for an already-decoded JSON object."""
         policy = super().from_dict(document)
         assert isinstance(policy, BucketPolicy)
         return policy
@@ -161,8 +161,8 @@ class BucketPolicy(ContainerPolicy):
     def to_json(self, *, indent: int | None = None) -> str:
         """Compact JSON (or pretty with ``indent``), as ``PutBucketPolicy`` takes it.
 
-        Raises :class:`ContainerPolicyError` if the compact form is larger than
-        :data:`MAX_BUCKET_POLICY_BYTES` or holds a non-ASCII character.
+        Raises ``ContainerPolicyError`` if the compact form is larger than
+        ``MAX_BUCKET_POLICY_BYTES`` or holds a non-ASCII character.
         """
         check_indent(indent)
         for finding in self.findings():
@@ -190,7 +190,7 @@ class BucketPolicy(ContainerPolicy):
           distribution;
         * ``playback-write`` (error): writes granted to one of ``playback_distributions``;
         * ``duplicate-sid``, ``non-ascii`` (errors); ``policy-too-large`` (error, over
-          :data:`MAX_BUCKET_POLICY_BYTES`).
+          ``MAX_BUCKET_POLICY_BYTES``).
         """
         playback = set(
             ()
@@ -320,7 +320,7 @@ class BucketPolicyBuilder:
     """Immutable builder for the bucket policy of an S3 origin behind OAC.
 
     ``account_id`` is the account of the distributions: a bare distribution id given
-    to :meth:`allow_cloudfront_ingest`/:meth:`allow_cloudfront_read` becomes
+    to ``allow_cloudfront_ingest``/``allow_cloudfront_read`` becomes
     ``arn:aws:cloudfront::<account_id>:distribution/<id>``. Every method returns a new
     builder; the builder refuses a statement its own lint would flag (public write,
     a distribution used for both writing and reading, duplicate Sid, non-ASCII).
@@ -380,7 +380,7 @@ class BucketPolicyBuilder:
 
         Add ``"s3:DeleteObject"`` to ``actions`` if encoders delete old segments, and
         ``"s3:GetObject"`` if they HEAD/GET through the ingest distribution
-        (:data:`S3_INGEST_ACTIONS` has all three). ``key_prefix`` narrows the
+        (``S3_INGEST_ACTIONS`` has all three). ``key_prefix`` narrows the
         Resource to ``<bucket>/<key_prefix>*``.
         """
         arn = self._arn(distribution_arn)
@@ -420,7 +420,7 @@ class BucketPolicyBuilder:
         ))
 
     def build(self) -> BucketPolicy:
-        """The policy; raises :class:`ContainerPolicyError` if empty or too large."""
+        """The policy; raises ``ContainerPolicyError`` if empty or too large."""
         if not self.statements:
             raise ContainerPolicyError("the builder holds no statement; add one with allow_*()")
         policy = BucketPolicy(statements=self.statements)
@@ -435,7 +435,7 @@ _S3_KEY_MAX_BYTES = 1024
 
 def validate_s3_key(path: object) -> str:
     """Return ``path`` if it is an S3 object key this client sends unambiguously
-    through CloudFront, else raise :class:`~mediastore_ingest.errors.InvalidPathError`.
+    through CloudFront, else raise ``InvalidPathError``.
 
     1-1024 bytes of UTF-8, no control characters, no leading ``/``, no empty,
     ``.`` or ``..`` segment (clients and CloudFront normalise those away, so the key
@@ -463,7 +463,7 @@ def validate_s3_key(path: object) -> str:
 def validate_s3_content_type(content_type: object, *, path: str | None = None) -> str:
     """Return ``content_type`` if it is a valid header value for S3 (parameters such
     as ``; codecs=...`` allowed), else raise
-    :class:`~mediastore_ingest.errors.InvalidContentTypeError`."""
+    ``InvalidContentTypeError``."""
     if (
         not isinstance(content_type, str)
         or not 0 < len(content_type) <= 255
