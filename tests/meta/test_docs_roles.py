@@ -30,6 +30,11 @@ AREAS = (
     ("mediastore_ingest.ingest", "mediastore_ingest/ingest"),
     ("mediastore_ingest.cli", "mediastore_ingest/cli"),
     ("mediastore_ingest.errors", "mediastore_ingest/errors.py"),
+    ("mediastore_ingest._internal", "mediastore_ingest/_internal"),
+    ("mediastore_ingest.iam", "mediastore_ingest/iam"),
+    ("mediastore_ingest.origins", "mediastore_ingest/origins"),
+    ("mediastore_ingest.distribution", "mediastore_ingest/distribution.py"),
+    ("mediastore_ingest.provisioning", "mediastore_ingest/provisioning"),
 )
 
 
