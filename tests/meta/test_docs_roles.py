@@ -94,7 +94,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.slow
 def test_the_reference_shows_no_raw_role_for_the_converted_areas(site: Path) -> None:
-    html = (site / "reference" / "index.html").read_text(encoding="utf-8")
+    html = "\n".join(
+        page.read_text(encoding="utf-8") for page in sorted((site / "reference").rglob("*.html"))
+    )
     headings = list(HEADING.finditer(html))
     assert headings, "the reference has no mkdocstrings objects"
     checked: set[str] = set()
