@@ -15,7 +15,7 @@ profile and Region from the environment) with ``region_name`` and ``endpoint_url
 
 Key specs and algorithms. CloudFront key groups take RSA 2048 and ECDSA P-256 keys and, since
 2026-04, SHA-256 signatures; KMS signs with SHA-256 or stronger only. The pairs both sides take are
-in [`KMS_KEY_SPECS`][mediastore_ingest.signing.KMS_KEY_SPECS]: ``RSA_2048`` signing with
+in ``KMS_KEY_SPECS``: ``RSA_2048`` signing with
 ``RSASSA_PKCS1_V1_5_SHA_256`` and ``ECC_NIST_P256`` with ``ECDSA_SHA_256``. Any other key
 (``RSA_4096``, ``ECC_NIST_P384``, a symmetric or an ``ENCRYPT_DECRYPT`` key) is refused with
 [`KmsKeyUsageError`][mediastore_ingest.errors.KmsKeyUsageError].

@@ -1,8 +1,8 @@
 """CloudFront canned and custom policies: pure values, no clock, no I/O.
 
 A policy says which URL(s) a signature covers and when (and from where) it may be
-used. [`CannedPolicy.to_json`][mediastore_ingest.signing.CannedPolicy.to_json] and
-[`CustomPolicy.to_json`][mediastore_ingest.signing.CustomPolicy.to_json] return the
+used. [`CannedPolicy.to_json`][mediastore_ingest.signing.policy.CannedPolicy.to_json] and
+[`CustomPolicy.to_json`][mediastore_ingest.signing.policy.CustomPolicy.to_json] return the
 exact bytes CloudFront checks: CloudFront *rebuilds* a canned policy from the request
 it receives, so the resource must be the URL exactly as it will be sent. Both classes
 therefore normalise URLs the one way [`normalize_url`][mediastore_ingest.signing.normalize_url]
@@ -519,13 +519,13 @@ class CustomPolicy:
     of every distribution that trusts the key group (the Developer Guide: "If you omit
     the Resource parameter, users can access all of the objects associated with any
     distribution that is associated with the key pair"); see
-    [`breadth`][mediastore_ingest.signing.CustomPolicy.breadth].
+    [`breadth`][mediastore_ingest.signing.policy.CustomPolicy.breadth].
     ``source_ip`` is normalised to CIDR form (``192.0.2.7`` → ``192.0.2.7/32``);
     IPv6 and CIDRs with host bits set are refused.
 
     ``text`` is the caller's own policy text when the policy was read with
-    [`from_json(text, keep_text=True)`][mediastore_ingest.signing.CustomPolicy.from_json]:
-    [`to_json`][mediastore_ingest.signing.CustomPolicy.to_json] then returns it byte for
+    [`from_json(text, keep_text=True)`][mediastore_ingest.signing.policy.CustomPolicy.from_json]:
+    [`to_json`][mediastore_ingest.signing.policy.CustomPolicy.to_json] then returns it byte for
     byte and the signature is made over it. It is not an argument: a policy built,
     or changed with ``attrs.evolve`` (the ingest client renewing its expiry), is written
     the canonical way. Two policies are equal when they sign the same bytes.
@@ -563,9 +563,10 @@ class CustomPolicy:
         ``DateLessThan``.
 
         ``keep_text=True`` keeps ``text`` itself (a policy made by another tool, or kept byte for
-        byte for an audit): it is what [`to_json`][mediastore_ingest.signing.CustomPolicy.to_json]
-        returns and what the signer signs. The text must then say what CloudFront will read: a
-        Resource already in the form clients send (percent-encoded, lower-case host: what
+        byte for an audit): it is what
+        [`to_json`][mediastore_ingest.signing.policy.CustomPolicy.to_json] returns and what the
+        signer signs. The text must then say what CloudFront will read: a Resource already in the
+        form clients send (percent-encoded, lower-case host: what
         [`normalize_url`][mediastore_ingest.signing.normalize_url] returns) and an ``AWS:SourceIp``
         in CIDR form; else ``PolicyParseError``, naming the form to write.
         """

@@ -18,10 +18,10 @@ and move to the new key when its time comes, mid-stream::
 The procedure (see the "Keys in KMS" guide): add the new public key to the key group and wait until
 CloudFront has deployed it; only then let the new key become active (``active_from``), and keep the
 old key in the key group until everything signed with it has expired.
-[`RotatingUrlSigner.add_key`][mediastore_ingest.signing.RotatingUrlSigner.add_key] schedules a key
-on a running signer and
-[`RotatingUrlSigner.remove_key`][mediastore_ingest.signing.RotatingUrlSigner.remove_key] drops a
-retired one, so a long-running process rotates without a restart.
+[`RotatingUrlSigner.add_key`][mediastore_ingest.signing.rotation.RotatingUrlSigner.add_key]
+schedules a key on a running signer and
+[`RotatingUrlSigner.remove_key`][mediastore_ingest.signing.rotation.RotatingUrlSigner.remove_key]
+drops a retired one, so a long-running process rotates without a restart.
 
 The clock (epoch seconds) is a constructor parameter and ``now=`` overrides it per
 call; nothing here reads the time otherwise. Each key has its own signature cache, so
@@ -98,9 +98,9 @@ class RotatingUrlSigner(UrlSigner):
 
     Before the first key's ``active_from`` there is no signing key:
     [`NoActiveKeyError`][mediastore_ingest.errors.NoActiveKeyError]. Safe to share between threads;
-    [`add_key`][mediastore_ingest.signing.RotatingUrlSigner.add_key] and
-    [`remove_key`][mediastore_ingest.signing.RotatingUrlSigner.remove_key] may run while others
-    sign.
+    [`add_key`][mediastore_ingest.signing.rotation.RotatingUrlSigner.add_key] and
+    [`remove_key`][mediastore_ingest.signing.rotation.RotatingUrlSigner.remove_key] may run while
+    others sign.
     """
 
     # Each key has a UrlSigner of its own; this one chooses and delegates, so the
@@ -249,7 +249,7 @@ class RotatingUrlSigner(UrlSigner):
         policy: Policy | None = None,
         now: TimeLike | None = None,
     ) -> str:
-        """[`UrlSigner.sign_url`][mediastore_ingest.signing.UrlSigner.sign_url] with the
+        """[`UrlSigner.sign_url`][mediastore_ingest.signing.signer.UrlSigner.sign_url] with the
         key active at ``now`` (default: the clock, read once for the key, for a
         relative ``expires`` and for the expiry check)."""
         t = self._time(now)

@@ -337,7 +337,7 @@ class UrlSigner:
         ``CloudFront-Expires`` (canned), ``CloudFront-Signature``,
         ``CloudFront-Key-Pair-Id`` and, with SHA-256, ``CloudFront-Hash-Algorithm``.
         A policy that has expired by ``now`` (default: the clock) is refused, as in
-        [`sign_url`][mediastore_ingest.signing.UrlSigner.sign_url]."""
+        [`sign_url`][mediastore_ingest.signing.signer.UrlSigner.sign_url]."""
         params = self.policy_params(policy, now=now)
         cookies: dict[str, str] = {}
         for pair in params.split("&"):
