@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pub = key.public_key()
     pkcs1, sha1 = padding.PKCS1v15(), hashes.SHA1()
-    signer = UrlSigner(KID, key)
+    # SHA-1, as the raw signatures and botocore's signer here: like for like.
+    signer = UrlSigner(KID, key, hash_algorithm="SHA1")
     verifier = UrlVerifier({KID: pub})
     botocore_signer = CloudFrontSigner(KID, lambda m: key.sign(m, pkcs1, sha1))
     wildcard = CustomPolicy(BASE + "*", EXPIRES)

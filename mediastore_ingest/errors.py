@@ -502,3 +502,31 @@ class RelayError(MediaStoreIngestError):
     Not a [`LocalStackError`][mediastore_ingest.errors.LocalStackError]: the relay is
     production code, not a test double.
     """
+
+
+# --- signing: refusals at signing time ------------------------------------------------
+
+
+class AlreadyExpiredError(PolicyError):
+    """A signature was asked for a policy whose expiry is not after the signing time:
+    CloudFront refuses a request at or after a policy's ``DateLessThan``, so it could
+    only ever be refused. ``expires`` and ``now`` are epoch seconds."""
+
+    def __init__(self, message: str, *, expires: int, now: int) -> None:
+        super().__init__(message)
+        self.expires = expires
+        self.now = now
+
+
+class HashAlgorithmRefusedError(SigningError):
+    """The local cryptography library refused to sign with the hash asked for (SHA-1
+    under a FIPS, RHEL 9 or other hardened OpenSSL policy): sign with SHA-256
+    (``hash_algorithm="SHA256"``), which CloudFront takes as ``Hash-Algorithm=SHA256``.
+    ``hash_algorithm`` is the refused hash."""
+
+    def __init__(self, message: str, *, hash_algorithm: str) -> None:
+        super().__init__(message)
+        self.hash_algorithm = hash_algorithm
+
+
+__all__ += ["AlreadyExpiredError", "HashAlgorithmRefusedError"]

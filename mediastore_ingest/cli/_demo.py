@@ -751,7 +751,7 @@ def _edge_refusals(
     report.run("Unsigned PUT to the ingest edge is refused",
                refused("PUT", forged_url, expect="MissingKey"))
     report.run("Expired signed URL is refused",
-               refused("PUT", stack.signer.sign_url(forged_url, expires=now - 60),
+               refused("PUT", stack.signer.sign_url(forged_url, expires=now - 60, now=now - 120),
                        expect="AccessDenied"))
     report.run("Tampered signature is refused",
                refused("PUT", _tamper(stack.signer.sign_url(forged_url, expires=now + 300)),

@@ -81,14 +81,17 @@ def _add_signer_args(p: argparse.ArgumentParser) -> None:
     add_kms_args(p)
     p.add_argument(
         "--hash-algorithm", choices=("SHA1", "SHA256"),
-        help="signature hash (default SHA1, CloudFront's default; SHA256 with --kms-key-id)",
+        help="signature hash (default SHA256, which CloudFront takes since 2026-04; SHA1 only "
+        "for a verifier that knows nothing else)",
     )
 
 
 def _policy_from(args: argparse.Namespace, resource: str) -> Policy:
     expires = parse_time(args.expires)
     not_before = parse_time(args.not_before) if args.not_before else None
-    if not_before is None and args.source_ip is None and "*" not in resource and not args.custom:
+    # A '*' in the query is a literal character (RFC 5987's filename*=), not a wildcard.
+    wildcard = "*" in resource.partition("?")[0]
+    if not_before is None and args.source_ip is None and not wildcard and not args.custom:
         return CannedPolicy(resource, expires)
     return CustomPolicy(resource, expires, not_before=not_before, source_ip=args.source_ip)
 

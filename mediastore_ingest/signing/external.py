@@ -1,12 +1,12 @@
 """Signing keys held outside the process: AWS KMS, an HSM, a signing service.
 
-:class:`~mediastore_ingest.UrlSigner` takes, as ``private_key``, an in-memory key or
+[`UrlSigner`][mediastore_ingest.signing.UrlSigner] takes, as ``private_key``, an in-memory key or
 any object that keeps its private key elsewhere and answers three questions: the
-:class:`ExternalSigner` protocol. ``algorithm`` is the key (``"RSA-2048"`` or
-``"ECDSA-P256"``: the keys CloudFront key groups take), ``hash_algorithm`` the hash
-its signatures use (``"SHA1"`` or ``"SHA256"``), and ``sign(message)`` returns the
-signature over ``message`` as CloudFront expects it: RSA PKCS#1 v1.5, or ECDSA as DER
-(the X9.62 ``SEQUENCE`` of ``r`` and ``s``; a PKCS#11 token's raw ``r || s`` must be
+[`ExternalSigner`][mediastore_ingest.signing.ExternalSigner] protocol. ``algorithm`` is the key
+(``"RSA-2048"`` or ``"ECDSA-P256"``: the keys CloudFront key groups take), ``hash_algorithm`` the
+hash its signatures use (``"SHA1"`` or ``"SHA256"``), and ``sign(message)`` returns the signature
+over ``message`` as CloudFront expects it: RSA PKCS#1 v1.5, or ECDSA as DER (the X9.62 ``SEQUENCE``
+of ``r`` and ``s``; a PKCS#11 token's raw ``r || s`` must be
 encoded first, e.g. with ``cryptography``'s ``encode_dss_signature``)::
 
     class HsmSigner:
@@ -18,17 +18,17 @@ encoded first, e.g. with ``cryptography``'s ``encode_dss_signature``)::
 
     signer = UrlSigner("K2JCJMDEHXQW5F", HsmSigner())
 
-:class:`~mediastore_ingest.signing.kms.KmsSigner` is the one this package ships.
+[`KmsSigner`][mediastore_ingest.signing.KmsSigner] is the one this package ships.
 
 The signer checks the pairing when it is made and refuses, with
-:class:`~mediastore_ingest.errors.UnsupportedKeyError`, a key or hash CloudFront does
+[`UnsupportedKeyError`][mediastore_ingest.errors.UnsupportedKeyError], a key or hash CloudFront does
 not take, or a ``hash_algorithm=`` the external key cannot sign with (AWS KMS has no
 SHA-1 signing algorithm, so a KMS key always signs ``Hash-Algorithm=SHA256`` URLs).
 Each signature is checked for its form (an RSA-2048 signature is 256 bytes, an ECDSA
 one DER) before it goes into a URL. An exception from ``sign`` that is not one of this
-package's becomes a :class:`~mediastore_ingest.errors.SigningError` chained to it.
+package's becomes a [`SigningError`][mediastore_ingest.errors.SigningError] chained to it.
 
-Signatures are cached per policy by the :class:`~mediastore_ingest.UrlSigner` as they
+Signatures are cached per policy by the [`UrlSigner`][mediastore_ingest.signing.UrlSigner] as they
 are for in-memory keys, so a wildcard policy is signed once, however many URLs use it.
 """
 
@@ -80,8 +80,8 @@ class ExternalSigner(Protocol):
 
 
 def is_external_signer(value: object) -> bool:
-    """Whether ``value`` is an :class:`ExternalSigner` (not an in-memory key, key bytes,
-    PEM text or a path)."""
+    """Whether ``value`` is an [`ExternalSigner`][mediastore_ingest.signing.ExternalSigner]
+    (not an in-memory key, key bytes, PEM text or a path)."""
     if isinstance(
         value, (bytes, str, os.PathLike, rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)
     ):

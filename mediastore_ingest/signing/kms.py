@@ -1,7 +1,8 @@
 """CloudFront signatures from a private key that never leaves AWS KMS.
 
-:class:`KmsSigner` is an :class:`~mediastore_ingest.signing.external.ExternalSigner`:
-give it to a :class:`~mediastore_ingest.UrlSigner` in place of a private key::
+[`KmsSigner`][mediastore_ingest.signing.KmsSigner] is an
+[`ExternalSigner`][mediastore_ingest.signing.ExternalSigner]: give it to a
+[`UrlSigner`][mediastore_ingest.signing.UrlSigner] in place of a private key::
 
     kms = KmsSigner("arn:aws:kms:us-west-2:111122223333:key/1234abcd-...", region_name="us-west-2")
     signer = UrlSigner("K2JCJMDEHXQW5F", kms)        # SHA-256: KMS signs nothing else
@@ -12,12 +13,12 @@ botocore ``session`` (the default session otherwise: the usual credential chain,
 profile and Region from the environment) with ``region_name`` and ``endpoint_url``
 (a VPC endpoint, or a KMS emulator in tests).
 
-Key specs and algorithms. CloudFront key groups take RSA 2048 and ECDSA P-256 keys and,
-since 2026-04, SHA-256 signatures; KMS signs with SHA-256 or stronger only. The pairs
-both sides take are in :data:`KMS_KEY_SPECS`: ``RSA_2048`` signing with
-``RSASSA_PKCS1_V1_5_SHA_256`` and ``ECC_NIST_P256`` with ``ECDSA_SHA_256``. Any other
-key (``RSA_4096``, ``ECC_NIST_P384``, a symmetric or an ``ENCRYPT_DECRYPT`` key) is
-refused with :class:`~mediastore_ingest.errors.KmsKeyUsageError`.
+Key specs and algorithms. CloudFront key groups take RSA 2048 and ECDSA P-256 keys and, since
+2026-04, SHA-256 signatures; KMS signs with SHA-256 or stronger only. The pairs both sides take are
+in ``KMS_KEY_SPECS``: ``RSA_2048`` signing with
+``RSASSA_PKCS1_V1_5_SHA_256`` and ``ECC_NIST_P256`` with ``ECDSA_SHA_256``. Any other key
+(``RSA_4096``, ``ECC_NIST_P384``, a symmetric or an ``ENCRYPT_DECRYPT`` key) is refused with
+[`KmsKeyUsageError`][mediastore_ingest.errors.KmsKeyUsageError].
 
 What is sent. A CloudFront policy is a few hundred bytes, so by default
 (``message_type="auto"``) KMS gets the policy itself (``MessageType=RAW``) and hashes it:
@@ -30,7 +31,7 @@ allows only one).
 
 Cost. Every signature is a KMS ``Sign`` request: a network round trip (milliseconds
 in the key's Region, more from afar), billed per request and counted against the
-account's request quota for the key type. The :class:`~mediastore_ingest.UrlSigner`
+account's request quota for the key type. The [`UrlSigner`][mediastore_ingest.signing.UrlSigner]
 caches signatures per policy, so:
 
 * a **wildcard channel policy** (``IngestClient(policy=CustomPolicy(".../live/*", ...))``,
@@ -43,17 +44,17 @@ caches signatures per policy, so:
 Use the channel policy with KMS keys.
 
 Errors. KMS and botocore failures become typed errors (see
-:mod:`mediastore_ingest.errors`), each with ``key_id``, ``operation`` and ``code``:
-:class:`~mediastore_ingest.errors.KmsKeyNotFoundError` (``NotFoundException``),
-:class:`~mediastore_ingest.errors.KmsKeyUnavailableError` (``DisabledException``,
-``KMSInvalidStateException``, ``KeyUnavailableException``),
-:class:`~mediastore_ingest.errors.KmsKeyUsageError` (``InvalidKeyUsageException``,
+[`mediastore_ingest.errors`][mediastore_ingest.errors]), each with ``key_id``, ``operation`` and
+``code``: [`KmsKeyNotFoundError`][mediastore_ingest.errors.KmsKeyNotFoundError]
+(``NotFoundException``), [`KmsKeyUnavailableError`][mediastore_ingest.errors.KmsKeyUnavailableError]
+(``DisabledException``, ``KMSInvalidStateException``, ``KeyUnavailableException``),
+[`KmsKeyUsageError`][mediastore_ingest.errors.KmsKeyUsageError] (``InvalidKeyUsageException``,
 ``UnsupportedOperationException``, or a key this module refuses),
-:class:`~mediastore_ingest.errors.KmsAccessDeniedError` (``AccessDeniedException``, bad
-or missing credentials), :class:`~mediastore_ingest.errors.KmsThrottlingError`
+[`KmsAccessDeniedError`][mediastore_ingest.errors.KmsAccessDeniedError] (``AccessDeniedException``,
+bad or missing credentials), [`KmsThrottlingError`][mediastore_ingest.errors.KmsThrottlingError]
 (``ThrottlingException``, after botocore's retries),
-:class:`~mediastore_ingest.errors.KmsConnectionError` (no answer) and
-:class:`~mediastore_ingest.errors.KmsError` for anything else.
+[`KmsConnectionError`][mediastore_ingest.errors.KmsConnectionError] (no answer) and
+[`KmsError`][mediastore_ingest.errors.KmsError] for anything else.
 """
 
 from __future__ import annotations
@@ -179,7 +180,8 @@ def _check_key_spec(key_spec: object, key_id: str, operation: str) -> tuple[str,
 
 
 class KmsSigner:
-    """Signs with an asymmetric AWS KMS key, for a :class:`~mediastore_ingest.UrlSigner`.
+    """Signs with an asymmetric AWS KMS key: an external signer for a
+    [`UrlSigner`][mediastore_ingest.signing.UrlSigner].
 
     ``key_id`` is the key's ARN (a key id or alias works too, but an alias can be
     pointed at another key, whose signatures CloudFront then refuses under the old

@@ -1,13 +1,13 @@
 """Key rotation across a CloudFront key group, without a restart.
 
-A :class:`RotatingUrlSigner` holds several keys of one key group, each with the time
-it becomes the signing key (:class:`ScheduledKey`), and signs every URL or cookie set
-with the key active at that moment: the one with the latest ``active_from`` that has
-come. It *is* a :class:`~mediastore_ingest.UrlSigner` (same methods, ``key_id`` and
-``hash_algorithm`` those of the active key), so an
-:class:`~mediastore_ingest.IngestClient`, the signing relay or a
-:class:`~mediastore_ingest.testing.LocalStack` take it where they take a signer, and
-move to the new key when its time comes, mid-stream::
+A [`RotatingUrlSigner`][mediastore_ingest.signing.RotatingUrlSigner] holds several keys of one key
+group, each with the time it becomes the signing key
+([`ScheduledKey`][mediastore_ingest.signing.ScheduledKey]), and signs every URL or cookie set with
+the key active at that moment: the one with the latest ``active_from`` that has come. It *is* a
+[`UrlSigner`][mediastore_ingest.signing.UrlSigner] (same methods, ``key_id`` and ``hash_algorithm``
+those of the active key), so an [`IngestClient`][mediastore_ingest.ingest.IngestClient], the signing
+relay or a [`LocalStack`][mediastore_ingest.testing.LocalStack] take it where they take a signer,
+and move to the new key when its time comes, mid-stream::
 
     signer = RotatingUrlSigner([
         ScheduledKey("K2JCJMDEHXQW5F", KmsSigner(old_arn), active_from=0),
@@ -15,12 +15,13 @@ move to the new key when its time comes, mid-stream::
     ])
     client = IngestClient("https://d1.cloudfront.net", signer=signer, policy=channel)
 
-The procedure (see the "Keys in KMS" guide): add the new public key to the key group
-and wait until CloudFront has deployed it; only then let the new key become active
-(``active_from``), and keep the old key in the key group until everything signed with
-it has expired. :meth:`RotatingUrlSigner.add_key` schedules a key on a running signer
-and :meth:`RotatingUrlSigner.remove_key` drops a retired one, so a long-running
-process rotates without a restart.
+The procedure (see the "Keys in KMS" guide): add the new public key to the key group and wait until
+CloudFront has deployed it; only then let the new key become active (``active_from``), and keep the
+old key in the key group until everything signed with it has expired.
+[`RotatingUrlSigner.add_key`][mediastore_ingest.signing.rotation.RotatingUrlSigner.add_key]
+schedules a key on a running signer and
+[`RotatingUrlSigner.remove_key`][mediastore_ingest.signing.rotation.RotatingUrlSigner.remove_key]
+drops a retired one, so a long-running process rotates without a restart.
 
 The clock (epoch seconds) is a constructor parameter and ``now=`` overrides it per
 call; nothing here reads the time otherwise. Each key has its own signature cache, so
@@ -63,8 +64,8 @@ class ScheduledKey:
     """One key of a key group, and from when it signs.
 
     ``key_id`` is the CloudFront public key ID; ``private_key`` what a
-    :class:`~mediastore_ingest.UrlSigner` takes (an in-memory key, a key file, or an
-    external signer such as :class:`~mediastore_ingest.signing.kms.KmsSigner`);
+    [`UrlSigner`][mediastore_ingest.signing.UrlSigner] takes (an in-memory key, a key file, or an
+    external signer such as [`KmsSigner`][mediastore_ingest.signing.KmsSigner]);
     ``active_from`` an aware datetime or epoch seconds: the moment it becomes the
     signing key (its public key must be in the key group, deployed, by then).
     ``password`` unlocks an encrypted key file. Neither key nor password is shown.
@@ -88,16 +89,18 @@ class _Schedule(NamedTuple):
 
 
 class RotatingUrlSigner(UrlSigner):
-    """A :class:`~mediastore_ingest.UrlSigner` that signs with the key active now.
+    """A [`UrlSigner`][mediastore_ingest.signing.UrlSigner] that signs with the key active now.
 
-    ``keys`` are :class:`ScheduledKey` values (at least one; key ids and activation
-    times distinct). ``hash_algorithm`` goes to every key's signer (``None``: SHA-1
-    for an in-memory key, the external signer's own hash otherwise). ``clock``
-    returns epoch seconds; ``cache_size`` bounds each key's signature cache.
+    ``keys`` are [`ScheduledKey`][mediastore_ingest.signing.ScheduledKey] values (at least one; key
+    ids and activation times distinct). ``hash_algorithm`` goes to every key's signer (``None``:
+    SHA-256 for an in-memory key, the external signer's own hash otherwise). ``clock`` returns epoch
+    seconds; ``cache_size`` bounds each key's signature cache.
 
     Before the first key's ``active_from`` there is no signing key:
-    :class:`~mediastore_ingest.errors.NoActiveKeyError`. Safe to share between
-    threads; :meth:`add_key` and :meth:`remove_key` may run while others sign.
+    [`NoActiveKeyError`][mediastore_ingest.errors.NoActiveKeyError]. Safe to share between threads;
+    [`add_key`][mediastore_ingest.signing.rotation.RotatingUrlSigner.add_key] and
+    [`remove_key`][mediastore_ingest.signing.rotation.RotatingUrlSigner.remove_key] may run while
+    others sign.
     """
 
     # Each key has a UrlSigner of its own; this one chooses and delegates, so the
@@ -164,7 +167,7 @@ class RotatingUrlSigner(UrlSigner):
         return entry.signer
 
     def active(self, *, now: TimeLike | None = None) -> UrlSigner:
-        """The :class:`~mediastore_ingest.UrlSigner` of the key active at ``now``
+        """The [`UrlSigner`][mediastore_ingest.signing.UrlSigner] of the key active at ``now``
         (default: the clock)."""
         return self._at(self._time(now))
 
@@ -232,9 +235,11 @@ class RotatingUrlSigner(UrlSigner):
         """The raw signature over ``message`` with the key active now, uncached."""
         return self.active().sign(message)
 
-    def policy_params(self, policy: Policy) -> str:
-        """CloudFront's query parameters for ``policy``, signed with the key active now."""
-        return self.active().policy_params(policy)
+    def policy_params(self, policy: Policy, *, now: TimeLike | None = None) -> str:
+        """CloudFront's query parameters for ``policy``, signed with the key active at
+        ``now`` (default: the clock)."""
+        t = self._time(now)
+        return self._at(t).policy_params(policy, now=t)
 
     def sign_url(
         self,
@@ -244,19 +249,22 @@ class RotatingUrlSigner(UrlSigner):
         policy: Policy | None = None,
         now: TimeLike | None = None,
     ) -> str:
-        """:meth:`UrlSigner.sign_url <mediastore_ingest.UrlSigner.sign_url>` with the
-        key active at ``now`` (default: the clock, read once for the key and for a
-        relative ``expires``)."""
+        """[`UrlSigner.sign_url`][mediastore_ingest.signing.signer.UrlSigner.sign_url] with the
+        key active at ``now`` (default: the clock, read once for the key, for a
+        relative ``expires`` and for the expiry check)."""
         t = self._time(now)
         return self._at(t).sign_url(url, expires=expires, policy=policy, now=t)
 
-    def sign_cookies(self, policy: Policy) -> dict[str, str]:
-        """The signed cookies for ``policy``, with the key active now."""
-        return self.active().sign_cookies(policy)
+    def sign_cookies(self, policy: Policy, *, now: TimeLike | None = None) -> dict[str, str]:
+        """The signed cookies for ``policy``, with the key active at ``now``."""
+        t = self._time(now)
+        return self._at(t).sign_cookies(policy, now=t)
 
-    def cookie_header(self, policy: Policy) -> str:
-        """A ``Cookie:`` header value of the signed cookies, with the key active now."""
-        return self.active().cookie_header(policy)
+    def cookie_header(self, policy: Policy, *, now: TimeLike | None = None) -> str:
+        """A ``Cookie:`` header value of the signed cookies, with the key active at
+        ``now``."""
+        t = self._time(now)
+        return self._at(t).cookie_header(policy, now=t)
 
     def set_cookie_headers(
         self,
@@ -268,9 +276,11 @@ class RotatingUrlSigner(UrlSigner):
         http_only: bool = True,
         same_site: Literal["Strict", "Lax", "None"] | None = None,
         max_age: int | None = None,
+        now: TimeLike | None = None,
     ) -> list[str]:
-        """``Set-Cookie`` header values for ``policy``, with the key active now."""
-        return self.active().set_cookie_headers(
+        """``Set-Cookie`` header values for ``policy``, with the key active at ``now``."""
+        t = self._time(now)
+        return self._at(t).set_cookie_headers(
             policy,
             domain=domain,
             path=path,
@@ -278,6 +288,7 @@ class RotatingUrlSigner(UrlSigner):
             http_only=http_only,
             same_site=same_site,
             max_age=max_age,
+            now=t,
         )
 
     def __repr__(self) -> str:

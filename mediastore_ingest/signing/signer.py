@@ -1,8 +1,9 @@
 """CloudFront signed URLs and signed cookies.
 
-:class:`UrlSigner` turns a policy into the query parameters (or cookies) CloudFront
-checks. It is pure: the clock is a constructor parameter, read only to resolve a
-relative expiry, and ``now=`` overrides it per call.
+[`UrlSigner`][mediastore_ingest.signing.UrlSigner] turns a policy into the query
+parameters (or cookies) CloudFront checks. It is pure: the clock is a constructor
+parameter, read to resolve a relative expiry and to refuse a policy that has already
+expired, and ``now=`` overrides it per call.
 
 Signing a policy is the only costly step (one private-key operation); a signer keeps
 a small cache keyed by the policy, so a wildcard custom policy reused for every
@@ -12,14 +13,13 @@ segment of a live stream is signed once.
 from __future__ import annotations
 
 import datetime as _dt
-import functools
 import os
 import re
 import time
 from collections.abc import Callable
 from typing import Literal, cast
 
-from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.exceptions import InternalError, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
@@ -27,11 +27,14 @@ from mediastore_ingest._internal.b64 import cf_b64encode
 from mediastore_ingest._internal.show import type_name
 from mediastore_ingest._internal.validate import check, int_in, is_callable
 from mediastore_ingest.errors import (
+    AlreadyExpiredError,
+    HashAlgorithmRefusedError,
     InvalidInputError,
     MediaStoreIngestError,
     PolicyError,
     SigningError,
 )
+from mediastore_ingest.signing.cache import BoundedCache
 from mediastore_ingest.signing.external import ExternalSigner, bind_external, is_external_signer
 from mediastore_ingest.signing.keys import (
     PrivateKey,
@@ -76,6 +79,12 @@ HASH_ALGORITHMS: dict[HashAlgorithm, hashes.HashAlgorithm] = {
     "SHA1": hashes.SHA1(),
     "SHA256": hashes.SHA256(),
 }
+#: The hash a signer uses when none is asked for. CloudFront takes SHA-256
+#: (``Hash-Algorithm=SHA256``) at every edge since 2026-04; AWS KMS signs with nothing
+#: weaker, and hardened OpenSSL policies (RHEL 9, FIPS) refuse SHA-1 signatures.
+DEFAULT_HASH_ALGORITHM: HashAlgorithm = "SHA256"
+# What a signer's cache may hold: the signed parameters of this many bytes of policies.
+_CACHE_BYTES = 1 << 20
 
 _COOKIE_DOMAIN = re.compile(r"\.?[A-Za-z0-9](?:[A-Za-z0-9.\-]*[A-Za-z0-9])?\Z")
 _COOKIE_PATH = re.compile(r"/[\x21-\x2b\x2d-\x3a\x3c-\x7e]*\Z")  # no ';' ',' CTL SP
@@ -87,27 +96,43 @@ def _check_hash(value: object) -> HashAlgorithm:
     raise InvalidInputError(f"hash_algorithm must be 'SHA1' or 'SHA256', not {value!r}")
 
 
-def _resolve_expires(expires: ExpiresLike, now: TimeLike | None, clock: Callable[[], float]) -> int:
-    if isinstance(expires, _dt.timedelta):
-        if expires <= _dt.timedelta(0):
-            raise PolicyError(f"expires={expires} is in the past; a relative expiry must be > 0")
-        base = to_epoch(now, name="now") if now is not None else clock_epoch(clock)
-        return to_epoch(base + int(expires.total_seconds()), name="expires")
-    return to_epoch(expires, name="expires")
+def _instant(epoch: int) -> str:
+    return _dt.datetime.fromtimestamp(epoch, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def check_not_expired(expires: int, now: int) -> None:
+    """Raise [`AlreadyExpiredError`][mediastore_ingest.errors.AlreadyExpiredError]
+    unless ``expires`` is after ``now`` (both epoch seconds)."""
+    if expires <= now:
+        raise AlreadyExpiredError(
+            f"the policy has already expired: it expires at {_instant(expires)} (epoch "
+            f"{expires}), not after now, {_instant(now)} (epoch {now}), and CloudFront "
+            "refuses a request at or after a policy's expiry; give a later expiry (or "
+            "now= to sign as of an earlier time, e.g. to test a refusal)",
+            expires=expires,
+            now=now,
+        )
 
 
 class UrlSigner:
     """Signs CloudFront URLs and cookies with one key.
 
     ``private_key`` is a loaded RSA / ECDSA P-256 key or anything
-    :func:`~mediastore_ingest.signing.keys.load_private_key` reads (PEM/DER bytes, PEM text,
-    a path), or an :class:`~mediastore_ingest.signing.external.ExternalSigner` holding
-    the key elsewhere (:class:`~mediastore_ingest.signing.kms.KmsSigner` for AWS KMS).
-    ``hash_algorithm`` is ``"SHA1"`` (CloudFront's default, and the default for an
-    in-memory key) or ``"SHA256"``; an external signer's own hash by default, and a
+    [`load_private_key`][mediastore_ingest.signing.load_private_key] reads (PEM/DER
+    bytes, PEM text, a path), or an
+    [`ExternalSigner`][mediastore_ingest.signing.ExternalSigner] holding the key
+    elsewhere ([`KmsSigner`][mediastore_ingest.signing.KmsSigner] for AWS KMS).
+    ``hash_algorithm`` is ``"SHA256"`` (the default for an in-memory key: CloudFront
+    takes it at every edge since 2026-04, and hardened OpenSSL policies refuse SHA-1)
+    or ``"SHA1"`` (CloudFront's assumption when a URL names none, for a verifier of
+    your own that knows nothing else); an external signer's own hash by default, and a
     different one is refused.
-    ``clock`` returns epoch seconds and is only read to resolve relative expiries
-    (``expires=timedelta(...)``). ``cache_size`` bounds the signature cache.
+    ``key_id`` is the CloudFront public key ID: upper-case letters and digits.
+    ``clock`` returns epoch seconds; it is read to resolve relative expiries
+    (``expires=timedelta(...)``) and to refuse a policy that has already expired
+    ([`AlreadyExpiredError`][mediastore_ingest.errors.AlreadyExpiredError]); ``now=``
+    on each call stands in for it. ``cache_size`` bounds the signature cache (entries;
+    it also holds at most 1 MiB of policies).
 
     The key never appears in ``repr``; the signer is safe to share between threads.
     """
@@ -128,7 +153,9 @@ class UrlSigner:
                 cast(ExternalSigner, private_key), hash_algorithm, key_id=key_id, password=password
             )
         else:
-            self._hash_name = _check_hash("SHA1" if hash_algorithm is None else hash_algorithm)
+            self._hash_name = _check_hash(
+                DEFAULT_HASH_ALGORITHM if hash_algorithm is None else hash_algorithm
+            )
             self._raw_sign = self._bind_key(cast(KeySource, private_key), password)
         self._clock: Callable[[], float] = check("clock", clock, is_callable())
         check("cache_size", cache_size, int_in(0))
@@ -136,14 +163,12 @@ class UrlSigner:
         if self._hash_name == "SHA256":
             suffix += "&Hash-Algorithm=SHA256"
         self._url_suffix = suffix
-        self._params_for: Callable[[Policy], str] = functools.lru_cache(maxsize=cache_size)(
-            self._params_uncached
-        )
+        self._params: BoundedCache[Policy, str] = BoundedCache(cache_size, _CACHE_BYTES)
 
     def _bind_key(
         self, private_key: KeySource, password: bytes | str | None
     ) -> Callable[[bytes], bytes]:
-        """The signing function of an in-memory key (and set :attr:`algorithm`)."""
+        """The signing function of an in-memory key (and set ``algorithm``)."""
         if isinstance(private_key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
             check_private_key(private_key)
             key: PrivateKey = private_key
@@ -192,33 +217,60 @@ class UrlSigner:
     # -- primitives ---------------------------------------------------------------------
 
     def sign(self, message: bytes) -> bytes:
-        """The raw signature over ``message`` (policy bytes), uncached."""
+        """The raw signature over ``message`` (policy bytes), uncached.
+
+        A refusal of SHA-1 by the local crypto policy (FIPS, RHEL 9: cryptography's
+        ``UnsupportedAlgorithm`` or ``InternalError``) is a
+        [`HashAlgorithmRefusedError`][mediastore_ingest.errors.HashAlgorithmRefusedError]
+        that says to sign with SHA-256; any other failure a
+        [`SigningError`][mediastore_ingest.errors.SigningError].
+        """
         if not isinstance(message, bytes):
             raise InvalidInputError("message must be bytes")
         try:
             return self._raw_sign(message)
         except MediaStoreIngestError:  # an external signer's typed error (KMS)
             raise
-        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        except (UnsupportedAlgorithm, InternalError) as exc:
+            if self._hash_name == "SHA1":
+                raise HashAlgorithmRefusedError(
+                    f"the local cryptography library refused to sign with SHA-1 for key "
+                    f"{self._key_id} ({exc}); a FIPS, RHEL 9 or other hardened crypto "
+                    "policy disables SHA-1 signatures: sign with SHA-256 "
+                    "(hash_algorithm='SHA256', --hash-algorithm SHA256), which CloudFront "
+                    "takes as Hash-Algorithm=SHA256",
+                    hash_algorithm="SHA1",
+                ) from exc
+            raise SigningError(f"signing with key {self._key_id} failed: {exc}") from exc
+        except (ValueError, TypeError) as exc:
             raise SigningError(f"signing with key {self._key_id} failed: {exc}") from exc
 
-    def policy_params(self, policy: Policy) -> str:
+    def policy_params(self, policy: Policy, *, now: TimeLike | None = None) -> str:
         """The query string CloudFront needs for ``policy``, e.g.
-        ``Expires=…&Signature=…&Key-Pair-Id=…``; cached per policy."""
+        ``Expires=…&Signature=…&Key-Pair-Id=…``; cached per policy. A policy that has
+        expired by ``now`` (default: the clock) is refused with
+        [`AlreadyExpiredError`][mediastore_ingest.errors.AlreadyExpiredError]."""
         if not isinstance(policy, (CannedPolicy, CustomPolicy)):
             raise InvalidInputError(
                 f"policy must be a CannedPolicy or CustomPolicy, not {type_name(policy)}"
             )
-        return self._params_for(policy)
+        t = clock_epoch(self._clock) if now is None else to_epoch(now, name="now")
+        if policy.expires <= t:
+            check_not_expired(policy.expires, t)
+        return self._params.get(policy) or self._sign_params(policy)
 
-    def _params_uncached(self, policy: Policy) -> str:
-        text = policy.to_json().encode("utf-8")
-        signature = cf_b64encode(self.sign(text))
+    def _sign_params(self, policy: Policy) -> str:
+        """The signed parameters of ``policy``, signed now (and kept in the cache)."""
+        text = policy.to_json()
+        raw = text.encode("utf-8")
+        signature = cf_b64encode(self.sign(raw))
         if isinstance(policy, CannedPolicy):
             head = f"Expires={policy.expires}"
         else:
-            head = f"Policy={cf_b64encode(text)}"
-        return f"{head}&Signature={signature}{self._url_suffix}"
+            head = f"Policy={cf_b64encode(raw)}"
+        params = f"{head}&Signature={signature}{self._url_suffix}"
+        self._params.put(policy, params, len(text) + len(params))
+        return params
 
     # -- URLs -----------------------------------------------------------------------------
 
@@ -235,14 +287,20 @@ class UrlSigner:
         Give ``expires`` (aware datetime, epoch seconds, or a ``timedelta`` from
         ``now``/the clock) for a canned policy built from ``url``, or ``policy`` for
         a custom one (then ``url`` must be covered by it). The URL is normalised
-        (spaces and non-ASCII percent-encoded once), and the result is what was
-        signed: never sign one form and send another.
+        (percent-encoded once, the way a browser sends it), and the result is what
+        was signed: never sign one form and send another. An expiry that is not after
+        ``now`` (default: the clock) is refused with
+        [`AlreadyExpiredError`][mediastore_ingest.errors.AlreadyExpiredError]: give
+        ``now=`` to sign as of an earlier time (an expired URL for a test).
         """
         if (expires is None) == (policy is None):
             raise InvalidInputError("give exactly one of expires= (canned) or policy= (custom)")
+        t = clock_epoch(self._clock) if now is None else to_epoch(now, name="now")
         if policy is None:
             assert expires is not None
-            policy = CannedPolicy(url, _resolve_expires(expires, now, self._clock))
+            if isinstance(expires, _dt.timedelta):
+                expires = to_epoch(t + int(expires.total_seconds()), name="expires")
+            policy = CannedPolicy(url, expires)
             base = policy.resource
         else:
             if not isinstance(policy, (CannedPolicy, CustomPolicy)):
@@ -251,17 +309,20 @@ class UrlSigner:
                 )
             base = normalize_url(url)
             # base is normalised already: match it as it is, without normalising again
+            resource = policy.resource
             covered = (
-                base == policy.resource
+                base == resource
                 if isinstance(policy, CannedPolicy)
-                else wildcard_match(policy.resource, base)
+                else resource is None or wildcard_match(resource, base)
             )
             if not covered:
                 raise PolicyError(
-                    f"URL {base!r} is not covered by the policy resource {policy.resource!r}"
+                    f"URL {base!r} is not covered by the policy resource {resource!r}"
                 )
-        sep = "&" if "?" in base else "?"
-        signed = base + sep + self._params_for(policy)
+        if policy.expires <= t:
+            check_not_expired(policy.expires, t)
+        params = self._params.get(policy) or self._sign_params(policy)
+        signed = base + ("&" if "?" in base else "?") + params
         if len(signed) > MAX_URL_BYTES:  # ASCII after normalisation: chars == bytes
             raise PolicyError(
                 f"the signed URL is {len(signed)} bytes; CloudFront accepts at most "
@@ -271,21 +332,23 @@ class UrlSigner:
 
     # -- cookies --------------------------------------------------------------------------
 
-    def sign_cookies(self, policy: Policy) -> dict[str, str]:
+    def sign_cookies(self, policy: Policy, *, now: TimeLike | None = None) -> dict[str, str]:
         """The signed cookies for ``policy``: ``CloudFront-Policy`` (custom) or
         ``CloudFront-Expires`` (canned), ``CloudFront-Signature``,
-        ``CloudFront-Key-Pair-Id`` and, with SHA-256, ``CloudFront-Hash-Algorithm``."""
-        params = self.policy_params(policy)
+        ``CloudFront-Key-Pair-Id`` and, with SHA-256, ``CloudFront-Hash-Algorithm``.
+        A policy that has expired by ``now`` (default: the clock) is refused, as in
+        [`sign_url`][mediastore_ingest.signing.signer.UrlSigner.sign_url]."""
+        params = self.policy_params(policy, now=now)
         cookies: dict[str, str] = {}
         for pair in params.split("&"):
             name, _, value = pair.partition("=")
             cookies["CloudFront-" + name] = value
         return cookies
 
-    def cookie_header(self, policy: Policy) -> str:
+    def cookie_header(self, policy: Policy, *, now: TimeLike | None = None) -> str:
         """A ``Cookie:`` request header value carrying the signed cookies (for
         clients such as ffmpeg, curl or GStreamer that set headers, not cookies)."""
-        return "; ".join(f"{k}={v}" for k, v in self.sign_cookies(policy).items())
+        return "; ".join(f"{k}={v}" for k, v in self.sign_cookies(policy, now=now).items())
 
     def set_cookie_headers(
         self,
@@ -297,6 +360,7 @@ class UrlSigner:
         http_only: bool = True,
         same_site: Literal["Strict", "Lax", "None"] | None = None,
         max_age: int | None = None,
+        now: TimeLike | None = None,
     ) -> list[str]:
         """``Set-Cookie`` header values a web application returns to hand the signed
         cookies to a viewer (one header per cookie)."""
@@ -323,4 +387,4 @@ class UrlSigner:
                 raise InvalidInputError(f"same_site must be Strict, Lax or None, not {same_site!r}")
             attrs_.append(f"SameSite={same_site}")
         tail = "; ".join(attrs_)
-        return [f"{k}={v}; {tail}" for k, v in self.sign_cookies(policy).items()]
+        return [f"{k}={v}; {tail}" for k, v in self.sign_cookies(policy, now=now).items()]

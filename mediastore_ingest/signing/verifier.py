@@ -1,16 +1,20 @@
 """Verification of CloudFront signed URLs and cookies, as the edge does it.
 
-:class:`UrlVerifier` checks a request against a key group: the signature (with
-``cryptography``'s own ``verify()``), then the expiry, start time, client address and
-resource of the policy it carries. :class:`SignedUrl` is a signed URL or a set of
-signed cookies taken apart; :func:`parse_cookie_header` reads a ``Cookie:`` header.
-Like the signer it is pure: the clock is a constructor parameter and ``now=``
-overrides it per call.
+[`UrlVerifier`][mediastore_ingest.signing.UrlVerifier] checks a request against a key
+group: the signature (with ``cryptography``'s own ``verify()``), then the expiry, start
+time, client address and resource of the policy it carries.
+[`SignedUrl`][mediastore_ingest.signing.SignedUrl] is a signed URL or a set of signed
+cookies taken apart; [`parse_cookie_header`][mediastore_ingest.signing.parse_cookie_header]
+reads a ``Cookie:`` header. Like the signer it is pure: the clock is a constructor
+parameter and ``now=`` overrides it per call.
+
+What anyone may send is kept small: a URL over CloudFront's 8,192 bytes, or cookies
+over the 20,480 bytes CloudFront takes for a request's URL and headers, is refused
+before any work, and only signatures that verified are remembered.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 import time
@@ -36,6 +40,7 @@ from mediastore_ingest.errors import (
     SourceIpMismatchError,
     UnknownKeyIdError,
 )
+from mediastore_ingest.signing.cache import BoundedCache
 from mediastore_ingest.signing.keys import (
     PublicKey,
     check_key_id,
@@ -51,10 +56,17 @@ from mediastore_ingest.signing.policy import (
     already_normal,
     clock_epoch,
     normalize_url,
+    normalize_url_uncached,
+    read_signed_policy,
     to_epoch,
     wildcard_match,
 )
-from mediastore_ingest.signing.signer import COOKIE_NAMES, HASH_ALGORITHMS, HashAlgorithm
+from mediastore_ingest.signing.signer import (
+    COOKIE_NAMES,
+    HASH_ALGORITHMS,
+    MAX_URL_BYTES,
+    HashAlgorithm,
+)
 
 __all__ = ["PublicKeySource", "SignedUrl", "UrlVerifier", "parse_cookie_header"]
 
@@ -66,6 +78,34 @@ _HASH_NAMES: dict[str, HashAlgorithm] = {"SHA1": "SHA1", "SHA256": "SHA256"}
 _PLAIN_DIGITS = re.compile(r"(?:0|[1-9][0-9]*)\Z")
 # True when (signature as sent, message) verifies under one key and hash.
 _Check = Callable[[str, bytes], bool]
+#: CloudFront refuses a request whose URL and headers together are longer than this
+#: (bytes): the most signed cookies can be.
+MAX_REQUEST_HEAD_BYTES = 20_480
+# What a verifier's cache may hold: this many bytes of signatures and policies.
+_CACHE_BYTES = 4 << 20
+# What the cache says of a canned policy whose signature verified (its policy is
+# rebuilt from the request anyway); a custom one's entry is the parsed policy.
+_CANNED_VERIFIED = True
+
+
+def _check_url_size(url: str) -> None:
+    """Refuse a URL longer than CloudFront takes, before any work (and without keeping
+    it in the error)."""
+    if len(url) > MAX_URL_BYTES or (
+        not url.isascii() and len(url.encode("utf-8", "surrogatepass")) > MAX_URL_BYTES
+    ):
+        size = len(url.encode("utf-8", "surrogatepass"))
+        raise MalformedSignatureError(
+            f"the URL is {size:,} bytes; CloudFront refuses URLs over {MAX_URL_BYTES:,} bytes"
+        )
+
+
+def _check_head_size(size: int) -> None:
+    if size > MAX_REQUEST_HEAD_BYTES:
+        raise MalformedSignatureError(
+            f"the signed cookies are {size:,} bytes; CloudFront takes at most "
+            f"{MAX_REQUEST_HEAD_BYTES:,} bytes of URL and headers"
+        )
 
 
 @attrs.frozen
@@ -83,7 +123,7 @@ class SignedUrl:
     @classmethod
     def parse(cls, signed_url: str) -> SignedUrl:
         """Split a signed URL; raises
-        :class:`~mediastore_ingest.errors.MalformedSignatureError` when a signing
+        [`MalformedSignatureError`][mediastore_ingest.errors.MalformedSignatureError] when a signing
         parameter is missing, duplicated or both ``Expires`` and ``Policy`` are set."""
         url, fields = _parse_signed_url(signed_url)
         return cls(url, *fields)
@@ -94,7 +134,9 @@ class SignedUrl:
         ``Cookie:`` header value; a ``CloudFront-*`` cookie sent twice is refused)."""
         if not isinstance(url, str):
             raise InvalidInputError(f"url must be a str, not {type_name(url)}")
+        _check_url_size(url)
         if isinstance(cookies, str):
+            _check_head_size(len(cookies))
             pairs = _cookie_pairs(cookies)
         elif isinstance(cookies, Mapping):
             pairs = [(str(k), str(v)) for k, v in cookies.items()]
@@ -109,6 +151,9 @@ class SignedUrl:
                 if short in found:
                     raise MalformedSignatureError(f"cookie {name} appears twice", url=url)
                 found[short] = value
+        # What could be kept in memory: the signing cookies (a Cookie header was
+        # checked whole above).
+        _check_head_size(sum(map(len, found.values())))
         return cls(url, *_signing_fields(url, found, prefix="CloudFront-"))
 
 
@@ -116,16 +161,19 @@ def _parse_signed_url(signed_url: str) -> tuple[str, _SigningFields]:
     """The URL CloudFront matches and the signing fields of a signed URL."""
     if not isinstance(signed_url, str):
         raise MalformedSignatureError("signed URL must be a str")
+    _check_url_size(signed_url)
     url, found = _split_signed_url(signed_url)
     return url, _signing_fields(url, found, prefix="")
 
 
 def _parse_canned_layout(signed_url: str) -> tuple[str, _SigningFields] | None:
-    """What :func:`_parse_signed_url` returns, for a canned URL in the layout this
+    """What ``_parse_signed_url`` returns, for a canned URL in the layout this
     package, botocore and the AWS SDKs write (``?Expires=&Signature=&Key-Pair-Id=``,
-    SHA-1, no percent-escape, the URL already in wire form); ``None`` for anything
-    else, which takes the general parser. Three ``partition`` calls instead of a loop
-    over the query: ``tests/unit/signing/test_signer.py`` holds the two parsers to the same answers.
+    then ``&Hash-Algorithm=SHA256`` or nothing, no percent-escape, the URL already in
+    wire form); ``None`` for anything else, which takes the general parser. A few
+    ``partition`` calls instead of a loop over the query:
+    ``tests/unit/signing/test_signer.py`` holds the two parsers to the same answers.
+    The caller has checked the URL's size.
     """
     if type(signed_url) is not str:
         return None
@@ -135,18 +183,23 @@ def _parse_canned_layout(signed_url: str) -> tuple[str, _SigningFields] | None:
         return None
     expires_text, _, rest = rest.partition("&Signature=")
     signature, _, key_pair_id = rest.partition("&Key-Pair-Id=")
+    key_pair_id, more, tail = key_pair_id.partition("&")
+    hash_name: HashAlgorithm = "SHA1"
+    if more:
+        if tail != "Hash-Algorithm=SHA256":
+            return None
+        hash_name = "SHA256"
     if (
         not signature
         or not key_pair_id
         or "&" in signature
         or "%" in signature
-        or "&" in key_pair_id
         or "%" in key_pair_id
         or len(expires_text) > 10
         or not _PLAIN_DIGITS.match(expires_text)
     ):
         return None
-    return base, (signature, key_pair_id, "SHA1", int(expires_text), None)
+    return base, (signature, key_pair_id, hash_name, int(expires_text), None)
 
 
 def _split_signed_url(signed_url: str) -> tuple[str, dict[str, str]]:
@@ -222,14 +275,20 @@ def parse_cookie_header(header: str) -> dict[str, str]:
 class UrlVerifier:
     """Checks signed URLs and cookies as CloudFront does, against trusted keys.
 
-    ``public_keys`` maps key IDs to public keys (or anything
-    :func:`~mediastore_ingest.signing.keys.load_public_key` reads): a key group. Each failure
-    raises its own :class:`~mediastore_ingest.errors.VerificationError` subclass.
-    The outcome of each signature check is cached by (key, signature, policy), so an
-    edge that sees the same wildcard cookie on every request verifies it once; expiry,
-    IP and resource are still checked on every call. ``cache_size=0`` turns the cache
-    off, for a verifier that sees each URL once (a live stream's new segments), where
-    the cache only costs time (a few per cent per verification).
+    ``public_keys`` maps key IDs (upper-case letters and digits) to public keys (or
+    anything [`load_public_key`][mediastore_ingest.signing.load_public_key] reads): a
+    key group. Each failure raises its own
+    [`VerificationError`][mediastore_ingest.errors.VerificationError] subclass.
+    A signature that verified is remembered by (key, signature, policy), so an edge
+    that sees the same wildcard cookie on every request verifies it once; expiry, IP
+    and resource are still checked on every call. Failures are never remembered, and
+    the cache holds at most ``cache_size`` entries and 4 MiB. ``cache_size=0`` keeps
+    nothing at all (not even a normalised URL), for a verifier that sees each URL
+    once (a live stream's new segments), where a cache only costs time.
+    A URL over CloudFront's 8,192 bytes, or cookies over the 20,480 bytes it takes for
+    a request's URL and headers, is a
+    [`MalformedSignatureError`][mediastore_ingest.errors.MalformedSignatureError]
+    before any other work.
     """
 
     def __init__(
@@ -258,9 +317,10 @@ class UrlVerifier:
             for hash_name in HASH_ALGORITHMS:
                 self._checks[key_id, hash_name] = _make_check(key, hash_name)
         # Keyed by the check (one per key id and hash), the signature text and the policy.
-        self._verified: Callable[[_Check, str, bytes], bool] = (
-            functools.lru_cache(maxsize=cache_size)(_run_check) if cache_size else _run_check
+        self._verified: BoundedCache[tuple[_Check, str, bytes], CustomPolicy | bool] | None = (
+            BoundedCache(cache_size, _CACHE_BYTES) if cache_size else None
         )
+        self._normalize = normalize_url if cache_size else normalize_url_uncached
 
     def __repr__(self) -> str:
         return f"UrlVerifier(key_ids={sorted(self._keys)!r})"
@@ -269,6 +329,8 @@ class UrlVerifier:
         self, signed_url: str, *, now: TimeLike | None = None, client_ip: str | None = None
     ) -> Policy:
         """Verify a signed URL; return the policy it carries, or raise."""
+        if isinstance(signed_url, str):
+            _check_url_size(signed_url)
         # The same parsing as SignedUrl.parse, without building the SignedUrl.
         url, fields = _parse_canned_layout(signed_url) or _parse_signed_url(signed_url)
         return self._verify_fields(url, *fields, now, client_ip)
@@ -288,7 +350,7 @@ class UrlVerifier:
     def verify(
         self, signed: SignedUrl, *, now: TimeLike | None = None, client_ip: str | None = None
     ) -> Policy:
-        """Verify an already parsed :class:`SignedUrl`."""
+        """Verify an already parsed [`SignedUrl`][mediastore_ingest.signing.SignedUrl]."""
         if not isinstance(signed, SignedUrl):
             raise InvalidInputError(f"signed must be a SignedUrl, not {type_name(signed)}")
         for name in ("url", "signature", "key_pair_id", "hash_algorithm", "policy"):
@@ -297,6 +359,8 @@ class UrlVerifier:
                 raise InvalidInputError(
                     f"SignedUrl.{name} must be a str, not {type_name(value)}"
                 )
+        _check_url_size(signed.url)
+        _check_head_size(len(signed.signature) + len(signed.policy or ""))
         if (signed.expires is None) == (signed.policy is None):
             raise MalformedSignatureError(
                 "exactly one of Expires and Policy is required", url=signed.url
@@ -323,7 +387,7 @@ class UrlVerifier:
         now: TimeLike | None,
         client_ip: str | None,
     ) -> Policy:
-        """The checks, in CloudFront's order, on a request's :class:`SignedUrl` fields."""
+        """The checks, in CloudFront's order, on a request's ``SignedUrl`` fields."""
         signature_check = self._checks.get((key_pair_id, hash_name))
         if signature_check is None:
             if key_pair_id in self._keys:  # only a hand-made SignedUrl gets here
@@ -332,7 +396,7 @@ class UrlVerifier:
                 )
             raise UnknownKeyIdError(f"Key-Pair-Id {key_pair_id!r} is not a trusted key", url=url)
         try:
-            normalized = normalize_url(url)
+            normalized = self._normalize(url)
         except PolicyError as exc:
             raise MalformedSignatureError(f"request URL is not acceptable: {exc}", url=url) from exc
         policy: Policy
@@ -351,10 +415,22 @@ class UrlVerifier:
                     f"Policy is not CloudFront base64: {exc}", url=url
                 ) from exc
         # The signature first: untrusted policy JSON is never parsed.
-        if not self._verified(signature_check, signature, message):
-            raise _mismatch(key_pair_id, url)
-        if expires is None:
-            policy = _parse_signed_policy(message, url)
+        key = (signature_check, signature, message)
+        cache = self._verified
+        known = cache.get(key) if cache is not None else None
+        if known is None:
+            if not signature_check(signature, message):
+                raise _mismatch(key_pair_id, url)
+            if expires is None:
+                known = _parse_signed_policy(message, url)
+                size = len(signature) + 2 * len(message)
+            else:
+                known = _CANNED_VERIFIED
+                size = len(signature) + len(message)
+            if cache is not None:
+                cache.put(key, known, size)
+        if isinstance(known, CustomPolicy):
+            policy = known
         t = to_epoch(now, name="now") if now is not None else clock_epoch(self._clock)
         if t >= policy.expires:
             raise _expired(policy, t, url)
@@ -367,7 +443,7 @@ class UrlVerifier:
                 raise SourceIpMismatchError(
                     f"client {client_ip} is outside {policy.source_ip}", url=url
                 )
-            if not wildcard_match(policy.resource, normalized):
+            if policy.resource is not None and not wildcard_match(policy.resource, normalized):
                 raise ResourceMismatchError(
                     f"URL is not covered by the policy resource {policy.resource!r}", url=url
                 )
@@ -382,10 +458,6 @@ def _mismatch(key_pair_id: str, url: str) -> SignatureMismatchError:
 
 def _expired(policy: Policy, t: int, url: str) -> PolicyExpiredError:
     return PolicyExpiredError(f"expired at epoch {policy.expires} (now {t})", url=url)
-
-
-def _run_check(check: _Check, signature: str, message: bytes) -> bool:
-    return check(signature, message)
 
 
 def _make_check(key: PublicKey, hash_name: HashAlgorithm) -> _Check:
@@ -419,13 +491,8 @@ def _make_check(key: PublicKey, hash_name: HashAlgorithm) -> _Check:
 
 def _parse_signed_policy(message: bytes, url: str) -> CustomPolicy:
     try:
-        return _parse_custom_cached(message)
+        return read_signed_policy(message)
     except PolicyParseError as exc:
         raise MalformedSignatureError(
             f"Policy is not a valid custom policy: {exc}", url=url
         ) from exc
-
-
-@functools.lru_cache(maxsize=1024)
-def _parse_custom_cached(message: bytes) -> CustomPolicy:
-    return CustomPolicy.from_json(message)

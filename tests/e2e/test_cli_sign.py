@@ -54,11 +54,11 @@ def test_sign_url_wildcard_resource_json(capsys, key_files):
 
 def test_verify_reports_expiry(capsys, key_files):
     priv, pub = key_files
-    _, out, _ = run(capsys, "sign-url", f"{BASE}/a.ts", "--expires", "1767225600",
+    _, out, _ = run(capsys, "sign-url", f"{BASE}/a.ts", "--expires", "+10m",
                        "--key-id", KID, "--private-key", str(priv))
     signed = out.strip()
     code, out, err = run(capsys, "verify", signed, "--public-key", f"{KID}={pub}",
-                         "--now", "1767225600")
+                         "--now", "+1h")
     assert code == 1
     assert "PolicyExpiredError" in err
 
@@ -71,7 +71,7 @@ def test_verify_reports_expiry(capsys, key_files):
         ("curl", lambda s: s.startswith("-H 'Cookie: CloudFront-Policy=")),
         ("gstreamer", lambda s: s.startswith("extra-headers='extra-headers,Cookie=\"CloudFront-Policy=")),
         ("json", lambda s: json.loads(s)["cookies"]["CloudFront-Key-Pair-Id"] == KID),
-        ("set-cookie", lambda s: s.count("Set-Cookie: ") == 3 and "Secure; HttpOnly" in s),
+        ("set-cookie", lambda s: s.count("Set-Cookie: ") == 4 and "Secure; HttpOnly" in s),
     ],
 )
 def test_sign_cookies_formats(capsys, key_files, fmt, check):

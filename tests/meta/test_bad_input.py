@@ -125,7 +125,7 @@ class Ctx:
     key_group: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "signer", UrlSigner(KID, self.key))
+        object.__setattr__(self, "signer", UrlSigner(KID, self.key, clock=lambda: T - 3600))
         object.__setattr__(self, "verifier", UrlVerifier({KID: self.key.public_key()}))
         object.__setattr__(self, "key_group", {"K2JCJMDEHXQW5F": self.key.public_key()})
 

@@ -151,7 +151,8 @@ def test_expired_by_the_injected_clock(
 
 
 def test_signed_with_a_past_expiry(mediastore_stack: LocalStack, pool: urllib3.PoolManager) -> None:
-    url = mediastore_stack.signer.sign_url(mediastore_stack.ingest_url("live/a.ts"), expires=NOW - 1)
+    url = mediastore_stack.signer.sign_url(mediastore_stack.ingest_url("live/a.ts"), expires=NOW - 1,
+                                           now=NOW - 2)
     r = pool.request("PUT", url, body=b"x")
     assert (r.status, r.headers["X-Edge-Error-Detail"]) == (403, "PolicyExpiredError")
 
@@ -176,7 +177,8 @@ def test_wrong_key_id(
     mediastore_stack: LocalStack, ec_key: ec.EllipticCurvePrivateKey, pool: urllib3.PoolManager
 ) -> None:
     other = UrlSigner("KOTHERKEY12345", ec_key, hash_algorithm="SHA256")
-    r = pool.request("PUT", other.sign_url(mediastore_stack.ingest_url("live/a.ts"), expires=NOW + 60),
+    r = pool.request("PUT", other.sign_url(mediastore_stack.ingest_url("live/a.ts"), expires=NOW + 60,
+                                           now=NOW),
                      body=b"x")
     assert r.status == 403
     assert _error_code(r) == "InvalidKey"
@@ -187,7 +189,8 @@ def test_right_key_id_wrong_key(
     mediastore_stack: LocalStack, ec_key: ec.EllipticCurvePrivateKey, pool: urllib3.PoolManager
 ) -> None:
     impostor = UrlSigner(mediastore_stack.key_id, ec_key, hash_algorithm="SHA256")
-    r = pool.request("PUT", impostor.sign_url(mediastore_stack.ingest_url("live/a.ts"), expires=NOW + 60),
+    r = pool.request("PUT", impostor.sign_url(mediastore_stack.ingest_url("live/a.ts"), expires=NOW + 60,
+                                              now=NOW),
                      body=b"x")
     assert (r.status, r.headers["X-Edge-Error-Detail"]) == (403, "SignatureMismatchError")
 

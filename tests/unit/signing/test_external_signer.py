@@ -104,13 +104,13 @@ def test_a_wildcard_policy_calls_the_external_signer_once(ec_key: ec.EllipticCur
     assert hsm.calls == 3
 
 
-def test_the_hash_defaults_to_the_external_signers_and_sha1_for_a_key(
+def test_the_hash_defaults_to_the_external_signers_and_sha256_for_a_key(
     ec_key: ec.EllipticCurvePrivateKey,
 ) -> None:
     assert UrlSigner(KID, InMemoryHsm(ec_key, "SHA1")).hash_algorithm == "SHA1"
     assert UrlSigner(KID, InMemoryHsm(ec_key, "SHA256")).hash_algorithm == "SHA256"
-    assert UrlSigner(KID, ec_key).hash_algorithm == "SHA1"
-    assert UrlSigner(KID, ec_key, hash_algorithm=None).hash_algorithm == "SHA1"
+    assert UrlSigner(KID, ec_key).hash_algorithm == "SHA256"
+    assert UrlSigner(KID, ec_key, hash_algorithm=None).hash_algorithm == "SHA256"
     assert UrlSigner(KID, ec_key, hash_algorithm="sha-256").hash_algorithm == "SHA256"
 
 

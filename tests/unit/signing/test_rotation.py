@@ -79,7 +79,7 @@ def test_the_key_active_at_the_time_signs(keys: dict[str, Any]) -> None:
     assert f"CloudFront-Key-Pair-Id={NEW}" in signer.cookie_header(policy)
     assert any(NEW in h for h in signer.set_cookie_headers(policy, domain="example.com"))
     assert f"Key-Pair-Id={NEW}" in signer.policy_params(policy)
-    assert signer.hash_algorithm == "SHA1"
+    assert signer.hash_algorithm == "SHA256"
     assert signer.algorithm == "ECDSA-P256"
     assert signer.sign(b"x")
 

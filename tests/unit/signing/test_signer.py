@@ -41,6 +41,12 @@ URL = "https://d111111abcdef8.cloudfront.net/live/seg1.ts"
 T = 1767225600
 KID = "K2JCJMDEHXQW5F"
 
+
+def _before_t() -> float:
+    """The signers' clock: an hour before T, the expiry most tests sign (a signer
+    refuses an expiry that has passed)."""
+    return T - 3600.0
+
 # Produced with the OpenSSL command line (see tests/vectors/README.md).
 KAT_CANNED_SHA1 = (
     "AkszkAzCMmhyF36mrA0i7Fn5fD5GhzVgsq9sEHDI0B1BV0alyz3s4upDnVOciBJKMhdrJda0ka93~0owHKDph4Yg"
@@ -71,12 +77,12 @@ def ruby_key(ruby_key_pem):
 def ruby_signer(ruby_key):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # RSA-1024 is legacy-only; the warning is tested elsewhere
-        return UrlSigner(KID, ruby_key)
+        return UrlSigner(KID, ruby_key, hash_algorithm="SHA1", clock=_before_t)
 
 
 @pytest.fixture(scope="module")
 def rsa_signer(rsa_key):
-    return UrlSigner(KID, rsa_key)
+    return UrlSigner(KID, rsa_key, hash_algorithm="SHA1", clock=_before_t)
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +102,7 @@ def test_kat_canned_sha1(ruby_signer):
 def test_kat_canned_sha256(ruby_key):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        signer = UrlSigner(KID, ruby_key, hash_algorithm="SHA256")
+        signer = UrlSigner(KID, ruby_key, hash_algorithm="SHA256", clock=_before_t)
     assert signer.sign_url(URL, expires=T) == (
         f"{URL}?Expires={T}&Signature={KAT_CANNED_SHA256}&Key-Pair-Id={KID}&Hash-Algorithm=SHA256"
     )
@@ -177,7 +183,7 @@ def test_non_ascii_where_botocore_is_wrong(rsa_signer, verifier):
 @pytest.mark.parametrize("which", ["rsa", "ec"])
 def test_round_trip_every_algorithm(rsa_key, ec_key, verifier, hash_algorithm, which):
     key, kid = (rsa_key, KID) if which == "rsa" else (ec_key, "KECKEY")
-    signer = UrlSigner(kid, key, hash_algorithm=hash_algorithm)
+    signer = UrlSigner(kid, key, hash_algorithm=hash_algorithm, clock=_before_t)
     canned = signer.sign_url(URL, expires=T)
     assert verifier.verify_url(canned, now=T - 1) == CannedPolicy(URL, T)
     custom = CustomPolicy("https://d111111abcdef8.cloudfront.net/*", T)
@@ -194,7 +200,7 @@ def test_round_trip_every_algorithm(rsa_key, ec_key, verifier, hash_algorithm, w
 
 
 def test_ecdsa_signature_is_der_p256(ec_key):
-    signer = UrlSigner("KECKEY", ec_key, hash_algorithm="SHA256")
+    signer = UrlSigner("KECKEY", ec_key, hash_algorithm="SHA256", clock=_before_t)
     signed = SignedUrl.parse(signer.sign_url(URL, expires=T))
     raw = cf_b64decode(signed.signature)
     ec_key.public_key().verify(raw, CannedPolicy(URL, T).to_json().encode(), ec.ECDSA(hashes.SHA256()))
@@ -230,7 +236,7 @@ def test_verifier_failures(rsa_signer, verifier, ec_key):
         verifier.verify_url(moved, now=T - 1, client_ip="192.0.2.1")
     with pytest.raises(UnknownKeyIdError):
         verifier.verify_url(signed.replace(KID, "KUNKNOWN"), now=0)
-    other = UrlSigner("KECKEY", ec_key).sign_url(URL, expires=T).replace("KECKEY", KID)
+    other = UrlSigner("KECKEY", ec_key, clock=_before_t).sign_url(URL, expires=T).replace("KECKEY", KID)
     with pytest.raises(SignatureMismatchError):
         verifier.verify_url(other, now=0)
 
@@ -316,7 +322,8 @@ def test_tampering_any_byte_fails(rsa_signer, verifier, data, custom):
 )
 def test_sign_verify_property(rsa_key, verifier, path, expires, sha256):
     signer = UrlSigner(KID, rsa_key, hash_algorithm="SHA256" if sha256 else "SHA1")
-    signed = signer.sign_url("https://d1.cloudfront.net/" + path, expires=expires)
+    signed = signer.sign_url("https://d1.cloudfront.net/" + path, expires=expires,
+                             now=expires - 1)
     assert verifier.verify_url(signed, now=expires - 1).expires == expires
 
 
@@ -331,7 +338,7 @@ def test_signature_cache_skips_the_private_key(rsa_key):
             calls.append(message)
             return super().sign(message)
 
-    signer = CountingSigner(KID, rsa_key)
+    signer = CountingSigner(KID, rsa_key, clock=_before_t)
     policy = CustomPolicy("https://d1.cloudfront.net/live/*", T)
     urls = {signer.sign_url(f"https://d1.cloudfront.net/live/seg{i}.ts", policy=policy) for i in range(50)}
     assert len(urls) == 50
@@ -452,7 +459,10 @@ def _queries(draw):
 
 @pytest.fixture(scope="module")
 def fast_lane_signers(rsa_key, ec_key):
-    return {KID: UrlSigner(KID, rsa_key), "KECKEY": UrlSigner("KECKEY", ec_key)}
+    return {
+        KID: UrlSigner(KID, rsa_key, hash_algorithm="SHA1", clock=_before_t),
+        "KECKEY": UrlSigner("KECKEY", ec_key, hash_algorithm="SHA1", clock=_before_t),
+    }
 
 
 def _with_good_signature(signers, signed_url):
@@ -503,7 +513,7 @@ def fast_lane_verifiers(rsa_key, ec_key):
     clock = lambda: T - 10  # noqa: E731
     return [
         UrlVerifier({KID: pub, "KECKEY": ec_pub}, clock=clock),
-        UrlVerifier({KID: pub, "KOTHER": pub, KID.lower(): ec_pub}, clock=clock, cache_size=0),
+        UrlVerifier({KID: pub, "KOTHER": pub, "KOTHEREC": ec_pub}, clock=clock, cache_size=0),
     ]
 
 
@@ -578,6 +588,13 @@ def test_verify_url_fast_lane_takes_the_canonical_layout(rsa_key, rsa_signer, mo
     needs_normalising = canonical.replace("d111111", "D111111")  # the host's case
     assert verifier.verify_url(needs_normalising, now=T - 1) == CannedPolicy(URL, T)
     assert calls == [needs_normalising]
+    # The SHA-256 layout (the default signer's) takes the lane too.
+    sha256 = UrlSigner(KID, rsa_key, clock=_before_t).sign_url(URL, expires=T)
+    assert sha256.endswith("&Hash-Algorithm=SHA256")
+    assert verifier.verify_url(sha256, now=T - 1) == CannedPolicy(URL, T)
+    with pytest.raises(SignatureMismatchError):
+        verifier.verify_url(sha256.replace("SHA256", "SHA1"), now=T - 1)
+    assert calls == [needs_normalising, sha256.replace("SHA256", "SHA1")]
 
 
 # -- one spelling per byte string, typed errors for odd hand-made input ------------------------
@@ -586,7 +603,7 @@ def test_verify_url_fast_lane_takes_the_canonical_layout(rsa_key, rsa_signer, mo
 def test_ecdsa_signature_with_an_extra_pad_character_is_refused(ec_key):
     """A DER ECDSA signature of 72 bytes has no padding; one "_" more decoded to the
     same bytes on CPython 3.10-3.12."""
-    signer = UrlSigner("KECKEY", ec_key)
+    signer = UrlSigner("KECKEY", ec_key, clock=_before_t)
     for expires in range(T, T + 1000):  # ECDSA is randomised: find a 72-byte one
         signed = signer.sign_url(URL, expires=expires)
         signature = signed.split("Signature=")[1].split("&")[0]
@@ -654,7 +671,7 @@ def test_url_over_8192_bytes_refused(rsa_signer):
 
 
 def test_negative_relative_expiry_refused(rsa_signer):
-    with pytest.raises(PolicyError, match="past"):
+    with pytest.raises(PolicyError, match="already expired"):
         rsa_signer.sign_url("https://d1.cloudfront.net/x", expires=dt.timedelta(seconds=-5), now=T)
 
 

@@ -72,7 +72,7 @@ class SpyRsaKey(rsa.RSAPublicKey):
 def test_rsa_signatures_are_checked_by_verify(rsa_key, hash_name, hash_type, cache_size):
     spy = SpyRsaKey(rsa_key.public_key())
     verifier = UrlVerifier({KID: spy}, cache_size=cache_size)
-    signer = UrlSigner(KID, rsa_key, hash_algorithm=hash_name)
+    signer = UrlSigner(KID, rsa_key, hash_algorithm=hash_name, clock=lambda: T - 3600)
     canned = signer.sign_url(URL, expires=T)
     custom = signer.sign_url(URL, policy=CustomPolicy(URL.rsplit("/", 1)[0] + "/*", T))
     assert verifier.verify_url(canned, now=T - 1) == CannedPolicy(URL, T)
@@ -90,12 +90,16 @@ def test_a_spy_key_is_a_key_the_verifier_takes(rsa_key):
 
 def test_ecdsa_signatures_are_checked_by_verify(ec_key):
     verifier = UrlVerifier({"KECKEY": ec_key.public_key()}, cache_size=0)
-    signed = UrlSigner("KECKEY", ec_key, hash_algorithm="SHA256").sign_url(URL, expires=T)
+    signed = UrlSigner("KECKEY", ec_key, hash_algorithm="SHA256").sign_url(
+        URL, expires=T, now=T - 3600
+    )
     assert verifier.verify_url(signed, now=0) == CannedPolicy(URL, T)
     with pytest.raises(SignatureMismatchError):
         verifier.verify_url(signed.replace("Signature=", "Signature=A"), now=0)
     other = ec.generate_private_key(ec.SECP256R1())
-    forged = UrlSigner("KECKEY", other, hash_algorithm="SHA256").sign_url(URL, expires=T)
+    forged = UrlSigner("KECKEY", other, hash_algorithm="SHA256").sign_url(
+        URL, expires=T, now=T - 3600
+    )
     with pytest.raises(SignatureMismatchError):
         verifier.verify_url(forged, now=0)
 
