@@ -26,9 +26,11 @@ from mediastore_ingest.distribution import (
 )
 from mediastore_ingest.errors import (
     AccessDeniedError,
+    AlreadyExpiredError,
     BodyNotRetryableError,
     ContainerPolicyError,
     DistributionConfigError,
+    HashAlgorithmRefusedError,
     HTTPStatusError,
     IngestError,
     InvalidContentTypeError,
@@ -203,6 +205,7 @@ __all__ = [
     "S3_INGEST_ACTIONS",
     "USER_AGENT_PREFIX",
     "AccessDeniedError",
+    "AlreadyExpiredError",
     "BodyNotRetryableError",
     "BucketPolicy",
     "BucketPolicyBuilder",
@@ -220,6 +223,7 @@ __all__ = [
     "Finding",
     "HTTPStatusError",
     "HashAlgorithm",
+    "HashAlgorithmRefusedError",
     "Headers",
     "IngestClient",
     "IngestConfig",

@@ -66,10 +66,12 @@ from __future__ import annotations
 
 __all__ = [
     "AccessDeniedError",
+    "AlreadyExpiredError",
     "BodyNotRetryableError",
     "ContainerPolicyError",
     "DistributionConfigError",
     "HTTPStatusError",
+    "HashAlgorithmRefusedError",
     "IngestError",
     "InvalidContentTypeError",
     "InvalidInputError",
@@ -528,5 +530,3 @@ class HashAlgorithmRefusedError(SigningError):
         super().__init__(message)
         self.hash_algorithm = hash_algorithm
 
-
-__all__ += ["AlreadyExpiredError", "HashAlgorithmRefusedError"]

@@ -61,8 +61,7 @@ def url_signer(
     args: argparse.Namespace, key_id: str | None, *, key_id_flag: str = "--key-id"
 ) -> UrlSigner | None:
     """The signer of ``key_id`` with ``--private-key`` or ``--kms-key-id`` (``None``
-    with neither and no key id); ``--hash-algorithm`` defaults to SHA1 for a key file
-    and SHA256 for a KMS key."""
+    with neither and no key id); ``--hash-algorithm`` defaults to SHA256."""
     if args.private_key and args.kms_key_id:
         raise InvalidInputError("give --private-key or --kms-key-id, not both")
     has_key = bool(args.private_key or args.kms_key_id)

@@ -434,8 +434,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--key-id", help="CloudFront public key ID (signed requests)")
     p.add_argument("--private-key", metavar="PEM", help="private key file (signed requests)")
     p.add_argument("--password-env", metavar="VAR", help="env variable holding the key password")
-    p.add_argument("--hash-algorithm", choices=("SHA1", "SHA256"), default="SHA1",
-                   help="signature hash (default SHA1, CloudFront's default)")
+    p.add_argument("--hash-algorithm", choices=("SHA1", "SHA256"), default="SHA256",
+                   help="signature hash (default SHA256; SHA1 is CloudFront's legacy default)")
     p.add_argument("--origin", choices=("mediastore", "s3"), default="mediastore",
                    help="what the distribution forwards to (s3: send x-amz-content-sha256)")
     p.add_argument("--ca-bundle", metavar="PEM", help="extra CA certificates (local stack)")

@@ -141,8 +141,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--password-env", metavar="VAR", help="env variable holding the key password")
     add_kms_args(p)
     p.add_argument("--hash-algorithm", choices=("SHA1", "SHA256"),
-                   help="signature hash: default SHA1 (CloudFront's default), SHA256 with "
-                   "--kms-key-id; SHA256 sends Hash-Algorithm=SHA256")
+                   help="signature hash (default SHA256, sent as Hash-Algorithm=SHA256; SHA1 "
+                   "is CloudFront's legacy default)")
     p.add_argument("--auth", choices=("url", "cookie"), default="url",
                    help="sign each URL (default) or send signed cookies")
     p.add_argument("--unsigned", action="store_true",

@@ -111,8 +111,11 @@ class RequestAuth:
         signer = self.signer
         if signer is None:
             return url, {}
+        # The client's clock decides what has expired, so a client and a signer with
+        # different clocks (a test's fake clock) agree.
+        now = int(self._clock())
         if self.cookie:
-            return url, {"Cookie": signer.cookie_header(self.current_policy())}
+            return url, {"Cookie": signer.cookie_header(self.current_policy(), now=now)}
         if self._policy is not None:
-            return signer.sign_url(url, policy=self.current_policy()), {}
-        return signer.sign_url(url, expires=int(self._clock()) + self._expiry), {}
+            return signer.sign_url(url, policy=self.current_policy(), now=now), {}
+        return signer.sign_url(url, expires=now + self._expiry, now=now), {}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import mediastore_ingest
 
 EXPECTED = {
+    "AlreadyExpiredError",
+    "HashAlgorithmRefusedError",
     "ObjectTooLargeError",
     "PutFuture",
     "RelayError",
