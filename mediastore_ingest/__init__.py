@@ -26,9 +26,11 @@ from mediastore_ingest.distribution import (
 )
 from mediastore_ingest.errors import (
     AccessDeniedError,
+    AlreadyExpiredError,
     BodyNotRetryableError,
     ContainerPolicyError,
     DistributionConfigError,
+    HashAlgorithmRefusedError,
     HTTPStatusError,
     IngestError,
     InvalidContentTypeError,
@@ -37,16 +39,26 @@ from mediastore_ingest.errors import (
     KeyLoadError,
     KeyMaterialError,
     KeySizeWarning,
+    KmsAccessDeniedError,
+    KmsConnectionError,
+    KmsError,
+    KmsKeyNotFoundError,
+    KmsKeyUnavailableError,
+    KmsKeyUsageError,
+    KmsThrottlingError,
     LocalStackError,
     MalformedSignatureError,
     MediaStoreIngestError,
     MediaStoreIngestWarning,
+    NoActiveKeyError,
     ObjectNotFoundError,
+    ObjectTooLargeError,
     PolicyError,
     PolicyExpiredError,
     PolicyNotYetValidError,
     PolicyParseError,
     ProvisioningError,
+    RelayError,
     RequestBodyError,
     ResourceMismatchError,
     RetriesExhaustedError,
@@ -62,16 +74,10 @@ from mediastore_ingest.errors import (
 from mediastore_ingest.iam.document import (
     MAX_POLICY_LENGTH,
     POLICY_VERSION,
-    USER_AGENT_PREFIX,
     Condition,
     ContainerPolicy,
-    ContainerPolicyBuilder,
-    Finding,
-    IngestSecret,
     Principal,
     Statement,
-    container_arn,
-    mediastore_object_arn,
 )
 from mediastore_ingest.iam.evaluate import (
     Decision,
@@ -79,6 +85,8 @@ from mediastore_ingest.iam.evaluate import (
     RequestContext,
     evaluate_container_policy,
 )
+from mediastore_ingest.iam.lint import Finding
+from mediastore_ingest.iam.secret import USER_AGENT_PREFIX, IngestSecret
 from mediastore_ingest.ingest import (
     MEDIA_TYPES,
     Headers,
@@ -89,12 +97,14 @@ from mediastore_ingest.ingest import (
     ObjectInfo,
     ObjectStream,
     ProgressLine,
+    PutFuture,
     PutOutcome,
     PutRequest,
     PutResult,
     Request,
     Response,
     RetryPolicy,
+    Subscriber,
     Transport,
     Urllib3Transport,
     guess_content_type,
@@ -105,6 +115,12 @@ from mediastore_ingest.ingest import (
     validate_s3_content_type,
     validate_s3_key,
 )
+from mediastore_ingest.origins.arn import distribution_arn
+from mediastore_ingest.origins.mediastore import (
+    ContainerPolicyBuilder,
+    container_arn,
+    mediastore_object_arn,
+)
 from mediastore_ingest.origins.s3 import (
     CLOUDFRONT_SERVICE_PRINCIPAL,
     MAX_BUCKET_POLICY_BYTES,
@@ -113,7 +129,6 @@ from mediastore_ingest.origins.s3 import (
     BucketPolicyBuilder,
     bucket_arn,
     check_bucket_name,
-    distribution_arn,
     s3_object_arn,
 )
 from mediastore_ingest.provisioning import (
@@ -130,6 +145,7 @@ from mediastore_ingest.provisioning import (
     secret_gated_container_policy,
 )
 from mediastore_ingest.relay.relay import DEFAULT_CACHE_RULES, RelayConfig, RelayStats, SigningRelay
+from mediastore_ingest.signing.external import ExternalSigner
 from mediastore_ingest.signing.keys import (
     CLOUDFRONT_KEY_REQUIREMENTS,
     KeyData,
@@ -144,6 +160,7 @@ from mediastore_ingest.signing.keys import (
     load_public_key,
     public_key_pem,
 )
+from mediastore_ingest.signing.kms import KmsSigner
 from mediastore_ingest.signing.policy import (
     MAX_EPOCH,
     RESERVED_QUERY_PARAMS,
@@ -155,15 +172,14 @@ from mediastore_ingest.signing.policy import (
     to_epoch,
     wildcard_match,
 )
+from mediastore_ingest.signing.rotation import RotatingUrlSigner, ScheduledKey
 from mediastore_ingest.signing.signer import (
     COOKIE_NAMES,
     MAX_URL_BYTES,
     HashAlgorithm,
-    SignedUrl,
     UrlSigner,
-    UrlVerifier,
-    parse_cookie_header,
 )
+from mediastore_ingest.signing.verifier import SignedUrl, UrlVerifier, parse_cookie_header
 
 __version__ = "0.1.0.dev0"
 
@@ -189,6 +205,7 @@ __all__ = [
     "S3_INGEST_ACTIONS",
     "USER_AGENT_PREFIX",
     "AccessDeniedError",
+    "AlreadyExpiredError",
     "BodyNotRetryableError",
     "BucketPolicy",
     "BucketPolicyBuilder",
@@ -202,9 +219,11 @@ __all__ = [
     "Decision",
     "DistributionConfigError",
     "EvaluationResult",
+    "ExternalSigner",
     "Finding",
     "HTTPStatusError",
     "HashAlgorithm",
+    "HashAlgorithmRefusedError",
     "Headers",
     "IngestClient",
     "IngestConfig",
@@ -219,15 +238,25 @@ __all__ = [
     "KeyMaterialError",
     "KeyPair",
     "KeySizeWarning",
+    "KmsAccessDeniedError",
+    "KmsConnectionError",
+    "KmsError",
+    "KmsKeyNotFoundError",
+    "KmsKeyUnavailableError",
+    "KmsKeyUsageError",
+    "KmsSigner",
+    "KmsThrottlingError",
     "ListItem",
     "LocalStackError",
     "MalformedSignatureError",
     "MediaStoreIngestError",
     "MediaStoreIngestWarning",
     "MockTransport",
+    "NoActiveKeyError",
     "ObjectInfo",
     "ObjectNotFoundError",
     "ObjectStream",
+    "ObjectTooLargeError",
     "OriginType",
     "Plan",
     "PlanStep",
@@ -243,10 +272,12 @@ __all__ = [
     "ProvisioningError",
     "ProvisioningSpec",
     "PublicKey",
+    "PutFuture",
     "PutOutcome",
     "PutRequest",
     "PutResult",
     "RelayConfig",
+    "RelayError",
     "RelayStats",
     "Request",
     "RequestBodyError",
@@ -255,12 +286,15 @@ __all__ = [
     "Response",
     "RetriesExhaustedError",
     "RetryPolicy",
+    "RotatingUrlSigner",
+    "ScheduledKey",
     "SignatureMismatchError",
     "SignedUrl",
     "SigningError",
     "SigningRelay",
     "SourceIpMismatchError",
     "Statement",
+    "Subscriber",
     "TimeLike",
     "Transport",
     "TransportError",

@@ -1,22 +1,9 @@
-"""CloudFront ``DistributionConfig`` builders for the ingest and playback distributions.
+"""CloudFront ``DistributionConfig`` builders: the ingest distribution, the playback
+distribution, and the Origin Access Control that signs origin requests.
 
-Layer 5: pure. Every builder returns a plain ``dict`` shaped exactly as botocore's
-CloudFront ``create_distribution(DistributionConfig=...)`` /
+Pure: every builder returns a plain ``dict`` shaped exactly as botocore's CloudFront
+``create_distribution(DistributionConfig=...)`` /
 ``update_distribution(DistributionConfig=...)`` accept it; nothing here talks to AWS.
-
-The ingest distribution (:func:`ingest_distribution_config`):
-
-* allows ``GET, HEAD, OPTIONS, PUT, POST, PATCH, DELETE`` and caches nothing;
-* is reachable over HTTPS only and talks to the origin over HTTPS only (TLS 1.2);
-* trusts one key group, so every request needs a CloudFront signed URL or cookie set;
-* adds the origin custom header ``User-Agent: MediaStore-Secret-<secret>``, which the
-  container policy requires for writes (or, for an Origin Access Control, signs the
-  origin request with SigV4 instead).
-
-The playback distribution (:func:`playback_distribution_config`) allows only
-``GET, HEAD``, caches with the managed *CachingOptimized* policy, and carries its own
-secret, which must differ from the ingest secret.
-
 The ingest secret necessarily lives inside the returned dict (CloudFront must know it
 to send it); it never appears in an error message raised here.
 """
@@ -27,8 +14,12 @@ import re
 from collections.abc import Mapping
 from typing import Literal
 
-from mediastore_ingest.errors import DistributionConfigError, InvalidInputError
-from mediastore_ingest.iam.document import IngestSecret
+from mediastore_ingest._internal.show import shown, type_name
+from mediastore_ingest._internal.validate import check, header_name, int_in, refusals_as
+from mediastore_ingest.errors import DistributionConfigError
+from mediastore_ingest.iam.secret import IngestSecret
+from mediastore_ingest.origins.arn import check_region
+from mediastore_ingest.origins.base import get_origin
 from mediastore_ingest.origins.s3 import check_bucket_name
 
 __all__ = [
@@ -98,7 +89,6 @@ _MAX_HEADER_VALUE = 1783
 _MAX_COMMENT = 128
 _MAX_OAC_NAME = 64
 
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _HEADER_VALUE = re.compile(r"[\x20-\x7e]*\Z")
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
 _KEY_GROUP_ID = re.compile(r"[A-Za-z0-9-]{1,128}\Z")
@@ -120,24 +110,24 @@ def validate_origin_domain(origin_domain: str) -> str:
     """Return ``origin_domain`` lower-cased if it is a bare DNS host name.
 
     A URL (``https://host/...``), a port, a path or an IP literal is refused with a
-    :class:`DistributionConfigError` that says what to pass instead; nothing is
+    ``DistributionConfigError`` that says what to pass instead; nothing is
     stripped silently, so a typo never provisions a distribution in front of the
     wrong host.
     """
     if not isinstance(origin_domain, str):
         raise DistributionConfigError(
-            f"origin_domain must be a str, not {type(origin_domain).__name__}"
+            f"origin_domain must be a str, not {type_name(origin_domain)}"
         )
     if "://" in origin_domain:
         raise DistributionConfigError(
-            f"origin_domain must be a bare host name, not a URL: {origin_domain!r} "
+            f"origin_domain must be a bare host name, not a URL: {shown(origin_domain, limit=300)} "
             "(drop the scheme and any path, e.g. "
             "'abc123.data.mediastore.us-west-2.amazonaws.com')"
         )
     if any(ch in origin_domain for ch in "/:?#@ "):
         raise DistributionConfigError(
             f"origin_domain must be a bare host name without port, path or query: "
-            f"{origin_domain!r}"
+            f"{shown(origin_domain, limit=300)}"
         )
     host = origin_domain.lower()
     if host.endswith("."):
@@ -151,7 +141,7 @@ def validate_origin_domain(origin_domain: str) -> str:
         or labels[-1].isdigit()
     ):
         raise DistributionConfigError(
-            f"origin_domain is not a valid DNS host name: {origin_domain!r}"
+            f"origin_domain is not a valid DNS host name: {shown(origin_domain, limit=300)}"
         )
     return host
 
@@ -170,9 +160,6 @@ def detect_origin_type(origin_domain: str) -> OriginType:
     return "custom"
 
 
-_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}\Z")
-
-
 def s3_origin_domain(bucket: str, region: str) -> str:
     """The S3 REST endpoint of ``bucket`` to use as a CloudFront origin with an OAC:
     ``<bucket>.s3.<region>.amazonaws.com`` (``.amazonaws.com.cn`` in China).
@@ -182,17 +169,15 @@ def s3_origin_domain(bucket: str, region: str) -> str:
     cannot sign for. Bucket names with dots are refused: the endpoint's TLS
     certificate (``*.s3.<region>.amazonaws.com``) covers one label only.
     """
-    try:
+    with refusals_as(DistributionConfigError):
         bucket = check_bucket_name(bucket)
-    except InvalidInputError as exc:
-        raise DistributionConfigError(str(exc)) from None
     if "." in bucket:
         raise DistributionConfigError(
             f"bucket {bucket!r} has a dot in its name; its virtual-hosted HTTPS endpoint "
             "does not match S3's wildcard certificate: use a bucket name without dots"
         )
-    if not isinstance(region, str) or not _REGION.match(region):
-        raise DistributionConfigError(f"region must look like 'us-west-2', got {region!r}")
+    with refusals_as(DistributionConfigError):
+        check_region(region)
     suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
     return f"{bucket}.s3.{region}.{suffix}"
 
@@ -215,7 +200,7 @@ def origin_access_control_config(
         )
     if origin_type not in _OAC_ORIGIN_TYPES:
         raise DistributionConfigError(
-            f"origin_type must be 's3' or 'mediastore', got {origin_type!r}"
+            f"origin_type must be 's3' or 'mediastore', got {shown(origin_type)}"
         )
     if not isinstance(description, str) or len(description) > 256:
         raise DistributionConfigError("description must be a str of at most 256 characters")
@@ -243,8 +228,14 @@ def ingest_distribution_config(
 ) -> dict[str, object]:
     """Build the ``DistributionConfig`` of the ingest distribution.
 
-    ``secret`` becomes the origin custom header ``User-Agent`` (required unless
-    ``origin_access_control_id`` is given; with an OAC it is optional). ``key_group_id``
+    The distribution allows ``GET, HEAD, OPTIONS, PUT, POST, PATCH, DELETE``, is
+    reachable over HTTPS only and talks to the origin over HTTPS only (TLS 1.2), and
+    trusts one key group, so every request needs a CloudFront signed URL or cookie set.
+
+    ``secret`` becomes the origin custom header ``User-Agent:
+    MediaStore-Secret-<secret>``, which the container policy requires for writes
+    (required unless ``origin_access_control_id`` is given: an OAC signs the origin
+    request with SigV4 instead, and the secret is optional). ``key_group_id``
     is the trusted key group whose keys sign encoder requests. The read (origin
     response) and keep-alive timeouts are seconds in 1-60.
 
@@ -320,17 +311,14 @@ def playback_distribution_config(
 
 
 def _check_timeout(name: str, value: int) -> int:
-    low, high = _TIMEOUT_RANGE
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise DistributionConfigError(f"{name} must be an int from {low} to {high}, got {value!r}")
-    return value
+    with refusals_as(DistributionConfigError):
+        return check(name, value, int_in(*_TIMEOUT_RANGE))
 
 
 def _check_header_name(name: object) -> str:
-    if not isinstance(name, str) or not _TOKEN.match(name) or len(name) > _MAX_HEADER_NAME:
-        raise DistributionConfigError(
-            f"origin custom header name {name!r} is not a valid HTTP header name"
-        )
+    with refusals_as(DistributionConfigError):
+        check("an origin custom header name", name, header_name(_MAX_HEADER_NAME))
+    assert isinstance(name, str)
     lowered = name.lower()
     if lowered in FORBIDDEN_ORIGIN_HEADERS or lowered.startswith(_FORBIDDEN_PREFIXES):
         raise DistributionConfigError(
@@ -348,7 +336,7 @@ def _custom_headers(
     if secret is not None:
         if not isinstance(secret, IngestSecret):
             raise DistributionConfigError(
-                f"secret must be an IngestSecret, not {type(secret).__name__}"
+                f"secret must be an IngestSecret, not {type_name(secret)}"
             )
         items.append({"HeaderName": "User-Agent", "HeaderValue": secret.user_agent})
         seen.add("user-agent")
@@ -407,7 +395,7 @@ def _distribution_config(
         )
     if price_class not in _PRICE_CLASSES:
         raise DistributionConfigError(
-            f"price_class must be one of {sorted(_PRICE_CLASSES)}, got {price_class!r}"
+            f"price_class must be one of {sorted(_PRICE_CLASSES)}, got {shown(price_class)}"
         )
     read_timeout = _check_timeout("origin_read_timeout", origin_read_timeout)
     keepalive = _check_timeout("origin_keepalive_timeout", origin_keepalive_timeout)
@@ -416,13 +404,13 @@ def _distribution_config(
     if key_group_id is not None and (
         not isinstance(key_group_id, str) or not _KEY_GROUP_ID.match(key_group_id)
     ):
-        raise DistributionConfigError(f"key_group_id is not a key group id: {key_group_id!r}")
+        raise DistributionConfigError(f"key_group_id is not a key group id: {shown(key_group_id)}")
     if origin_access_control_id is not None:
         if not isinstance(origin_access_control_id, str) or not _OAC_ID.match(
             origin_access_control_id
         ):
             raise DistributionConfigError(
-                f"origin_access_control_id is not an OAC id: {origin_access_control_id!r}"
+                f"origin_access_control_id is not an OAC id: {shown(origin_access_control_id)}"
             )
         if origin_type == "custom":
             raise DistributionConfigError(
@@ -434,10 +422,11 @@ def _distribution_config(
             f"the {role} distribution needs a secret (the User-Agent origin header) "
             "unless it uses an origin access control"
         )
-    if origin_type == "s3" and origin_access_control_id is None:
+    kind = None if origin_type == "custom" else get_origin(origin_type)
+    if kind is not None and kind.needs_origin_access_control and origin_access_control_id is None:
         raise DistributionConfigError(
-            "an S3 REST origin needs origin_access_control_id: S3 policies cannot "
-            "require a User-Agent for writes the way MediaStore container policies do"
+            f"{kind.label} needs origin_access_control_id: its policy cannot require a "
+            "User-Agent for writes the way MediaStore container policies do"
         )
 
     origin_id = f"{role}-origin"
@@ -450,7 +439,7 @@ def _distribution_config(
         "ConnectionTimeout": 10,
         "OriginShield": {"Enabled": False},
     }
-    if origin_type == "s3":
+    if kind is not None and kind.cloudfront_s3_origin:
         # With an OAC the legacy origin access identity must be present and empty.
         origin["S3OriginConfig"] = {
             "OriginAccessIdentity": "",

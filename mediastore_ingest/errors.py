@@ -1,8 +1,9 @@
 """Every exception this package raises, under one root.
 
-Catch :class:`MediaStoreIngestError` to catch them all, or a family to catch one kind
-of failure. Errors caused by bad input also derive from :class:`ValueError`, so code
-that already guards a call with ``except ValueError`` keeps working::
+Catch [`MediaStoreIngestError`][mediastore_ingest.errors.MediaStoreIngestError] to catch
+them all, or a family to catch one kind of failure. Errors caused by bad input also derive
+from `ValueError`, so code that already guards a call with ``except ValueError`` keeps
+working::
 
     MediaStoreIngestError
     ├── InvalidInputError (ValueError) ........ bad argument to a public call
@@ -12,6 +13,14 @@ that already guards a call with ``except ValueError`` keeps working::
     │   ├── KeyLoadError (ValueError) ......... unreadable, wrong password, not a key
     │   └── UnsupportedKeyError (ValueError) .. a key type or size CloudFront refuses
     ├── SigningError .......................... the private-key operation failed
+    │   ├── NoActiveKeyError .................. a key rotation has no key active yet
+    │   └── KmsError .......................... an AWS KMS call failed (key id, operation, code)
+    │       ├── KmsKeyNotFoundError (KeyLoadError) ....... no such key or alias
+    │       ├── KmsKeyUnavailableError ........ disabled, pending deletion, key store down
+    │       ├── KmsKeyUsageError (UnsupportedKeyError) ... not a key CloudFront can take
+    │       ├── KmsAccessDeniedError .......... IAM or key policy, or no credentials
+    │       ├── KmsThrottlingError ............ over the KMS request quota
+    │       └── KmsConnectionError ............ KMS unreachable or too slow
     ├── VerificationError ..................... a signed URL / cookie set is not valid
     │   ├── MalformedSignatureError ........... missing or undecodable parameters
     │   ├── UnknownKeyIdError ................. Key-Pair-Id not in the trusted set
@@ -27,6 +36,7 @@ that already guards a call with ``except ValueError`` keeps working::
     ├── IngestError ........................... moving media through the edge
     │   ├── InvalidPathError (ValueError) ..... an object path the origin would refuse
     │   ├── InvalidContentTypeError (ValueError)
+    │   ├── ObjectTooLargeError (ValueError) .. over the origin's size limit; not sent
     │   ├── TransportError .................... connection, TLS or timeout failure
     │   ├── HTTPStatusError ................... the edge / origin answered non-2xx
     │   │   ├── AccessDeniedError ............. 403
@@ -43,6 +53,11 @@ Warnings have their own root, so ``-W error::mediastore_ingest.MediaStoreIngestW
     MediaStoreIngestWarning (UserWarning)
     └── KeySizeWarning ........................ RSA 1024/4096: legacy key pairs only
 
+Every error has a ``hint`` attribute: ``None``, or one sentence on what to check (a
+403 from the edge names the key id and the likely cause, an S3 checksum mismatch says
+to use ``origin="s3"``), often with a link to the troubleshooting guide. The command
+line prints it on a ``hint:`` line. Give it as the keyword ``hint=`` to any of them.
+
 No message, ``repr`` or attribute of these errors ever contains a private key, a
 signature secret or an ingest secret.
 """
@@ -51,10 +66,12 @@ from __future__ import annotations
 
 __all__ = [
     "AccessDeniedError",
+    "AlreadyExpiredError",
     "BodyNotRetryableError",
     "ContainerPolicyError",
     "DistributionConfigError",
     "HTTPStatusError",
+    "HashAlgorithmRefusedError",
     "IngestError",
     "InvalidContentTypeError",
     "InvalidInputError",
@@ -62,11 +79,20 @@ __all__ = [
     "KeyLoadError",
     "KeyMaterialError",
     "KeySizeWarning",
+    "KmsAccessDeniedError",
+    "KmsConnectionError",
+    "KmsError",
+    "KmsKeyNotFoundError",
+    "KmsKeyUnavailableError",
+    "KmsKeyUsageError",
+    "KmsThrottlingError",
     "LocalStackError",
     "MalformedSignatureError",
     "MediaStoreIngestError",
     "MediaStoreIngestWarning",
+    "NoActiveKeyError",
     "ObjectNotFoundError",
+    "ObjectTooLargeError",
     "PolicyError",
     "PolicyExpiredError",
     "PolicyNotYetValidError",
@@ -88,7 +114,17 @@ __all__ = [
 
 
 class MediaStoreIngestError(Exception):
-    """Root of every error raised by :mod:`mediastore_ingest`."""
+    """Root of every error raised by `mediastore_ingest`.
+
+    ``hint`` is what to check, in one sentence, or ``None`` (keyword only, so every
+    subclass keeps its positional arguments).
+    """
+
+    hint: str | None = None
+
+    def __init__(self, *args: object, hint: str | None = None) -> None:
+        super().__init__(*args)
+        self.hint = hint
 
 
 class InvalidInputError(MediaStoreIngestError, ValueError):
@@ -125,7 +161,7 @@ class UnsupportedKeyError(KeyMaterialError, ValueError):
 
 
 class MediaStoreIngestWarning(UserWarning):
-    """Root of every warning issued by :mod:`mediastore_ingest`."""
+    """Root of every warning issued by `mediastore_ingest`."""
 
 
 class KeySizeWarning(MediaStoreIngestWarning):
@@ -142,14 +178,106 @@ class SigningError(MediaStoreIngestError):
     """The private-key operation failed."""
 
 
+class NoActiveKeyError(SigningError):
+    """A key rotation holds no key whose activation time has come.
+
+    ``at`` is the time asked about (epoch seconds), ``next_activation`` when the
+    first key becomes active.
+    """
+
+    def __init__(
+        self, message: str, *, at: int, next_activation: int | None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.at = at
+        self.next_activation = next_activation
+
+
+class KmsError(SigningError):
+    """An AWS KMS call failed.
+
+    ``key_id`` is the KMS key (as given: key id, key ARN or alias), ``operation`` the
+    KMS API operation (``Sign``, ``GetPublicKey``) and ``code`` the AWS error code (or
+    botocore's exception name when no answer came). ``retryable`` is true for failures
+    that may pass if the same call is made again later (throttling, a connection
+    failure, a KMS internal error).
+    """
+
+    #: AWS error codes that describe a passing condition.
+    TRANSIENT_CODES = frozenset(
+        {"KMSInternalException", "DependencyTimeoutException", "KeyUnavailableException"}
+    )
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        key_id: str | None,
+        operation: str,
+        code: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.key_id = key_id
+        self.operation = operation
+        self.code = code
+
+    @property
+    def retryable(self) -> bool:
+        """Whether the same call may succeed later."""
+        return self.code in self.TRANSIENT_CODES
+
+
+class KmsKeyNotFoundError(KmsError, KeyLoadError):
+    """No KMS key or alias of that name in the account and Region asked."""
+
+
+class KmsKeyUnavailableError(KmsError):
+    """The KMS key exists but cannot sign now: disabled (``DisabledException``),
+    pending deletion or import (``KMSInvalidStateException``), or its custom key store
+    is unreachable (``KeyUnavailableException``)."""
+
+
+class KmsKeyUsageError(KmsError, UnsupportedKeyError):
+    """The KMS key cannot sign for CloudFront: not a ``SIGN_VERIFY`` key, or a key spec
+    or signing algorithm CloudFront does not take (key groups take ``RSA_2048`` with
+    ``RSASSA_PKCS1_V1_5_SHA_256`` and ``ECC_NIST_P256`` with ``ECDSA_SHA_256``)."""
+
+
+class KmsAccessDeniedError(KmsError):
+    """KMS refused the caller: the IAM policy or the key policy does not allow the
+    operation (``kms:Sign``, ``kms:GetPublicKey``), or the credentials are missing,
+    expired or wrong."""
+
+
+class KmsThrottlingError(KmsError):
+    """KMS throttled the request (over the account's request quota for the key type),
+    after botocore's own retries."""
+
+    @property
+    def retryable(self) -> bool:
+        """Always true: a throttled call may pass later."""
+        return True
+
+
+class KmsConnectionError(KmsError):
+    """No answer from KMS: the endpoint could not be reached, the connection broke or
+    the call timed out (after botocore's own retries)."""
+
+    @property
+    def retryable(self) -> bool:
+        """Always true: the network may come back."""
+        return True
+
+
 class VerificationError(MediaStoreIngestError):
     """A signed URL or a set of signed cookies is not valid.
 
     ``url`` is the URL that was checked with the signature parameters removed.
     """
 
-    def __init__(self, message: str, *, url: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, url: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
         self.url = url
 
 
@@ -211,8 +339,9 @@ class ProvisioningError(MediaStoreIngestError):
         *,
         operation: str | None = None,
         code: str | None = None,
+        hint: str | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, hint=hint)
         self.operation = operation
         self.code = code
 
@@ -223,12 +352,23 @@ class ProvisioningError(MediaStoreIngestError):
 class IngestError(MediaStoreIngestError):
     """Family of errors raised while moving media to or from the origin.
 
-    ``path`` is the object path concerned, when there is one.
+    ``path`` is the object path concerned, when there is one. ``attempts`` is how many
+    requests were made before the error (``None`` when none was, or it is not known).
     """
 
-    def __init__(self, message: str, *, path: str | None = None) -> None:
-        super().__init__(message)
+    attempts: int | None = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        hint: str | None = None,
+        attempts: int | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
         self.path = path
+        self.attempts = attempts
 
 
 class InvalidPathError(IngestError, ValueError):
@@ -237,6 +377,34 @@ class InvalidPathError(IngestError, ValueError):
 
 class InvalidContentTypeError(IngestError, ValueError):
     """A Content-Type the origin would refuse; no request was sent."""
+
+
+class ObjectTooLargeError(IngestError, ValueError):
+    """An object over the size limit of the origin; it was not stored.
+
+    ``size`` is the object's size, or for a streamed body of unknown length the bytes
+    it had produced when it was stopped (more than ``limit``). ``limit`` is the
+    largest object the origin takes for this kind of upload (``streaming``: a chunked
+    upload readable while it is written), ``origin`` the origin's label. A known size
+    is refused before any request; a stream is stopped at the limit.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        size: int,
+        limit: int,
+        origin: str,
+        streaming: bool = False,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, path=path, hint=hint)
+        self.size = size
+        self.limit = limit
+        self.origin = origin
+        self.streaming = streaming
 
 
 class TransportError(IngestError):
@@ -257,8 +425,10 @@ class HTTPStatusError(IngestError):
         path: str | None = None,
         status: int,
         code: str | None = None,
+        hint: str | None = None,
+        attempts: int | None = None,
     ) -> None:
-        super().__init__(message, path=path)
+        super().__init__(message, path=path, hint=hint, attempts=attempts)
         self.status = status
         self.code = code
 
@@ -278,9 +448,11 @@ class BodyNotRetryableError(IngestError):
     again. ``attempts`` attempts were made; ``__cause__`` is the failure.
     """
 
-    def __init__(self, message: str, *, path: str | None = None, attempts: int) -> None:
-        super().__init__(message, path=path)
-        self.attempts = attempts
+    def __init__(
+        self, message: str, *, path: str | None = None, attempts: int, hint: str | None = None
+    ) -> None:
+        super().__init__(message, path=path, hint=hint, attempts=attempts)
+        self.attempts: int = attempts
 
 
 class RetriesExhaustedError(IngestError):
@@ -297,9 +469,10 @@ class RetriesExhaustedError(IngestError):
         path: str | None = None,
         attempts: int,
         last_error: BaseException | None,
+        hint: str | None = None,
     ) -> None:
-        super().__init__(message, path=path)
-        self.attempts = attempts
+        super().__init__(message, path=path, hint=hint, attempts=attempts)
+        self.attempts: int = attempts
         self.last_error = last_error
 
 
@@ -317,8 +490,8 @@ class RequestBodyError(LocalStackError):
     away or stalled before the end) or ``"malformed"`` (bad framing).
     """
 
-    def __init__(self, message: str, *, reason: str) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, reason: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
         self.reason = reason
 
 
@@ -328,5 +501,32 @@ class RequestBodyError(LocalStackError):
 class RelayError(MediaStoreIngestError):
     """The signing relay could not start (its address cannot be bound) or misbehaved.
 
-    Not a :class:`LocalStackError`: the relay is production code, not a test double.
+    Not a [`LocalStackError`][mediastore_ingest.errors.LocalStackError]: the relay is
+    production code, not a test double.
     """
+
+
+# --- signing: refusals at signing time ------------------------------------------------
+
+
+class AlreadyExpiredError(PolicyError):
+    """A signature was asked for a policy whose expiry is not after the signing time:
+    CloudFront refuses a request at or after a policy's ``DateLessThan``, so it could
+    only ever be refused. ``expires`` and ``now`` are epoch seconds."""
+
+    def __init__(self, message: str, *, expires: int, now: int) -> None:
+        super().__init__(message)
+        self.expires = expires
+        self.now = now
+
+
+class HashAlgorithmRefusedError(SigningError):
+    """The local cryptography library refused to sign with the hash asked for (SHA-1
+    under a FIPS, RHEL 9 or other hardened OpenSSL policy): sign with SHA-256
+    (``hash_algorithm="SHA256"``), which CloudFront takes as ``Hash-Algorithm=SHA256``.
+    ``hash_algorithm`` is the refused hash."""
+
+    def __init__(self, message: str, *, hash_algorithm: str) -> None:
+        super().__init__(message)
+        self.hash_algorithm = hash_algorithm
+

@@ -37,7 +37,7 @@ else:  # pragma: no cover (3.10)
 
 
 def cf_b64decode(text: str) -> bytes:
-    """Inverse of :func:`cf_b64encode`; raises :class:`ValueError` on bad input.
+    """Inverse of ``cf_b64encode``; raises ``ValueError`` on bad input.
 
     Only CloudFront's alphabet is accepted: characters of standard base64 that
     CloudFront replaces (``+``, ``/``, ``=``) are refused, as is whitespace, and so is

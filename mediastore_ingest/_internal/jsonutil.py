@@ -7,7 +7,7 @@ from typing import Any
 
 __all__ = ["MAX_DEPTH", "compact_json", "strict_loads"]
 
-#: How deeply a JSON document read with :func:`strict_loads` may nest. Policies and
+#: How deeply a JSON document read with ``strict_loads`` may nest. Policies and
 #: AWS error bodies nest a handful of levels; a hostile answer may nest thousands.
 MAX_DEPTH = 64
 

@@ -66,8 +66,8 @@ def is_secret_header(name: str, names: frozenset[str] = SECRET_HEADERS) -> bool:
 def redact_headers(
     headers: Iterable[tuple[str, str]], names: frozenset[str] = SECRET_HEADERS
 ) -> tuple[tuple[str, str], ...]:
-    """``headers`` with the values that may be credentials wrapped in :class:`Redacted`:
-    those of ``names`` (lower case) and of any name with a :data:`SECRET_HEADER_WORDS`
+    """``headers`` with the values that may be credentials wrapped in ``Redacted``:
+    those of ``names`` (lower case) and of any name with a ``SECRET_HEADER_WORDS``
     word in it."""
     out = []
     for name, value in headers:
@@ -79,7 +79,7 @@ def redact_headers(
 
 def redact_query(text: str) -> str:
     """``text`` (a URL, request target, request line or log line) with the value of
-    every :data:`SECRET_QUERY_PARAMS` parameter shown as ``<redacted>``."""
+    every ``SECRET_QUERY_PARAMS`` parameter shown as ``<redacted>``."""
     return _SECRET_QUERY_RE.sub(r"\1=<redacted>", text)
 
 

@@ -2,8 +2,8 @@
 
 Each check is an attrs validator (``attrs.field(validator=int_in(1))``) and can check a
 plain function argument too (``check("port", port, int_in(0, 65535))``). A refused value
-raises :class:`~mediastore_ingest.errors.InvalidInputError` naming the argument and
-showing the value the way :func:`~mediastore_ingest._internal.show.shown` does (a
+raises ``InvalidInputError`` naming the argument and
+showing the value the way ``shown`` does (a
 container or a long str is described, never printed: it may hold a secret).
 
 The ``check_*`` functions below are the common combinations, for code that checks
@@ -13,10 +13,11 @@ refused argument leaves nothing behind.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import SplitResult, urlsplit
 
@@ -32,6 +33,7 @@ __all__ = [
     "check_callable",
     "check_credentials",
     "check_header_value",
+    "check_instances",
     "check_int",
     "check_number",
     "check_optional_str",
@@ -39,6 +41,7 @@ __all__ = [
     "check_port",
     "check_str",
     "check_strs",
+    "header_name",
     "instance_of",
     "int_in",
     "is_bool",
@@ -49,6 +52,7 @@ __all__ = [
     "one_of",
     "optional",
     "parse_http_url",
+    "refusals_as",
     "str_items",
     "text",
 ]
@@ -138,6 +142,21 @@ def one_line(*, empty: bool = True) -> Validator:
     )
 
 
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+
+
+def header_name(max_length: int | None = None) -> Validator:
+    """An HTTP field name: a token of RFC 9110 (letters, digits and
+    ``!#$%&'*+-.^_`|~``), at most ``max_length`` characters if given."""
+    limit = "" if max_length is None else f" of at most {max_length} characters"
+    return Validator(
+        f"an HTTP header name{limit}",
+        lambda v: isinstance(v, str)
+        and _TOKEN.match(v) is not None
+        and (max_length is None or len(v) <= max_length),
+    )
+
+
 def is_bool() -> Validator:
     """``True`` or ``False`` (not 0 or 1)."""
     return Validator("True or False", lambda v: isinstance(v, bool))
@@ -205,6 +224,18 @@ def str_items(
 # --- common combinations, as functions -------------------------------------------------
 
 
+@contextlib.contextmanager
+def refusals_as(error: type[Exception]) -> Iterator[None]:
+    """Inside the block, a check's ``InvalidInputError``
+    is raised as ``error`` with the same message: for code whose refusals belong to a
+    family of their own (a distribution config CloudFront would refuse is a
+    ``DistributionConfigError``)."""
+    try:
+        yield
+    except InvalidInputError as exc:
+        raise error(str(exc)) from None
+
+
 def check_int(name: str, value: object, *, minimum: int, maximum: int | None = None) -> int:
     """``value`` as an int in ``[minimum, maximum]`` (a bool is not an int here)."""
     return check(name, value, int_in(minimum, maximum))  # type: ignore[return-value]
@@ -240,6 +271,25 @@ def check_strs(name: str, value: object) -> tuple[str, ...]:
     for item in items:
         if not isinstance(item, str) or not item:
             raise InvalidInputError(f"{name} must hold non-empty str only, not {shown(item)}")
+    return items
+
+
+def check_instances(
+    name: str, value: object, cls: type[_T], *, hint: str = ""
+) -> tuple[_T, ...]:
+    """``value``, an iterable (not a str, bytes or mapping) of ``cls`` instances, as a
+    tuple. The refusal names the wrong type, never the value (a dict or a tuple given
+    for a policy statement holds its secret); ``hint`` is added to it."""
+    if not isinstance(value, Iterable) or isinstance(value, (str, bytes, Mapping)):
+        raise InvalidInputError(
+            f"{name} must be an iterable of {cls.__name__} objects, got {type_name(value)}"
+        )
+    items = tuple(value)
+    for item in items:
+        if not isinstance(item, cls):
+            raise InvalidInputError(
+                f"{name} must hold {cls.__name__} objects, got {type_name(item)}{hint}"
+            )
     return items
 
 

@@ -4,7 +4,8 @@ Each subcommand lives in a module of this package that exposes
 ``register(subparsers) -> None``; the module adds its parser and sets
 ``func=`` to a callable taking the parsed namespace and returning an exit code.
 Errors from this package are printed as one line on stderr with exit code 2
-(bad input) or 1 (anything else); no traceback unless ``--debug``.
+(bad input) or 1 (anything else), followed by a ``hint:`` line when the error has a
+hint; no traceback unless ``--debug``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from mediastore_ingest import __version__
+from mediastore_ingest.cli._common import hint_of
 from mediastore_ingest.errors import MediaStoreIngestError
 
 __all__ = ["build_parser", "main"]
@@ -29,6 +32,8 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "._bucket_policy",
     "._put",
     "._relay",
+    "._probe",
+    "._local_stack",
 )
 
 
@@ -43,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--debug", action="store_true", help="show full tracebacks on errors"
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"mediastore-ingest {__version__}",
+        help="print the version and exit",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in _COMMAND_MODULES:
@@ -63,6 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         kind = 2 if isinstance(exc, ValueError) else 1
         print(f"mediastore-ingest: error: {exc}", file=sys.stderr)
+        hint = hint_of(exc)
+        if hint is not None:
+            print(f"hint: {hint}", file=sys.stderr)
         return kind
     except KeyboardInterrupt:
         return 130

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from mediastore_ingest.cli._container_policy import _read, _report
+from mediastore_ingest.cli._container_policy import read_policy_text, report_findings
 from mediastore_ingest.errors import InvalidInputError
 from mediastore_ingest.origins.s3 import BucketPolicy, BucketPolicyBuilder
 
@@ -57,10 +57,10 @@ def _check(args: argparse.Namespace) -> int:
     ]
     if building:
         raise InvalidInputError(f"--check lints a file; it does not take {', '.join(building)}")
-    policy = BucketPolicy.from_json(_read(args.check))
+    policy = BucketPolicy.from_json(read_policy_text(args.check))
     playback = [args.playback_distribution] if args.playback_distribution else None
     findings = policy.findings(playback_distributions=playback)
-    return 1 if _report(findings, args.check) else 0
+    return 1 if report_findings(findings, args.check) else 0
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -89,4 +89,4 @@ def _run(args: argparse.Namespace) -> int:
         builder = builder.deny_insecure_transport()
     policy = builder.build()
     print(policy.to_json(indent=2))
-    return 1 if _report(policy.findings()) else 0
+    return 1 if report_findings(policy.findings()) else 0

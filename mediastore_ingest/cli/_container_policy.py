@@ -8,12 +8,10 @@ from collections.abc import Iterable
 
 from mediastore_ingest.cli._common import env_value
 from mediastore_ingest.errors import InvalidInputError
-from mediastore_ingest.iam.document import (
-    ContainerPolicy,
-    ContainerPolicyBuilder,
-    Finding,
-    IngestSecret,
-)
+from mediastore_ingest.iam.document import ContainerPolicy
+from mediastore_ingest.iam.lint import Finding
+from mediastore_ingest.iam.secret import IngestSecret
+from mediastore_ingest.origins.mediastore import ContainerPolicyBuilder
 
 __all__ = ["register"]
 
@@ -84,7 +82,7 @@ def _secret_from_env(var: str) -> IngestSecret:
         raise InvalidInputError(f"environment variable {var}: {exc}") from None
 
 
-def _report(findings: Iterable[Finding], source: str | None = None) -> bool:
+def report_findings(findings: Iterable[Finding], source: str | None = None) -> bool:
     """Print findings on stderr (or, for a checked ``source`` file, that there are
     none); True if any is an error."""
     errors = False
@@ -98,7 +96,8 @@ def _report(findings: Iterable[Finding], source: str | None = None) -> bool:
     return errors
 
 
-def _read(path: str) -> str:
+def read_policy_text(path: str) -> str:
+    """The policy text in file `path` (`-`: standard input)."""
     if path == "-":
         return sys.stdin.read()
     try:
@@ -122,10 +121,10 @@ def _check(args: argparse.Namespace) -> int:
     ]
     if building:
         raise InvalidInputError(f"--check lints a file; it does not take {', '.join(building)}")
-    policy = ContainerPolicy.from_json(_read(args.check))
+    policy = ContainerPolicy.from_json(read_policy_text(args.check))
     known = [_secret_from_env(v) for v in (args.secret_env, args.playback_secret_env) if v]
     findings = policy.findings(known_secrets=known or None)
-    return 1 if _report(findings, args.check) else 0
+    return 1 if report_findings(findings, args.check) else 0
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -167,4 +166,4 @@ def _run(args: argparse.Namespace) -> int:
             f"ingest secret: {secret.value}",
             file=sys.stderr,
         )
-    return 1 if _report(policy.findings()) else 0
+    return 1 if report_findings(policy.findings()) else 0

@@ -43,13 +43,13 @@ from mediastore_ingest.errors import InvalidInputError, MediaStoreIngestError
 from mediastore_ingest.iam.document import Condition as PolicyCondition
 from mediastore_ingest.iam.document import (
     ContainerPolicy,
-    ContainerPolicyBuilder,
-    Finding,
-    IngestSecret,
     Principal,
     Statement,
 )
+from mediastore_ingest.iam.lint import Finding
+from mediastore_ingest.iam.secret import IngestSecret
 from mediastore_ingest.origins import origin_names
+from mediastore_ingest.origins.mediastore import ContainerPolicyBuilder
 from mediastore_ingest.origins.s3 import BucketPolicy, s3_object_arn
 from mediastore_ingest.signing.keys import KeyPair, generate_key_pair
 from mediastore_ingest.signing.signer import UrlSigner
@@ -95,6 +95,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="origin behind the edges: a MediaStore container reached with a "
                    "secret header (default), or an S3 bucket behind Origin Access Control "
                    "(MediaStore's successor)")
+    p.add_argument("--geography", metavar="NAME",
+                   help="instead: time the same segments direct and through the edge on "
+                   "long links modelling NAME (e.g. sao-paulo-us-west-2; see "
+                   "docs/guides/acceleration.md) and print each beside the floor")
     p.set_defaults(func=_run)
 
 
@@ -280,6 +284,10 @@ def _keep_dir(name: str) -> Path:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.geography is not None:
+        from mediastore_ingest.cli._geography import run_geography
+
+        return run_geography(args)
     if not 1 <= args.segments <= 60:
         raise InvalidInputError("--segments must be between 1 and 60")
     keep = _keep_dir(args.keep) if args.keep else None
@@ -743,7 +751,7 @@ def _edge_refusals(
     report.run("Unsigned PUT to the ingest edge is refused",
                refused("PUT", forged_url, expect="MissingKey"))
     report.run("Expired signed URL is refused",
-               refused("PUT", stack.signer.sign_url(forged_url, expires=now - 60),
+               refused("PUT", stack.signer.sign_url(forged_url, expires=now - 60, now=now - 120),
                        expect="AccessDenied"))
     report.run("Tampered signature is refused",
                refused("PUT", _tamper(stack.signer.sign_url(forged_url, expires=now + 300)),

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mediastore_ingest.cli._common import env_value
+from mediastore_ingest.cli._kms import add_kms_args, kms_signer
 from mediastore_ingest.errors import InvalidInputError
 from mediastore_ingest.signing.keys import (
     PublicKey,
@@ -87,7 +88,9 @@ def _cmd_keygen(args: argparse.Namespace) -> int:
     encrypted = "encrypted" if password is not None else "not encrypted"
     print(f"wrote private key {args.out} ({pair.algorithm}, PKCS#8 PEM, {encrypted}, mode 0600)")
     print(f"wrote public key  {args.public_out}")
-    print(f"public key fingerprint (SHA-256 of the DER SubjectPublicKeyInfo): {fingerprint}")
+    print(
+        f"public key fingerprint (SHA-256 of the DER SubjectPublicKeyInfo): sha256:{fingerprint}"
+    )
     print()
     print("next: upload the public key to CloudFront and put it in a key group, either with")
     print(f"  mediastore-ingest provision --public-key {args.public_out} "
@@ -113,7 +116,14 @@ def _looks_public(path: str) -> bool:
 
 def _cmd_public_key(args: argparse.Namespace) -> int:
     key: PublicKey
-    if _looks_public(args.key):
+    if (args.key is None) == (args.kms_key_id is None):
+        raise InvalidInputError("give PRIVATE_KEY or --kms-key-id (one of them)")
+    if args.kms_key_id and args.password_env:
+        raise InvalidInputError("--password-env is for key files, not KMS keys")
+    kms = kms_signer(args)
+    if kms is not None:
+        key = kms.public_key()
+    elif _looks_public(args.key):
         if args.password_env:
             raise InvalidInputError(f"{args.key} is a public key; it takes no password")
         key = load_public_key(args.key)
@@ -167,11 +177,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "public-key",
         help="print the public key of a private key, as CloudFront wants it",
-        description="Print the SubjectPublicKeyInfo PEM of PRIVATE_KEY: the EncodedKey of "
-        "CloudFront's CreatePublicKey. With --json, print {\"EncodedKey\", \"Fingerprint\"}. "
-        "A public key file is accepted too (to fingerprint it).",
+        description="Print the SubjectPublicKeyInfo PEM of PRIVATE_KEY (or of the KMS key "
+        "--kms-key-id): the EncodedKey of CloudFront's CreatePublicKey. With --json, print "
+        "{\"EncodedKey\", \"Fingerprint\"}. A public key file is accepted too (to "
+        "fingerprint it).",
     )
-    p.add_argument("key", metavar="PRIVATE_KEY", help="private key file (PEM or DER)")
+    p.add_argument(
+        "key", metavar="PRIVATE_KEY", nargs="?", help="private key file (PEM or DER)"
+    )
+    add_kms_args(p)
     p.add_argument(
         "--password-env", metavar="VAR",
         help="read the private key's password from this environment variable",

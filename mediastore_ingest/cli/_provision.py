@@ -13,9 +13,10 @@ import attrs
 import botocore.session
 
 from mediastore_ingest.cli._common import env_value
+from mediastore_ingest.cli._kms import kms_public_key_pem
 from mediastore_ingest.distribution import ingest_distribution_config, playback_distribution_config
-from mediastore_ingest.errors import InvalidInputError
-from mediastore_ingest.iam.document import IngestSecret
+from mediastore_ingest.errors import InvalidInputError, ProvisioningError
+from mediastore_ingest.iam.secret import IngestSecret
 from mediastore_ingest.origins import origin_names
 from mediastore_ingest.provisioning import (
     Provisioner,
@@ -82,6 +83,16 @@ def _distribution_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _public_key_pem(args: argparse.Namespace) -> str:
+    """--public-key's file, or the public key of the KMS key --kms-key-id."""
+    if (args.public_key is None) == (args.kms_key_id is None):
+        raise InvalidInputError("give --public-key or --kms-key-id (one of them)")
+    if args.kms_key_id:
+        session = botocore.session.Session(profile=args.profile)
+        return kms_public_key_pem(args.kms_key_id, session, args.region, args.endpoint_url)
+    return _read_text(args.public_key, "public key")
+
+
 def _s3_spec(args: argparse.Namespace) -> ProvisioningSpec:
     mediastore_only = [
         name for name, value in (
@@ -100,7 +111,7 @@ def _s3_spec(args: argparse.Namespace) -> ProvisioningSpec:
     return ProvisioningSpec(
         origin="s3",
         bucket_name=args.bucket,
-        public_key_pem=_read_text(args.public_key, "public key"),
+        public_key_pem=_public_key_pem(args),
         playback=not args.no_playback,
         playback_signed=args.signed_playback,
         expire_after_days=args.expire_days,
@@ -137,7 +148,7 @@ def _mediastore_spec(args: argparse.Namespace) -> ProvisioningSpec:
         )
     return ProvisioningSpec(
         container_name=args.container,
-        public_key_pem=_read_text(args.public_key, "public key"),
+        public_key_pem=_public_key_pem(args),
         ingest_secret=ingest,
         playback=playback is not None,
         playback_secret=playback,
@@ -160,6 +171,13 @@ _SPECS: dict[str, Callable[[argparse.Namespace], ProvisioningSpec]] = {
 }
 
 
+_DRY_RUN_HINT = (
+    "--dry-run reads the account (Describe/List/Get calls) to compare it with the plan: it "
+    "needs AWS credentials with read permissions (--profile, AWS_PROFILE or the usual "
+    "credential chain), though it changes nothing"
+)
+
+
 def _provision(args: argparse.Namespace) -> int:
     return _apply(args, _SPECS[args.origin](args))
 
@@ -171,7 +189,12 @@ def _apply(args: argparse.Namespace, spec: ProvisioningSpec) -> int:
         endpoint_url=args.endpoint_url,
     )
     if args.dry_run:
-        print(provisioner.plan(spec))
+        try:
+            plan = provisioner.plan(spec)
+        except ProvisioningError as exc:
+            exc.hint = exc.hint or _DRY_RUN_HINT
+            raise
+        print(plan)
         return 0
     plan, setup = provisioner.apply_with_plan(spec)
     # The setup refers to the secrets; it never holds them.
@@ -190,6 +213,12 @@ def _apply(args: argparse.Namespace, spec: ProvisioningSpec) -> int:
     else:
         print(text)
     return 0
+
+
+def _add_price_class(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--price-class", default="PriceClass_All",
+                   help="which edge locations serve: PriceClass_All (default), "
+                        "PriceClass_200 or PriceClass_100")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -213,11 +242,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         "MEDIASTORE_INGEST_SECRET, or MEDIASTORE_PLAYBACK_SECRET with --playback)")
     p.add_argument("--ingest-secret-env", metavar="VAR",
                    help="with --playback: check the playback secret differs from this one")
-    p.add_argument("--caller-reference")
-    p.add_argument("--comment")
-    p.add_argument("--price-class", default="PriceClass_All")
-    p.add_argument("--origin-read-timeout", type=int, default=30)
-    p.add_argument("--origin-keepalive-timeout", type=int, default=5)
+    p.add_argument("--caller-reference", metavar="TEXT",
+                   help="CloudFront's idempotency token (default "
+                        "mediastore-ingest:<origin domain>:<ingest|playback>)")
+    p.add_argument("--comment", metavar="TEXT",
+                   help="the distribution's comment (shown in the CloudFront console)")
+    _add_price_class(p)
+    p.add_argument("--origin-read-timeout", type=int, default=30, metavar="SECONDS",
+                   help="how long CloudFront waits for the origin's answer (default 30)")
+    p.add_argument("--origin-keepalive-timeout", type=int, default=5, metavar="SECONDS",
+                   help="how long CloudFront keeps an idle origin connection, 1-60 "
+                        "(default 5)")
     p.add_argument("--origin-access-control-id", metavar="ID",
                    help="sign origin requests with this Origin Access Control (required "
                         "for an S3 origin such as bucket.s3.us-west-2.amazonaws.com; the "
@@ -234,14 +269,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "Prints the plan; --dry-run changes nothing."
         ),
     )
-    q.add_argument("--region", required=True)
+    q.add_argument("--region", required=True,
+                   help="AWS region of the origin (the container or bucket), e.g. us-west-2")
     q.add_argument("--origin", choices=[n for n in origin_names() if n in _SPECS],
                    default="mediastore",
                    help="origin type (default mediastore)")
     q.add_argument("--container", help="MediaStore container name (--origin mediastore)")
     q.add_argument("--bucket", help="S3 bucket name (--origin s3)")
-    q.add_argument("--public-key", required=True, metavar="PEM",
+    q.add_argument("--public-key", metavar="PEM",
                    help="public key file (PEM SubjectPublicKeyInfo, RSA 2048 or ECDSA P-256)")
+    q.add_argument("--kms-key-id", metavar="ARN",
+                   help="register the public key of this AWS KMS key instead of --public-key "
+                   "(read with kms:GetPublicKey, same credentials, Region and endpoint)")
     q.add_argument("--secret-env", metavar="VAR",
                    help="environment variable holding the ingest secret (MediaStore)")
     q.add_argument("--playback-secret-env", metavar="VAR",
@@ -268,11 +307,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="S3: leave out the bucket policy statement denying plain HTTP")
     q.add_argument("--no-playback", action="store_true",
                    help="S3: no playback distribution")
-    q.add_argument("--public-key-name")
-    q.add_argument("--key-group-name")
-    q.add_argument("--price-class", default="PriceClass_All")
+    q.add_argument("--public-key-name", metavar="NAME",
+                   help="name of the CloudFront public key to create or reuse "
+                        "(default <container or bucket>-ingest-key)")
+    q.add_argument("--key-group-name", metavar="NAME",
+                   help="name of the CloudFront key group to create or reuse "
+                        "(default <container or bucket>-ingest)")
+    _add_price_class(q)
     q.add_argument("--profile", help="botocore profile (default: the usual credential chain)")
     q.add_argument("--endpoint-url", help="endpoint override for every service (testing)")
-    q.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    q.add_argument("--dry-run", action="store_true",
+                   help="print the plan, change nothing (it reads the account, so it still "
+                        "needs AWS credentials with read permissions)")
     q.add_argument("--out", metavar="FILE", help="write the IngestSetup JSON here")
     q.set_defaults(func=_provision)

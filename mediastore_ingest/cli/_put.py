@@ -1,4 +1,9 @@
-"""``put`` and ``sync`` subcommands: upload files through the ingest distribution."""
+"""``put`` and ``sync`` subcommands: upload files through the ingest distribution.
+
+``--origin`` picks the origin's rules (an S3 bucket behind OAC needs
+``x-amz-content-sha256`` on every PUT); ``--setup FILE`` (what ``provision --out``
+wrote) gives the distribution, the key id and the origin kind.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from mediastore_ingest.cli._common import env_value
+from mediastore_ingest.cli._common import hint_of, read_setup
+from mediastore_ingest.cli._kms import add_kms_args, url_signer
 from mediastore_ingest.errors import InvalidInputError
 from mediastore_ingest.ingest import (
     IngestClient,
@@ -20,8 +26,8 @@ from mediastore_ingest.ingest import (
     live_cache_control,
 )
 from mediastore_ingest.ingest.media import is_manifest
+from mediastore_ingest.origins import origin_names
 from mediastore_ingest.relay.journal import is_journal
-from mediastore_ingest.signing.signer import UrlSigner
 
 __all__ = ["register"]
 
@@ -32,26 +38,28 @@ def _join(prefix: str, name: str) -> str:
 
 
 def _client(args: argparse.Namespace) -> IngestClient:
+    base_url, key_id, origin = args.base_url, args.key_id, args.origin
+    if args.setup:
+        if args.direct:
+            raise InvalidInputError("--setup names the distribution; --direct does not use it")
+        setup = read_setup(args.setup)
+        base_url = base_url or setup.ingest_base_url
+        key_id = key_id or setup.public_key_id
+        origin = origin or setup.origin
+    if not base_url:
+        raise InvalidInputError("give --base-url (the ingest distribution) or --setup")
     config = IngestConfig(
         ca_bundle=args.ca_bundle,
         max_pool_connections=max(args.concurrency, 1),
         retry=RetryPolicy(max_attempts=args.max_attempts),
         cache_control=live_cache_control if args.live_cache_control else None,
+        origin=origin or "mediastore",
     )
     if args.direct:
-        return IngestClient.direct(args.base_url, region_name=args.region, config=config)
-    signer = None
-    if args.key_id or args.private_key:
-        if not (args.key_id and args.private_key):
-            raise InvalidInputError("--key-id and --private-key go together")
-        signer = UrlSigner(
-            args.key_id,
-            args.private_key,
-            hash_algorithm=args.hash_algorithm,
-            password=env_value(args.password_env, "key password"),
-        )
+        return IngestClient.direct(base_url, region_name=args.region, config=config)
+    signer = url_signer(args, key_id, key_id_flag="--key-id (or --setup)")
     return IngestClient(
-        args.base_url,
+        base_url,
         signer=signer,
         auth=args.auth,
         url_expiry=args.url_expiry,  # seconds; IngestClient checks the range
@@ -84,9 +92,15 @@ def _run(
         progress.finish()
     failed = [o for o in outcomes if not o.ok]
     sent = sum(o.result.bytes_sent for o in outcomes if o.result is not None)
-    attempts = sum(o.result.attempts for o in outcomes if o.result is not None)
+    attempts = sum(o.attempts for o in outcomes)  # failed uploads were attempted too
+    hints: list[str] = []
     for outcome in failed:
         print(f"mediastore-ingest: failed: {outcome.path}: {outcome.error}", file=sys.stderr)
+        hint = hint_of(outcome.error)
+        if hint is not None and hint not in hints:
+            hints.append(hint)
+    for hint in hints:  # each once, however many uploads it explains
+        print(f"hint: {hint}", file=sys.stderr)
     if held_back:
         print(
             f"mediastore-ingest: held back {len(held_back)} manifest(s) because "
@@ -96,7 +110,7 @@ def _run(
     total = len(outcomes) + len(held_back)
     summary = (
         f"{total - len(failed) - len(held_back)} of {total} files uploaded, {sent} bytes, "
-        f"{attempts} attempts, {len(failed)} failed"
+        f"{attempts} attempt{'' if attempts == 1 else 's'}, {len(failed)} failed"
     )
     if held_back:
         summary += f", {len(held_back)} held back"
@@ -148,14 +162,27 @@ def _common(p: argparse.ArgumentParser) -> None:
         "--to", required=True, metavar="PREFIX", help="object path prefix, e.g. live/ch1"
     )
     p.add_argument(
-        "--base-url", required=True,
+        "--base-url",
         help="the ingest distribution (https://d1.cloudfront.net) or, with --direct, "
-        "the container's data endpoint",
+        "the container's data endpoint (or give --setup)",
     )
-    p.add_argument("--key-id", help="CloudFront public key ID (sign requests)")
+    p.add_argument(
+        "--setup", metavar="FILE",
+        help="setup JSON written by 'provision --out' (gives --base-url, --key-id and "
+        "--origin)",
+    )
+    p.add_argument(
+        "--origin", choices=origin_names(), default=None,
+        help="what the distribution fronts: a MediaStore container (default) or an S3 "
+        "bucket behind OAC (sends x-amz-content-sha256 on every PUT)",
+    )
+    p.add_argument("--key-id", help="CloudFront public key ID, upper-case (sign requests)")
     p.add_argument("--private-key", metavar="PEM", help="private key file (sign requests)")
     p.add_argument("--password-env", metavar="VAR", help="env variable holding the key password")
-    p.add_argument("--hash-algorithm", choices=("SHA1", "SHA256"), default="SHA1")
+    add_kms_args(p, region=False)
+    p.add_argument("--hash-algorithm", choices=("SHA1", "SHA256"),
+                   help="signature hash (default SHA256, sent as Hash-Algorithm=SHA256; SHA1 "
+                   "is CloudFront's legacy default)")
     p.add_argument(
         "--auth", choices=("url", "cookie"), default="url",
         help="signed URLs (default) or signed cookies with a wildcard policy",
@@ -171,7 +198,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="Cache-Control max-age=1 on manifests, one year on segments")
     p.add_argument("--direct", action="store_true",
                    help="talk to the container with botocore (SigV4, your AWS credentials)")
-    p.add_argument("--region", help="AWS region for --direct")
+    p.add_argument("--region", help="AWS region for --direct and --kms-key-id")
     p.add_argument("--quiet", action="store_true", help="no progress line")
 
 
@@ -183,7 +210,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "and only if every other file was uploaded. Prints a progress line on stderr and a "
         "summary; exit 1 if any upload failed or a manifest was held back.",
     )
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("files", nargs="+", metavar="FILE", help="files to upload")
     _common(p)
     p.set_defaults(func=_cmd_put)
 
@@ -195,6 +222,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "uploaded) and named on stderr. Exit 1 if any upload failed or a manifest was held "
         "back.",
     )
-    p.add_argument("directory", metavar="DIR")
+    p.add_argument("directory", metavar="DIR", help="directory to upload, recursively")
     _common(p)
     p.set_defaults(func=_cmd_sync)

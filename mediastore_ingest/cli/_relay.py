@@ -7,22 +7,17 @@ import logging
 import math
 import os
 import re
-import signal
 import sys
-import threading
-from pathlib import Path
-from types import FrameType
 
 from mediastore_ingest._internal.redact import RedactingFilter
 from mediastore_ingest._internal.show import shown
-from mediastore_ingest.cli._common import env_value
+from mediastore_ingest.cli._common import env_value, read_setup, until_stopped
+from mediastore_ingest.cli._kms import add_kms_args, url_signer
 from mediastore_ingest.errors import InvalidInputError
 from mediastore_ingest.ingest import IngestConfig, RetryPolicy
 from mediastore_ingest.origins import get_origin, origin_names
-from mediastore_ingest.provisioning import IngestSetup
 from mediastore_ingest.relay.journal import FSYNC_MODES
 from mediastore_ingest.relay.relay import DEFAULT_CACHE_RULES, RelayConfig, SigningRelay
-from mediastore_ingest.signing.signer import UrlSigner
 
 __all__ = ["register"]
 
@@ -84,28 +79,20 @@ def _pairs(values: list[str] | None, flag: str) -> tuple[tuple[str, str], ...]:
 def _build(args: argparse.Namespace) -> SigningRelay:
     to = args.to
     key_id = args.key_id
+    origin = args.origin
     if args.setup:
-        try:
-            text = Path(args.setup).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidInputError(f"cannot read --setup {args.setup}: {exc}") from exc
-        setup = IngestSetup.from_json(text)  # a typed error for any malformed text
+        setup = read_setup(args.setup)
         to = to or setup.ingest_base_url
         key_id = key_id or setup.public_key_id
+        origin = origin or setup.origin
+    origin = origin or "mediastore"
     if not to:
         raise InvalidInputError("give --to (the ingest distribution) or --setup")
-    signer = None
-    if key_id or args.private_key:
-        if not (key_id and args.private_key):
-            raise InvalidInputError("--key-id (or --setup) and --private-key go together")
-        signer = UrlSigner(
-            key_id,
-            args.private_key,
-            hash_algorithm=args.hash_algorithm,
-            password=env_value(args.password_env, "key password"),
+    signer = url_signer(args, key_id, key_id_flag="--key-id (or --setup)")
+    if signer is None and not args.unsigned:
+        raise InvalidInputError(
+            "give --key-id/--private-key or --kms-key-id (or --setup), or --unsigned"
         )
-    elif not args.unsigned:
-        raise InvalidInputError("give --key-id/--private-key (or --setup), or --unsigned")
     host, port = _listen(args.listen)
     if args.spool is not None:
         raise InvalidInputError(
@@ -122,7 +109,7 @@ def _build(args: argparse.Namespace) -> SigningRelay:
         content_types=_pairs(args.content_type, "--content-type"),
         cache_control=cache_rules,
         # Segments go up as they are written where the origin takes chunked uploads.
-        streaming_segments=not args.no_streaming and get_origin(args.origin).streams,
+        streaming_segments=not args.no_streaming and get_origin(origin).streams,
         allow_delete=args.allow_delete,
         allowed_peers=peers,
         token=env_value(args.token_env, "relay token"),
@@ -137,7 +124,7 @@ def _build(args: argparse.Namespace) -> SigningRelay:
         shutdown_timeout=args.shutdown_timeout,
     )
     ingest_config = IngestConfig(
-        origin=args.origin,  # its path rules, headers and upload kinds
+        origin=origin,  # its path rules, headers and upload kinds
         ca_bundle=args.ca_bundle,
         retry=RetryPolicy(max_attempts=args.max_attempts, backoff_cap=args.backoff_cap,
                           retry_after_cap=args.retry_after_cap),
@@ -164,36 +151,17 @@ def _cmd_relay(args: argparse.Namespace) -> int:
         if not any(isinstance(f, RedactingFilter) for f in log_handler.filters):
             log_handler.addFilter(RedactingFilter())
     relay = _build(args)
-    stop = threading.Event()
-    received: list[int] = []
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        received.append(signum)
-        if stop.is_set():  # a second signal: stop now, the journal keeps the rest
-            logger.warning("relay: second %s; exiting now (the journal keeps what is "
-                           "left)", signal.Signals(signum).name)
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(1)
-        stop.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     left = 0
-    try:
-        relay.start()
+    with until_stopped() as stop:
         try:
+            relay.start()
             print(f"relay listening on {relay.url} -> {relay.client.base_url}", flush=True)
-            while not stop.wait(0.2):
-                pass
-            name = signal.Signals(received[0]).name if received else "signal"
+            stop.wait()
             logger.info("relay: %s received; finishing the requests on the wire and the "
-                        "uploads (up to %g s)", name, args.shutdown_timeout)
+                        "uploads (up to %g s)", stop.name, args.shutdown_timeout)
             left = relay.drain(args.shutdown_timeout)
         finally:
             relay.close()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     stats = relay.stats()
     print(
         f"relay stopped: {stats.journaled} journaled, {stats.replayed} replayed, "
@@ -229,11 +197,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="where encoders push (default 127.0.0.1:8080; port 0 picks one)")
     p.add_argument("--to", metavar="URL", help="the ingest distribution, https://<domain>")
     p.add_argument("--setup", metavar="FILE",
-                   help="setup JSON written by 'provision' (gives --to and --key-id)")
-    p.add_argument("--key-id", help="CloudFront public key ID")
+                   help="setup JSON written by 'provision' (gives --to, --key-id and --origin)")
+    p.add_argument("--key-id", help="CloudFront public key ID (upper-case)")
     p.add_argument("--private-key", metavar="PEM", help="private key file")
     p.add_argument("--password-env", metavar="VAR", help="env variable holding the key password")
-    p.add_argument("--hash-algorithm", choices=("SHA1", "SHA256"), default="SHA1")
+    add_kms_args(p)
+    p.add_argument("--hash-algorithm", choices=("SHA1", "SHA256"),
+                   help="signature hash (default SHA256, sent as Hash-Algorithm=SHA256; SHA1 "
+                   "is CloudFront's legacy default)")
     p.add_argument("--auth", choices=("url", "cookie"), default="url",
                    help="sign each URL (default) or send signed cookies")
     p.add_argument("--unsigned", action="store_true",
@@ -245,9 +216,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--cache-control", action="append", metavar="GLOB=VALUE",
                    help="Cache-Control rule (repeat; replaces the default: manifests "
                    "max-age=1, everything else max-age=31536000)")
-    p.add_argument("--origin", choices=origin_names(), default="mediastore",
-                   help="what the distribution fronts: a MediaStore container (default) or "
-                   "an S3 bucket behind OAC (sends x-amz-content-sha256, no streaming)")
+    p.add_argument("--origin", choices=origin_names(), default=None,
+                   help="what the distribution fronts: a MediaStore container (default, or "
+                   "what --setup says) or an S3 bucket behind OAC (sends "
+                   "x-amz-content-sha256, no streaming)")
     p.add_argument("--no-streaming", action="store_true",
                    help="upload segments with standard availability (not STREAMING)")
     p.add_argument("--allow-delete", action="store_true", help="forward DELETE requests")
@@ -291,7 +263,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--shutdown-timeout", type=float, default=30.0, metavar="SECONDS",
                    help="on SIGINT/SIGTERM: stop accepting, keep reading the requests "
                    "on the wire and uploading for up to this long (default 30); what "
-                   "is left stays in the journal. A second signal exits at once")
+                   "is left stays in the journal")
     p.add_argument("--log-level", default="INFO",
-                   choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+                   choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                   help="what the relay logs on stderr (default INFO)")
     p.set_defaults(func=_cmd_relay)

@@ -13,10 +13,11 @@ import time
 from typing import Any
 
 from mediastore_ingest._internal.show import shown
-from mediastore_ingest.cli._common import env_value
+from mediastore_ingest.cli._kms import add_kms_args, url_signer
 from mediastore_ingest.errors import InvalidInputError, VerificationError
 from mediastore_ingest.signing.policy import CannedPolicy, CustomPolicy, Policy
-from mediastore_ingest.signing.signer import UrlSigner, UrlVerifier
+from mediastore_ingest.signing.signer import UrlSigner
+from mediastore_ingest.signing.verifier import UrlVerifier
 
 __all__ = ["parse_time", "register"]
 
@@ -64,35 +65,33 @@ def parse_time(text: str, *, now: float | None = None) -> int:
     return int(when.timestamp())
 
 
-def _password(args: argparse.Namespace) -> str | None:
-    return env_value(getattr(args, "password_env", None))
-
-
 def _signer(args: argparse.Namespace) -> UrlSigner:
-    return UrlSigner(
-        args.key_id,
-        args.private_key,
-        hash_algorithm=args.hash_algorithm,
-        password=_password(args),
-    )
+    signer = url_signer(args, args.key_id)
+    if signer is None:
+        raise InvalidInputError("give --private-key or --kms-key-id")
+    return signer
 
 
 def _add_signer_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--key-id", required=True, help="CloudFront public key ID (Key-Pair-Id)")
-    p.add_argument("--private-key", required=True, metavar="PEM", help="private key file")
+    p.add_argument("--private-key", metavar="PEM", help="private key file")
     p.add_argument(
         "--password-env", metavar="VAR", help="read the key's password from this env variable"
     )
+    add_kms_args(p)
     p.add_argument(
-        "--hash-algorithm", choices=("SHA1", "SHA256"), default="SHA1",
-        help="signature hash (default SHA1, CloudFront's default)",
+        "--hash-algorithm", choices=("SHA1", "SHA256"),
+        help="signature hash (default SHA256, which CloudFront takes since 2026-04; SHA1 only "
+        "for a verifier that knows nothing else)",
     )
 
 
 def _policy_from(args: argparse.Namespace, resource: str) -> Policy:
     expires = parse_time(args.expires)
     not_before = parse_time(args.not_before) if args.not_before else None
-    if not_before is None and args.source_ip is None and "*" not in resource and not args.custom:
+    # A '*' in the query is a literal character (RFC 5987's filename*=), not a wildcard.
+    wildcard = "*" in resource.partition("?")[0]
+    if not_before is None and args.source_ip is None and not wildcard and not args.custom:
         return CannedPolicy(resource, expires)
     return CustomPolicy(resource, expires, not_before=not_before, source_ip=args.source_ip)
 

@@ -1,6 +1,7 @@
 """IAM policy documents for origin resources.
 
-The document model, its lint findings and an offline evaluator of a request against it.
+The document model, its lint findings, the ingest secret a policy checks for, and an
+offline evaluator of a request against a policy.
 """
 
 from __future__ import annotations
@@ -8,16 +9,10 @@ from __future__ import annotations
 from mediastore_ingest.iam.document import (
     MAX_POLICY_LENGTH,
     POLICY_VERSION,
-    USER_AGENT_PREFIX,
     Condition,
     ContainerPolicy,
-    ContainerPolicyBuilder,
-    Finding,
-    IngestSecret,
     Principal,
     Statement,
-    container_arn,
-    mediastore_object_arn,
 )
 from mediastore_ingest.iam.evaluate import (
     Decision,
@@ -25,6 +20,8 @@ from mediastore_ingest.iam.evaluate import (
     RequestContext,
     evaluate_container_policy,
 )
+from mediastore_ingest.iam.lint import Finding, Severity
+from mediastore_ingest.iam.secret import USER_AGENT_PREFIX, IngestSecret
 
 __all__ = [
     "MAX_POLICY_LENGTH",
@@ -32,15 +29,13 @@ __all__ = [
     "USER_AGENT_PREFIX",
     "Condition",
     "ContainerPolicy",
-    "ContainerPolicyBuilder",
     "Decision",
     "EvaluationResult",
     "Finding",
     "IngestSecret",
     "Principal",
     "RequestContext",
+    "Severity",
     "Statement",
-    "container_arn",
     "evaluate_container_policy",
-    "mediastore_object_arn",
 ]

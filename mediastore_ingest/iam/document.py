@@ -1,86 +1,62 @@
-"""MediaStore container policies that let only the ingest distribution write.
+"""IAM policy documents of origin resources: a container or bucket policy, parsed
+and written.
 
-Layer 5: pure, no I/O. Randomness is a parameter (``IngestSecret.generate(rng=...)``).
-
-* :class:`IngestSecret` — the secret the ingest (or playback) distribution sends to
-  the origin as ``User-Agent: MediaStore-Secret-<secret>``.
-* :class:`ContainerPolicyBuilder` — immutable builder for the usual statements
-  (account full access, public read over HTTPS, CloudFront ingest/playback gated by a
-  secret, CloudFront Origin Access Control).
-* :class:`ContainerPolicy` / :class:`Statement` / :class:`Principal` /
-  :class:`Condition` — a parsed policy document: ``from_json`` accepts any
-  well-formed policy, ``to_json`` writes compact, stable, ASCII JSON.
-* :meth:`ContainerPolicy.findings` — lint (:class:`Finding`): public write, write
-  without ``aws:SecureTransport``, short or shared secrets, duplicate Sids, size and
-  ASCII limits. Findings never contain a secret.
-
-Offline evaluation of a policy against a request lives in :mod:`.policy_eval`.
+``ContainerPolicy`` holds ``Statement`` objects, each with its
+``Principal`` and ``Condition`` elements. ``from_json`` accepts any
+well-formed policy (any key order, a string or a list where IAM takes either) and
+names the offending element when it refuses one; ``to_json`` writes compact, stable,
+ASCII JSON within MediaStore's limits. ``ContainerPolicy.findings`` lints a policy
+(see ``lint``); ``evaluate``
+decides a request against it offline.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
-import secrets
-import string
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Literal, TypeVar
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Literal
 
 import attrs
 
-from mediastore_ingest._internal.jsonutil import compact_json
-from mediastore_ingest.errors import ContainerPolicyError, InvalidInputError
+from mediastore_ingest._internal.jsonutil import compact_json, strict_loads
+from mediastore_ingest._internal.show import type_name
+from mediastore_ingest._internal.validate import (
+    check,
+    check_instances,
+    instance_of,
+    optional,
+    str_items,
+)
+from mediastore_ingest.errors import ContainerPolicyError
+from mediastore_ingest.iam.secret import IngestSecret, masked, shown_hiding_secret
 from mediastore_ingest.signing.policy import wildcard_match
+
+if TYPE_CHECKING:
+    from mediastore_ingest.iam.lint import Finding
 
 __all__ = [
     "MAX_POLICY_LENGTH",
     "POLICY_VERSION",
-    "USER_AGENT_PREFIX",
     "Condition",
     "ContainerPolicy",
-    "ContainerPolicyBuilder",
-    "Finding",
-    "IngestSecret",
     "Principal",
     "Statement",
-    "container_arn",
-    "mediastore_object_arn",
 ]
 
-#: What the ingest distribution puts in front of the secret in its ``User-Agent``
-#: origin custom header (and what the container policy's ``aws:UserAgent`` expects).
-USER_AGENT_PREFIX = "MediaStore-Secret-"
+#: The policy language version the builders write.
+POLICY_VERSION = "2012-10-17"
+#: MediaStore refuses container policies longer than this (characters, compact JSON).
+MAX_POLICY_LENGTH = 8192
 
-_ALPHABET = string.ascii_letters + string.digits
-_MIN_LENGTH = 20
-_DEFAULT_LENGTH = 40
+_VERSIONS = ("2012-10-17", "2008-10-17")
+_OPERATOR_RE = re.compile(r"(?:ForAnyValue:|ForAllValues:)?[A-Za-z]+", re.ASCII)
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
-
-
-def _shown(value: object, limit: int = 64) -> str:
-    """How a refused value appears in a message.
-
-    A number, or a short str that cannot be a ``User-Agent`` secret, is shown as it
-    is; anything else is named by its type only: a tuple, a dict or a long str may
-    hold a secret.
-    """
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if (
-        isinstance(value, str)
-        and len(value) <= limit
-        and USER_AGENT_PREFIX.lower() not in value.lower()
-    ):
-        return repr(value)
-    if isinstance(value, str):
-        return f"a str of {len(value)} characters (not shown)"
-    return type(value).__name__
 
 
 def _no_surrogate(text: str, what: str) -> str:
     """``text``, unless it holds a lone surrogate: that is not Unicode text and cannot
-    be written as UTF-8, so it is a :class:`ContainerPolicyError` naming ``what``."""
+    be written as UTF-8, so it is a ``ContainerPolicyError`` naming ``what``."""
     if _SURROGATE.search(text):
         raise ContainerPolicyError(
             f"{what} holds a lone surrogate (\\ud800-\\udfff), which is not Unicode text"
@@ -88,162 +64,13 @@ def _no_surrogate(text: str, what: str) -> str:
     return text
 
 
-def _check_secret(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if not isinstance(value, str):
-        raise InvalidInputError(f"an ingest secret must be a str, not {type(value).__name__}")
-    if len(value) < _MIN_LENGTH:
-        raise InvalidInputError(
-            f"an ingest secret must be at least {_MIN_LENGTH} characters long "
-            f"(got {len(value)})"
-        )
-    if not (value.isascii() and value.isalnum()):
-        raise InvalidInputError(
-            "an ingest secret may contain only ASCII letters and digits "
-            "(it travels in a User-Agent header and a policy condition)"
-        )
-
-
-@attrs.frozen
-class IngestSecret:
-    """The shared secret the distribution sends to the origin as ``User-Agent``.
-
-    The value is never shown by ``repr``/``str``; read :attr:`value` or
-    :attr:`user_agent` deliberately when you need it.
-    """
-
-    value: str = attrs.field(validator=_check_secret, repr=False)
-
-    @classmethod
-    def generate(
-        cls,
-        length: int = _DEFAULT_LENGTH,
-        *,
-        rng: Callable[[str], str] | None = None,
-    ) -> IngestSecret:
-        """Make a new random secret of ``length`` letters and digits.
-
-        ``rng`` picks one character from a string (default :func:`secrets.choice`);
-        pass a seeded chooser only in tests.
-        """
-        if isinstance(length, bool) or not isinstance(length, int) or length < _MIN_LENGTH:
-            raise InvalidInputError(
-                f"length must be an int >= {_MIN_LENGTH}, got {_shown(length)}"
-            )
-        if rng is not None and not callable(rng):
-            raise InvalidInputError(
-                f"rng must be a callable picking one character, got {type(rng).__name__}"
-            )
-        choose = secrets.choice if rng is None else rng
-        chars: list[str] = []
-        for _ in range(length):
-            char: object = choose(_ALPHABET)
-            if not isinstance(char, str):
-                raise InvalidInputError(f"rng must return a str, got {type(char).__name__}")
-            chars.append(char)
-        return cls("".join(chars))
-
-    @property
-    def user_agent(self) -> str:
-        """The exact ``User-Agent`` value: ``MediaStore-Secret-<value>``."""
-        return USER_AGENT_PREFIX + self.value
-
-    def __str__(self) -> str:
-        return "IngestSecret(<hidden>)"
-
-
-# --- names, ARNs and wildcards ---------------------------------------------------------
-
-#: The policy language version the builder writes.
-POLICY_VERSION = "2012-10-17"
-#: MediaStore refuses container policies longer than this (characters, compact JSON).
-MAX_POLICY_LENGTH = 8192
-
-_VERSIONS = ("2012-10-17", "2008-10-17")
-_REGION_RE = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}", re.ASCII)
-_ACCOUNT_RE = re.compile(r"\d{12}", re.ASCII)
-_CONTAINER_RE = re.compile(r"[\w-]{1,255}", re.ASCII)
-_ACTION_RE = re.compile(r"[A-Za-z0-9-]+:[A-Za-z0-9*?]+|\*", re.ASCII)
-_DISTRIBUTION_ARN_RE = re.compile(
-    r"arn:aws[a-z-]*:cloudfront::\d{12}:distribution/[A-Z0-9]+", re.ASCII
-)
-_OPERATOR_RE = re.compile(r"(?:ForAnyValue:|ForAllValues:)?[A-Za-z]+", re.ASCII)
-
-_MEDIASTORE_WRITE_ACTIONS = ("mediastore:PutObject", "mediastore:DeleteObject")
-_WRITE_ACTIONS = (*_MEDIASTORE_WRITE_ACTIONS, "s3:PutObject", "s3:DeleteObject")
-_READ_ACTIONS = ("mediastore:GetObject", "mediastore:DescribeObject", "s3:GetObject")
-_DEFAULT_READ_ACTIONS = ("mediastore:GetObject", "mediastore:DescribeObject")
-
-
-def _check_region(region: object) -> str:
-    if not isinstance(region, str) or not _REGION_RE.fullmatch(region):
-        raise InvalidInputError(f"region must look like 'us-west-2', got {_shown(region)}")
-    return region
-
-
-def _check_account(account_id: object) -> str:
-    if not isinstance(account_id, str) or not _ACCOUNT_RE.fullmatch(account_id):
-        raise InvalidInputError(f"account_id must be 12 digits, got {_shown(account_id)}")
-    return account_id
-
-
-def _check_container(container: object) -> str:
-    if not isinstance(container, str) or not _CONTAINER_RE.fullmatch(container):
-        raise InvalidInputError(
-            "container must be 1-255 letters, digits, '_' or '-' "
-            f"(a MediaStore container name), got {_shown(container, 255)}"
-        )
-    return container
-
-
-def _partition(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
-
-
-def container_arn(region: str, account_id: str, container: str) -> str:
-    """``arn:aws:mediastore:<region>:<account>:container/<container>``."""
-    region = _check_region(region)
-    return (
-        f"arn:{_partition(region)}:mediastore:{region}:{_check_account(account_id)}"
-        f":container/{_check_container(container)}"
-    )
-
-
-def mediastore_object_arn(region: str, account_id: str, container: str, path: str) -> str:
-    """The ARN a container policy ``Resource`` is matched against for object ``path``.
-
-    ``path`` is the object path inside the container (``"live/seg1.ts"``); ``"*"``
-    gives the pattern for every object, and a folder path (``""`` for the root) is
-    what a ``ListItems`` request on that folder is checked against.
-    """
-    if not isinstance(path, str):
-        raise InvalidInputError(f"path must be a str, got {type(path).__name__}")
-    return f"{container_arn(region, account_id, container)}/{path.lstrip('/')}"
-
-
-# --- the policy document ---------------------------------------------------------------
-
-
 def _strings(value: object, what: str) -> tuple[str, ...]:
-    """A str or an iterable of non-empty str, as a tuple; the values are never shown
-    in a message (condition values hold secrets)."""
-    if isinstance(value, str):
-        items: tuple[object, ...] = (value,)
-    elif isinstance(value, Iterable) and not isinstance(value, (bytes, bytearray, Mapping)):
-        items = tuple(value)
-    else:
-        raise ContainerPolicyError(
-            f"{what} must be a str or an iterable of str, got {type(value).__name__}"
-        )
+    """A str or an iterable of non-empty str, as a tuple (never shown in a message:
+    condition values hold secrets), each checked to be Unicode text."""
+    items = str_items(value, what, error=ContainerPolicyError)
     for item in items:
-        if not isinstance(item, str) or not item:
-            kind = "an empty str" if isinstance(item, str) else type(item).__name__
-            raise ContainerPolicyError(f"{what} must be non-empty strings, got {kind}")
         _no_surrogate(item, what)
-    return items  # type: ignore[return-value]  # all checked to be str
+    return items
 
 
 def _principal_ids(value: str | Iterable[str]) -> tuple[str, ...]:
@@ -348,7 +175,7 @@ class Condition:
     Several values are alternatives (OR); several conditions all apply (AND). At
     least one value is required, and ``Null`` takes only ``"true"``/``"false"``.
     ``repr`` masks the values of ``aws:UserAgent`` (they hold the ingest secret);
-    :meth:`ContainerPolicy.to_json` writes them in full.
+    ``ContainerPolicy.to_json`` writes them in full.
     """
 
     operator: str
@@ -358,11 +185,11 @@ class Condition:
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.operator, str) or not _OPERATOR_RE.fullmatch(self.operator):
             raise ContainerPolicyError(
-                f"not a condition operator name: {_shown(self.operator)}"
+                f"not a condition operator name: {shown_hiding_secret(self.operator)}"
             )
         if not isinstance(self.key, str) or not self.key:
             raise ContainerPolicyError(
-                f"a condition key must be a non-empty str, got {_shown(self.key)}"
+                f"a condition key must be a non-empty str, got {shown_hiding_secret(self.key)}"
             )
         _no_surrogate(self.key, "a condition key")
         if not self.values:
@@ -378,7 +205,7 @@ class Condition:
 
     def __repr__(self) -> str:
         values = (
-            tuple(_mask(v) for v in self.values)
+            tuple(masked(v) for v in self.values)
             if self.key.lower() == "aws:useragent"
             else self.values
         )
@@ -390,7 +217,7 @@ def _canonical_conditions(conditions: Iterable[Condition]) -> tuple[Condition, .
     if not isinstance(conditions, Iterable) or isinstance(conditions, (str, bytes, Mapping)):
         raise ContainerPolicyError(
             f"conditions must be an iterable of Condition objects, "
-            f"got {type(conditions).__name__}"
+            f"got {type_name(conditions)}"
         )
     by_operator: dict[str, list[Condition]] = {}
     seen: set[tuple[str, str]] = set()
@@ -399,7 +226,7 @@ def _canonical_conditions(conditions: Iterable[Condition]) -> tuple[Condition, .
             # Never the value: a tuple such as ("StringEquals", "aws:UserAgent", ...)
             # holds the secret.
             raise ContainerPolicyError(
-                f"conditions must be Condition objects, got {type(cond).__name__}"
+                f"conditions must be Condition objects, got {type_name(cond)}"
             )
         if (cond.operator, cond.key) in seen:
             raise ContainerPolicyError(
@@ -415,7 +242,9 @@ Effect = Literal["Allow", "Deny"]
 
 def _check_effect(instance: object, attribute: object, value: object) -> None:
     if not isinstance(value, str) or value not in ("Allow", "Deny"):
-        raise ContainerPolicyError(f'effect must be "Allow" or "Deny", got {_shown(value, 16)}')
+        raise ContainerPolicyError(
+            f'effect must be "Allow" or "Deny", got {shown_hiding_secret(value, 16)}'
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -442,7 +271,7 @@ class Statement:
     def __attrs_post_init__(self) -> None:
         if self.sid is not None and (not isinstance(self.sid, str) or not self.sid):
             raise ContainerPolicyError(
-                f"Sid must be a non-empty str or None, got {_shown(self.sid)}"
+                f"Sid must be a non-empty str or None, got {shown_hiding_secret(self.sid)}"
             )
         if self.sid is not None:
             _no_surrogate(self.sid, "Sid")
@@ -456,7 +285,7 @@ class Statement:
                 raise ContainerPolicyError(f"{label} needs exactly one of {a} and {b}")
         for p in (self.principal, self.not_principal):
             if p is not None and not isinstance(p, Principal):
-                raise ContainerPolicyError(f"expected a Principal, got {type(p).__name__}")
+                raise ContainerPolicyError(f"expected a Principal, got {type_name(p)}")
 
     def grants(self, action: str) -> bool:
         """Whether the Action/NotAction element covers ``action`` (conditions aside)."""
@@ -509,7 +338,7 @@ class Statement:
         effect = obj.get("Effect")
         if effect not in ("Allow", "Deny"):
             raise ContainerPolicyError(
-                f'{where}.Effect: expected "Allow" or "Deny", got {_shown(effect, 16)}'
+                f'{where}.Effect: expected "Allow" or "Deny", got {shown_hiding_secret(effect, 16)}'
             )
         fields: dict[str, object] = {}
         for name, field in (("Principal", "principal"), ("NotPrincipal", "not_principal")):
@@ -593,57 +422,25 @@ def _json_kind(value: object) -> str:
         return "an array"
     if isinstance(value, Mapping):
         return "an object"
-    return type(value).__name__
-
-
-def _reject_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ContainerPolicyError(f"duplicate key {key!r} in the policy JSON")
-        out[key] = value
-    return out
-
-
-def _reject_constant(name: str) -> object:
-    raise ContainerPolicyError(f"{name} is not valid in a policy")
-
-
-Severity = Literal["error", "warning"]
+    return type_name(value)
 
 
 def _statement_tuple(statements: Iterable[Statement]) -> tuple[Statement, ...]:
     if not isinstance(statements, Iterable) or isinstance(statements, (str, bytes, Mapping)):
         raise ContainerPolicyError(
             f"statements must be an iterable of Statement objects, "
-            f"got {type(statements).__name__}"
+            f"got {type_name(statements)}"
         )
     return tuple(statements)
-
-
-@attrs.frozen(kw_only=True)
-class Finding:
-    """A lint result from :meth:`ContainerPolicy.findings`.
-
-    ``code`` is one of ``public-write``, ``insecure-write``, ``short-secret``,
-    ``shared-secret``, ``unknown-secret``, ``duplicate-sid``, ``policy-too-large``,
-    ``non-ascii``. ``sid``/``index`` name the statement (``None`` for the whole
-    policy). ``message`` never contains a secret in full.
-    """
-
-    code: str
-    severity: Severity
-    sid: str | None
-    message: str
-    index: int | None = None
 
 
 @attrs.frozen(kw_only=True)
 class ContainerPolicy:
     """A container (or bucket) policy document.
 
-    Build one with :class:`ContainerPolicyBuilder` or parse one with
-    :meth:`from_json`; ``from_json(p.to_json()) == p``.
+    Build one with a policy builder
+    (``ContainerPolicyBuilder``) or parse one with
+    ``from_json``; ``from_json(p.to_json()) == p``.
     """
 
     statements: tuple[Statement, ...] = attrs.field(converter=_statement_tuple)
@@ -653,7 +450,8 @@ class ContainerPolicy:
     def __attrs_post_init__(self) -> None:
         if self.version not in _VERSIONS:
             raise ContainerPolicyError(
-                f"Version must be one of {', '.join(_VERSIONS)}, got {_shown(self.version, 16)}"
+                f"Version must be one of {', '.join(_VERSIONS)}, "
+                f"got {shown_hiding_secret(self.version, 16)}"
             )
         if not self.statements:
             raise ContainerPolicyError("a policy needs at least one statement")
@@ -661,13 +459,13 @@ class ContainerPolicy:
             if not isinstance(st, Statement):
                 # Never the value: a dict statement holds the secret of its condition.
                 raise ContainerPolicyError(
-                    f"statements must be Statement objects, got {type(st).__name__}"
+                    f"statements must be Statement objects, got {type_name(st)}"
                 )
         if self.policy_id is not None and (
             not isinstance(self.policy_id, str) or not self.policy_id
         ):
             raise ContainerPolicyError(
-                f"Id must be a non-empty str or None, got {_shown(self.policy_id)}"
+                f"Id must be a non-empty str or None, got {shown_hiding_secret(self.policy_id)}"
             )
         if self.policy_id is not None:
             _no_surrogate(self.policy_id, "the policy Id")
@@ -685,11 +483,11 @@ class ContainerPolicy:
     def to_json(self, *, indent: int | None = None) -> str:
         """Compact JSON (or pretty with ``indent``), as MediaStore accepts it.
 
-        Raises :class:`ContainerPolicyError` if the compact form is longer than
-        :data:`MAX_POLICY_LENGTH` characters or holds a non-ASCII character, which
+        Raises ``ContainerPolicyError`` if the compact form is longer than
+        ``MAX_POLICY_LENGTH`` characters or holds a non-ASCII character, which
         MediaStore refuses. The size is always measured on the compact form.
         """
-        _check_indent(indent)
+        check_indent(indent)
         document = self.to_dict()
         text = compact_json(document)
         if not text.isascii():
@@ -716,21 +514,16 @@ class ContainerPolicy:
     def from_json(cls, text: str | bytes) -> ContainerPolicy:
         """Parse a policy document; any key order, string-or-list values.
 
-        Raises :class:`ContainerPolicyError` naming the offending element, e.g.
+        Raises ``ContainerPolicyError`` naming the offending element, e.g.
         ``Statement[1].Condition.Bool: expected a non-empty object``.
         """
-        if isinstance(text, bytes):
-            try:
-                text = text.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise ContainerPolicyError(f"policy is not UTF-8 text: {exc.reason}") from exc
-        if not isinstance(text, str):
-            raise ContainerPolicyError(f"expected JSON text, got {type(text).__name__}")
-        return cls.from_dict(_load_json(text))
+        if not isinstance(text, (str, bytes)):
+            raise ContainerPolicyError(f"expected JSON text, got {type_name(text)}")
+        return cls.from_dict(strict_loads(text, error=ContainerPolicyError, what="the policy"))
 
     @classmethod
     def from_dict(cls, document: object) -> ContainerPolicy:
-        """Like :meth:`from_json`, for an already-decoded JSON object."""
+        """Like ``from_json``, for an already-decoded JSON object."""
         if not isinstance(document, Mapping):
             raise ContainerPolicyError("policy: expected a JSON object")
         unknown = set(document) - {"Version", "Id", "Statement"}
@@ -742,7 +535,8 @@ class ContainerPolicy:
         version = document.get("Version", "2008-10-17")
         if not isinstance(version, str) or version not in _VERSIONS:
             raise ContainerPolicyError(
-                f"Version: expected one of {', '.join(_VERSIONS)}, got {_shown(version, 16)}"
+                f"Version: expected one of {', '.join(_VERSIONS)}, "
+                f"got {shown_hiding_secret(version, 16)}"
             )
         policy_id = document.get("Id")
         if policy_id is not None and (not isinstance(policy_id, str) or not policy_id):
@@ -761,391 +555,23 @@ class ContainerPolicy:
     def findings(
         self, *, known_secrets: Iterable[IngestSecret] | None = None
     ) -> tuple[Finding, ...]:
-        """Lint the policy; see :class:`Finding` for the codes.
+        """Lint the policy; see ``Finding`` for the codes.
 
         ``known_secrets``: the secrets your distributions really send; an
         ``aws:UserAgent`` condition matching none of them is reported.
         """
-        return tuple(_lint(self, _known_secrets(known_secrets)))
+        # lint builds on this module, so it is imported when it is needed
+        from mediastore_ingest.iam.lint import policy_findings
+
+        return policy_findings(self, known_secrets)
 
 
-def _load_json(text: str) -> object:
-    """Decode policy JSON; every failure is a :class:`ContainerPolicyError`."""
-    try:
-        return json.loads(
-            text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
-        )
-    except ContainerPolicyError:
-        raise  # from the hooks: a duplicate key, NaN or Infinity
-    except json.JSONDecodeError as exc:
-        raise ContainerPolicyError(
-            f"policy is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-        ) from exc
-    except RecursionError as exc:
-        raise ContainerPolicyError("policy JSON is nested too deeply") from exc
-    except ValueError as exc:  # an integer beyond Python's digit limit
-        raise ContainerPolicyError(f"policy JSON holds a value Python cannot read: {exc}") from exc
+def check_statements(statements: object) -> tuple[Statement, ...]:
+    """A policy builder's ``statements``: an iterable of ``Statement``, as a
+    tuple; an ``InvalidInputError`` otherwise."""
+    return check_instances("statements", statements, Statement)
 
 
-def _check_indent(indent: object) -> None:
-    if indent is not None and not isinstance(indent, (int, str)):
-        raise InvalidInputError(
-            f"indent must be an int, a str or None, got {type(indent).__name__}"
-        )
-
-
-_T = TypeVar("_T")
-
-
-def _instances(value: object, cls: type[_T], what: str, hint: str = "") -> tuple[_T, ...]:
-    """``value``, an iterable (not a str, bytes or mapping) of ``cls``, as a tuple; or an
-    :class:`InvalidInputError` naming ``what`` and the wrong type (never the value)."""
-    if not isinstance(value, Iterable) or isinstance(value, (str, bytes, Mapping)):
-        raise InvalidInputError(
-            f"{what} must be an iterable of {cls.__name__} objects, got {type(value).__name__}"
-        )
-    items = tuple(value)
-    for item in items:
-        if not isinstance(item, cls):
-            raise InvalidInputError(
-                f"{what} must hold {cls.__name__} objects, got {type(item).__name__}{hint}"
-            )
-    return items
-
-
-def _known_secrets(known: object) -> tuple[IngestSecret, ...] | None:
-    """``known_secrets`` checked: ``None`` or an iterable of :class:`IngestSecret`."""
-    if known is None:
-        return None
-    hint = " (wrap the value: IngestSecret(value))"
-    return _instances(known, IngestSecret, "known_secrets", hint)
-
-
-def _is_true_secure_transport(cond: Condition) -> bool:
-    return (
-        cond.operator == "Bool"
-        and cond.key.lower() == "aws:securetransport"
-        and bool(cond.values)
-        and all(v.lower() == "true" for v in cond.values)
-    )
-
-
-_GATING = {
-    "aws:useragent": ("StringEquals", "StringEqualsIgnoreCase", "StringLike"),
-    "aws:sourcearn": ("StringEquals", "StringLike", "ArnEquals", "ArnLike"),
-}
-_SECRET_OPERATORS = ("StringEquals", "StringEqualsIgnoreCase", "StringLike")
-
-
-def _is_gating(cond: Condition) -> bool:
-    """A positive match that only the distribution can satisfy: an exact
-    ``aws:UserAgent`` secret (a value with ``*`` or ``?`` never counts: ``"*a*"``
-    matches almost any client), or an ``AWS:SourceArn`` with literal text in each value.
-    """
-    key = cond.key.lower()
-    if cond.operator not in _GATING.get(key, ()) or not cond.values:
-        return False
-    if key == "aws:useragent":
-        return not any("*" in v or "?" in v for v in cond.values)
-    return all(v.strip("*?") for v in cond.values)
-
-
-def _user_agents(st: Statement) -> tuple[str, ...]:
-    return tuple(
-        v
-        for c in st.conditions
-        if c.key.lower() == "aws:useragent" and c.operator in _SECRET_OPERATORS
-        for v in c.values
-    )
-
-
-def _mask(user_agent: str) -> str:
-    """Enough of a User-Agent secret to recognise it, never the whole of it."""
-    prefix = USER_AGENT_PREFIX if user_agent.startswith(USER_AGENT_PREFIX) else ""
-    secret = user_agent[len(prefix):]
-    shown = secret[:3] if len(secret) >= 12 else ""
-    return f"{prefix}{shown}…"
-
-
-_Problem = tuple[str, Severity, str]  # code, severity, message
-
-
-def _lint(policy: ContainerPolicy, known: tuple[IngestSecret, ...] | None) -> list[Finding]:
-    known_agents = None if known is None else {s.user_agent for s in known}
-    seen_sids: set[str] = set()
-    writers: dict[str, int] = {}  # user agent -> first statement granting write with it
-    readers: dict[str, int] = {}
-    out = [
-        Finding(code=code, severity=severity, sid=st.sid, message=message, index=i)
-        for i, st in enumerate(policy.statements)
-        for code, severity, message in _statement_problems(
-            i, st, seen_sids, writers, readers, known_agents
-        )
-    ]
-    full = compact_json(policy.to_dict())
-    if len(full) > MAX_POLICY_LENGTH:
-        out.append(Finding(
-            code="policy-too-large", severity="error", sid=None,
-            message=f"the policy is {len(full)} characters long; MediaStore accepts at most "
-            f"{MAX_POLICY_LENGTH}"))
-    if policy.policy_id is not None and not policy.policy_id.isascii():
-        out.append(Finding(code="non-ascii", severity="error", sid=None,
-                           message="the policy Id holds a non-ASCII character"))
-    return out
-
-
-def _statement_problems(
-    i: int,
-    st: Statement,
-    seen_sids: set[str],
-    writers: dict[str, int],
-    readers: dict[str, int],
-    known_agents: set[str] | None,
-) -> Iterator[_Problem]:
-    """Findings for statement ``i``; updates the cross-statement state it is given."""
-    name = f"Statement[{i}]" + (f" ({st.sid})" if st.sid else "")
-    if st.sid is not None:
-        if st.sid in seen_sids:
-            yield "duplicate-sid", "error", f"{name}: Sid {st.sid!r} is used more than once"
-        seen_sids.add(st.sid)
-    if not compact_json(st.to_json_value()).isascii():
-        yield ("non-ascii", "error",
-               f"{name} holds a non-ASCII character; MediaStore accepts ASCII policies only")
-
-    allow = st.effect == "Allow"
-    writes = allow and any(st.grants(a) for a in _WRITE_ACTIONS)
-    reads = allow and any(st.grants(a) for a in _READ_ACTIONS)
-    public = st.not_principal is not None or (
-        st.principal is not None and st.principal.is_public
-    )
-    if writes and public and not any(_is_gating(c) for c in st.conditions):
-        yield ("public-write", "error",
-               f"{name} lets anyone write (PutObject/DeleteObject) without an "
-               "exact aws:UserAgent secret (no wildcard) or AWS:SourceArn condition")
-    if (allow and st.grants("mediastore:PutObject")
-            and not any(_is_true_secure_transport(c) for c in st.conditions)):
-        yield ("insecure-write", "error",
-               f"{name} grants PutObject without Bool aws:SecureTransport \"true\" "
-               "(MediaStore requires it)")
-
-    for agent in dict.fromkeys(_user_agents(st)):
-        if "*" in agent or "?" in agent:
-            continue
-        secret = agent.removeprefix(USER_AGENT_PREFIX)
-        if len(secret) < _MIN_LENGTH:
-            yield ("short-secret", "error",
-                   f"{name}: the aws:UserAgent secret {_mask(agent)} is {len(secret)} "
-                   f"characters long; use at least {_MIN_LENGTH} (IngestSecret.generate())")
-        if known_agents is not None and agent not in known_agents:
-            yield ("unknown-secret", "warning",
-                   f"{name}: the aws:UserAgent value {_mask(agent)} is not the User-Agent "
-                   "of any known secret, so no distribution will match it")
-        if writes:
-            writers.setdefault(agent, i)
-        if reads:
-            readers.setdefault(agent, i)
-        other = readers.get(agent) if writes else writers.get(agent) if reads else None
-        if other is not None and other != i:
-            yield ("shared-secret", "warning",
-                   f"{name} and Statement[{other}] use the same aws:UserAgent secret "
-                   f"{_mask(agent)} for writing and reading; give the playback "
-                   "distribution its own secret")
-
-
-# --- the builder -----------------------------------------------------------------------
-
-
-def _secure_transport() -> Condition:
-    return Condition("Bool", "aws:SecureTransport", ("true",))
-
-
-def _items(value: object, what: str) -> tuple[object, ...]:
-    """A str as one item, any other iterable (not bytes or a mapping) as a tuple."""
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, Iterable) and not isinstance(value, (bytes, bytearray, Mapping)):
-        return tuple(value)
-    raise InvalidInputError(
-        f"{what} must be a str or an iterable of str, got {type(value).__name__}"
-    )
-
-
-def _check_actions(actions: str | Iterable[str]) -> tuple[str, ...]:
-    items = _items(actions, "actions")
-    if not items:
-        raise InvalidInputError("actions must name at least one action")
-    out: list[str] = []
-    for action in items:
-        if not isinstance(action, str) or not _ACTION_RE.fullmatch(action):
-            raise InvalidInputError(
-                f"not an IAM action like 'mediastore:PutObject': {_shown(action)}"
-            )
-        out.append(action)
-    return tuple(out)
-
-
-def _check_networks(source_ips: str | Iterable[str]) -> tuple[str, ...]:
-    items = _items(source_ips, "source_ips")
-    out = []
-    for item in items:
-        try:
-            out.append(str(ipaddress.ip_network(item, strict=True)))  # type: ignore[arg-type]
-        except (TypeError, ValueError) as exc:
-            raise InvalidInputError(
-                f"not an IP address or CIDR block (host bits must be zero): {_shown(item)}"
-            ) from exc
-    if not out:
-        raise InvalidInputError("source_ips is empty; pass None for no address condition")
-    return tuple(out)
-
-
-def _check_secret_arg(secret: object) -> IngestSecret:
-    if not isinstance(secret, IngestSecret):
-        raise InvalidInputError(
-            f"expected an IngestSecret, got {type(secret).__name__} "
-            "(wrap the value: IngestSecret(value))"
-        )
-    return secret
-
-
-def _builder_statements(statements: Iterable[Statement]) -> tuple[Statement, ...]:
-    """A builder's statements: an iterable of :class:`Statement`, kept as a tuple."""
-    return _instances(statements, Statement, "statements")
-
-
-# Findings the builder refuses to produce; policy-too-large is left to build().
-_BUILDER_REFUSES = ("public-write", "insecure-write", "short-secret", "shared-secret",
-                    "duplicate-sid", "non-ascii")
-
-
-@attrs.frozen(kw_only=True)
-class ContainerPolicyBuilder:
-    """Immutable builder for a MediaStore container policy.
-
-    Every ``allow_*`` method returns a new builder; :meth:`build` returns the
-    :class:`ContainerPolicy`. The builder refuses a statement that its own lint
-    (:meth:`ContainerPolicy.findings`) would flag, e.g. a duplicate Sid or a
-    playback statement reusing the ingest secret.
-    """
-
-    region: str = attrs.field(converter=_check_region)
-    account_id: str = attrs.field(converter=_check_account)
-    container: str = attrs.field(converter=_check_container)
-    statements: tuple[Statement, ...] = attrs.field(default=(), converter=_builder_statements)
-
-    @property
-    def resource(self) -> str:
-        """``arn:aws:mediastore:<region>:<account>:container/<name>/*``."""
-        return mediastore_object_arn(self.region, self.account_id, self.container, "*")
-
-    def add_statement(self, statement: Statement) -> ContainerPolicyBuilder:
-        """A new builder with ``statement`` appended (after the builder's checks)."""
-        if not isinstance(statement, Statement):
-            raise InvalidInputError(f"expected a Statement, got {type(statement).__name__}")
-        statements = (*self.statements, statement)
-        for finding in ContainerPolicy(statements=statements).findings():
-            if finding.code in _BUILDER_REFUSES:
-                raise ContainerPolicyError(f"refusing to add the statement: {finding.message}")
-        return attrs.evolve(self, statements=statements)
-
-    def allow_account_full_access(
-        self, *, sid: str = "MediaStoreFullAccess"
-    ) -> ContainerPolicyBuilder:
-        """MediaStore's default statement: the account may do anything, over HTTPS."""
-        return self.add_statement(Statement(
-            sid=sid, effect="Allow",
-            principal=Principal(aws=f"arn:{_partition(self.region)}:iam::{self.account_id}:root"),
-            actions=("mediastore:*",), resources=(self.resource,),
-            conditions=(_secure_transport(),),
-        ))
-
-    def allow_public_read_over_https(
-        self, *, sid: str = "PublicReadOverHttps"
-    ) -> ContainerPolicyBuilder:
-        """Anyone may GetObject/DescribeObject, over HTTPS only."""
-        return self.add_statement(Statement(
-            sid=sid, effect="Allow", principal=Principal.anyone(),
-            actions=_DEFAULT_READ_ACTIONS, resources=(self.resource,),
-            conditions=(_secure_transport(),),
-        ))
-
-    def allow_cloudfront_ingest(
-        self,
-        secret: IngestSecret,
-        *,
-        source_ips: str | Iterable[str] | None = None,
-        actions: str | Sequence[str] = ("mediastore:PutObject",),
-        sid: str = "CloudFrontIngest",
-    ) -> ContainerPolicyBuilder:
-        """Writes only from the ingest distribution: ``aws:UserAgent`` must equal
-        ``secret.user_agent``, over HTTPS.
-
-        Add ``"mediastore:DeleteObject"`` to ``actions`` if encoders delete old
-        segments. ``source_ips`` adds ``IpAddress aws:SourceIp``; note that behind
-        CloudFront the origin sees the *edge's* address, not the encoder's.
-        """
-        secret = _check_secret_arg(secret)
-        conditions = [
-            Condition("StringEquals", "aws:UserAgent", (secret.user_agent,)),
-            _secure_transport(),
-        ]
-        if source_ips is not None:
-            conditions.append(Condition("IpAddress", "aws:SourceIp", _check_networks(source_ips)))
-        return self.add_statement(Statement(
-            sid=sid, effect="Allow", principal=Principal.anyone(),
-            actions=_check_actions(actions), resources=(self.resource,), conditions=conditions,
-        ))
-
-    def allow_cloudfront_read(
-        self,
-        secret: IngestSecret,
-        *,
-        actions: str | Sequence[str] = _DEFAULT_READ_ACTIONS,
-        sid: str = "CloudFrontPlayback",
-    ) -> ContainerPolicyBuilder:
-        """Reads only from the playback distribution, gated by its own secret."""
-        secret = _check_secret_arg(secret)
-        return self.add_statement(Statement(
-            sid=sid, effect="Allow", principal=Principal.anyone(),
-            actions=_check_actions(actions), resources=(self.resource,),
-            conditions=(
-                Condition("StringEquals", "aws:UserAgent", (secret.user_agent,)),
-                _secure_transport(),
-            ),
-        ))
-
-    def allow_cloudfront_oac(
-        self,
-        distribution_arn: str,
-        *,
-        actions: str | Sequence[str] = _DEFAULT_READ_ACTIONS,
-        sid: str = "CloudFrontOriginAccessControl",
-    ) -> ContainerPolicyBuilder:
-        """Origin Access Control: the CloudFront service principal, only on behalf
-        of ``distribution_arn`` (``arn:aws:cloudfront::<account>:distribution/<id>``).
-
-        Read-only by default; pass ``actions=("mediastore:PutObject", ...)`` for ingest.
-        """
-        if not isinstance(distribution_arn, str) or not _DISTRIBUTION_ARN_RE.fullmatch(
-            distribution_arn
-        ):
-            raise InvalidInputError(
-                "distribution_arn must look like 'arn:aws:cloudfront::111122223333:"
-                f"distribution/E2EXAMPLE', got {_shown(distribution_arn, 256)}"
-            )
-        return self.add_statement(Statement(
-            sid=sid, effect="Allow", principal=Principal(service="cloudfront.amazonaws.com"),
-            actions=_check_actions(actions), resources=(self.resource,),
-            conditions=(
-                Condition("StringEquals", "AWS:SourceArn", (distribution_arn,)),
-                _secure_transport(),
-            ),
-        ))
-
-    def build(self) -> ContainerPolicy:
-        """The policy; raises :class:`ContainerPolicyError` if it is empty or too large."""
-        if not self.statements:
-            raise ContainerPolicyError("the builder holds no statement; add one with allow_*()")
-        policy = ContainerPolicy(statements=self.statements)
-        policy.to_json()  # enforces MediaStore's size and ASCII limits
-        return policy
+def check_indent(indent: object) -> None:
+    """Refuse an ``indent`` that ``json.dumps`` does not take (``to_json(indent=...)``)."""
+    check("indent", indent, optional(instance_of((int, str), "an int or a str")))

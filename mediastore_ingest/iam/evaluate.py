@@ -1,59 +1,10 @@
 """Offline evaluation of a container (or bucket) policy against one request.
 
-Layer 5: pure, no I/O. This is what the local MediaStore container uses to decide
-whether a request is allowed, and what tests use to check a policy without AWS.
-
-IAM rules implemented (resource-based policy, one account, no identity policies):
-
-* an explicit ``Deny`` wins over any ``Allow``; without an ``Allow`` the request is
-  implicitly denied;
-* ``Action``/``NotAction`` match with ``*``/``?`` wildcards, case-insensitively;
-  ``Resource``/``NotResource`` case-sensitively (all wildcard matching, ``StringLike``
-  and ``ArnLike`` included, is :func:`~mediastore_ingest.signing.policy.wildcard_match`:
-  linear time, no regex backtracking);
-* ``Principal``/``NotPrincipal``: ``"*"`` and ``{"AWS": "*"}`` match everyone,
-  anonymous callers included; ``{"AWS": "<account>"}`` or
-  ``arn:aws:iam::<account>:root`` match every IAM/STS principal of that account;
-  other ARNs match exactly; ``{"Service": ...}`` matches that service principal;
-* condition keys are case-insensitive, values case-sensitive except for
-  ``...IgnoreCase`` and ``Bool``; several operators, and several keys in one
-  operator, must all match; several values of a key are alternatives;
-* a key missing from the request makes a condition false, except that negated
-  operators (``StringNotEquals``, ``NotIpAddress``, ``ArnNotLike`` ...) are then true,
-  ``...IfExists`` is true, ``ForAllValues:`` is true, and ``Null`` tests presence.
-
-Which condition keys the evaluator knows (the rule that keeps it from guessing):
-
-* modelled from :class:`RequestContext` fields: ``aws:SecureTransport``,
-  ``aws:UserAgent``, ``aws:SourceIp``, ``aws:SourceArn``, ``aws:SourceAccount`` (a
-  field left ``None`` means the key is absent from the request);
-* derived from ``principal`` as IAM puts them in the request context:
-  ``aws:PrincipalType`` (``Anonymous`` for no principal, ``Account`` for an account id
-  or ``arn:...:iam::<account>:root``, ``User`` for ``...:user/...``, ``AssumedRole``
-  for a role ARN ``...:iam::<account>:role/...`` or an STS ``assumed-role`` session,
-  ``FederatedUser`` for an STS ``federated-user``), ``aws:PrincipalAccount`` and
-  ``aws:PrincipalArn`` (the role ARN for a role, the ARN itself otherwise; both absent
-  for an anonymous caller). What cannot be derived without guessing is unknown: the
-  ``aws:PrincipalArn`` of an STS session (the role's path is not in the session ARN)
-  and all three for a service principal such as ``cloudfront.amazonaws.com``; pass
-  such a value in ``extra``;
-* any other key, global (``aws:*``) or service-specific (``s3:*``, ``mediastore:*``
-  ...), only through ``RequestContext(extra=...)``, where an empty value (``()``)
-  declares the key absent from the request.
-
-A policy that names a key the request context does not know raises
-:class:`~mediastore_ingest.errors.UnsupportedPolicyFeatureError` before any decision,
-whatever the statement and the operator (``...IfExists`` and ``Null`` included):
-treating an unknown key as missing would turn a ``Deny`` into a silent allow.
-
-Supported operators: ``Bool``, ``StringEquals``, ``StringNotEquals``,
-``StringEqualsIgnoreCase``, ``StringNotEqualsIgnoreCase``, ``StringLike``,
-``StringNotLike``, ``IpAddress``, ``NotIpAddress``, ``ArnEquals``, ``ArnLike``,
-``ArnNotEquals``, ``ArnNotLike``, ``Null``, each (but ``Null``) with ``IfExists`` and
-the ``ForAnyValue:``/``ForAllValues:`` prefixes. Anything else (``Numeric*``,
-``Date*``, ``Binary*``, policy variables ``${...}``) raises
-:class:`~mediastore_ingest.errors.UnsupportedPolicyFeatureError` before any decision
-is made: an unknown condition is never a silent allow.
+Pure, no I/O: what the local MediaStore container and S3 bucket use to decide whether
+a request is allowed, and what tests use to check a policy without AWS.
+``evaluate_container_policy`` decides as IAM does for a resource-based policy and
+refuses a policy it cannot decide rather than guess at it; its docstring lists the
+rules, condition keys and operators it implements.
 """
 
 from __future__ import annotations
@@ -65,29 +16,18 @@ from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 
 import attrs
 
+from mediastore_ingest._internal.show import type_name
+from mediastore_ingest._internal.validate import optional, text
 from mediastore_ingest.errors import (
     ContainerPolicyError,
     InvalidInputError,
     UnsupportedPolicyFeatureError,
 )
-from mediastore_ingest.iam.document import (
-    Condition,
-    ContainerPolicy,
-    Principal,
-    Statement,
-    container_arn,
-    mediastore_object_arn,
-)
+from mediastore_ingest.iam.document import Condition, ContainerPolicy, Principal, Statement
+from mediastore_ingest.iam.secret import shown_hiding_secret
 from mediastore_ingest.signing.policy import wildcard_match
 
-__all__ = [
-    "Decision",
-    "EvaluationResult",
-    "RequestContext",
-    "container_arn",
-    "evaluate_container_policy",
-    "mediastore_object_arn",
-]
+__all__ = ["Decision", "EvaluationResult", "RequestContext", "evaluate_container_policy"]
 
 
 class Decision(enum.Enum):
@@ -126,7 +66,7 @@ def _principal_keys(principal: str | None, resource: str) -> dict[str, str | Non
     """``aws:PrincipalArn``/``Account``/``Type`` as IAM puts them in the request context.
 
     ``None`` means the key is absent from the request; a key left out of the result
-    cannot be derived from ``principal`` without guessing (see the module doc).
+    cannot be derived from ``principal`` without guessing (see ``evaluate_container_policy``).
     """
     if principal is None:
         return {_PRINCIPAL_ARN: None, _PRINCIPAL_ACCOUNT: None, _PRINCIPAL_TYPE: "Anonymous"}
@@ -150,19 +90,16 @@ def _principal_keys(principal: str | None, resource: str) -> dict[str, str | Non
 
 def _check_action(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
     if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9-]+:[A-Za-z0-9]+", value):
-        raise InvalidInputError(f"action must look like 'mediastore:PutObject', got {value!r}")
+        raise InvalidInputError(
+            f"action must look like 'mediastore:PutObject', got {shown_hiding_secret(value)}"
+        )
 
 
 def _check_resource(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
     if not isinstance(value, str) or not value:
-        raise InvalidInputError(f"resource must be a non-empty str (an ARN), got {value!r}")
-
-
-def _check_nonempty(
-    instance: object, attribute: attrs.Attribute[str | None], value: str | None
-) -> None:
-    if value is not None and (not isinstance(value, str) or not value):
-        raise InvalidInputError(f"{attribute.name} must be a non-empty str or None")
+        raise InvalidInputError(
+            f"resource must be a non-empty str (an ARN), got {shown_hiding_secret(value)}"
+        )
 
 
 def _check_ip(instance: object, attribute: attrs.Attribute[str | None], value: str | None) -> None:
@@ -171,11 +108,13 @@ def _check_ip(instance: object, attribute: attrs.Attribute[str | None], value: s
     try:
         ipaddress.ip_address(value)
     except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"source_ip is not an IP address: {value!r}") from exc
+        raise InvalidInputError(
+            f"source_ip is not an IP address: {shown_hiding_secret(value)}"
+        ) from exc
 
 
 class _FrozenExtra(Mapping[str, tuple[str, ...]]):
-    """Read-only, hashable snapshot of :attr:`RequestContext.extra`: key (as given)
+    """Read-only, hashable snapshot of ``RequestContext.extra``: key (as given)
     to a tuple of values."""
 
     __slots__ = ("_items",)
@@ -210,13 +149,15 @@ def _freeze_extra(extra: Mapping[str, str | Sequence[str]]) -> _FrozenExtra:
         return extra
     if not isinstance(extra, Mapping):
         raise InvalidInputError(
-            f"extra must be a mapping of condition keys to values, not {type(extra).__name__}"
+            f"extra must be a mapping of condition keys to values, not {type_name(extra)}"
         )
     items: dict[str, tuple[str, ...]] = {}
     seen: set[str] = set()
     for key, value in extra.items():
         if not isinstance(key, str) or not key:
-            raise InvalidInputError(f"condition keys must be non-empty str, got {key!r}")
+            raise InvalidInputError(
+                f"condition keys must be non-empty str, got {shown_hiding_secret(key)}"
+            )
         lowered = key.lower()
         if lowered in _NAMED_KEYS:
             raise InvalidInputError(
@@ -247,19 +188,20 @@ class RequestContext:
     value is certain. ``extra`` holds any other condition keys (names are
     case-insensitive; a str or a sequence of str each; an empty sequence declares the
     key absent), including a principal key that cannot be derived. A policy naming a
-    key that is neither modelled nor in ``extra`` cannot be evaluated (see the module
-    doc). ``extra`` is kept as a read-only copy (key to tuple of values), so a context
-    is hashable. ``user_agent`` may hold a secret: it is left out of ``repr``.
+    key that is neither modelled nor in ``extra`` cannot be evaluated (see
+    ``evaluate_container_policy``). ``extra`` is kept as a read-only copy (key to
+    tuple of values), so a context is hashable. ``user_agent`` may hold a secret: it is
+    left out of ``repr``.
     """
 
     action: str = attrs.field(validator=_check_action)
     resource: str = attrs.field(validator=_check_resource)
-    principal: str | None = attrs.field(default=None, validator=_check_nonempty)
+    principal: str | None = attrs.field(default=None, validator=optional(text()))
     secure_transport: bool = True
     user_agent: str | None = attrs.field(default=None, repr=False)
     source_ip: str | None = attrs.field(default=None, validator=_check_ip)
-    source_arn: str | None = attrs.field(default=None, validator=_check_nonempty)
-    source_account: str | None = attrs.field(default=None, validator=_check_nonempty)
+    source_arn: str | None = attrs.field(default=None, validator=optional(text()))
+    source_account: str | None = attrs.field(default=None, validator=optional(text()))
     extra: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict, converter=_freeze_extra)
 
     def __attrs_post_init__(self) -> None:
@@ -295,7 +237,7 @@ class RequestContext:
     def known_keys(self) -> frozenset[str]:
         """Every condition key (lower-cased) whose presence this context decides:
         the modelled and derived keys and those in ``extra``. A policy naming any
-        other key cannot be evaluated (see the module doc)."""
+        other key cannot be evaluated (see ``evaluate_container_policy``)."""
         return frozenset(self._all_keys())
 
 
@@ -310,7 +252,7 @@ class EvaluationResult:
 
     @property
     def allowed(self) -> bool:
-        """True only for :attr:`Decision.ALLOW`."""
+        """True only for ``Decision.ALLOW``."""
         return self.decision is Decision.ALLOW
 
 
@@ -490,7 +432,7 @@ def _coerce_policy(policy: ContainerPolicy | str | Mapping[str, object]) -> Cont
     if isinstance(policy, Mapping):
         return ContainerPolicy.from_dict(policy)
     raise InvalidInputError(
-        f"policy must be a ContainerPolicy, JSON text or a mapping, not {type(policy).__name__}"
+        f"policy must be a ContainerPolicy, JSON text or a mapping, not {type_name(policy)}"
     )
 
 
@@ -501,16 +443,69 @@ def _describe(index: int, st: Statement) -> str:
 def evaluate_container_policy(
     policy: ContainerPolicy | str | Mapping[str, object], context: RequestContext
 ) -> EvaluationResult:
-    """Decide ``context`` against ``policy`` the way IAM would (see the module doc).
+    """Decide ``context`` against ``policy`` the way IAM would.
 
     The deciding statement is the first matching ``Deny`` if there is one, else the
     first matching ``Allow``. Raises
-    :class:`~mediastore_ingest.errors.UnsupportedPolicyFeatureError` if the policy
-    uses an operator this evaluator does not implement, whatever the request, and
-    :class:`~mediastore_ingest.errors.ContainerPolicyError` if it is malformed.
+    ``UnsupportedPolicyFeatureError`` if the policy
+    uses an operator or a condition key this evaluator does not implement, whatever
+    the request, and ``ContainerPolicyError`` if it is
+    malformed.
+
+    IAM rules implemented (resource-based policy, one account, no identity policies):
+
+    * an explicit ``Deny`` wins over any ``Allow``; without an ``Allow`` the request is
+      implicitly denied;
+    * ``Action``/``NotAction`` match with ``*``/``?`` wildcards, case-insensitively;
+      ``Resource``/``NotResource`` case-sensitively (all wildcard matching, ``StringLike``
+      and ``ArnLike`` included, is ``wildcard_match``:
+      linear time, no regex backtracking);
+    * ``Principal``/``NotPrincipal``: ``"*"`` and ``{"AWS": "*"}`` match everyone,
+      anonymous callers included; ``{"AWS": "<account>"}`` or
+      ``arn:aws:iam::<account>:root`` match every IAM/STS principal of that account;
+      other ARNs match exactly; ``{"Service": ...}`` matches that service principal;
+    * condition keys are case-insensitive, values case-sensitive except for
+      ``...IgnoreCase`` and ``Bool``; several operators, and several keys in one
+      operator, must all match; several values of a key are alternatives;
+    * a key missing from the request makes a condition false, except that negated
+      operators (``StringNotEquals``, ``NotIpAddress``, ``ArnNotLike`` ...) are then true,
+      ``...IfExists`` is true, ``ForAllValues:`` is true, and ``Null`` tests presence.
+
+    Which condition keys the evaluator knows (the rule that keeps it from guessing):
+
+    * modelled from ``RequestContext`` fields: ``aws:SecureTransport``,
+      ``aws:UserAgent``, ``aws:SourceIp``, ``aws:SourceArn``, ``aws:SourceAccount`` (a
+      field left ``None`` means the key is absent from the request);
+    * derived from ``principal`` as IAM puts them in the request context:
+      ``aws:PrincipalType`` (``Anonymous`` for no principal, ``Account`` for an account id
+      or ``arn:...:iam::<account>:root``, ``User`` for ``...:user/...``, ``AssumedRole``
+      for a role ARN ``...:iam::<account>:role/...`` or an STS ``assumed-role`` session,
+      ``FederatedUser`` for an STS ``federated-user``), ``aws:PrincipalAccount`` and
+      ``aws:PrincipalArn`` (the role ARN for a role, the ARN itself otherwise; both absent
+      for an anonymous caller). What cannot be derived without guessing is unknown: the
+      ``aws:PrincipalArn`` of an STS session (the role's path is not in the session ARN)
+      and all three for a service principal such as ``cloudfront.amazonaws.com``; pass
+      such a value in ``extra``;
+    * any other key, global (``aws:*``) or service-specific (``s3:*``, ``mediastore:*``
+      ...), only through ``RequestContext(extra=...)``, where an empty value (``()``)
+      declares the key absent from the request.
+
+    A policy that names a key the request context does not know raises
+    ``UnsupportedPolicyFeatureError`` before any decision,
+    whatever the statement and the operator (``...IfExists`` and ``Null`` included):
+    treating an unknown key as missing would turn a ``Deny`` into a silent allow.
+
+    Supported operators: ``Bool``, ``StringEquals``, ``StringNotEquals``,
+    ``StringEqualsIgnoreCase``, ``StringNotEqualsIgnoreCase``, ``StringLike``,
+    ``StringNotLike``, ``IpAddress``, ``NotIpAddress``, ``ArnEquals``, ``ArnLike``,
+    ``ArnNotEquals``, ``ArnNotLike``, ``Null``, each (but ``Null``) with ``IfExists`` and
+    the ``ForAnyValue:``/``ForAllValues:`` prefixes. Anything else (``Numeric*``,
+    ``Date*``, ``Binary*``, policy variables ``${...}``) raises
+    ``UnsupportedPolicyFeatureError`` before any decision
+    is made: an unknown condition is never a silent allow.
     """
     if not isinstance(context, RequestContext):
-        raise InvalidInputError(f"context must be a RequestContext, not {type(context).__name__}")
+        raise InvalidInputError(f"context must be a RequestContext, not {type_name(context)}")
     parsed = _coerce_policy(policy)
     _check_supported(parsed, context.known_keys())
     present = context.condition_values()

@@ -1,14 +1,18 @@
 """The ingest client: signed PUT/HEAD/GET/DELETE/list of live media through a
 CloudFront ingest distribution, or directly with botocore.
 
-:class:`IngestClient` is the entry point; :class:`IngestConfig` and
-:class:`RetryPolicy` configure it; :class:`Transport` is the one HTTP seam, with the
-default :class:`Urllib3Transport` and the :class:`MockTransport` test double.
+[`IngestClient`][mediastore_ingest.ingest.IngestClient] is the entry point;
+[`IngestConfig`][mediastore_ingest.ingest.IngestConfig] and
+[`RetryPolicy`][mediastore_ingest.ingest.RetryPolicy] configure it;
+[`Transport`][mediastore_ingest.ingest.Transport] is the one HTTP seam, with the default
+[`Urllib3Transport`][mediastore_ingest.ingest.Urllib3Transport] and the
+[`MockTransport`][mediastore_ingest.ingest.MockTransport] test double. Progress goes to
+[`Subscriber`][mediastore_ingest.ingest.Subscriber]s such as
+[`ProgressLine`][mediastore_ingest.ingest.ProgressLine].
 """
 
 from __future__ import annotations
 
-from mediastore_ingest.ingest._progress import ProgressLine
 from mediastore_ingest.ingest._retry import RetryPolicy, parse_retry_after
 from mediastore_ingest.ingest.client import IngestClient
 from mediastore_ingest.ingest.config import IngestConfig
@@ -25,6 +29,7 @@ from mediastore_ingest.ingest.models import (
     PutRequest,
     PutResult,
 )
+from mediastore_ingest.ingest.progress import ProgressLine, PutFuture, Subscriber
 from mediastore_ingest.ingest.transports import (
     Headers,
     MockTransport,
@@ -50,12 +55,14 @@ __all__ = [
     "ObjectInfo",
     "ObjectStream",
     "ProgressLine",
+    "PutFuture",
     "PutOutcome",
     "PutRequest",
     "PutResult",
     "Request",
     "Response",
     "RetryPolicy",
+    "Subscriber",
     "Transport",
     "Urllib3Transport",
     "guess_content_type",

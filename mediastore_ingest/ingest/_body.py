@@ -1,22 +1,28 @@
 """Request bodies that can be sent again from their start (for retries).
 
 * ``bytes``/``bytearray``/``memoryview``: kept as given, re-sent as is.
-* a file path (``str``/``os.PathLike``): opened afresh for every attempt.
+* a ``str``: the content itself, sent as UTF-8 (a manifest is text), as boto3 takes
+  ``Body=str``. A ``str`` is never a file name.
+* a file path (``os.PathLike``, e.g. ``pathlib.Path``): opened afresh for every attempt.
 * a binary file object: seekable ones are rewound to the offset they had when the
   upload started; non-seekable ones are read like a generator.
 * an iterable/generator of bytes: sent chunked; the pieces are kept as they stream
   up to a buffer limit so a failed attempt can be replayed. Past the limit the buffer
   is dropped, and a failure can no longer be retried
-  (:class:`~mediastore_ingest.errors.BodyNotRetryableError`).
+  ([`BodyNotRetryableError`][mediastore_ingest.errors.BodyNotRetryableError]).
+
+With a `SizeLimit` (`mediastore_ingest.ingest.limits`), a body of known size
+over it is refused at once and a stream is stopped when it passes it.
 
 A file (path or file object) that cannot be read, or a stream that yields something
 other than bytes, ends the upload with
-:class:`~mediastore_ingest.errors.InvalidInputError` chaining the cause; an exception
-raised by the caller's own iterable or generator is raised as it is.
+[`InvalidInputError`][mediastore_ingest.errors.InvalidInputError] chaining the cause; an
+exception raised by the caller's own iterable or generator is raised as it is.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -25,6 +31,7 @@ from typing import BinaryIO, Union
 
 from mediastore_ingest.errors import InvalidInputError
 from mediastore_ingest.ingest._retry import Rewindable
+from mediastore_ingest.ingest.limits import SizeLimit
 from mediastore_ingest.ingest.transports.base import BodyReadError, raise_original
 
 __all__ = ["Body", "BodySource", "make_body"]
@@ -121,7 +128,7 @@ class FileBody(BodySource):
 
     kind = "file"
 
-    def __init__(self, filename: str | os.PathLike[str]) -> None:
+    def __init__(self, filename: os.PathLike[str]) -> None:
         super().__init__()
         try:
             self._filename = os.fspath(filename)
@@ -191,7 +198,9 @@ class IterableBody(BodySource):
     """A one-shot stream of pieces, sent chunked, buffered up to ``buffer_limit``
     bytes so it can be replayed after a failed attempt. ``what`` names it in errors;
     exceptions of the ``read_errors`` types become InvalidInputError (a file object's
-    failures), any other is the caller's own and is raised as it is."""
+    failures), any other is the caller's own and is raised as it is. With
+    ``size_limit``, an attempt that passes the limit is stopped (the stream is closed)
+    with its ObjectTooLargeError before the piece that crosses it is sent."""
 
     kind = "streamed"
 
@@ -202,8 +211,10 @@ class IterableBody(BodySource):
         buffer_limit: int,
         what: str = "the streamed body",
         read_errors: tuple[type[Exception], ...] = (),
+        size_limit: SizeLimit | None = None,
     ) -> None:
         super().__init__()
+        self._size_limit = size_limit
         self._what = what
         self._read_errors = read_errors
         self._iter = iter(pieces)
@@ -220,6 +231,8 @@ class IterableBody(BodySource):
     def _pieces(self) -> Iterator[bytes]:
         if self._overflow:
             raise _read_failed(f"{self._what} cannot be replayed")
+        limit = self._size_limit.limit if self._size_limit is not None else None
+        total = sum(map(len, self._buffer))
         yield from list(self._buffer)
         while True:
             try:
@@ -237,6 +250,11 @@ class IterableBody(BodySource):
             data = bytes(piece)
             if not data:
                 continue
+            total += len(data)
+            if limit is not None and total > limit:
+                self._stop()
+                assert self._size_limit is not None
+                raise BodyReadError(self._size_limit.error(total, stopped=True))
             if not self._overflow:
                 self._buffered += len(data)
                 if self._buffered > self._limit:
@@ -246,14 +264,46 @@ class IterableBody(BodySource):
                     self._buffer.append(data)
             yield data
 
+    def _stop(self) -> None:
+        """Close the caller's stream (a generator's ``finally`` runs now)."""
+        self._overflow = True  # never replayed
+        self._buffer.clear()
+        close = getattr(self._iter, "close", None)
+        if callable(close):
+            # the caller's own clean-up failing must not hide the limit error
+            with contextlib.suppress(Exception):
+                close()
 
-def make_body(body: object, *, buffer_limit: int) -> BodySource:
-    """Wrap any accepted body kind in a :class:`BodySource`."""
+
+def _text(body: str) -> BytesBody:
+    try:
+        return BytesBody(body.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(
+            f"a str body is sent as its UTF-8 text, and this one cannot be encoded "
+            f"({exc.reason} at position {exc.start}); for a file, pass pathlib.Path(name)"
+        ) from exc
+
+
+def make_body(
+    body: object, *, buffer_limit: int, size_limit: SizeLimit | None = None
+) -> BodySource:
+    """Wrap any accepted body kind in a `BodySource`; with ``size_limit``, refuse a
+    known size over it and stop a stream at it."""
+    source = _make_body(body, buffer_limit=buffer_limit, size_limit=size_limit)
+    if size_limit is not None:
+        size_limit.check(source.size)
+    return source
+
+
+def _make_body(body: object, *, buffer_limit: int, size_limit: SizeLimit | None) -> BodySource:
     if isinstance(body, BodySource):
         return body
     if isinstance(body, (bytes, bytearray, memoryview)):
         return BytesBody(body)
-    if isinstance(body, (str, os.PathLike)):
+    if isinstance(body, str):
+        return _text(body)
+    if isinstance(body, os.PathLike):
         return FileBody(body)
     if isinstance(body, io.TextIOBase):
         raise InvalidInputError("a body file must be opened in binary mode ('rb')")
@@ -270,12 +320,13 @@ def make_body(body: object, *, buffer_limit: int) -> BodySource:
         return IterableBody(
             iter(lambda: f.read(CHUNK_SIZE), b""), buffer_limit=buffer_limit,
             what="the body file object", read_errors=(OSError, ValueError),
+            size_limit=size_limit,
         )
     if isinstance(body, Iterable):
-        return IterableBody(body, buffer_limit=buffer_limit)
+        return IterableBody(body, buffer_limit=buffer_limit, size_limit=size_limit)
     raise InvalidInputError(
-        "body must be bytes, a file path, a binary file object or an iterable of bytes, "
-        f"not {type(body).__name__}"
+        "body must be bytes, a str (its UTF-8 text), a file path (os.PathLike), a binary "
+        f"file object or an iterable of bytes, not {type(body).__name__}"
     )
 
 
@@ -286,7 +337,7 @@ def in_memory(body: BodySource, *, limit: int) -> BodySource:
     Access Control): a file is then read once (hashed and sent from memory, retries
     included) instead of twice, and a streamed body can be sent at all. A file larger
     than ``limit`` is returned as it is (hashed in a first pass, then sent); a streamed
-    body larger than ``limit`` raises :class:`~mediastore_ingest.errors.InvalidInputError`.
+    body larger than ``limit`` raises `InvalidInputError`.
     """
     if isinstance(body, BytesBody):
         return body

@@ -1,9 +1,12 @@
-"""The one retry loop of the ingest client and its :class:`RetryPolicy`.
+"""The one retry loop of the ingest client and its
+[`RetryPolicy`][mediastore_ingest.ingest.RetryPolicy].
 
-Retried: connection failures (:class:`~mediastore_ingest.errors.TransportError`:
-refused, reset, timed out; not a refused TLS certificate) and the statuses in
-:attr:`RetryPolicy.retry_statuses` (429, 500, 502, 503, 504). Never retried: 400,
-403, 404 and every other status, and errors in the caller's own input. Delays use
+Retried: connection failures
+([`TransportError`][mediastore_ingest.errors.TransportError]: refused, reset, timed out;
+not a refused TLS certificate) and the statuses in `RetryPolicy.retry_statuses` (429,
+500, 502, 503, 504). Never retried: 400, 403, 404, 413 (an object too large: sending
+it again cannot help) and every other status, and errors in the caller's own input
+(an object over the origin's size limit among them). Delays use
 "full jitter" (a uniform draw between 0 and ``min(cap, base * 2**n)``) from an
 injected random source, unless the server sent ``Retry-After`` (seconds or an HTTP
 date), which is honoured up to a cap.
@@ -38,6 +41,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+# The request itself is wrong (or too large): the same request gets the same answer.
+NEVER_RETRIED = frozenset({400, 403, 404, 413})
 
 
 # A delay may be infinite (then capped by backoff_cap / retry_after_cap), never NaN.
@@ -51,7 +56,7 @@ def _statuses(value: object) -> frozenset[int]:
     for status in out:
         if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
             raise InvalidInputError(f"not an HTTP status: {status!r}")
-        if status in (400, 403, 404):
+        if status in NEVER_RETRIED:
             raise InvalidInputError(f"status {status} is never retried (the request is wrong)")
     return out
 
@@ -151,7 +156,7 @@ def parse_retry_after(value: str | bytes | None, *, now: float) -> float | None:
 class RetryableResponse(Exception):
     """Internal: an attempt ended in a retryable status; carries ``Retry-After``.
 
-    Never escapes :func:`run_with_retries`."""
+    Never escapes `run_with_retries`."""
 
     def __init__(self, error: HTTPStatusError, retry_after: float | None) -> None:
         super().__init__(str(error))
@@ -179,9 +184,10 @@ def run_with_retries(
 ) -> tuple[T, int]:
     """Call ``attempt(n)`` (n = 1, 2, …) until it succeeds; return (value, attempts).
 
-    Errors that are not retryable propagate as they are. When the body cannot be
-    re-sent, :class:`BodyNotRetryableError` is raised; when the budget runs out,
-    :class:`RetriesExhaustedError`; both chain the last failure.
+    Errors that are not retryable propagate as they are, with ``attempts`` set to
+    the attempts made. When the body cannot be re-sent, `BodyNotRetryableError` is
+    raised; when the budget runs out, `RetriesExhaustedError`; both chain the last
+    failure and carry its ``hint``.
     """
     number = 1
     while True:
@@ -193,9 +199,13 @@ def run_with_retries(
             retry_after = wrapped.retry_after
         except IngestError as exc:
             if not policy.is_retryable(exc):
+                if exc.attempts is None:
+                    exc.attempts = number
                 raise
             error = exc
         if not policy.is_retryable(error):
+            if error.attempts is None:
+                error.attempts = number
             raise error
         if number >= policy.max_attempts:
             raise RetriesExhaustedError(
@@ -203,6 +213,7 @@ def run_with_retries(
                 path=path,
                 attempts=number,
                 last_error=error,
+                hint=error.hint,
             ) from error
         if body is not None and not body.can_retry():
             raise BodyNotRetryableError(
@@ -210,6 +221,7 @@ def run_with_retries(
                 "body is larger than the retry buffer, so it cannot be sent again",
                 path=path,
                 attempts=number,
+                hint=error.hint,
             ) from error
         wait = policy.delay(number, rng, retry_after)
         logger.debug("retrying %s after %s (attempt %d, wait %.3fs)", path, error, number, wait)

@@ -31,7 +31,7 @@ class RequestAuth:
 
     ``signer=None``: requests go unsigned. ``auth="url"`` without ``policy``: a canned
     policy per URL, valid for ``url_expiry``; with ``policy`` (a wildcard
-    :class:`~mediastore_ingest.signing.policy.CustomPolicy`) that policy signs every
+    `CustomPolicy`) that policy signs every
     URL. ``auth="cookie"``: the wildcard policy (``base + "/*"`` unless given) goes as
     a ``Cookie`` header. The wildcard policy gets a fresh expiry when less than
     ``margin`` seconds (at most half of ``url_expiry``) are left.
@@ -89,6 +89,14 @@ class RequestAuth:
             return "unsigned"
         return "cookie" if self.cookie else "url"
 
+    def uncovered(self, url: str) -> CustomPolicy | None:
+        """The wildcard policy every request is signed with, when it does not cover
+        ``url`` (a request it cannot sign); ``None`` otherwise."""
+        policy = self._policy
+        if self.signer is None or policy is None or policy.matches(url):
+            return None
+        return policy
+
     def current_policy(self) -> CustomPolicy:
         """The wildcard policy, renewed when it has less than the margin left."""
         with self._lock:
@@ -103,8 +111,11 @@ class RequestAuth:
         signer = self.signer
         if signer is None:
             return url, {}
+        # The client's clock decides what has expired, so a client and a signer with
+        # different clocks (a test's fake clock) agree.
+        now = int(self._clock())
         if self.cookie:
-            return url, {"Cookie": signer.cookie_header(self.current_policy())}
+            return url, {"Cookie": signer.cookie_header(self.current_policy(), now=now)}
         if self._policy is not None:
-            return signer.sign_url(url, policy=self.current_policy()), {}
-        return signer.sign_url(url, expires=int(self._clock()) + self._expiry), {}
+            return signer.sign_url(url, policy=self.current_policy(), now=now), {}
+        return signer.sign_url(url, expires=now + self._expiry, now=now), {}

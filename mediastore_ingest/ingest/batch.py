@@ -1,26 +1,38 @@
 """Many PUTs at once: a bounded pool of upload threads fed lazily from the caller's
-items, one :class:`~mediastore_ingest.ingest.models.PutOutcome` per item, in order."""
+items, one [`PutOutcome`][mediastore_ingest.ingest.PutOutcome] per item, in order."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from mediastore_ingest._internal.validate import check_int
 from mediastore_ingest.errors import InvalidInputError
-from mediastore_ingest.ingest._progress import Subscribers
 from mediastore_ingest.ingest.models import PutOutcome, PutRequest, PutResult
+from mediastore_ingest.ingest.progress import PutFuture, Subscribers
 
 __all__ = ["known_size", "put_many"]
 
 
 def known_size(body: object) -> int | None:
-    """The size of ``body`` when it is known without reading it (bytes-like)."""
+    """The size of ``body`` when it is known without reading it: bytes-like, a str
+    (its UTF-8 length) or a file path (its size on disk now); else ``None``."""
     if isinstance(body, (bytes, bytearray)):
         return len(body)
     if isinstance(body, memoryview):
         return body.nbytes
+    if isinstance(body, str):
+        try:
+            return len(body.encode("utf-8"))
+        except UnicodeEncodeError:
+            return None
+    if isinstance(body, os.PathLike):
+        try:
+            return os.stat(body).st_size
+        except (OSError, TypeError, ValueError):
+            return None
     return None
 
 
@@ -35,7 +47,7 @@ def _as_put_request(item: object) -> PutRequest:
 
 
 def put_many(
-    put: Callable[[PutRequest], PutResult],
+    put: Callable[[PutRequest, PutFuture | None], PutResult],
     items: Iterable[PutRequest | tuple[str, object]],
     *,
     max_concurrency: int,
@@ -44,8 +56,9 @@ def put_many(
     """Run ``put`` on every item with up to ``max_concurrency`` in flight.
 
     ``items`` is consumed lazily (at most ``2 * max_concurrency`` wait at any time);
-    ``subscribers`` hear ``on_queued`` here, the rest from ``put``. An item that is
-    not a PUT, or whose upload fails, gets an outcome with its error; the others go on.
+    ``subscribers`` hear ``on_queued`` here, the rest from ``put`` (given the item's
+    future, or ``None`` without subscribers). An item that is not a PUT, or whose
+    upload fails, gets an outcome with its error; the others go on.
     """
     check_int("max_concurrency", max_concurrency, minimum=1)
     if isinstance(items, (str, bytes, bytearray, PutRequest)) or not isinstance(
@@ -69,10 +82,11 @@ def put_many(
             except InvalidInputError as exc:
                 entries.append((repr(item)[:80], exc))
                 continue
-            if subscribers:
-                subscribers.queued(path=request.path, size=known_size(request.body))
+            tracked = (
+                subscribers.queued(request, known_size(request.body)) if subscribers else None
+            )
             slots.acquire()
-            future = executor.submit(put, request)
+            future = executor.submit(put, request, tracked)
             future.add_done_callback(release)
             entries.append((request.path, future))
     finally:

@@ -27,11 +27,11 @@ from mediastore_ingest._internal.validate import (
 )
 from mediastore_ingest.errors import IngestError, InvalidInputError, InvalidPathError
 from mediastore_ingest.ingest._body import BodySource, in_memory, make_body
-from mediastore_ingest.ingest._progress import Subscribers
 from mediastore_ingest.ingest._retry import RetryableResponse, parse_retry_after, run_with_retries
 from mediastore_ingest.ingest.auth import RequestAuth
 from mediastore_ingest.ingest.batch import known_size, put_many
 from mediastore_ingest.ingest.config import IngestConfig, connection_settings
+from mediastore_ingest.ingest.limits import SizeLimit
 from mediastore_ingest.ingest.media import guess_content_type
 from mediastore_ingest.ingest.models import (
     ListItem,
@@ -44,6 +44,7 @@ from mediastore_ingest.ingest.models import (
     object_info,
     str_or_none,
 )
+from mediastore_ingest.ingest.progress import PutFuture, Subscriber, Subscribers
 from mediastore_ingest.ingest.status import json_object, listing_object, status_error
 from mediastore_ingest.ingest.transports.base import (
     BodyReadError,
@@ -138,7 +139,8 @@ class IngestClient:
 
     * ``auth="url"``, no ``policy``: a canned signed URL per request, valid for
       ``url_expiry``;
-    * ``auth="url"`` with ``policy`` (a wildcard :class:`CustomPolicy`): that policy
+    * ``auth="url"`` with ``policy`` (a wildcard
+      [`CustomPolicy`][mediastore_ingest.signing.policy.CustomPolicy]): that policy
       is reused for every URL and re-signed with a fresh expiry (``url_expiry``) when
       it gets close to expiring (the signer caches it, so reuse costs nothing);
     * ``auth="cookie"``: the same wildcard policy (``base_url + "/*"`` unless given)
@@ -146,8 +148,15 @@ class IngestClient:
 
     ``signer=None`` sends unsigned requests (a signing relay in front, or an origin
     whose policy allows them). ``clock`` (epoch seconds), ``sleep`` and ``rng`` are
-    injected for tests. ``subscribers`` receive progress events (see
-    :mod:`~mediastore_ingest.ingest._progress`).
+    injected for tests. ``subscribers`` receive progress events: each is a
+    [`Subscriber`][mediastore_ingest.ingest.Subscriber] (s3transfer's shape), such as
+    [`ProgressLine`][mediastore_ingest.ingest.ProgressLine].
+
+    Thread safety: one client may be shared by threads. ``put``, ``put_many``,
+    ``get``, ``head``, ``delete`` and ``list`` may be called at once from several
+    threads: the client keeps no per-request state, the connection pool and the
+    re-signing of a wildcard policy are locked, and the settings are immutable.
+    ``close`` must not race with requests still running.
     """
 
     def __init__(
@@ -163,7 +172,7 @@ class IngestClient:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         rng: Callable[[], float] = random.random,
-        subscribers: Sequence[object] = (),
+        subscribers: Sequence[Subscriber] = (),
     ) -> None:
         check("base_url", base_url, instance_of(str))
         try:
@@ -281,6 +290,7 @@ class IngestClient:
         fixed = trusted_headers(tuple(headers))  # built once, shared by every attempt
         auth = self._auth
         transport = self._transport
+        key_id = auth.signer.key_id if auth.signer is not None else None
 
         def attempt(number: int) -> Response:
             nonlocal sent
@@ -312,7 +322,9 @@ class IngestClient:
             if 200 <= response.status < 300:
                 return response
             content = response.read()
-            error = status_error(method, path, response, content)
+            error = status_error(
+                method, path, response, content, origin=self._origin, key_id=key_id
+            )
             if self.config.retry.is_retryable(error):
                 retry_after = parse_retry_after(
                     response.headers.get("Retry-After"), now=self._clock()
@@ -347,15 +359,22 @@ class IngestClient:
         storage_class: str | None = None,
         upload_availability: str | None = None,
     ) -> PutResult:
-        """Upload ``body`` to ``path``; return a :class:`PutResult`.
+        """Upload ``body`` to ``path``; return a
+        [`PutResult`][mediastore_ingest.ingest.PutResult].
 
-        ``body``: bytes-like, a file path, a binary file object (sent from its current
-        offset), or an iterable of bytes (sent ``Transfer-Encoding: chunked``).
+        ``body``: bytes-like; a ``str``, which is the content itself, sent as UTF-8 (a
+        manifest; never a file name); a file path as an ``os.PathLike`` such as
+        ``pathlib.Path``; a binary file object (sent from its current offset); or an
+        iterable of bytes (sent ``Transfer-Encoding: chunked``).
         ``content_type`` defaults to one guessed from the extension;
         ``cache_control`` to the config's rule; ``storage_class`` is ``"TEMPORAL"``;
         ``upload_availability`` ``"standard"`` or ``"streaming"`` (chunked, readable
         while it is being written). Path and content type are checked before any
-        request is sent.
+        request is sent, and so is the size against the origin's limit
+        (`Origin.size_limit`): a body of known size over it raises
+        [`ObjectTooLargeError`][mediastore_ingest.errors.ObjectTooLargeError] before
+        sending, a streamed one is stopped when it passes the limit (nothing is stored).
+        Neither is retried.
         """
         request = PutRequest(
             path,
@@ -365,22 +384,24 @@ class IngestClient:
             storage_class=storage_class,
             upload_availability=upload_availability,
         )
-        return self._put(request, self._subscribers, queued=False)
+        subs = self._subscribers
+        future = subs.queued(request, known_size(request.body)) if subs else None
+        return self._put(request, subs, future)
 
-    def _put(self, item: PutRequest, subs: Subscribers, *, queued: bool) -> PutResult:
-        if not subs:
-            return self._put_checked(item, None)
-        if not queued:
-            subs.queued(path=item.path, size=known_size(item.body))
+    def _put(self, item: PutRequest, subs: Subscribers, future: PutFuture | None) -> PutResult:
+        if future is None:
+            return self._put_checked(item, None, None)
         try:
-            result = self._put_checked(item, subs)
+            result = self._put_checked(item, subs, future)
         except BaseException as exc:
-            subs.done(path=item.path, result=None, exception=exc)
+            subs.done(future, None, exc)
             raise
-        subs.done(path=item.path, result=result, exception=None)
+        subs.done(future, result, None)
         return result
 
-    def _put_checked(self, item: PutRequest, subs: Subscribers | None) -> PutResult:
+    def _put_checked(
+        self, item: PutRequest, subs: Subscribers | None, future: PutFuture | None
+    ) -> PutResult:
         origin = self._origin
         path = origin.validate_path(item.path)
         content_type = origin.validate_content_type(
@@ -398,7 +419,10 @@ class IngestClient:
         )
         if availability == "STREAMING" and not origin.streams:
             raise InvalidInputError(f"{origin.label} takes no streaming uploads")
-        body = make_body(item.body, buffer_limit=self.config.retry_buffer_limit)
+        limit = SizeLimit(origin, path, streaming=availability == "STREAMING")
+        body = make_body(
+            item.body, buffer_limit=self.config.retry_buffer_limit, size_limit=limit
+        )
         if self._sends_sha256 or not origin.streams:
             # The hash goes in a header, before the body, and an origin that takes no
             # chunked upload needs the length first: read the body once if it fits.
@@ -420,11 +444,11 @@ class IngestClient:
             headers.append(("x-amz-content-sha256", body.sha256_hex()))
 
         report: Callable[[int], None] | None = None
-        if subs:
-            progress = subs.progress
+        if subs and future is not None:
+            progress, tracked = subs.progress, future
 
             def report(n: int) -> None:
-                progress(path=path, bytes_transferred=n)
+                progress(tracked, path, n)
 
         response, attempts, sent, elapsed = self._exchange(
             "PUT", url, path, headers, body=body, report=report
@@ -452,16 +476,18 @@ class IngestClient:
         items: Iterable[PutRequest | tuple[str, object]],
         *,
         max_concurrency: int = 8,
-        subscribers: Sequence[object] = (),
+        subscribers: Sequence[Subscriber] = (),
     ) -> list[PutOutcome]:
         """Upload many objects with up to ``max_concurrency`` in flight; return one
-        :class:`PutOutcome` per item, in order. ``items`` is consumed lazily (at most
-        ``2 * max_concurrency`` are waiting at any time), so a long generator keeps
-        memory bounded. One failing item never stops or hides the others."""
+        [`PutOutcome`][mediastore_ingest.ingest.PutOutcome] per item, in order.
+        ``items`` is consumed lazily (at most ``2 * max_concurrency`` are waiting at
+        any time), so a long generator keeps memory bounded. One failing item never
+        stops or hides the others. ``subscribers`` are added to the client's for
+        these uploads."""
         subs = self._subscribers.extended(subscribers)
 
-        def put(request: PutRequest) -> PutResult:
-            return self._put(request, subs, queued=True)
+        def put(request: PutRequest, future: PutFuture | None) -> PutResult:
+            return self._put(request, subs, future)
 
         return put_many(put, items, max_concurrency=max_concurrency, subscribers=subs)
 
@@ -483,8 +509,9 @@ class IngestClient:
         return response.read()
 
     def get_stream(self, path: str) -> ObjectStream:
-        """Start a download; iterate the returned :class:`ObjectStream` for the
-        bytes (retries cover only the start of the response)."""
+        """Start a download; iterate the returned
+        [`ObjectStream`][mediastore_ingest.ingest.ObjectStream] for the bytes (retries
+        cover only the start of the response)."""
         path = self._origin.validate_path(path)
         url = self._base + "/" + quote(path, safe="/~")
         response, _, _, _ = self._exchange("GET", url, path, self._base_headers(), stream=True)
@@ -501,13 +528,30 @@ class IngestClient:
         """The items of folder ``path`` (``""`` for the root), following
         ``NextToken`` pages (MediaStore ``ListItems``, where the origin allows it).
         An answer that is not a JSON object raises
-        :class:`~mediastore_ingest.errors.IngestError`."""
+        [`IngestError`][mediastore_ingest.errors.IngestError].
+
+        A listing is a request to the root of the distribution
+        (``GET /?Path=<folder>``), not to the folder: a client whose wildcard
+        ``policy`` covers only a channel (``…/live/ch1/*``) cannot sign it, and is
+        refused here with [`InvalidInputError`][mediastore_ingest.errors.InvalidInputError]
+        saying so; list with a client whose policy covers ``base_url + "/*"`` or that
+        has no ``policy=``."""
         if not isinstance(path, str):
             raise InvalidPathError(f"folder path must be a str, not {type(path).__name__}")
         folder = path.strip("/")
         if folder:
             self._origin.validate_path(folder)
         check("page_size", page_size, optional(int_in(1, 1000)))
+        target = "/?Path=" + quote(folder, safe="")
+        policy = self._auth.uncovered(self._base + target)
+        if policy is not None:
+            raise InvalidInputError(
+                f"list({path!r}) cannot be signed with this client's policy: a listing is a "
+                f"request to the root of the distribution (GET {target}), which the policy's "
+                f"Resource {policy.resource!r} does not cover; list with a client whose policy "
+                "covers the whole distribution (base_url + '/*') or that has no policy= (a "
+                "canned signed URL per request)"
+            )
         return self._list_pages(folder, page_size)
 
     def _list_pages(self, folder: str, page_size: int | None) -> Iterator[ListItem]:

@@ -65,13 +65,17 @@ def _optional_path(value: object) -> str | None:
     return path
 
 
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
 def _proxy_repr(value: str | None) -> str:
     """A proxy URL as a repr shows it: without its user name and password."""
     return repr(redact_userinfo(value) if isinstance(value, str) else value)
 
 
 def _origin(value: object) -> str | Origin:
-    """A registered origin's name, or an unregistered :class:`Origin` as given."""
+    """A registered origin's name, or an unregistered `Origin` as given."""
     origin = get_origin(value)  # type: ignore[arg-type]  # it refuses what is not one
     registered = origin.name in origin_names() and get_origin(origin.name) is origin
     return origin.name if registered else origin
@@ -79,23 +83,28 @@ def _origin(value: object) -> str | Origin:
 
 @attrs.frozen
 class IngestConfig:
-    """Connection and retry settings of an :class:`IngestClient` (like botocore's
-    ``Config``). Timeouts are seconds; ``ca_bundle`` is a PEM file of extra CAs (the
-    local stack's); ``verify=False`` turns TLS verification off (never in
-    production). ``retry_buffer_limit`` is how many bytes of a streamed (generator)
-    body are kept so it can be re-sent. ``cache_control`` is an optional rule
-    ``path -> Cache-Control`` applied when ``put`` gets none (e.g.
-    :func:`~mediastore_ingest.ingest.live_cache_control`). ``content_sha256`` adds
-    ``x-amz-content-sha256`` (hex SHA-256 of the body), which an S3 origin behind
-    Origin Access Control requires for PUT. ``origin`` names the origin kind whose
-    rules apply (see :mod:`mediastore_ingest.origins`; a registered
-    :class:`~mediastore_ingest.origins.Origin` given is kept as its name): ``"mediastore"``
-    (default: MediaStore paths and Content-Types, storage class and streaming uploads
-    available) or ``"s3"`` (an S3 bucket behind OAC: S3 keys, any Content-Type,
-    ``x-amz-content-sha256`` on every PUT; bodies that fit in ``retry_buffer_limit``
-    are read once and sent from memory; no streaming uploads, which S3 behind
-    CloudFront cannot take). A wildcard policy is re-signed when it has less than
-    ``policy_renew_margin`` seconds left.
+    """Connection and retry settings of an
+    [`IngestClient`][mediastore_ingest.ingest.IngestClient] (like botocore's ``Config``).
+
+    Timeouts are seconds: ``connect_timeout`` (default 10) to open a connection,
+    ``read_timeout`` (default 60) for each wait on the server; ``timeout=5`` sets both
+    at once (as httpx's ``timeout=`` does), and cannot be given with either of them.
+    ``ca_bundle`` is a PEM file of extra CAs (the local stack's); ``verify=False``
+    turns TLS verification off (never in production). ``retry_buffer_limit`` is how
+    many bytes of a streamed (generator) body are kept so it can be re-sent.
+    ``cache_control`` is an optional rule ``path -> Cache-Control`` applied when
+    ``put`` gets none (e.g.
+    [`live_cache_control`][mediastore_ingest.ingest.live_cache_control]).
+    ``content_sha256`` adds ``x-amz-content-sha256`` (hex SHA-256 of the body), which
+    an S3 origin behind Origin Access Control requires for PUT. ``origin`` names the
+    origin kind whose rules apply (the descriptions in `mediastore_ingest.origins`; a
+    registered `Origin` given is kept as its name): ``"mediastore"`` (default:
+    MediaStore paths and Content-Types, 25 MiB objects, 10 MiB streaming uploads,
+    storage class and streaming uploads available) or ``"s3"`` (an S3 bucket behind
+    OAC: S3 keys, any Content-Type, ``x-amz-content-sha256`` on every PUT; bodies that
+    fit in ``retry_buffer_limit`` are read once and sent from memory; no streaming
+    uploads, which S3 behind CloudFront cannot take). A wildcard policy is re-signed
+    when it has less than ``policy_renew_margin`` seconds left.
     """
 
     @property
@@ -103,8 +112,20 @@ class IngestConfig:
         """True when every PUT carries ``x-amz-content-sha256``."""
         return self.content_sha256 or get_origin(self.origin).requires_content_sha256
 
-    connect_timeout: float = attrs.field(default=10.0, validator=number())
-    read_timeout: float = attrs.field(default=60.0, validator=number())
+    # ``timeout`` is read by the defaults of the two below, so it comes first; it is
+    # keyword-only (the positional order is unchanged) and, being only a shorthand,
+    # takes no part in equality or the repr.
+    timeout: float | None = attrs.field(
+        default=None, validator=optional(number()), kw_only=True, eq=False, repr=False
+    )
+    connect_timeout: float = attrs.field(
+        default=attrs.Factory(lambda self: _or(self.timeout, 10.0), takes_self=True),
+        validator=number(),
+    )
+    read_timeout: float = attrs.field(
+        default=attrs.Factory(lambda self: _or(self.timeout, 60.0), takes_self=True),
+        validator=number(),
+    )
     max_pool_connections: int = attrs.field(default=10, validator=int_in(1))
     ca_bundle: str | None = attrs.field(default=None, converter=_optional_path)
     verify: bool = attrs.field(default=True, validator=is_bool())
@@ -116,6 +137,18 @@ class IngestConfig:
     content_sha256: bool = attrs.field(default=False, validator=is_bool())
     origin: str | Origin = attrs.field(default="mediastore", converter=_origin)
     policy_renew_margin: float = attrs.field(default=60.0, validator=number())
+
+    def __attrs_post_init__(self) -> None:
+        timeout = self.timeout
+        if timeout is not None and (self.connect_timeout, self.read_timeout) != (
+            timeout,
+            timeout,
+        ):
+            raise InvalidInputError(
+                "timeout= sets both connect_timeout and read_timeout: give timeout, or "
+                f"either of those, not both (timeout={timeout!r}, connect_timeout="
+                f"{self.connect_timeout!r}, read_timeout={self.read_timeout!r})"
+            )
 
     def make_transport(self) -> Urllib3Transport:
         """The default transport for these settings."""

@@ -5,7 +5,7 @@ A publisher must not make a manifest visible before the objects it names are sto
 reads a manifest and says which objects those are, resolved to object paths; it does
 no I/O and keeps no state, so the relay (and a publisher) can decide what to wait for.
 
-:func:`manifest_references` returns a :class:`ManifestRefs`, or ``None`` for a
+`manifest_references` returns a `ManifestRefs`, or ``None`` for a
 manifest it cannot read (not UTF-8, not ``#EXTM3U``, not an ``<MPD>``, an XML
 document with a DTD). What each field holds:
 
@@ -21,7 +21,7 @@ document with a DTD). What each field holds:
     Regular expressions (to ``fullmatch`` object paths) for templated media that
     cannot be listed: a dynamic MPD's ``@duration`` template (its segment count
     depends on the wall clock), a timeline repeating to the end of the period, or a
-    list longer than :data:`MAX_LISTED`.
+    list longer than `MAX_LISTED`.
 ``hints``
     ``#EXT-X-PRELOAD-HINT`` URIs: the next part, which does not exist yet. Never wait
     for them.

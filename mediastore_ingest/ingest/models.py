@@ -75,7 +75,8 @@ class ListItem:
 
 @attrs.frozen
 class PutRequest:
-    """One item for :meth:`IngestClient.put_many` (the arguments of ``put``)."""
+    """One item for [`IngestClient.put_many`][mediastore_ingest.ingest.IngestClient.put_many]
+    (the arguments of ``put``)."""
 
     path: str
     body: object = attrs.field(repr=False, eq=False)
@@ -87,8 +88,9 @@ class PutRequest:
 
 @attrs.frozen
 class PutOutcome:
-    """The result of one :meth:`IngestClient.put_many` item: ``result`` on
-    success, ``error`` (the exception) on failure."""
+    """The result of one
+    [`IngestClient.put_many`][mediastore_ingest.ingest.IngestClient.put_many] item:
+    ``result`` on success, ``error`` (the exception) on failure."""
 
     path: str
     result: PutResult | None = None
@@ -98,6 +100,15 @@ class PutOutcome:
     def ok(self) -> bool:
         """True when the upload succeeded."""
         return self.error is None
+
+    @property
+    def attempts(self) -> int:
+        """The requests made for this item: the result's, or the error's (a 403 tried
+        once is 1); 0 when none was sent (refused before sending)."""
+        if self.result is not None:
+            return self.result.attempts
+        attempts = getattr(self.error, "attempts", None)
+        return attempts if isinstance(attempts, int) else 0
 
     def unwrap(self) -> PutResult:
         """The result, or raise the error."""
@@ -110,7 +121,7 @@ class PutOutcome:
 class ObjectStream:
     """An object being downloaded: ``info`` now, the bytes as they arrive.
 
-    Iterate it (or call :meth:`read`), then close it (or use ``with``)."""
+    Iterate it (or call ``read()``), then close it (or use ``with``)."""
 
     def __init__(self, info: ObjectInfo, response: Response) -> None:
         self.info = info

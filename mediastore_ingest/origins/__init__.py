@@ -1,11 +1,12 @@
 """What each origin kind (AWS Elemental MediaStore, Amazon S3) requires of an ingest.
 
-One description (:class:`Origin`) per kind, registered by name, that the rest of the
+One description (``Origin``) per kind, registered by name, that the rest of the
 package asks instead of branching on the kind.
 """
 
 from __future__ import annotations
 
+from mediastore_ingest.origins.arn import distribution_arn
 from mediastore_ingest.origins.base import (
     Origin,
     get_origin,
@@ -15,6 +16,10 @@ from mediastore_ingest.origins.base import (
 )
 from mediastore_ingest.origins.mediastore import (
     MEDIASTORE,
+    ContainerPolicyBuilder,
+    check_container_name,
+    container_arn,
+    mediastore_object_arn,
     validate_content_type,
     validate_path,
 )
@@ -27,7 +32,6 @@ from mediastore_ingest.origins.s3 import (
     BucketPolicyBuilder,
     bucket_arn,
     check_bucket_name,
-    distribution_arn,
     s3_object_arn,
     validate_s3_content_type,
     validate_s3_key,
@@ -41,11 +45,15 @@ __all__ = [
     "S3_INGEST_ACTIONS",
     "BucketPolicy",
     "BucketPolicyBuilder",
+    "ContainerPolicyBuilder",
     "Origin",
     "bucket_arn",
     "check_bucket_name",
+    "check_container_name",
+    "container_arn",
     "distribution_arn",
     "get_origin",
+    "mediastore_object_arn",
     "origin_names",
     "register_origin",
     "s3_object_arn",

@@ -1,24 +1,15 @@
-"""S3 bucket policies for an origin behind CloudFront Origin Access Control (OAC).
+"""Amazon S3 buckets behind CloudFront Origin Access Control (OAC): what one
+accepts, and the bucket policy that guards it.
 
-Layer 5: pure, no I/O. The S3 counterpart of :mod:`.container_policy`, built on the
-same document types (:class:`~.container_policy.Statement`,
-:class:`~.container_policy.Principal`, :class:`~.container_policy.Condition`) and the
-same serialiser; :class:`BucketPolicy` only swaps MediaStore's limits for S3's and
-lints S3's risks.
-
-* :class:`BucketPolicyBuilder` — immutable builder for the OAC statements: writes only
-  from the ingest distribution (``Principal: {"Service": "cloudfront.amazonaws.com"}``
-  with ``StringEquals AWS:SourceArn`` = the ingest distribution ARN), reads only from
-  the playback distribution, and the usual ``aws:SecureTransport`` deny.
-* :class:`BucketPolicy` — a :class:`~.container_policy.ContainerPolicy` whose
-  :meth:`~BucketPolicy.to_json` enforces S3's 20 KB limit and whose
-  :meth:`~BucketPolicy.findings` lints bucket-policy risks.
-* :func:`bucket_arn`, :func:`s3_object_arn`, :func:`distribution_arn`.
-
-Offline evaluation works as for container policies:
-``evaluate_container_policy(policy, RequestContext(action="s3:PutObject",
-resource=s3_object_arn("bucket", "live/seg1.ts"), principal="cloudfront.amazonaws.com",
-source_arn=ingest_arn))``.
+``S3`` describes the origin: object keys of 1-1024 bytes of UTF-8, any
+Content-Type header value, at most 5 GiB per PUT, no plain chunked upload, and
+``x-amz-content-sha256`` on every PUT, as OAC requires. ``BucketPolicy`` is a
+``ContainerPolicy`` with S3's 20 KB limit and
+lint; ``BucketPolicyBuilder`` writes one that lets only the ingest distribution
+write (``Principal: {"Service": "cloudfront.amazonaws.com"}`` with ``AWS:SourceArn``)
+and only the playback distribution read. ``bucket_arn`` and ``s3_object_arn``
+name what such a policy covers; a policy is evaluated offline with
+``evaluate_container_policy``.
 """
 
 from __future__ import annotations
@@ -31,6 +22,8 @@ from collections.abc import Iterable, Iterator, Sequence
 import attrs
 
 from mediastore_ingest._internal.jsonutil import compact_json
+from mediastore_ingest._internal.show import type_name
+from mediastore_ingest._internal.validate import str_items
 from mediastore_ingest.errors import (
     ContainerPolicyError,
     InvalidContentTypeError,
@@ -40,16 +33,24 @@ from mediastore_ingest.errors import (
 from mediastore_ingest.iam.document import (
     Condition,
     ContainerPolicy,
-    Finding,
-    IngestSecret,
     Principal,
-    Severity,
     Statement,
-    _builder_statements,
-    _check_account,
-    _check_indent,
-    _items,
-    _shown,
+    check_indent,
+    check_statements,
+)
+from mediastore_ingest.iam.lint import (
+    Finding,
+    Severity,
+    WriteAndReadUses,
+    whole_policy_findings,
+)
+from mediastore_ingest.iam.secret import IngestSecret, shown_hiding_secret
+from mediastore_ingest.origins.arn import (
+    check_account_id,
+    check_partition,
+    distribution_arn,
+    is_distribution_arn,
+    is_distribution_id,
 )
 from mediastore_ingest.origins.base import Origin, register_origin
 
@@ -62,7 +63,6 @@ __all__ = [
     "BucketPolicyBuilder",
     "bucket_arn",
     "check_bucket_name",
-    "distribution_arn",
     "s3_object_arn",
     "validate_s3_content_type",
     "validate_s3_key",
@@ -77,29 +77,15 @@ CLOUDFRONT_SERVICE_PRINCIPAL = "cloudfront.amazonaws.com"
 #: and GET/HEAD (S3 authorises HEAD as ``s3:GetObject``).
 S3_INGEST_ACTIONS: tuple[str, ...] = ("s3:PutObject", "s3:DeleteObject", "s3:GetObject")
 
-_PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
 _BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", re.ASCII)
-_DISTRIBUTION_ID_RE = re.compile(r"[A-Z0-9]{1,128}", re.ASCII)
-_DISTRIBUTION_ARN_RE = re.compile(
-    r"arn:(aws|aws-cn|aws-us-gov):cloudfront::(\d{12}):distribution/([A-Z0-9]{1,128})",
-    re.ASCII,
-)
 _ARN_ACCOUNT_RE = re.compile(r":\d{12}:", re.ASCII)
 _S3_ACTION_RE = re.compile(r"s3:[A-Za-z]+", re.ASCII)
 _KEY_PREFIX_RE = re.compile(r"[A-Za-z0-9!_.*'()/-]*", re.ASCII)
 
 
-def _distribution_arns(value: object, what: str) -> tuple[str, ...]:
-    """``value`` as a tuple of distribution ARNs (str); one str is one ARN."""
-    items = _items(value, what)
-    for item in items:
-        if not isinstance(item, str):
-            raise InvalidInputError(f"{what} must hold str ARNs, got {type(item).__name__}")
-    return items  # type: ignore[return-value]  # all checked to be str
-
-
 def _playback_arns(value: Iterable[str]) -> tuple[str, ...]:
-    return _distribution_arns(value, "playback_distributions")
+    """``playback_distributions`` as a tuple of ARNs (one str is one ARN)."""
+    return str_items(value, "playback_distributions", empty_items=True)
 
 
 _S3_WRITE_ACTIONS = ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion",
@@ -116,7 +102,7 @@ def check_bucket_name(bucket: object) -> str:
     if not isinstance(bucket, str) or not _BUCKET_RE.fullmatch(bucket):
         raise InvalidInputError(
             "bucket must be an S3 bucket name: 3-63 lowercase letters, digits, '.' or '-', "
-            f"starting and ending with a letter or digit, got {_shown(bucket)}"
+            f"starting and ending with a letter or digit, got {shown_hiding_secret(bucket)}"
         )
     reserved = bucket.startswith(("xn--", "sthree-", "amzn-s3-demo-")) or bucket.endswith(
         ("-s3alias", "--ol-s3", ".mrap", "--x-s3")
@@ -134,36 +120,17 @@ def _is_ipv4(text: str) -> bool:
     return True
 
 
-def _check_partition(partition: object) -> str:
-    if partition not in _PARTITIONS:
-        raise InvalidInputError(f"partition must be one of {', '.join(_PARTITIONS)}")
-    return str(partition)
-
-
 def bucket_arn(bucket: str, *, partition: str = "aws") -> str:
     """``arn:aws:s3:::<bucket>`` (S3 bucket ARNs carry no region or account)."""
-    return f"arn:{_check_partition(partition)}:s3:::{check_bucket_name(bucket)}"
+    return f"arn:{check_partition(partition)}:s3:::{check_bucket_name(bucket)}"
 
 
 def s3_object_arn(bucket: str, key: str, *, partition: str = "aws") -> str:
     """``arn:aws:s3:::<bucket>/<key>``: what a bucket policy ``Resource`` is matched
     against for object ``key`` (``"*"`` gives the pattern for every object)."""
     if not isinstance(key, str):
-        raise InvalidInputError(f"key must be a str, got {type(key).__name__}")
+        raise InvalidInputError(f"key must be a str, got {type_name(key)}")
     return f"{bucket_arn(bucket, partition=partition)}/{key.lstrip('/')}"
-
-
-def distribution_arn(account_id: str, distribution_id: str, *, partition: str = "aws") -> str:
-    """``arn:aws:cloudfront::<account>:distribution/<id>``."""
-    _check_account(account_id)
-    if not isinstance(distribution_id, str) or not _DISTRIBUTION_ID_RE.fullmatch(
-        distribution_id
-    ):
-        raise InvalidInputError(
-            f"not a CloudFront distribution id: {_shown(distribution_id, 128)}"
-        )
-    return f"arn:{_check_partition(partition)}:cloudfront::{account_id}:distribution/" \
-        f"{distribution_id}"
 
 
 # --- the policy --------------------------------------------------------------------------
@@ -171,22 +138,22 @@ def distribution_arn(account_id: str, distribution_id: str, *, partition: str = 
 
 @attrs.frozen(kw_only=True)
 class BucketPolicy(ContainerPolicy):
-    """An S3 bucket policy document: a :class:`ContainerPolicy` with S3's rules.
+    """An S3 bucket policy document: a ``ContainerPolicy`` with S3's rules.
 
-    Parse with :meth:`from_json` (inherited, returns a ``BucketPolicy``); build with
-    :class:`BucketPolicyBuilder`; ``BucketPolicy.from_json(p.to_json()) == p``.
+    Parse with ``from_json`` (inherited, returns a ``BucketPolicy``); build with
+    ``BucketPolicyBuilder``; ``BucketPolicy.from_json(p.to_json()) == p``.
     """
 
     @classmethod
     def from_json(cls, text: str | bytes) -> BucketPolicy:
-        """Parse a bucket policy document (see :meth:`ContainerPolicy.from_json`)."""
+        """Parse a bucket policy document (see ``ContainerPolicy.from_json``)."""
         policy = super().from_json(text)
         assert isinstance(policy, BucketPolicy)
         return policy
 
     @classmethod
     def from_dict(cls, document: object) -> BucketPolicy:
-        """Like :meth:`from_json`, for an already-decoded JSON object."""
+        """Like ``from_json``, for an already-decoded JSON object."""
         policy = super().from_dict(document)
         assert isinstance(policy, BucketPolicy)
         return policy
@@ -194,10 +161,10 @@ class BucketPolicy(ContainerPolicy):
     def to_json(self, *, indent: int | None = None) -> str:
         """Compact JSON (or pretty with ``indent``), as ``PutBucketPolicy`` takes it.
 
-        Raises :class:`ContainerPolicyError` if the compact form is larger than
-        :data:`MAX_BUCKET_POLICY_BYTES` or holds a non-ASCII character.
+        Raises ``ContainerPolicyError`` if the compact form is larger than
+        ``MAX_BUCKET_POLICY_BYTES`` or holds a non-ASCII character.
         """
-        _check_indent(indent)
+        check_indent(indent)
         for finding in self.findings():
             if finding.code in ("non-ascii", "policy-too-large"):
                 raise ContainerPolicyError(finding.message)
@@ -223,24 +190,24 @@ class BucketPolicy(ContainerPolicy):
           distribution;
         * ``playback-write`` (error): writes granted to one of ``playback_distributions``;
         * ``duplicate-sid``, ``non-ascii`` (errors); ``policy-too-large`` (error, over
-          :data:`MAX_BUCKET_POLICY_BYTES`).
+          ``MAX_BUCKET_POLICY_BYTES``).
         """
         playback = set(
             ()
             if playback_distributions is None
-            else _distribution_arns(playback_distributions, "playback_distributions")
+            else _playback_arns(playback_distributions)
         )
-        out = list(_lint_statements(self.statements, playback))
         size = len(compact_json(self.to_dict()).encode("utf-8"))
-        if size > MAX_BUCKET_POLICY_BYTES:
-            out.append(Finding(
-                code="policy-too-large", severity="error", sid=None,
-                message=f"the bucket policy is {size} bytes; S3 accepts at most "
-                f"{MAX_BUCKET_POLICY_BYTES} (20 KB)"))
-        if self.policy_id is not None and not self.policy_id.isascii():
-            out.append(Finding(code="non-ascii", severity="error", sid=None,
-                               message="the policy Id holds a non-ASCII character"))
-        return tuple(out)
+        too_large = (
+            f"the bucket policy is {size} bytes; S3 accepts at most "
+            f"{MAX_BUCKET_POLICY_BYTES} (20 KB)"
+            if size > MAX_BUCKET_POLICY_BYTES
+            else None
+        )
+        return (
+            *_lint_statements(self.statements, playback),
+            *whole_policy_findings(self, too_large),
+        )
 
 
 def _source_arns(st: Statement) -> tuple[str, ...]:
@@ -262,12 +229,11 @@ def _lint_statements(
     statements: Sequence[Statement], playback: set[str]
 ) -> Iterator[Finding]:
     seen_sids: set[str] = set()
-    writers: dict[str, int] = {}
-    readers: dict[str, int] = {}
+    uses = WriteAndReadUses()  # of each distribution ARN
     for i, st in enumerate(statements):
         name = f"Statement[{i}]" + (f" ({st.sid})" if st.sid else "")
         for code, severity, message in _statement_problems(
-            i, st, playback, seen_sids, writers, readers
+            i, st, playback, seen_sids, uses
         ):
             yield Finding(code=code, severity=severity, sid=st.sid,
                           message=f"{name} {message}", index=i)
@@ -281,8 +247,7 @@ def _statement_problems(
     st: Statement,
     playback: set[str],
     seen_sids: set[str],
-    writers: dict[str, int],
-    readers: dict[str, int],
+    uses: WriteAndReadUses,
 ) -> Iterator[_Problem]:
     """Findings for statement ``i``; updates the cross-statement state it is given."""
     if st.sid is not None:
@@ -313,12 +278,8 @@ def _statement_problems(
         if writes and arn in playback:
             yield ("playback-write", "error",
                    f"grants writes to the playback distribution {arn}")
-        if writes:
-            writers.setdefault(arn, i)
-        if reads:
-            readers.setdefault(arn, i)
-        other = readers.get(arn) if writes else writers.get(arn) if reads else None
-        if other is not None and other != i:
+        other = uses.other_use(arn, i, writes=writes, reads=reads)
+        if other is not None:
             yield ("shared-distribution", "error",
                    f"and Statement[{other}] name the same distribution {arn} for writing "
                    "and reading; give playback its own distribution")
@@ -331,14 +292,15 @@ _BUILDER_REFUSES = ("public-write", "shared-distribution", "playback-write",
 
 
 def _check_s3_actions(actions: str | Iterable[str]) -> tuple[str, ...]:
-    items = _items(actions, "actions")
+    items = str_items(actions, "actions", empty_items=True)
     if not items:
         raise InvalidInputError("actions must name at least one action")
     out: list[str] = []
     for action in items:
-        if not isinstance(action, str) or not _S3_ACTION_RE.fullmatch(action):
+        if not _S3_ACTION_RE.fullmatch(action):
             raise InvalidInputError(
-                f"not an S3 object action like 's3:PutObject' (no wildcards): {_shown(action)}"
+                "not an S3 object action like 's3:PutObject' (no wildcards): "
+                f"{shown_hiding_secret(action)}"
             )
         out.append(action)
     return tuple(dict.fromkeys(out))
@@ -348,7 +310,7 @@ def _check_key_prefix(prefix: object) -> str:
     if not isinstance(prefix, str) or not _KEY_PREFIX_RE.fullmatch(prefix):
         raise InvalidInputError(
             "key_prefix may hold only letters, digits and !_.*'()/- "
-            f"(S3's safe key characters), got {_shown(prefix, 1024)}"
+            f"(S3's safe key characters), got {shown_hiding_secret(prefix, 1024)}"
         )
     return prefix.lstrip("/")
 
@@ -358,16 +320,16 @@ class BucketPolicyBuilder:
     """Immutable builder for the bucket policy of an S3 origin behind OAC.
 
     ``account_id`` is the account of the distributions: a bare distribution id given
-    to :meth:`allow_cloudfront_ingest`/:meth:`allow_cloudfront_read` becomes
+    to ``allow_cloudfront_ingest``/``allow_cloudfront_read`` becomes
     ``arn:aws:cloudfront::<account_id>:distribution/<id>``. Every method returns a new
     builder; the builder refuses a statement its own lint would flag (public write,
     a distribution used for both writing and reading, duplicate Sid, non-ASCII).
     """
 
     bucket: str = attrs.field(converter=check_bucket_name)
-    account_id: str = attrs.field(converter=_check_account)
-    partition: str = attrs.field(default="aws", converter=_check_partition)
-    statements: tuple[Statement, ...] = attrs.field(default=(), converter=_builder_statements)
+    account_id: str = attrs.field(converter=check_account_id)
+    partition: str = attrs.field(default="aws", converter=check_partition)
+    statements: tuple[Statement, ...] = attrs.field(default=(), converter=check_statements)
     playback_distributions: tuple[str, ...] = attrs.field(default=(), converter=_playback_arns)
 
     def resource(self, key_prefix: str = "") -> str:
@@ -376,21 +338,20 @@ class BucketPolicyBuilder:
                              partition=self.partition)
 
     def _arn(self, distribution: str) -> str:
-        if isinstance(distribution, str) and _DISTRIBUTION_ID_RE.fullmatch(distribution):
+        if is_distribution_id(distribution):
             return distribution_arn(self.account_id, distribution, partition=self.partition)
-        if not isinstance(distribution, str) or not _DISTRIBUTION_ARN_RE.fullmatch(
-            distribution
-        ):
+        if not is_distribution_arn(distribution):
             raise InvalidInputError(
                 "expected a distribution id ('E2EXAMPLE') or ARN ('arn:aws:cloudfront::"
-                f"111122223333:distribution/E2EXAMPLE'), got {_shown(distribution, 256)}"
+                "111122223333:distribution/E2EXAMPLE'), "
+                f"got {shown_hiding_secret(distribution, 256)}"
             )
         return distribution
 
     def add_statement(self, statement: Statement) -> BucketPolicyBuilder:
         """A new builder with ``statement`` appended (after the builder's checks)."""
         if not isinstance(statement, Statement):
-            raise InvalidInputError(f"expected a Statement, got {type(statement).__name__}")
+            raise InvalidInputError(f"expected a Statement, got {type_name(statement)}")
         statements = (*self.statements, statement)
         policy = BucketPolicy(statements=statements)
         for finding in policy.findings(playback_distributions=self.playback_distributions):
@@ -419,7 +380,7 @@ class BucketPolicyBuilder:
 
         Add ``"s3:DeleteObject"`` to ``actions`` if encoders delete old segments, and
         ``"s3:GetObject"`` if they HEAD/GET through the ingest distribution
-        (:data:`S3_INGEST_ACTIONS` has all three). ``key_prefix`` narrows the
+        (``S3_INGEST_ACTIONS`` has all three). ``key_prefix`` narrows the
         Resource to ``<bucket>/<key_prefix>*``.
         """
         arn = self._arn(distribution_arn)
@@ -459,7 +420,7 @@ class BucketPolicyBuilder:
         ))
 
     def build(self) -> BucketPolicy:
-        """The policy; raises :class:`ContainerPolicyError` if empty or too large."""
+        """The policy; raises ``ContainerPolicyError`` if empty or too large."""
         if not self.statements:
             raise ContainerPolicyError("the builder holds no statement; add one with allow_*()")
         policy = BucketPolicy(statements=self.statements)
@@ -474,7 +435,7 @@ _S3_KEY_MAX_BYTES = 1024
 
 def validate_s3_key(path: object) -> str:
     """Return ``path`` if it is an S3 object key this client sends unambiguously
-    through CloudFront, else raise :class:`~mediastore_ingest.errors.InvalidPathError`.
+    through CloudFront, else raise ``InvalidPathError``.
 
     1-1024 bytes of UTF-8, no control characters, no leading ``/``, no empty,
     ``.`` or ``..`` segment (clients and CloudFront normalise those away, so the key
@@ -482,7 +443,7 @@ def validate_s3_key(path: object) -> str:
     wire.
     """
     if not isinstance(path, str):
-        raise InvalidPathError(f"object key must be a str, not {type(path).__name__}")
+        raise InvalidPathError(f"object key must be a str, not {type_name(path)}")
     size = len(path.encode("utf-8", "surrogatepass"))
     if not 1 <= size <= _S3_KEY_MAX_BYTES:
         raise InvalidPathError(
@@ -502,7 +463,7 @@ def validate_s3_key(path: object) -> str:
 def validate_s3_content_type(content_type: object, *, path: str | None = None) -> str:
     """Return ``content_type`` if it is a valid header value for S3 (parameters such
     as ``; codecs=...`` allowed), else raise
-    :class:`~mediastore_ingest.errors.InvalidContentTypeError`."""
+    ``InvalidContentTypeError``."""
     if (
         not isinstance(content_type, str)
         or not 0 < len(content_type) <= 255
@@ -514,6 +475,9 @@ def validate_s3_content_type(content_type: object, *, path: str | None = None) -
     return content_type
 
 
+#: The largest object one PUT stores (bytes); larger objects need a multipart upload.
+MAX_OBJECT_BYTES = 5 * 1024**3
+
 #: The S3 origin description (a bucket behind CloudFront Origin Access Control).
 S3 = register_origin(
     Origin(
@@ -521,12 +485,17 @@ S3 = register_origin(
         label="an Amazon S3 bucket behind Origin Access Control",
         validate_path=validate_s3_key,
         validate_content_type=validate_s3_content_type,
-        max_object_bytes=5 * 1024**3,  # one PUT; larger objects need a multipart upload
+        max_object_bytes=MAX_OBJECT_BYTES,
         max_streaming_bytes=None,  # no plain chunked PUT: the length must be known
         upload_deadline=None,
         requires_content_sha256=True,
         put_options=frozenset(),
         sigv4_service="s3",
+        cloudfront_s3_origin=True,
+        needs_origin_access_control=True,
+        policy_type=BucketPolicy,
+        policy_builder=BucketPolicyBuilder,
+        object_arn=s3_object_arn,
         error_hints={
             "XAmzContentSHA256Mismatch": (
                 "an S3 origin behind Origin Access Control needs x-amz-content-sha256 on "
@@ -535,10 +504,30 @@ S3 = register_origin(
             "AccessDenied": (
                 "the bucket policy refused the request: check that it allows the "
                 "distribution's ARN (AWS:SourceArn) and that the distribution uses the "
-                "Origin Access Control"
+                "Origin Access Control; S3 also answers AccessDenied for a missing key "
+                "when the caller may not list the bucket"
             ),
             "NoSuchBucket": "the bucket does not exist",
+            "NoSuchKey": "no object at that key",
             "SlowDown": "S3 is scaling up for this prefix: the request is retried",
+            "EntityTooLarge": (
+                "the object is larger than one PUT stores (5 GiB); larger objects need a "
+                "multipart upload"
+            ),
+            "MissingContentLength": (
+                "S3 takes no plain chunked PUT: the body's length must be known before "
+                "it is sent (Content-Length)"
+            ),
+            "BadDigest": "the Content-MD5 or checksum header does not match the body",
+            "RequestTimeTooSkewed": (
+                "the clock of whoever signed the request (SigV4) is more than 15 minutes "
+                "off"
+            ),
+            "SignatureDoesNotMatch": (
+                "a request made straight to the bucket (not through CloudFront) has a "
+                "SigV4 signature that does not match: check the secret key"
+            ),
+            "InternalError": "S3 failed on its side: the request is retried",
         },
     )
 )

@@ -1,7 +1,7 @@
 """Apply origins, policies and distributions to AWS with botocore.
 
 A plan (dry run) first, then idempotent changes, recorded in a setup file.
-:class:`Provisioner` is the entry point; :class:`ProvisioningSpec` says what to make.
+``Provisioner`` is the entry point; ``ProvisioningSpec`` says what to make.
 """
 
 from __future__ import annotations

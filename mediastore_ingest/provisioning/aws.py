@@ -1,8 +1,8 @@
 """The botocore boundary of provisioning: clients, calls, waiting, error translation.
 
 Every botocore failure (``ClientError``, ``EndpointConnectionError``,
-``NoCredentialsError``, ``ParamValidationError``, ...) leaves :meth:`Aws.call` as a
-:class:`~mediastore_ingest.errors.ProvisioningError` carrying ``operation`` and
+``NoCredentialsError``, ``ParamValidationError``, ...) leaves ``Aws.call`` as a
+``ProvisioningError`` carrying ``operation`` and
 ``code``, with the secrets of the run hidden from its message.
 """
 

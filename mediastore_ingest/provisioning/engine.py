@@ -2,11 +2,11 @@
 
 An engine provisions the origin itself (a MediaStore container, an S3 bucket) and
 says what the CloudFront distributions in front of it need; the
-:class:`~mediastore_ingest.provisioning.Provisioner` runs the steps all origins
+``Provisioner`` runs the steps all origins
 share (the public key, the key group, the distributions). A third origin kind is a
-module with an :class:`OriginEngine` subclass and one :func:`register_engine` call
-(and its :class:`~mediastore_ingest.origins.Origin` description, registered with
-:func:`~mediastore_ingest.origins.register_origin`).
+module with an ``OriginEngine`` subclass and one ``register_engine`` call
+(and its ``Origin`` description, registered with
+``register_origin``).
 """
 
 from __future__ import annotations
@@ -62,15 +62,15 @@ class OriginEngine(abc.ABC, Generic[StateT]):
     """Provisions one origin kind: its checks of a spec, its own resources, and what
     the distributions in front of it carry (a secret header, an Origin Access Control).
 
-    ``plan`` and ``apply`` run, in order: :meth:`prepare` (the origin's resources),
+    ``plan`` and ``apply`` run, in order: ``prepare`` (the origin's resources),
     the public key and key group, the distributions (configured with
-    :meth:`distribution_options`), :meth:`after_distributions`, then build the
-    :class:`~mediastore_ingest.provisioning.IngestSetup` with :meth:`origin_record`.
+    ``distribution_options``), ``after_distributions``, then build the
+    ``IngestSetup`` with ``origin_record``.
     Every method that changes something does so only when ``execute`` is true, and
-    appends one :class:`~mediastore_ingest.provisioning.PlanStep` per resource.
+    appends one ``PlanStep`` per resource.
     """
 
-    #: The name of the origin kind (see :func:`mediastore_ingest.origins.get_origin`).
+    #: The name of the origin kind (see ``mediastore_ingest.origins.get_origin``).
     origin: ClassVar[str]
     #: What a plan calls the origin ("container", "S3 bucket").
     label: ClassVar[str]
@@ -124,7 +124,7 @@ class OriginEngine(abc.ABC, Generic[StateT]):
     def origin_record(
         self, aws: Aws, spec: ProvisioningSpec, state: StateT, ingest: Distribution
     ) -> dict[str, Any]:
-        """The :class:`~mediastore_ingest.provisioning.IngestSetup` fields that
+        """The ``IngestSetup`` fields that
         describe the origin (``container_name``, ``container_arn``, ...)."""
 
 

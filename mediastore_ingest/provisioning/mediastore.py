@@ -25,8 +25,9 @@ from mediastore_ingest.errors import (
     InvalidInputError,
     ProvisioningError,
 )
-from mediastore_ingest.iam.document import ContainerPolicy, ContainerPolicyBuilder, IngestSecret
-from mediastore_ingest.origins.mediastore import MEDIASTORE
+from mediastore_ingest.iam.document import ContainerPolicy
+from mediastore_ingest.iam.secret import IngestSecret
+from mediastore_ingest.origins.mediastore import MEDIASTORE, ContainerPolicyBuilder
 from mediastore_ingest.provisioning.aws import Aws, account_of
 from mediastore_ingest.provisioning.engine import (
     Distribution,
@@ -76,7 +77,7 @@ class _SupportsToJson(Protocol):
 class ContainerInfo:
     """What is known about the MediaStore container once it exists.
 
-    A callable ``container_policy`` in :class:`ProvisioningSpec` receives this, so a
+    A callable ``container_policy`` in ``ProvisioningSpec`` receives this, so a
     policy naming the container ARN or the account can be rendered after creation.
     """
 
@@ -170,7 +171,7 @@ def secret_gated_container_policy(
     account_id: str | None = None,
     ingest_actions: Sequence[str] = INGEST_ACTIONS,
 ) -> Callable[[ContainerInfo], ContainerPolicy]:
-    """A ``container_policy`` factory for :class:`ProvisioningSpec`.
+    """A ``container_policy`` factory for ``ProvisioningSpec``.
 
     The policy it renders (once the container exists) grants the account full access
     over HTTPS, ``ingest_actions`` to requests carrying the ingest secret's

@@ -1,6 +1,6 @@
 """The plan of a provisioning run: one step per resource, and what it would do to it.
 
-:meth:`~mediastore_ingest.provisioning.Provisioner.plan` returns it without changing
+``plan`` returns it without changing
 anything; ``apply`` returns the plan of what it did.
 """
 
@@ -22,7 +22,7 @@ Action = Literal["create", "update", "reuse", "unchanged"]
 
 @attrs.frozen
 class PlanStep:
-    """One resource in a :class:`Plan`: what would be (or was) done to it."""
+    """One resource in a ``Plan``: what would be (or was) done to it."""
 
     action: Action
     resource: str

@@ -1,8 +1,8 @@
-"""The :class:`Provisioner`: plan and apply an ingest setup on AWS, idempotently.
+"""The ``Provisioner``: plan and apply an ingest setup on AWS, idempotently.
 
 It runs the origin's engine (a MediaStore container, or an S3 bucket behind an Origin
 Access Control), then the CloudFront public key, key group and distributions, and
-returns the :class:`~mediastore_ingest.provisioning.IngestSetup` that records them.
+returns the ``IngestSetup`` that records them.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 class Provisioner:
     """Plan and apply an ingest setup with botocore.
 
-    ``session`` is your :class:`botocore.session.Session` (default: a new session,
+    ``session`` is your ``botocore.session.Session`` (default: a new session,
     which follows the usual credential chain). ``region`` is the MediaStore (or S3
     bucket) region (default: the session's region). ``endpoint_url`` overrides the
     endpoint, either one URL for every service or a mapping
@@ -43,18 +43,18 @@ class Provisioner:
     ``sleep``, ``poll_interval`` and ``max_polls`` govern waiting for the container
     to become ``ACTIVE`` (and for distributions to deploy when asked to).
 
-    What :meth:`apply` does, in order, each step *create*, *update* or
+    What ``apply`` does, in order, each step *create*, *update* or
     *reuse/unchanged*: the origin and its settings (see
-    :class:`~mediastore_ingest.provisioning.ProvisioningSpec`); the CloudFront public
+    ``ProvisioningSpec``); the CloudFront public
     key (one with the same name and key is reused, the same name with another key is
     an error); the key group that trusts it; the ingest and, optionally, the playback
     distribution, found again on a second run by a ``CallerReference`` derived from
     the origin's name and the role; for an S3 origin, last, the bucket policy naming
-    the distributions' ARNs. :meth:`plan` is the dry run: only read calls. Running
+    the distributions' ARNs. ``plan`` is the dry run: only read calls. Running
     ``apply`` twice changes nothing the second time.
 
     Every botocore failure surfaces as a
-    :class:`~mediastore_ingest.errors.ProvisioningError` carrying ``operation`` and
+    ``ProvisioningError`` carrying ``operation`` and
     ``code``, chained with ``raise ... from``. Secrets are never logged and are
     redacted from error messages.
     """
@@ -108,7 +108,7 @@ class Provisioner:
         )
 
     def plan(self, spec: ProvisioningSpec) -> Plan:
-        """Work out what :meth:`apply` would do, making only read-only AWS calls."""
+        """Work out what ``apply`` would do, making only read-only AWS calls."""
         steps, _ = self._run(spec, execute=False)
         return Plan(
             region=self.region, container_name=spec.name, steps=steps, origin=spec.origin
@@ -127,7 +127,7 @@ class Provisioner:
     def apply_with_plan(
         self, spec: ProvisioningSpec, *, wait_for_deployment: bool = False
     ) -> tuple[Plan, IngestSetup]:
-        """Like :meth:`apply`, also returning the plan of what was actually done."""
+        """Like ``apply``, also returning the plan of what was actually done."""
         steps, setup = self._run(spec, execute=True, wait=wait_for_deployment)
         assert setup is not None
         plan = Plan(

@@ -83,7 +83,7 @@ class IngestSetup:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> IngestSetup:
-        """Parse what :meth:`to_json` wrote; unknown keys are ignored."""
+        """Parse what ``to_json`` wrote; unknown keys are ignored."""
         if not isinstance(text, (str, bytes, bytearray)):
             raise InvalidInputError(
                 f"an ingest setup must be JSON text (str or bytes), got {type_name(text)}"

@@ -1,4 +1,4 @@
-"""What to provision: :class:`ProvisioningSpec`, checked field by field on creation.
+"""What to provision: ``ProvisioningSpec``, checked field by field on creation.
 
 Each origin kind's engine adds its own checks (the fields it needs, the ones it does
 not take).
@@ -18,7 +18,7 @@ from mediastore_ingest._internal.jsonutil import strict_loads
 from mediastore_ingest._internal.show import type_name
 from mediastore_ingest._internal.validate import instance_of, int_in, matches, optional
 from mediastore_ingest.errors import InvalidInputError, KeySizeWarning
-from mediastore_ingest.iam.document import IngestSecret
+from mediastore_ingest.iam.secret import IngestSecret
 from mediastore_ingest.origins.s3 import check_bucket_name
 from mediastore_ingest.provisioning.engine import Role, check_origin, engine_for
 from mediastore_ingest.provisioning.mediastore import ContainerInfo, container_policy_source
@@ -123,13 +123,13 @@ class ProvisioningSpec:
     Access Control (see below).
 
     ``container_policy`` is JSON text, a ``ContainerPolicy`` (anything with
-    ``to_json()``), or a callable taking the :class:`ContainerInfo` and returning
+    ``to_json()``), or a callable taking the ``ContainerInfo`` and returning
     either — use the callable when the policy needs the container ARN or account id.
     ``None`` leaves the container's policy alone.
 
     ``ingest_secret`` and ``playback_secret`` are used to build the distributions'
     ``User-Agent`` origin headers; they are never shown by ``repr`` and never written
-    into an :class:`IngestSetup`.
+    into an ``IngestSetup``.
 
     With ``origin="s3"``: the bucket (created in the provisioner's region if missing)
     gets all four public-access blocks and ``BucketOwnerEnforced`` object ownership;

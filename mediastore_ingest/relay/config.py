@@ -166,8 +166,8 @@ class RelayConfig:
     requests being received at once (``503`` above it).
 
     Every object goes through the journal in ``journal_dir`` (``None``: a private
-    temporary directory, removed at close when empty) before the encoder is answered
-    ``200``; ``upload_workers`` threads then upload it (see
+    temporary directory made at start, removed at close when empty) before the encoder
+    is answered ``200``; ``upload_workers`` threads then upload it (see
     :mod:`mediastore_ingest.relay.journal` and :mod:`mediastore_ingest.relay.order`).
     The journal holds at most ``journal_max_bytes`` of bodies and
     ``journal_max_objects`` objects; past either the relay answers ``503`` with

@@ -24,6 +24,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 from mediastore_ingest.errors import (
     HTTPStatusError,
@@ -354,7 +355,7 @@ class Forwarder:
             content_type, cache_control, availability = (
                 writer.content_type, writer.cache_control, writer.availability)
         elif entry is not None:
-            body = entry.data
+            body = Path(entry.data)  # a path (a str body would be sent as text)
             content_type, cache_control, availability = (
                 entry.content_type, entry.cache_control, entry.availability)
         else:  # pragma: no cover - a job always carries its entry or its receipt

@@ -211,9 +211,21 @@ class Journal:
         self._bytes = 0  # committed entries (not failed/) plus bodies being received
         self._objects = 0
         self._path_seq: collections.OrderedDict[str, int] = collections.OrderedDict()
-        self.tmp = self.root / "tmp"
-        self.entries = self.root / "entries"
-        self.failed = self.root / "failed"
+
+    @property
+    def tmp(self) -> Path:
+        """Bodies being received."""
+        return self.root / "tmp"
+
+    @property
+    def entries(self) -> Path:
+        """Complete entries waiting for upload."""
+        return self.root / "entries"
+
+    @property
+    def failed(self) -> Path:
+        """Objects the origin refused for good."""
+        return self.root / "failed"
 
     # --- opening ----------------------------------------------------------------------
 

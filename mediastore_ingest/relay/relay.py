@@ -48,6 +48,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
@@ -121,11 +122,9 @@ class SigningRelay:
             )
             self._client = IngestClient(to, signer=signer, auth=auth, config=cfg)
             self._owns_client = True
+        # A temporary journal is made by start(): constructing a relay touches nothing.
         self._temporary = self.config.journal_dir is None
-        self._journal_dir = (
-            tempfile.mkdtemp(prefix="mediastore-relay-journal-") if self._temporary
-            else str(self.config.journal_dir)
-        )
+        self._journal_dir = "" if self._temporary else str(self.config.journal_dir)
         self._journal = Journal(
             self._journal_dir,
             max_bytes=self.config.journal_max_bytes,
@@ -150,6 +149,9 @@ class SigningRelay:
         if self._started:
             raise InvalidInputError("a SigningRelay can be started once")
         self._started = True
+        if self._temporary:
+            self._journal_dir = tempfile.mkdtemp(prefix="mediastore-relay-journal-")
+            self._journal.root = Path(self._journal_dir)
         replay = self._journal.open()
         if replay.entries or replay.incomplete or replay.corrupt or replay.superseded:
             logger.warning(
@@ -208,7 +210,8 @@ class SigningRelay:
                            "; start a relay with this journal_dir to upload them"
                            if self._temporary else ", for the next start")
         self._journal.close()
-        if self._temporary and not objects and not self._journal.failed_count():
+        if self._temporary and self._journal_dir and not objects \
+                and not self._journal.failed_count():
             with contextlib.suppress(OSError):
                 shutil.rmtree(self._journal_dir)
         return objects
@@ -256,7 +259,8 @@ class SigningRelay:
 
     @property
     def journal_dir(self) -> str:
-        """The journal's directory (a temporary one without ``config.journal_dir``)."""
+        """The journal's directory (without ``config.journal_dir``, a temporary one made
+        by :meth:`start`; ``""`` before)."""
         return self._journal_dir
 
     @property

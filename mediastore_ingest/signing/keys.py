@@ -5,16 +5,19 @@ CloudFront accepts two kinds of signing key:
 * **key groups** (the recommended way): RSA 2048 or ECDSA P-256;
 * **legacy CloudFront key pairs** (root account): RSA 1024, 2048 or 4096.
 
-:func:`load_private_key` and :func:`load_public_key` read PEM or DER, PKCS#1, PKCS#8 or
-SEC1, encrypted or not, from ``bytes``, PEM text or a file path, and refuse any other
-key type or size with :class:`~mediastore_ingest.errors.UnsupportedKeyError`. RSA 1024
-and 4096 load with a :class:`~mediastore_ingest.errors.KeySizeWarning`, since only
-legacy key pairs take them.
+[`load_private_key`][mediastore_ingest.signing.load_private_key] and
+[`load_public_key`][mediastore_ingest.signing.load_public_key] read PEM or DER, PKCS#1, PKCS#8 or
+SEC1, encrypted or not, from ``bytes``, PEM text or a file path, and refuse any other key type or
+size with [`UnsupportedKeyError`][mediastore_ingest.errors.UnsupportedKeyError]. RSA 1024 and 4096
+load with a [`KeySizeWarning`][mediastore_ingest.errors.KeySizeWarning], since only legacy key pairs
+take them.
 
-:func:`generate_key_pair` makes a new key and writes it safely (the private key file
-is created with mode 0600, never readable by others even for an instant);
-:func:`public_key_pem` gives the text CloudFront's ``CreatePublicKey`` wants as
-``EncodedKey``; :func:`key_fingerprint` names a key in logs without showing it.
+[`generate_key_pair`][mediastore_ingest.signing.generate_key_pair] makes a new key and writes it
+safely (the private key file is created with mode 0600, never readable by others even for an
+instant); [`public_key_pem`][mediastore_ingest.signing.public_key_pem] gives the text CloudFront's
+``CreatePublicKey`` wants as ``EncodedKey``;
+[`key_fingerprint`][mediastore_ingest.signing.key_fingerprint] names a key in logs without showing
+it.
 
 Nothing here puts key bytes or passwords into a message, a ``repr`` or a log.
 """
@@ -38,6 +41,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
+from mediastore_ingest._internal.show import shown, type_name
+from mediastore_ingest._internal.validate import check, int_in
 from mediastore_ingest.errors import (
     InvalidInputError,
     KeyLoadError,
@@ -67,7 +72,7 @@ PrivateKey: TypeAlias = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 """A private key CloudFront can sign with: RSA or ECDSA P-256."""
 
 PublicKey: TypeAlias = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
-"""The public half of a :data:`PrivateKey`."""
+"""The public half of a [`PrivateKey`][mediastore_ingest.signing.PrivateKey]."""
 
 KeyData: TypeAlias = bytes | str | os.PathLike[str]
 """Where a key comes from: PEM/DER ``bytes``, PEM text, or a file path.
@@ -105,7 +110,7 @@ _PUBLIC_LABELS = frozenset({b"PUBLIC KEY", b"RSA PUBLIC KEY"})
 
 def _describe(key: object) -> str:
     """A short human name for a key object's type (never its contents)."""
-    name = type(key).__name__.lstrip("_")
+    name = type_name(key).lstrip("_")
     for suffix in ("PrivateKey", "PublicKey"):
         if name.endswith(suffix) and name != suffix:
             return name.removesuffix(suffix)
@@ -153,7 +158,7 @@ def _check(key: object, *, private: bool, warn: bool, stacklevel: int) -> None:
     if isinstance(key, other):
         raise InvalidInputError(f"a {other_kind} key was given where a {want} key is needed")
     raise InvalidInputError(
-        f"expected a cryptography {want} key object, got {type(key).__name__}"
+        f"expected a cryptography {want} key object, got {type_name(key)}"
     )
 
 
@@ -169,12 +174,12 @@ def _warn_size(size: int, stacklevel: int) -> None:
 def check_private_key(key: object, *, stacklevel: int = 2) -> PrivateKey:
     """Return ``key`` if CloudFront can sign with it, else raise.
 
-    Raises :class:`~mediastore_ingest.errors.UnsupportedKeyError` for DSA, Ed25519,
+    Raises [`UnsupportedKeyError`][mediastore_ingest.errors.UnsupportedKeyError] for DSA, Ed25519,
     Ed448, X25519/X448, EC curves other than P-256 and RSA sizes other than
-    1024/2048/4096, and :class:`~mediastore_ingest.errors.InvalidInputError` for
+    1024/2048/4096, and [`InvalidInputError`][mediastore_ingest.errors.InvalidInputError] for
     anything that is not a private key object. Warns with
-    :class:`~mediastore_ingest.errors.KeySizeWarning` for RSA 1024 and 4096
-    (legacy key pairs only). ``stacklevel`` is passed on to :func:`warnings.warn` as
+    [`KeySizeWarning`][mediastore_ingest.errors.KeySizeWarning] for RSA 1024 and 4096
+    (legacy key pairs only). ``stacklevel`` is passed on to `warnings.warn` as
     seen from the caller (2: the line that called this function).
     """
     _check(key, private=True, warn=True, stacklevel=stacklevel)
@@ -185,11 +190,36 @@ def check_private_key(key: object, *, stacklevel: int = 2) -> PrivateKey:
 def check_public_key(key: object, *, stacklevel: int = 2) -> PublicKey:
     """Return ``key`` if it is a public key CloudFront accepts, else raise.
 
-    The same rules (and the same warning) as :func:`check_private_key`.
+    The same rules (and the same warning) as
+    [`check_private_key`][mediastore_ingest.signing.check_private_key].
     """
     _check(key, private=False, warn=True, stacklevel=stacklevel)
     assert isinstance(key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey))
     return key
+
+
+_KEY_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+
+
+def check_key_id(value: object) -> str:
+    """Return ``value`` if it can be a CloudFront public key ID (``Key-Pair-Id``):
+    upper-case letters and digits, such as ``K2JCJMDEHXQW5F`` (or a legacy key pair's
+    ``APKAEIBAERJR2EXAMPLE``); else raise
+    [`InvalidInputError`][mediastore_ingest.errors.InvalidInputError]. CloudFront's
+    IDs are upper-case and it compares them as they are, so a lower-case one (a
+    mangled copy) is refused here rather than by the edge, with the likely ID named."""
+    if isinstance(value, str) and value and set(value) <= _KEY_ID_CHARS:
+        return value
+    shown_value = shown(value)
+    if isinstance(value, str) and value and set(value.upper()) <= _KEY_ID_CHARS:
+        raise InvalidInputError(
+            f"key_id {shown_value} has lower-case letters; CloudFront key IDs are "
+            f"upper-case letters and digits: did you mean {shown(value.upper())}?"
+        )
+    raise InvalidInputError(
+        f"key_id must be a CloudFront public key ID such as 'K2JCJMDEHXQW5F' "
+        f"(upper-case letters and digits), not {shown_value}"
+    )
 
 
 # --- loading -------------------------------------------------------------------------
@@ -198,7 +228,7 @@ def check_public_key(key: object, *, stacklevel: int = 2) -> PublicKey:
 def _utf8(text: str) -> bytes | None:
     """``text`` as UTF-8, or ``None`` if it cannot be (a lone surrogate).
 
-    No exception escapes: a :class:`UnicodeEncodeError` holds the whole text, which
+    No exception escapes: a `UnicodeEncodeError` holds the whole text, which
     may be a password or a key, and would ride along as ``__context__``.
     """
     try:
@@ -221,7 +251,7 @@ def _password_bytes(password: str | bytes | None) -> bytes | None:
     elif isinstance(value, (bytes, bytearray, memoryview)):
         value = bytes(value)
     else:
-        raise InvalidInputError(f"password must be str or bytes, got {type(value).__name__}")
+        raise InvalidInputError(f"password must be str or bytes, got {type_name(value)}")
     # An empty password means "none": cryptography treats b"" as missing for an
     # encrypted key but as given for a plain one, which only confuses.
     return value or None
@@ -280,12 +310,12 @@ def _read(data: object, what: str) -> tuple[bytes, str]:
             raise KeyLoadError(f"{source} is too large to be a key")
         return raw, source
     raise InvalidInputError(
-        f"a {what} must be bytes, PEM text or a path, got {type(data).__name__}"
+        f"a {what} must be bytes, PEM text or a path, got {type_name(data)}"
     )
 
 
 def _read_unshown(path: str, what: str) -> tuple[bytes, str]:
-    """:func:`_read` for a str that may be key text: it appears in no message, and no
+    """`_read` for a str that may be key text: it appears in no message, and no
     exception naming it (``OSError.filename``) is chained or left as ``__context__``."""
     problem: str | None = None
     raw = b""
@@ -295,7 +325,7 @@ def _read_unshown(path: str, what: str) -> tuple[bytes, str]:
     except FileNotFoundError:
         problem = "the path of an existing file"
     except OSError as exc:
-        problem = f"the path of a readable file ({exc.strerror or type(exc).__name__})"
+        problem = f"the path of a readable file ({exc.strerror or type_name(exc)})"
     except ValueError:  # embedded NUL, unencodable
         problem = "a file name (it is not a valid path)"
     if problem is not None:
@@ -374,16 +404,16 @@ def load_private_key(data: KeyData | PrivateKey, password: str | bytes | None = 
     """Load an RSA or ECDSA P-256 private key CloudFront can sign with.
 
     ``data`` is PEM or DER ``bytes`` (autodetected), PEM text (a ``str`` containing
-    ``-----BEGIN``), or a path (any other ``str``, or an :class:`os.PathLike`). PKCS#1
+    ``-----BEGIN``), or a path (any other ``str``, or an `os.PathLike`). PKCS#1
     (``RSA PRIVATE KEY``), PKCS#8 (``PRIVATE KEY``, ``ENCRYPTED PRIVATE KEY``) and SEC1
     (``EC PRIVATE KEY``) are read, including OpenSSL's traditional PEM encryption.
     ``password`` (``str`` or ``bytes``) decrypts an encrypted key. An already loaded
     key object is checked and returned.
 
-    Raises :class:`~mediastore_ingest.errors.KeyLoadError` for unreadable data, a
+    Raises [`KeyLoadError`][mediastore_ingest.errors.KeyLoadError] for unreadable data, a
     missing or wrong password or a password for an unencrypted key, and
-    :class:`~mediastore_ingest.errors.UnsupportedKeyError` for a key CloudFront
-    refuses. Warns with :class:`~mediastore_ingest.errors.KeySizeWarning` for RSA
+    [`UnsupportedKeyError`][mediastore_ingest.errors.UnsupportedKeyError] for a key CloudFront
+    refuses. Warns with [`KeySizeWarning`][mediastore_ingest.errors.KeySizeWarning] for RSA
     1024/4096.
     """
     if isinstance(data, _ANY_PRIVATE + _ANY_PUBLIC):
@@ -428,14 +458,14 @@ def load_private_key(data: KeyData | PrivateKey, password: str | bytes | None = 
 def load_public_key(data: KeyData | PublicKey) -> PublicKey:
     """Load an RSA or ECDSA P-256 public key.
 
-    Reads a SubjectPublicKeyInfo (``PUBLIC KEY``, what CloudFront stores) or a PKCS#1
-    RSA public key (``RSA PUBLIC KEY``), PEM or DER, from the same inputs as
-    :func:`load_private_key`. Certificates and private keys are refused with a hint.
-    An already loaded public key object is checked and returned.
+    Reads a SubjectPublicKeyInfo (``PUBLIC KEY``, what CloudFront stores) or a PKCS#1 RSA public key
+    (``RSA PUBLIC KEY``), PEM or DER, from the same inputs as
+    [`load_private_key`][mediastore_ingest.signing.load_private_key]. Certificates and private keys
+    are refused with a hint. An already loaded public key object is checked and returned.
 
-    Raises :class:`~mediastore_ingest.errors.KeyLoadError` or
-    :class:`~mediastore_ingest.errors.UnsupportedKeyError`; warns with
-    :class:`~mediastore_ingest.errors.KeySizeWarning` for RSA 1024/4096.
+    Raises [`KeyLoadError`][mediastore_ingest.errors.KeyLoadError] or
+    [`UnsupportedKeyError`][mediastore_ingest.errors.UnsupportedKeyError]; warns with
+    [`KeySizeWarning`][mediastore_ingest.errors.KeySizeWarning] for RSA 1024/4096.
     """
     if isinstance(data, _ANY_PRIVATE + _ANY_PUBLIC):
         return check_public_key(data, stacklevel=3)
@@ -490,7 +520,7 @@ def _public_of(key: object) -> PublicKey:
     if isinstance(key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey)):
         return key
     raise InvalidInputError(
-        f"expected an RSA or EC key object, got {type(key).__name__}"
+        f"expected an RSA or EC key object, got {type_name(key)}"
     )
 
 
@@ -498,9 +528,10 @@ def public_key_pem(key: PrivateKey | PublicKey) -> str:
     """The SubjectPublicKeyInfo PEM of ``key`` (private or public), as CloudFront wants it.
 
     This is the ``EncodedKey`` of ``CreatePublicKey``'s ``PublicKeyConfig``:
-    ``-----BEGIN PUBLIC KEY-----`` … ``-----END PUBLIC KEY-----`` and a final newline.
-    The key is checked like :func:`check_public_key` (refused if CloudFront would
-    refuse it; a :class:`~mediastore_ingest.errors.KeySizeWarning` for RSA 1024/4096).
+    ``-----BEGIN PUBLIC KEY-----`` … ``-----END PUBLIC KEY-----`` and a final newline. The key
+    is checked like [`check_public_key`][mediastore_ingest.signing.check_public_key] (refused if
+    CloudFront would refuse it; a [`KeySizeWarning`][mediastore_ingest.errors.KeySizeWarning] for
+    RSA 1024/4096).
     """
     public = _public_of(key)
     _check(public, private=False, warn=True, stacklevel=2)
@@ -528,7 +559,7 @@ def key_fingerprint(key: PrivateKey | PublicKey) -> str:
 def _check_pair_private(instance: object, attribute: object, value: PrivateKey) -> None:
     if not isinstance(value, _RSA_EC_PRIVATE):
         raise InvalidInputError(
-            f"private_key must be an RSA or EC private key, got {type(value).__name__}"
+            f"private_key must be an RSA or EC private key, got {type_name(value)}"
         )
     _check(value, private=True, warn=False, stacklevel=1)
 
@@ -536,7 +567,7 @@ def _check_pair_private(instance: object, attribute: object, value: PrivateKey) 
 def _check_pair_public(instance: object, attribute: object, value: PublicKey) -> None:
     if not isinstance(value, _RSA_EC_PUBLIC):
         raise InvalidInputError(
-            f"public_key must be an RSA or EC public key, got {type(value).__name__}"
+            f"public_key must be an RSA or EC public key, got {type_name(value)}"
         )
     private = instance.private_key  # type: ignore[attr-defined]
     if key_fingerprint(value) != key_fingerprint(private):
@@ -574,7 +605,7 @@ class KeyPair:
         return _spki_pem(self.public_key)
 
     def fingerprint(self) -> str:
-        """:func:`key_fingerprint` of the key pair."""
+        """[`key_fingerprint`][mediastore_ingest.signing.key_fingerprint] of the key pair."""
         return key_fingerprint(self.public_key)
 
     @property
@@ -596,12 +627,12 @@ def _spki_pem(public: PublicKey) -> str:
 
 
 def _check_target(value: object, name: str) -> Path | None:
-    """``value`` as a :class:`~pathlib.Path` to write to, or a typed error naming ``name``."""
+    """``value`` as a `Path` to write to, or a typed error naming ``name``."""
     if value is None:
         return None
     if not isinstance(value, (str, os.PathLike)):
         raise InvalidInputError(
-            f"{name} must be a str or os.PathLike path, got {type(value).__name__}"
+            f"{name} must be a str or os.PathLike path, got {type_name(value)}"
         )
     path = os.fspath(value)
     if isinstance(path, bytes):
@@ -660,7 +691,7 @@ def _write_files(files: list[tuple[Path, bytes, int]], *, overwrite: bool) -> No
     Without ``overwrite`` each target is created with ``O_EXCL`` (an existing file,
     even one appearing in a race, is refused). With it, each file is written to a
     fresh temporary file beside the target and renamed over it, so an existing
-    world-readable file never holds the new private key; see :func:`_replace_all`
+    world-readable file never holds the new private key; see `_replace_all`
     for how a failed rename is undone. Errors name the target, never a temporary file.
     """
     created: list[Path] = []  # to remove if anything fails
@@ -792,22 +823,21 @@ def generate_key_pair(
     """Generate a new signing key pair, optionally writing it to files.
 
     ``algorithm="rsa"`` makes an RSA key of ``rsa_bits`` (2048, CloudFront's key-group
-    default; 1024/4096 warn with :class:`~mediastore_ingest.errors.KeySizeWarning`);
+    default; 1024/4096 warn with [`KeySizeWarning`][mediastore_ingest.errors.KeySizeWarning]);
     ``"ecdsa"`` an ECDSA P-256 key (``rsa_bits`` is then ignored).
 
     ``private_key_path`` receives the private key as PKCS#8 PEM, encrypted with
     ``password`` if one is given, in a file created with mode 0600.
     ``public_key_path`` receives the SubjectPublicKeyInfo PEM (mode 0644, less the
     umask). Existing files are refused with
-    :class:`~mediastore_ingest.errors.KeyMaterialError` unless ``overwrite`` is true.
+    [`KeyMaterialError`][mediastore_ingest.errors.KeyMaterialError] unless ``overwrite`` is true.
     Both targets are checked before anything is written (a missing directory or a
     directory in the way is an error naming the target), and a failed write leaves no
     partial or temporary file behind and no existing file replaced.
     """
     algo = algorithm.lower() if isinstance(algorithm, str) else algorithm
     if algo == "rsa":
-        if isinstance(rsa_bits, bool) or not isinstance(rsa_bits, int):
-            raise InvalidInputError(f"rsa_bits must be an int, got {type(rsa_bits).__name__}")
+        check("rsa_bits", rsa_bits, int_in())
         if rsa_bits not in _RSA_SIZES:
             raise UnsupportedKeyError(
                 f"RSA {rsa_bits}-bit keys are not accepted: {CLOUDFRONT_KEY_REQUIREMENTS}"
@@ -815,9 +845,9 @@ def generate_key_pair(
         if rsa_bits in _RSA_LEGACY_ONLY:
             _warn_size(rsa_bits, 2)
     elif algo != "ecdsa":
-        shown = repr(algorithm) if isinstance(algorithm, str) else type(algorithm).__name__
         raise UnsupportedKeyError(
-            f"algorithm must be 'rsa' or 'ecdsa', got {shown}: {CLOUDFRONT_KEY_REQUIREMENTS}"
+            f"algorithm must be 'rsa' or 'ecdsa', got {shown(algorithm)}: "
+            f"{CLOUDFRONT_KEY_REQUIREMENTS}"
         )
     secret = _password_bytes(password)  # checks the type (and the text) first
     if password is not None and secret is None:

@@ -1,31 +1,32 @@
-"""CloudFront canned and custom policies (layer 2: pure, no clock, no I/O).
+"""CloudFront canned and custom policies: pure values, no clock, no I/O.
 
 A policy says which URL(s) a signature covers and when (and from where) it may be
-used. :meth:`CannedPolicy.to_json` and :meth:`CustomPolicy.to_json` return the exact
-bytes CloudFront checks: CloudFront *rebuilds* a canned policy from the request it
-receives, so the resource must be the URL exactly as it will be sent. Both classes
-therefore normalise URLs the one way :func:`normalize_url` does, and the signer
-sends the normalised form.
+used. [`CannedPolicy.to_json`][mediastore_ingest.signing.policy.CannedPolicy.to_json] and
+[`CustomPolicy.to_json`][mediastore_ingest.signing.policy.CustomPolicy.to_json] return the
+exact bytes CloudFront checks: CloudFront *rebuilds* a canned policy from the request
+it receives, so the resource must be the URL exactly as it will be sent. Both classes
+therefore normalise URLs the one way [`normalize_url`][mediastore_ingest.signing.normalize_url]
+does (the form a browser sends), and the signer sends the normalised form.
 
-Times are aware :class:`datetime.datetime` values or integer epoch seconds; naive
+Times are aware `datetime.datetime` values or integer epoch seconds; naive
 datetimes and millisecond epochs are refused rather than guessed at.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import functools
 import ipaddress
-import json
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
 from urllib.parse import parse_qsl
 
 import attrs
 
-from mediastore_ingest._internal.jsonutil import compact_json
+from mediastore_ingest._internal.jsonutil import compact_json, strict_loads
+from mediastore_ingest._internal.show import shown, type_name
 from mediastore_ingest.errors import InvalidInputError, PolicyError, PolicyParseError
+from mediastore_ingest.signing.cache import BoundedCache
 
 __all__ = [
     "MAX_EPOCH",
@@ -47,25 +48,49 @@ RESERVED_QUERY_PARAMS = frozenset(
 )
 
 TimeLike = _dt.datetime | int
+#: How much a custom policy grants, narrowest first (see `CustomPolicy.breadth`).
+Breadth = Literal["url", "prefix", "pattern", "hosts", "key-group"]
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 _ONE_SECOND = _dt.timedelta(seconds=1)
 # Anything above this is far more likely a millisecond timestamp than a year-5138 date.
 _MILLIS_THRESHOLD = 100_000_000_000
 
-# Characters left as they are; everything else (space, non-ASCII, controls, and the
-# few ASCII characters never valid unescaped in a URL) is percent-encoded as UTF-8.
-_URL_SAFE = frozenset(
+# The characters left as they are, per component; everything else is percent-encoded
+# as UTF-8. Each set is what both a browser and urllib3 send unchanged: the WHATWG URL
+# standard percent-encodes, in an http(s) URL, the *path percent-encode set* (C0
+# controls, space, " # < > ? ` { } and non-ASCII) in the path and the *special-query
+# percent-encode set* (C0 controls, space, " # < > ' and non-ASCII) in the query
+# (https://url.spec.whatwg.org/#percent-encoded-bytes), and urllib3 everything outside
+# RFC 3986's unreserved and sub-delims and ":@/?". So ' stays in a path but is sent as
+# %27 in a query; encoding more than a browser does is harmless (it keeps %XX as it
+# is), encoding less is what makes a browser send a URL other than the signed one.
+_PATH_SAFE = frozenset(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
     "-._~:/?@!$&'()*+,;=%"
 )
-_ALREADY_SAFE = re.compile(r"[A-Za-z0-9\-._~:/?@!$&'()*+,;=]*\Z")
+_QUERY_SAFE = _PATH_SAFE - {"'"}
+_PATH_ALREADY_SAFE = re.compile(r"[A-Za-z0-9\-._~:/?@!$&'()*+,;=]*\Z")
+_QUERY_ALREADY_SAFE = re.compile(r"[A-Za-z0-9\-._~:/?@!$&()*+,;=]*\Z")
 _HOST = re.compile(r"[a-z0-9.\-]+(?::[0-9]{1,5})?\Z|\[[0-9a-f:.]+\](?::[0-9]{1,5})?\Z")
 _WILD_HOST = re.compile(r"[a-z0-9.\-*?]+(?::[0-9*?]{1,5})?\Z|\[[0-9a-f:.]+\](?::[0-9]{1,5})?\Z")
 _PCT_TRIPLET = re.compile(r"%[0-9A-Fa-f]{2}")
 # The shape nearly every request URL has, already in normalize_url's form: lower-case
 # http(s) scheme and host, no port, a path with nothing to encode, no query.
 _NORMAL_SHAPE = re.compile(r"https?://[a-z0-9.\-]+/[A-Za-z0-9\-._~:/@!$&'()*+,;=]*\Z").match
+# Any URL already in normalize_url's form, query and port included; what the pattern
+# cannot say (escapes upper-case, dot segments, the port's range, reserved names) is
+# checked after it.
+_WIRE_FORM = re.compile(
+    r"(https?)://(?:[a-z0-9.\-]+|\[[0-9a-f:.]+\])(?::([0-9]{1,5}))?"
+    r"(/[A-Za-z0-9\-._~:/@!$&'()*+,;=%]*)(?:\?([A-Za-z0-9\-._~:/?@!$&()*+,;=%]*))?\Z"
+).match
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-F]{2})").search
+# Normalised URLs kept for reuse (a manifest re-signed every few seconds; a request URL
+# normalised by the verifier and again by the policy it rebuilds): bounded in bytes as
+# well as entries, so URLs sent by anyone cannot grow it.
+_NORMALIZED: BoundedCache[str, str] = BoundedCache(4096, 1 << 20)
+_NORMALIZED_WILDCARD: BoundedCache[str, str] = BoundedCache(1024, 1 << 20)
 
 
 def to_epoch(value: object, *, name: str = "time") -> int:
@@ -73,7 +98,7 @@ def to_epoch(value: object, *, name: str = "time") -> int:
 
     Refuses naive datetimes, floats, booleans, negative values, values that look like
     milliseconds and anything after 2038-01-19T03:14:07Z, each with a
-    :class:`~mediastore_ingest.errors.PolicyError` naming ``name``.
+    [`PolicyError`][mediastore_ingest.errors.PolicyError] naming ``name``.
     """
     if type(value) is int and 0 <= value <= MAX_EPOCH:  # the common case, first
         return value
@@ -89,7 +114,7 @@ def to_epoch(value: object, *, name: str = "time") -> int:
     elif isinstance(value, bool) or not isinstance(value, int):
         raise PolicyError(
             f"{name} must be an aware datetime or int epoch seconds, "
-            f"not {type(value).__name__}"
+            f"not {type_name(value)}"
         )
     else:
         epoch = value
@@ -104,6 +129,20 @@ def to_epoch(value: object, *, name: str = "time") -> int:
     return epoch
 
 
+def clock_epoch(clock: Callable[[], float]) -> int:
+    """``int(clock())``: the epoch seconds a clock gives (``time.time`` by default in
+    the signer and the verifier), or an
+    [`InvalidInputError`][mediastore_ingest.errors.InvalidInputError] when it gives no usable
+    time."""
+    value = clock()
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidInputError(
+            f"clock returned {type_name(value)} {value!r:.40}, not epoch seconds"
+        ) from exc
+
+
 def _quote_char(ch: str) -> str:
     try:
         encoded = ch.encode("utf-8")
@@ -112,7 +151,7 @@ def _quote_char(ch: str) -> str:
     return "".join(f"%{b:02X}" for b in encoded)
 
 
-def _encode_part(text: str) -> str:
+def _encode_part(text: str, safe: frozenset[str]) -> str:
     out: list[str] = []
     i = 0
     n = len(text)
@@ -124,7 +163,7 @@ def _encode_part(text: str) -> str:
                 i += 3
                 continue
             out.append("%25")
-        elif ch in _URL_SAFE:
+        elif ch in safe:
             out.append(ch)
         else:
             out.append(_quote_char(ch))
@@ -135,39 +174,87 @@ def _encode_part(text: str) -> str:
 def normalize_url(url: str, *, allow_wildcards: bool = False) -> str:
     """Return ``url`` in the one form that is both signed and sent.
 
-    It is the form HTTP clients (urllib3, curl, browsers) put on the wire unchanged:
-    spaces, non-ASCII characters, ``[``/``]`` and characters never valid in a URL are
-    percent-encoded (UTF-8) exactly once, existing ``%XX`` escapes are kept but
-    upper-cased, a lone ``%`` becomes ``%25``; ``.``/``..`` path segments are resolved
-    (RFC 3986); a default port (``:443`` for https, ``:80`` for http) is dropped; the
-    host is IDNA-encoded and lower-cased. Refused with
-    :class:`~mediastore_ingest.errors.PolicyError`: schemes other than http/https, a
-    ``#fragment``, a missing host, a port outside 1-65535, and CloudFront's reserved
-    query parameters.
+    It is the form HTTP clients (browsers, urllib3, curl) put on the wire unchanged:
+    what the WHATWG URL standard has a browser percent-encode is percent-encoded
+    (UTF-8) exactly once (spaces, non-ASCII characters, controls, and in the query
+    ``'`` as ``%27``), as are the few other characters urllib3 would encode (``[``,
+    ``]``, ``\\``, ``^``, ``|``, …); existing ``%XX`` escapes are kept but upper-cased,
+    a lone ``%`` becomes ``%25``; ``.``/``..`` path segments are resolved (RFC 3986); a
+    default port (``:443`` for https, ``:80`` for http) is dropped; the host is
+    IDNA-encoded and lower-cased. Refused with
+    [`PolicyError`][mediastore_ingest.errors.PolicyError]: schemes other than
+    http/https, a ``#fragment``, a missing host, a port outside 1-65535, and
+    CloudFront's reserved query parameters.
 
     With ``allow_wildcards`` (custom-policy resources), ``*`` may stand anywhere,
     including in the scheme (``http*://``) or as the whole resource; dot segments are
     refused there rather than resolved, since resolving would change what the
-    wildcard covers.
+    wildcard covers. The query is what follows the first ``?`` there too.
     """
     if not isinstance(url, str):
-        raise PolicyError(f"URL must be a str, not {type(url).__name__}")
-    if not allow_wildcards and _already_normal(url):
+        raise PolicyError(f"URL must be a str, not {type_name(url)}")
+    if allow_wildcards:
+        cache = _NORMALIZED_WILDCARD
+    elif (_NORMAL_SHAPE(url) is not None and "/." not in url) or in_wire_form(url):
+        return url  # the first test is already_normal, inline: most URLs stop there
+    else:
+        cache = _NORMALIZED
+    found = cache.get(url)
+    if found is None:
+        found = _normalize_url(url, allow_wildcards)
+        cache.put(url, found, len(url) + len(found))
+    return found
+
+
+def normalize_url_uncached(url: str, *, allow_wildcards: bool = False) -> str:
+    """[`normalize_url`][mediastore_ingest.signing.normalize_url] without its cache:
+    for a caller that keeps nothing (a verifier made with ``cache_size=0``)."""
+    if not isinstance(url, str):
+        raise PolicyError(f"URL must be a str, not {type_name(url)}")
+    if not allow_wildcards and in_wire_form(url):
         return url
-    return _normalize_url(url, bool(allow_wildcards))
+    return _normalize_url(url, allow_wildcards)
 
 
-def _already_normal(url: str) -> bool:
-    """True when ``normalize_url(url)`` is ``url`` and a regex can tell.
+def already_normal(url: str) -> bool:
+    """True when ``normalize_url(url)`` is ``url`` and a regex can tell, for a URL
+    with no query and no port (the verifier's shortcut relies on that: the first
+    ``?`` of such a URL ends it).
 
-    A live stream's URLs are new every few seconds, so the cache behind
-    normalize_url rarely holds them; this check costs a tenth of a full pass.
-    ``tests/test_policies.py`` holds it to the full normaliser's answers.
+    A live stream's URLs are new every few seconds, so no cache holds them; this
+    check costs a tenth of a full pass.
+    ``tests/unit/signing/test_policy.py`` holds it to the full normaliser's answers.
     """
     return _NORMAL_SHAPE(url) is not None and "/." not in url  # "/.": a dot segment, maybe
 
 
-@functools.lru_cache(maxsize=4096)
+def in_wire_form(url: str) -> bool:
+    """True when ``normalize_url(url)`` is ``url`` and cheap checks can tell: any
+    http(s) URL already in that form, with a port or a query (but no reserved
+    parameter, no dot segment and no lower-case escape). ``False`` says nothing.
+    ``tests/unit/signing/test_policy.py`` holds it to the full normaliser's answers."""
+    match = _WIRE_FORM(url)
+    if match is None:
+        return False
+    scheme, port, path, query = match.groups()
+    if "/." in path or ("%" in url and _BAD_ESCAPE(url)):
+        return False
+    if port is not None and (
+        port == ("443" if scheme == "https" else "80") or not 1 <= int(port) <= 65535
+    ):
+        return False
+    return not query or not _reserved_names(query)
+
+
+def _reserved_names(query: str) -> list[str]:
+    """The CloudFront-reserved parameter names in ``query``, as CloudFront reads them."""
+    if "%" in query or "+" in query:  # names may be escaped: decode as parse_qsl does
+        names = {name for name, _ in parse_qsl(query, keep_blank_values=True)}
+    else:
+        names = {pair.partition("=")[0] for pair in query.split("&")}
+    return sorted(names & RESERVED_QUERY_PARAMS)
+
+
 def _normalize_url(url: str, allow_wildcards: bool) -> str:
     if not url:
         raise PolicyError("URL must not be empty")
@@ -177,7 +264,8 @@ def _normalize_url(url: str, allow_wildcards: bool) -> str:
             "would never see the signed form"
         )
     if allow_wildcards and url.startswith("*"):
-        return _encode_part(url) if not _ALREADY_SAFE.match(url) else url
+        path, q, query = url.partition("?")
+        return _encode_component(path, q, query)
     scheme, sep, rest = url.partition("://")
     allowed_schemes = ("http", "https", "http*") if allow_wildcards else ("http", "https")
     if not sep or scheme.lower() not in allowed_schemes:
@@ -207,9 +295,8 @@ def _normalize_url(url: str, allow_wildcards: bool) -> str:
         tail = "/"
     elif tail.startswith("?"):
         tail = "/" + tail
-    if not _ALREADY_SAFE.match(tail):
-        tail = _encode_part(tail)
     path, q, query = tail.partition("?")
+    path, _, query = _encode_component(path, q, query).partition("?")
     if "/." in path:
         segments = path.split("/")
         if "." in segments or ".." in segments:
@@ -219,16 +306,23 @@ def _normalize_url(url: str, allow_wildcards: bool) -> str:
                     "clients will send"
                 )
             path = _remove_dot_segments(path)
-            tail = path + q + query
     if q and query:
-        names = {name for name, _ in parse_qsl(query, keep_blank_values=True)}
-        clash = sorted(names & RESERVED_QUERY_PARAMS)
+        clash = _reserved_names(query)
         if clash:
             raise PolicyError(
                 f"URL {url!r} uses query parameter(s) {', '.join(clash)} that CloudFront "
                 "reserves for signing; rename them"
             )
-    return f"{scheme}://{host}{tail}"
+    return f"{scheme}://{host}{path}{q}{query}"
+
+
+def _encode_component(path: str, q: str, query: str) -> str:
+    """``path`` + ``q`` + ``query``, each part encoded with its own safe set."""
+    if not _PATH_ALREADY_SAFE.match(path):
+        path = _encode_part(path, _PATH_SAFE)
+    if query and not _QUERY_ALREADY_SAFE.match(query):
+        query = _encode_part(query, _QUERY_SAFE)
+    return path + q + query
 
 
 def _remove_dot_segments(path: str) -> str:
@@ -259,8 +353,8 @@ def wildcard_match(pattern: str, text: str, *, case_sensitive: bool = True) -> b
     """
     if not isinstance(pattern, str) or not isinstance(text, str):
         raise InvalidInputError(
-            f"wildcard_match wants two str, not {type(pattern).__name__} "
-            f"and {type(text).__name__}"
+            f"wildcard_match wants two str, not {type_name(pattern)} "
+            f"and {type_name(text)}"
         )
     if not case_sensitive:
         pattern, text = pattern.lower(), text.lower()
@@ -296,7 +390,7 @@ def _ip_in(client_ip: str | None, network: str | None) -> bool:
     if client_ip is None:
         return False
     if not isinstance(client_ip, str):
-        raise InvalidInputError(f"client_ip must be a str, not {type(client_ip).__name__}")
+        raise InvalidInputError(f"client_ip must be a str, not {type_name(client_ip)}")
     try:
         addr = ipaddress.ip_address(client_ip)
     except ValueError as exc:
@@ -309,7 +403,7 @@ def _normalize_source_ip(value: str | None) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise PolicyError(f"source_ip must be a str, not {type(value).__name__}")
+        raise PolicyError(f"source_ip must be a str, not {type_name(value)}")
     try:
         net = ipaddress.ip_network(value.strip(), strict=True)
     except ValueError as exc:
@@ -335,57 +429,48 @@ def _optional_epoch(value: object) -> int | None:
 
 def _canned_resource(value: object) -> str:
     if not isinstance(value, str):
-        raise PolicyError(f"resource must be a str, not {type(value).__name__}")
-    if "*" in value:
+        raise PolicyError(f"resource must be a str, not {type_name(value)}")
+    resource = normalize_url(value)
+    # A canned policy has no wildcards: CloudFront rebuilds it from the request URL
+    # and checks the signature over those bytes, so its Resource is compared exactly
+    # (the Developer Guide's "Values that you specify in the policy statement for a
+    # canned policy": "The base URL including your query strings, if any"; wildcards
+    # are described for custom policies only). A literal '*' in the query (RFC 5987's
+    # filename*=) is just a byte of the URL; one in the path is far more likely a
+    # wildcard meant for a custom policy, which a canned policy would never match.
+    if "*" in resource.partition("?")[0]:
         raise PolicyError(
-            f"resource {value!r} contains '*': a canned policy covers one exact URL; "
-            "use CustomPolicy for wildcards"
+            f"resource {value!r} contains '*' in its path: a canned policy covers one "
+            "exact URL; use CustomPolicy for wildcards"
         )
-    return normalize_url(value)
+    return resource
 
 
-def _custom_resource(value: object) -> str:
+def _custom_resource(value: object) -> str | None:
+    if value is None:
+        return None
     if not isinstance(value, str):
-        raise PolicyError(f"resource must be a str, not {type(value).__name__}")
+        raise PolicyError(f"resource must be a str or None, not {type_name(value)}")
     return normalize_url(value, allow_wildcards=True)
 
 
-# How attrs' frozen __init__ sets fields; CannedPolicy._from_normalized does the same.
-_object_new = object.__new__
-_object_setattr = object.__setattr__
 # The canned policy text around its two values: HEAD resource MIDDLE expires TAIL.
 _CANNED_HEAD = '{"Statement":[{"Resource":"'
 _CANNED_MIDDLE = '","Condition":{"DateLessThan":{"AWS:EpochTime":'
 _CANNED_TAIL = "}}}]}"
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class CannedPolicy:
     """A canned policy: one exact URL, an expiry, nothing else.
 
-    ``resource`` is normalised with :func:`normalize_url`; a resource with ``*`` is
-    refused (a wildcard would silently become a literal ``*`` in a canned policy).
+    ``resource`` is normalised with [`normalize_url`][mediastore_ingest.signing.normalize_url];
+    a ``*`` in its path is refused (a wildcard would silently become a literal ``*``
+    in a canned policy), a ``*`` in its query is a literal character and kept.
     """
 
     resource: str = attrs.field(converter=_canned_resource)
     expires: int = attrs.field(converter=_expires_epoch)
-
-    @classmethod
-    def _from_normalized(cls, resource: str, expires: int) -> CannedPolicy:
-        """``CannedPolicy(resource, expires)`` for a ``resource`` that is already
-        :func:`normalize_url`'s output (the verifier's hot path).
-
-        When the converters would return their input unchanged (normalisation is
-        idempotent, the epoch is in range, no ``*``), the fields are set directly, as
-        attrs' own frozen ``__init__`` does; anything else goes through the
-        converters, which raise the usual :class:`PolicyError`.
-        """
-        if type(expires) is not int or not 0 <= expires <= MAX_EPOCH or "*" in resource:
-            return cls(resource, expires)
-        policy = _object_new(cls)
-        _object_setattr(policy, "resource", resource)
-        _object_setattr(policy, "expires", expires)
-        return policy
 
     def to_json(self) -> str:
         """The exact policy text CloudFront rebuilds from the request."""
@@ -409,82 +494,90 @@ def _check_custom(instance: CustomPolicy, attribute: object, value: int | None) 
         )
 
 
-@attrs.frozen
+_BREADTH_NOTES: dict[str, str] = {
+    "key-group": (
+        "{what}: the policy grants every object of every distribution whose trusted key "
+        "group holds the signing key"
+    ),
+    "hosts": (
+        "Resource {resource!r} has a wildcard in its scheme or host: the policy grants "
+        "every distribution of the key group whose URL matches, not one distribution"
+    ),
+    "pattern": (
+        "Resource {resource!r} has wildcards inside its path or query: check that they "
+        "cover only the objects meant"
+    ),
+}
+
+
+@attrs.frozen(cache_hash=True)
 class CustomPolicy:
     """A custom policy: a resource that may use ``*`` and ``?``, an expiry, and
     optionally a start time (``not_before``) and an IPv4 range (``source_ip``).
 
+    ``resource=None`` leaves the Resource out, which CloudFront reads as every object
+    of every distribution that trusts the key group (the Developer Guide: "If you omit
+    the Resource parameter, users can access all of the objects associated with any
+    distribution that is associated with the key pair"); see
+    [`breadth`][mediastore_ingest.signing.policy.CustomPolicy.breadth].
     ``source_ip`` is normalised to CIDR form (``192.0.2.7`` → ``192.0.2.7/32``);
     IPv6 and CIDRs with host bits set are refused.
+
+    ``text`` is the caller's own policy text when the policy was read with
+    [`from_json(text, keep_text=True)`][mediastore_ingest.signing.policy.CustomPolicy.from_json]:
+    [`to_json`][mediastore_ingest.signing.policy.CustomPolicy.to_json] then returns it byte for
+    byte and the signature is made over it. It is not an argument: a policy built,
+    or changed with ``attrs.evolve`` (the ingest client renewing its expiry), is written
+    the canonical way. Two policies are equal when they sign the same bytes.
     """
 
-    resource: str = attrs.field(converter=_custom_resource)
+    resource: str | None = attrs.field(converter=_custom_resource)
     expires: int = attrs.field(converter=_expires_epoch)
     not_before: int | None = attrs.field(
         default=None, converter=_optional_epoch, validator=_check_custom
     )
     source_ip: str | None = attrs.field(default=None, converter=_normalize_source_ip)
+    text: str | None = attrs.field(default=None, init=False, repr=False)
 
     def to_json(self) -> str:
-        """Compact JSON, key order as the CloudFront docs and botocore write it."""
+        """The policy text that is signed: the caller's, when kept, or compact JSON with
+        the key order the CloudFront docs and botocore write."""
+        if self.text is not None:
+            return self.text
         condition: dict[str, Any] = {"DateLessThan": {"AWS:EpochTime": self.expires}}
         if self.source_ip is not None:
             condition["IpAddress"] = {"AWS:SourceIp": self.source_ip}
         if self.not_before is not None:
             condition["DateGreaterThan"] = {"AWS:EpochTime": self.not_before}
-        return compact_json({"Statement": [{"Resource": self.resource, "Condition": condition}]})
+        statement: dict[str, Any] = {"Condition": condition}
+        if self.resource is not None:
+            statement = {"Resource": self.resource, **statement}
+        return compact_json({"Statement": [statement]})
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> CustomPolicy:
+    def from_json(cls, text: str | bytes, *, keep_text: bool = False) -> CustomPolicy:
         """Parse a policy CloudFront would accept (any whitespace and key order).
 
-        Raises :class:`~mediastore_ingest.errors.PolicyParseError` for anything else:
-        several statements, unknown keys, non-integer times, a missing
+        Raises [`PolicyParseError`][mediastore_ingest.errors.PolicyParseError] for
+        anything else: several statements, unknown keys, non-integer times, a missing
         ``DateLessThan``.
+
+        ``keep_text=True`` keeps ``text`` itself (a policy made by another tool, or kept byte for
+        byte for an audit): it is what
+        [`to_json`][mediastore_ingest.signing.policy.CustomPolicy.to_json] returns and what the
+        signer signs. The text must then say what CloudFront will read: a Resource already in the
+        form clients send (percent-encoded, lower-case host: what
+        [`normalize_url`][mediastore_ingest.signing.normalize_url] returns) and an ``AWS:SourceIp``
+        in CIDR form; else ``PolicyParseError``, naming the form to write.
         """
-        try:
-            doc = json.loads(text, object_pairs_hook=_no_duplicate_keys)
-        except PolicyParseError:
-            raise
-        except (ValueError, TypeError, RecursionError) as exc:
-            raise PolicyParseError(f"policy is not valid JSON: {type(exc).__name__}") from exc
-        statement = _single_statement(doc)
-        resource = statement.get("Resource")
-        if not isinstance(resource, str):
-            raise PolicyParseError("policy Statement needs a string Resource")
-        condition = statement.get("Condition")
-        if not isinstance(condition, Mapping):
-            raise PolicyParseError("policy Statement needs a Condition object")
-        unknown = set(condition) - {"DateLessThan", "DateGreaterThan", "IpAddress"}
-        if unknown:
-            raise PolicyParseError(f"unsupported Condition key(s): {', '.join(sorted(unknown))}")
-        if "DateLessThan" not in condition:
-            raise PolicyParseError("policy Condition needs DateLessThan")
-        expires = _epoch_field(condition["DateLessThan"], "DateLessThan")
-        not_before = (
-            _epoch_field(condition["DateGreaterThan"], "DateGreaterThan")
-            if "DateGreaterThan" in condition
-            else None
-        )
-        source_ip = None
-        if "IpAddress" in condition:
-            ip = condition["IpAddress"]
-            if not isinstance(ip, Mapping) or set(ip) != {"AWS:SourceIp"}:
-                raise PolicyParseError('IpAddress must be {"AWS:SourceIp": "<cidr>"}')
-            source_ip = ip["AWS:SourceIp"]
-            if not isinstance(source_ip, str):
-                raise PolicyParseError("AWS:SourceIp must be a string")
-        try:
-            return cls(resource, expires, not_before=not_before, source_ip=source_ip)
-        except PolicyParseError:
-            raise
-        except PolicyError as exc:
-            raise PolicyParseError(str(exc)) from exc
+        return _parse_custom(text, "yes" if keep_text else "no")
 
     def matches(self, url: str) -> bool:
         """CloudFront's wildcard match: ``*`` is zero or more characters, ``?`` exactly
-        one, everything else literal and case-sensitive, over the whole URL."""
-        return wildcard_match(self.resource, normalize_url(url))
+        one, everything else literal and case-sensitive, over the whole URL (any URL,
+        when there is no resource)."""
+        normalized = normalize_url(url)
+        return self.resource is None or wildcard_match(self.resource, normalized)
 
     def is_valid_at(self, now: TimeLike, client_ip: str | None = None) -> bool:
         """True when ``now`` is in ``[not_before, expires)`` and ``client_ip`` is in
@@ -496,17 +589,124 @@ class CustomPolicy:
             return False
         return _ip_in(client_ip, self.source_ip)
 
+    def breadth(self) -> Breadth:
+        """How much the policy grants, narrowest first:
+
+        - ``"url"``: one URL (no ``*`` or ``?``), as a canned policy would;
+        - ``"prefix"``: everything under one path of one host (a single trailing ``*``);
+        - ``"pattern"``: URLs of one host matching wildcards inside the path or query;
+        - ``"hosts"``: a wildcard in the scheme or host (``https://*.example.com/…``,
+          ``http*://…``, a resource starting with ``*``): every distribution of the key
+          group that matches;
+        - ``"key-group"``: no resource, or ``*`` alone: every object of every
+          distribution that trusts the key group.
+        """
+        resource = self.resource
+        if resource is None or not resource.strip("*"):
+            return "key-group"
+        scheme, sep, rest = resource.partition("://")
+        host = rest.partition("/")[0]
+        if not sep or "*" in scheme or "*" in host or "?" in host:
+            return "hosts"
+        if "*" not in resource and "?" not in resource:
+            return "url"
+        if "?" not in resource and resource.count("*") == 1 and resource.endswith("*"):
+            return "prefix"
+        return "pattern"
+
+    def findings(self) -> tuple[str, ...]:
+        """What a reviewer should know about how broad the policy is, one sentence
+        each; empty for a policy that names one URL or one path prefix."""
+        breadth = self.breadth()
+        notes: list[str] = []
+        template = _BREADTH_NOTES.get(breadth)
+        if template is not None:
+            what = "no Resource" if self.resource is None else "Resource '*'"
+            notes.append(template.format(what=what, resource=self.resource))
+        if self.resource is not None and "?" in self.resource:
+            notes.append(
+                f"Resource {self.resource!r} has '?', which matches any one character "
+                "(not only a literal '?'): a query string there is a pattern too"
+            )
+        return tuple(notes)
+
 
 Policy = CannedPolicy | CustomPolicy
 
 
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    doc: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in doc:
-            raise PolicyParseError(f"policy has a duplicate key {key!r}")
-        doc[key] = value
-    return doc
+def read_signed_policy(text: bytes) -> CustomPolicy:
+    """The custom policy a verified signature was made over, keeping its text when
+    CloudFront reads it as the policy says (what the signer signed, byte for byte), and
+    parsed as before when it cannot be kept (a policy another tool wrote)."""
+    return _parse_custom(text, "if-exact")
+
+
+def _parse_custom(text: object, keep: Literal["yes", "no", "if-exact"]) -> CustomPolicy:
+    """A custom policy from its JSON text. ``keep``: whether the policy keeps the text
+    (``"if-exact"``: when CloudFront reads it as the policy says, else not, quietly)."""
+    if not isinstance(text, (str, bytes, bytearray)):
+        raise PolicyParseError(f"policy must be JSON text, not {type_name(text)}")
+    if isinstance(text, bytearray):
+        text = bytes(text)
+    doc = strict_loads(text, error=PolicyParseError, what="policy")
+    statement = _single_statement(doc)
+    resource = statement.get("Resource")
+    if "Resource" in statement and not isinstance(resource, str):
+        raise PolicyParseError("policy Statement Resource must be a string")
+    condition = statement.get("Condition")
+    if not isinstance(condition, Mapping):
+        raise PolicyParseError("policy Statement needs a Condition object")
+    unknown = set(condition) - {"DateLessThan", "DateGreaterThan", "IpAddress"}
+    if unknown:
+        raise PolicyParseError(f"unsupported Condition key(s): {', '.join(sorted(unknown))}")
+    if "DateLessThan" not in condition:
+        raise PolicyParseError("policy Condition needs DateLessThan")
+    expires = _epoch_field(condition["DateLessThan"], "DateLessThan")
+    not_before = (
+        _epoch_field(condition["DateGreaterThan"], "DateGreaterThan")
+        if "DateGreaterThan" in condition
+        else None
+    )
+    source_ip = None
+    if "IpAddress" in condition:
+        ip = condition["IpAddress"]
+        if not isinstance(ip, Mapping) or set(ip) != {"AWS:SourceIp"}:
+            raise PolicyParseError('IpAddress must be {"AWS:SourceIp": "<cidr>"}')
+        source_ip = ip["AWS:SourceIp"]
+        if not isinstance(source_ip, str):
+            raise PolicyParseError("AWS:SourceIp must be a string")
+    try:
+        policy = CustomPolicy(resource, expires, not_before=not_before, source_ip=source_ip)
+    except PolicyParseError:
+        raise
+    except PolicyError as exc:
+        raise PolicyParseError(str(exc)) from exc
+    if keep == "no":
+        return policy
+    given = text if isinstance(text, str) else text.decode("utf-8")
+    if given == policy.to_json():
+        return policy  # the canonical text: nothing to keep
+    problem = _read_differently(policy, resource, source_ip)
+    if problem is not None:
+        if keep == "yes":
+            raise PolicyParseError(f"policy text kept as given {problem}")
+        return policy
+    object.__setattr__(policy, "text", given)
+    return policy
+
+
+def _read_differently(
+    policy: CustomPolicy, resource: object, source_ip: object
+) -> str | None:
+    """Why CloudFront would read a kept text otherwise than ``policy`` says, or None."""
+    if resource != policy.resource:
+        return (
+            f"has Resource {shown(resource)}, which CloudFront compares with the URL as "
+            f"clients send it; write {shown(policy.resource)}"
+        )
+    if source_ip != policy.source_ip:
+        return f"has AWS:SourceIp {shown(source_ip)}; write it as {shown(policy.source_ip)}"
+    return None
 
 
 def _single_statement(doc: object) -> Mapping[str, Any]:

@@ -5,9 +5,11 @@ enforcement); :class:`LocalCA` issues the certificates local servers present;
 :class:`LocalHTTPServer` and :class:`RequestHandler` are the threaded HTTP/1.1 base
 they are built on. :class:`LocalEdge` stands in for a CloudFront distribution (with
 :class:`OriginAccessControl` it signs for an S3 origin), :class:`FaultPlan` injects
-faults there, and :class:`LocalStack` wires the whole chain. :class:`LocalBucket` is
-an S3 bucket (path-style REST API, SigV4, bucket policy) for the same chain onto S3
-with Origin Access Control: ``LocalStack(origin="s3")``.
+faults there, and :class:`LocalStack` wires the whole chain. :class:`LongLink` is a
+long-haul path on loopback (delay, jitter, bandwidth; round trips counted), and a
+:class:`Geography` puts one on each path of the stack (``LocalStack(geography=...)``).
+:class:`LocalBucket` is an S3 bucket (path-style REST API, SigV4, bucket policy) for
+the same chain onto S3 with Origin Access Control: ``LocalStack(origin="s3")``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,12 @@ from mediastore_ingest.testing._faults import (
     FaultKind,
     FaultPlan,
     FaultSchedule,
+)
+from mediastore_ingest.testing._longlink import (
+    GEOGRAPHIES,
+    Geography,
+    LinkCounters,
+    LongLink,
 )
 from mediastore_ingest.testing._mediastore import LocalContainer
 from mediastore_ingest.testing._oac import OriginAccessControl
@@ -38,6 +46,7 @@ __all__ = [
     "DEFAULT_CREDENTIALS",
     "DEFAULT_INGEST_ACTIONS",
     "DEFAULT_S3_INGEST_ACTIONS",
+    "GEOGRAPHIES",
     "INGEST_METHODS",
     "MAX_S3_OBJECT_SIZE",
     "PLAYBACK_METHODS",
@@ -46,6 +55,8 @@ __all__ = [
     "FaultPlan",
     "FaultSchedule",
     "ForwardedRequest",
+    "Geography",
+    "LinkCounters",
     "LocalBucket",
     "LocalCA",
     "LocalContainer",
@@ -53,6 +64,7 @@ __all__ = [
     "LocalEdge",
     "LocalHTTPServer",
     "LocalStack",
+    "LongLink",
     "OriginAccessControl",
     "RecordedRequest",
     "RequestHandler",

@@ -70,7 +70,8 @@ from mediastore_ingest.errors import (
 )
 from mediastore_ingest.server.base import RequestHandler
 from mediastore_ingest.signing.policy import RESERVED_QUERY_PARAMS, Policy
-from mediastore_ingest.signing.signer import COOKIE_NAMES, PublicKeySource, UrlVerifier
+from mediastore_ingest.signing.signer import COOKIE_NAMES
+from mediastore_ingest.signing.verifier import PublicKeySource, UrlVerifier
 from mediastore_ingest.testing._faults import Fault, FaultKind, FaultPlan
 from mediastore_ingest.testing._mediastore import LocalContainer
 from mediastore_ingest.testing._oac import OriginAccessControl
@@ -545,7 +546,9 @@ class LocalEdge(TLSServer):
 
     ``key_group`` maps trusted key ids to public keys (objects, PEM bytes/text or
     paths); with ``require_signature`` (default) every request needs a valid signed
-    URL or signed cookies. ``allowed_methods`` is one of CloudFront's three sets
+    URL or signed cookies. The key group can change while the edge serves
+    (:meth:`set_trusted_keys`, :meth:`add_trusted_key`, :meth:`remove_trusted_key`), as
+    a key rotation changes CloudFront's. ``allowed_methods`` is one of CloudFront's three sets
     (:data:`INGEST_METHODS` by default, :data:`PLAYBACK_METHODS`).
     ``origin_headers`` are the origin custom headers (e.g.
     ``{"User-Agent": secret.user_agent}``). ``clock`` (epoch seconds) is what the
@@ -613,6 +616,9 @@ class LocalEdge(TLSServer):
         self._custom_header_names = frozenset(name.lower() for name in self.origin_headers)
         self._redacted_header_names = SECRET_HEADERS | self._custom_header_names
         self.verifier = UrlVerifier(key_group, clock=clock) if key_group else None
+        self._verify_clock = clock
+        self._key_group: dict[str, PublicKeySource] = dict(key_group or {})
+        self._key_group_lock = threading.RLock()
         super().__init__(host=host, port=port, tls=tls, ca=ca)
         self._origin = origin
         self._origin_ca_bundle = origin_ca_bundle
@@ -635,6 +641,7 @@ class LocalEdge(TLSServer):
         self.distribution_id = "E" + secrets.token_hex(6).upper()
         self.via = f"1.1 {secrets.token_hex(16)}.cloudfront.net (CloudFront)"
         self.pop = "LOC50-C1"
+        self._aliases: frozenset[str] = frozenset()
 
     def __repr__(self) -> str:
         state = self.base_url if self.running else "stopped"
@@ -712,15 +719,56 @@ class LocalEdge(TLSServer):
         with self._state_lock:
             self._forwarded.clear()
 
+    # --- the key group, changed while running (key rotation) --------------------------------
+
+    @property
+    def trusted_key_ids(self) -> tuple[str, ...]:
+        """The key ids of the key group, sorted."""
+        with self._key_group_lock:
+            return tuple(sorted(self._key_group))
+
+    def set_trusted_keys(self, key_group: Mapping[str, PublicKeySource]) -> None:
+        """Replace the key group (key id -> public key), as ``UpdateKeyGroup`` does;
+        requests arriving afterwards are verified against it. Thread-safe."""
+        if not isinstance(key_group, Mapping):
+            raise InvalidInputError(
+                f"key_group must be a mapping of key id -> public key, not {type_name(key_group)}"
+            )
+        if self.require_signature and not key_group:
+            raise InvalidInputError("an edge that requires signatures needs at least one key")
+        with self._key_group_lock:
+            # Loaded and checked first: a refused key leaves the key group as it was.
+            verifier = UrlVerifier(key_group, clock=self._verify_clock) if key_group else None
+            self._key_group = dict(key_group)
+            self.verifier = verifier  # one reference swap: a request sees one key group
+
+    def add_trusted_key(self, key_id: str, public_key: PublicKeySource) -> None:
+        """Add (or replace) one key of the key group."""
+        with self._key_group_lock:
+            self.set_trusted_keys({**self._key_group, key_id: public_key})
+
+    def remove_trusted_key(self, key_id: str) -> None:
+        """Remove one key from the key group; signatures with it are refused from now."""
+        with self._key_group_lock:
+            if key_id not in self._key_group:
+                raise InvalidInputError(f"key {key_id!r} is not in the key group")
+            self.set_trusted_keys({k: v for k, v in self._key_group.items() if k != key_id})
+
     # --- used by the handler --------------------------------------------------------------
 
     def host_names(self) -> frozenset[str]:
         """The ``Host`` values this edge answers to (lower-case ``host:port``)."""
         port = self.port
         names = {f"127.0.0.1:{port}", f"localhost:{port}", f"{self.host}:{port}"}
+        names |= self._aliases
         if (self.scheme, port) in (("https", 443), ("http", 80)):
             names |= {"127.0.0.1", "localhost", self.host}
         return frozenset(name.lower() for name in names)
+
+    def add_host_name(self, name: str) -> None:
+        """Answer to ``Host: name`` too (``host:port``, e.g. a proxy in front of the
+        edge, as CloudFront answers to a distribution's alternate domain names)."""
+        self._aliases |= {check_str("name", name).lower()}
 
     def _pool(self) -> urllib3.HTTPConnectionPool:
         pool = self._origin_pool

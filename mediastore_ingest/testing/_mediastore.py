@@ -46,14 +46,14 @@ from mediastore_ingest.errors import (
     MediaStoreIngestError,
     RequestBodyError,
 )
-from mediastore_ingest.iam.document import (
-    ContainerPolicy,
+from mediastore_ingest.iam.document import ContainerPolicy
+from mediastore_ingest.iam.evaluate import RequestContext, evaluate_container_policy
+from mediastore_ingest.origins import MEDIASTORE
+from mediastore_ingest.origins.mediastore import (
     ContainerPolicyBuilder,
     container_arn,
     mediastore_object_arn,
 )
-from mediastore_ingest.iam.evaluate import RequestContext, evaluate_container_policy
-from mediastore_ingest.origins import MEDIASTORE
 from mediastore_ingest.testing._origin import (
     LocalOrigin,
     OriginError,

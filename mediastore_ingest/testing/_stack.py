@@ -31,7 +31,7 @@ import os
 import secrets
 import string
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -46,21 +46,26 @@ from mediastore_ingest._internal.validate import (
     check_strs,
 )
 from mediastore_ingest.errors import InvalidInputError, LocalStackError
-from mediastore_ingest.iam.document import (
-    ContainerPolicy,
-    ContainerPolicyBuilder,
-    IngestSecret,
-)
+from mediastore_ingest.iam.document import ContainerPolicy
+from mediastore_ingest.iam.secret import IngestSecret
 from mediastore_ingest.origins import (
     CLOUDFRONT_SERVICE_PRINCIPAL,
     BucketPolicy,
     BucketPolicyBuilder,
     distribution_arn,
 )
-from mediastore_ingest.signing.keys import KeyPair, PublicKey, generate_key_pair
+from mediastore_ingest.origins.mediastore import ContainerPolicyBuilder
+from mediastore_ingest.signing.keys import KeyPair, PublicKey, generate_key_pair, load_public_key
 from mediastore_ingest.signing.signer import HashAlgorithm, UrlSigner
+from mediastore_ingest.signing.verifier import PublicKeySource
 from mediastore_ingest.testing._edge import INGEST_METHODS, PLAYBACK_METHODS, LocalEdge
 from mediastore_ingest.testing._faults import FaultPlan
+from mediastore_ingest.testing._longlink import (
+    Geography,
+    LongLink,
+    start_links,
+    start_origin_link,
+)
 from mediastore_ingest.testing._mediastore import LocalContainer
 from mediastore_ingest.testing._oac import OriginAccessControl
 from mediastore_ingest.testing._s3 import LocalBucket
@@ -127,6 +132,19 @@ class LocalStack:
     ``edge_tls=True`` makes both edges speak HTTPS (trust :attr:`ca_bundle`).
     ``storage_dir`` keeps the container's objects on disk.
 
+    ``geography`` (a :class:`Geography` or a preset name such as
+    ``"sao-paulo-us-west-2"``) puts a :class:`LongLink` on each path: in front of the
+    ingest edge (:attr:`ingest_base_url` is then the encoder's view, through it),
+    between the ingest edge and the origin, and in front of the origin
+    (:attr:`direct_origin_endpoint`); :attr:`links` holds them.
+
+    ``signer`` brings a signer of your own instead of a generated key (a
+    :class:`~mediastore_ingest.UrlSigner` over an external key such as
+    :class:`~mediastore_ingest.signing.kms.KmsSigner`, or a
+    :class:`~mediastore_ingest.signing.rotation.RotatingUrlSigner`); ``trusted_keys``
+    (key id -> public key) is then the edges' key group and must hold the signer's key
+    id. :meth:`set_trusted_keys` changes both edges' key group while running.
+
     ``origin="s3"`` puts a :class:`LocalBucket` named ``bucket_name`` in place of the
     container (see the module docstring): no secrets then, but an
     :class:`OriginAccessControl` per edge (:attr:`ingest_access`,
@@ -158,6 +176,9 @@ class LocalStack:
         storage_dir: str | os.PathLike[str] | None = None,
         origin: Literal["mediastore", "s3"] = "mediastore",
         bucket_name: str = "live-origin",
+        geography: Geography | str | None = None,
+        signer: UrlSigner | None = None,
+        trusted_keys: Mapping[str, PublicKeySource] | None = None,
     ) -> None:
         kind = _STACK_ORIGINS.get(origin) if isinstance(origin, str) else None
         if kind is None:
@@ -185,6 +206,7 @@ class LocalStack:
                 f"key_pair must be a KeyPair or None, not {type_name(key_pair)}"
             )
         check_optional_str("key_id", key_id, empty=True)  # "" (like None): a new key id
+        given_keys = _given_signer(signer, trusted_keys, key_pair, key_id)
         check_callable("clock", clock)
         check_path("storage_dir", storage_dir)
         # What the origin's ARNs are made of: checked now, not when starting.
@@ -210,6 +232,9 @@ class LocalStack:
         self._playback_signed = playback_signed
         self._edge_tls = edge_tls
         self._storage_dir = storage_dir
+        self._geography = None if geography is None else Geography.named(geography)
+        self._signer_arg = signer
+        self._trusted_keys_arg = given_keys
         self._parts: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
@@ -226,17 +251,33 @@ class LocalStack:
         """Make the keys and the policy, start the origin and both edges."""
         if self._parts is not None:
             raise LocalStackError("LocalStack is already running")
-        key_pair = self._key_pair_arg or generate_key_pair(algorithm=self._key_algorithm)
-        key_id = self._key_id_arg or _new_key_id()
-        signer = UrlSigner(
-            key_id, key_pair.private_key, hash_algorithm=self._hash_algorithm, clock=self._clock
-        )
-        parts: dict[str, Any] = {"key_pair": key_pair, "key_id": key_id, "signer": signer}
+        parts: dict[str, Any]
+        if self._signer_arg is not None:
+            key_group = dict(self._trusted_keys_arg)
+            parts = {"signer": self._signer_arg}
+        else:
+            key_pair = self._key_pair_arg or generate_key_pair(algorithm=self._key_algorithm)
+            key_id = self._key_id_arg or _new_key_id()
+            signer = UrlSigner(
+                key_id, key_pair.private_key, hash_algorithm=self._hash_algorithm, clock=self._clock
+            )
+            key_group = {key_id: key_pair.public_key}
+            parts = {"key_pair": key_pair, "signer": signer}
+        parts["trusted_keys"] = key_group
         started: list[Any] = []
         try:
             ca = LocalCA()
             started.append(ca)
-            self._kind.start(self, parts, started, ca, {key_id: key_pair.public_key})
+            self._kind.start(self, parts, started, ca, key_group)
+            if self._geography is not None:
+                parts["links"] = start_links(
+                    self._geography,
+                    edge_url=parts["ingest_edge"].base_url,
+                    origin_url=parts["origin"].endpoint,
+                    started=started,
+                )
+                parts["links"]["edge_origin"] = parts.pop("edge_origin_link")
+                parts["ingest_edge"].add_host_name(parts["links"]["encoder_edge"].netloc)
         except BaseException:
             _close_all(started)
             raise
@@ -273,10 +314,11 @@ class LocalStack:
         started.append(container)
         parts["origin"] = container
         ingest = LocalEdge(
-            container,
+            self._ingest_origin(container, container.endpoint, parts, started),
             key_group=key_group,
             allowed_methods=INGEST_METHODS,
             origin_headers={"User-Agent": secret.user_agent},
+            origin_ca_bundle=ca.ca_bundle,
             clock=self._clock,
             faults=self._faults,
             tls=self._edge_tls,
@@ -318,7 +360,7 @@ class LocalStack:
         ingest_access = _new_origin_access(self._region)
         playback_access = _new_origin_access(self._region)
         ingest = LocalEdge(
-            bucket.origin_url,
+            self._ingest_origin(bucket.origin_url, bucket.origin_url, parts, started),
             key_group=key_group,
             allowed_methods=INGEST_METHODS,
             origin_access=ingest_access,
@@ -373,6 +415,16 @@ class LocalStack:
         started.append(playback.start())
         parts["playback_edge"] = playback
 
+    def _ingest_origin(
+        self, origin: LocalContainer | str, url: str, parts: dict[str, Any], started: list[Any]
+    ) -> LocalContainer | str:
+        """What the ingest edge forwards to: ``origin``, or a long link to ``url``."""
+        if self._geography is None:
+            return origin
+        link = start_origin_link(self._geography, url, started)
+        parts["edge_origin_link"] = link
+        return link.url_for(url)
+
     def stop(self) -> None:
         """Stop both edges and the container, and remove the CA files."""
         parts, self._parts = self._parts, None
@@ -420,25 +472,40 @@ class LocalStack:
 
     @property
     def key_pair(self) -> KeyPair:
-        """The signing key pair."""
+        """The signing key pair (not for a stack given ``signer=``)."""
+        if self._signer_arg is not None:
+            raise LocalStackError(
+                "this LocalStack signs with the signer= it was given: it holds no key pair"
+            )
         pair: KeyPair = self._part("key_pair")
         return pair
 
     @property
     def key_id(self) -> str:
-        """The CloudFront public key id of :attr:`key_pair` in the edges' key group."""
-        key_id: str = self._part("key_id")
-        return key_id
+        """The CloudFront public key id :attr:`signer` signs with (in the key group)."""
+        return self.signer.key_id
 
     @property
     def public_key(self) -> PublicKey:
-        """The public key the edges verify with."""
-        return self.key_pair.public_key
+        """The public key the edges verify :attr:`signer`'s signatures with."""
+        return self.key_group[self.key_id]
 
     @property
     def key_group(self) -> dict[str, PublicKey]:
         """The edges' trusted keys: ``{key_id: public_key}``."""
-        return {self.key_id: self.public_key}
+        keys: dict[str, PublicKey] = self._part("trusted_keys")
+        return dict(keys)
+
+    def set_trusted_keys(self, trusted_keys: Mapping[str, PublicKeySource]) -> None:
+        """Give both edges a new key group (key id -> public key) while running, as
+        ``UpdateKeyGroup`` does; for key rotation tests."""
+        keys = _load_keys(trusted_keys)
+        parts = self._parts
+        if parts is None:
+            raise LocalStackError("LocalStack is not running (use it as a context manager)")
+        for edge in (self.ingest_edge, self.playback_edge):
+            edge.set_trusted_keys(keys)
+        parts["trusted_keys"] = keys
 
     @property
     def secret(self) -> IngestSecret:
@@ -540,8 +607,33 @@ class LocalStack:
 
     @property
     def ingest_base_url(self) -> str:
-        """The ingest "distribution", e.g. ``http://127.0.0.1:PORT``."""
+        """The ingest "distribution", e.g. ``http://127.0.0.1:PORT`` (with a
+        ``geography``: through the encoder → edge link)."""
+        if self._geography is not None:
+            return self.links["encoder_edge"].url_for(self.ingest_edge.base_url)
         return self.ingest_edge.base_url
+
+    @property
+    def geography(self) -> Geography | None:
+        """The :class:`Geography` the links model, if any."""
+        return self._geography
+
+    @property
+    def links(self) -> dict[str, LongLink]:
+        """The long links of a ``geography``: ``encoder_edge``, ``edge_origin``,
+        ``encoder_origin``."""
+        if self._geography is None:
+            raise LocalStackError("this LocalStack has no long links (pass geography=...)")
+        links: dict[str, LongLink] = self._part("links")
+        return dict(links)
+
+    @property
+    def direct_origin_endpoint(self) -> str:
+        """The origin's HTTPS endpoint as an encoder far from it reaches it directly:
+        through the ``encoder_origin`` link (without a ``geography``: the endpoint)."""
+        if self._geography is None:
+            return self.origin_endpoint
+        return self.links["encoder_origin"].url_for(self.origin_endpoint)
 
     @property
     def playback_base_url(self) -> str:
@@ -608,6 +700,32 @@ class LocalStack:
         )
         kwargs.setdefault("clock", self._clock)
         return IngestClient(base_url, **kwargs)
+
+
+def _load_keys(trusted_keys: object) -> dict[str, PublicKey]:
+    if not isinstance(trusted_keys, Mapping) or not trusted_keys:
+        raise InvalidInputError("trusted_keys must be a non-empty mapping of key id -> public key")
+    return {check_str("key id", kid): load_public_key(key) for kid, key in trusted_keys.items()}
+
+
+def _given_signer(
+    signer: object, trusted_keys: object, key_pair: object, key_id: object
+) -> dict[str, PublicKey]:
+    """Check ``signer=`` and ``trusted_keys=`` (they go together); the loaded keys."""
+    if signer is None:
+        if trusted_keys is not None:
+            raise InvalidInputError("trusted_keys= goes with signer= (a generated key is trusted)")
+        return {}
+    if not isinstance(signer, UrlSigner):
+        raise InvalidInputError(f"signer must be a UrlSigner or None, not {type_name(signer)}")
+    if key_pair is not None or key_id:
+        raise InvalidInputError("signer= brings its own key: give no key_pair= or key_id=")
+    if trusted_keys is None:
+        raise InvalidInputError("signer= needs trusted_keys= (key id -> public key) for the edges")
+    keys = _load_keys(trusted_keys)
+    if signer.key_id not in keys:
+        raise InvalidInputError(f"trusted_keys has no key {signer.key_id} (the signer's key id)")
+    return keys
 
 
 def _path(path: object) -> str:

@@ -65,7 +65,8 @@ import pytest
 from mediastore_ingest._internal.redact import Redacted
 
 if TYPE_CHECKING:
-    from mediastore_ingest.iam.document import ContainerPolicy, IngestSecret
+    from mediastore_ingest.iam.document import ContainerPolicy
+    from mediastore_ingest.iam.secret import IngestSecret
     from mediastore_ingest.signing.keys import KeyPair
     from mediastore_ingest.signing.signer import UrlSigner
     from mediastore_ingest.testing._edge import LocalEdge

@@ -10,19 +10,17 @@ origin shares — public key, key group, distributions — against moto's server
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import attrs
 import botocore.session
 import pytest
-from _moto_server import moto_server, reset
 from botocore.config import Config
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from mediastore_ingest.errors import InvalidInputError
-from mediastore_ingest.iam.document import IngestSecret
+from mediastore_ingest.iam.secret import IngestSecret
 from mediastore_ingest.origins import MEDIASTORE, register_origin, unregister_origin
 from mediastore_ingest.provisioning import IngestSetup, PlanStep, Provisioner, ProvisioningSpec
 from mediastore_ingest.provisioning.aws import Aws
@@ -34,6 +32,7 @@ from mediastore_ingest.provisioning.engine import (
     register_engine,
     unregister_engine,
 )
+from tests._support.moto_server import moto_server
 
 REGION = "us-west-2"
 NAME = "edge-cache"
@@ -109,21 +108,6 @@ def third_origin() -> Iterator[EdgeCacheEngine]:
 def moto_url() -> Iterator[str]:
     with moto_server() as url:
         yield url
-
-
-@pytest.fixture
-def session(moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-            ) -> botocore.session.Session:
-    """Dummy credentials, no AWS config files, no metadata service; moto emptied."""
-    for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    reset(moto_url)
-    s = botocore.session.Session()
-    s.set_credentials("testing", "testing")
-    return s
 
 
 def edge_spec(**overrides: Any) -> ProvisioningSpec:

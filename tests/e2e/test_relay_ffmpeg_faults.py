@@ -19,7 +19,12 @@ import time
 from pathlib import Path
 
 import pytest
-from _relay_e2e import (
+
+from mediastore_ingest.ingest import IngestConfig
+from mediastore_ingest.relay import RelayConfig, SigningRelay
+from mediastore_ingest.relay.handler import RECEIVE_BUFFER
+from mediastore_ingest.testing import FaultPlan, LocalStack
+from tests._support.relay_e2e import (
     PLAYLIST,
     SECONDS,
     PlaylistWatch,
@@ -29,11 +34,6 @@ from _relay_e2e import (
     needs_ffmpeg,
     push_args,
 )
-
-from mediastore_ingest.ingest import IngestConfig
-from mediastore_ingest.relay import RelayConfig, SigningRelay
-from mediastore_ingest.relay.handler import RECEIVE_BUFFER
-from mediastore_ingest.testing import FaultPlan, LocalStack
 
 
 @pytest.fixture

@@ -18,7 +18,10 @@ import time
 from pathlib import Path
 
 import pytest
-from _relay_e2e import (
+
+from mediastore_ingest.cli import main
+from mediastore_ingest.testing import FaultPlan, LocalStack
+from tests._support.relay_e2e import (
     PLAYLIST,
     PlaylistWatch,
     RelayProcess,
@@ -27,9 +30,6 @@ from _relay_e2e import (
     needs_ffmpeg,
     push_args,
 )
-
-from mediastore_ingest.cli import main
-from mediastore_ingest.testing import FaultPlan, LocalStack
 
 JOURNALED = "mediastore_relay_journaled_total"
 OBJECTS = "mediastore_relay_journal_objects"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime
 import socket
-from collections.abc import Iterator
 
 import attrs
 import pytest
@@ -15,7 +14,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from mediastore_ingest.errors import InvalidInputError, InvalidPathError, LocalStackError
-from mediastore_ingest.iam.document import IngestSecret
+from mediastore_ingest.iam.secret import IngestSecret
 from mediastore_ingest.origins import MEDIASTORE, S3
 from mediastore_ingest.testing import (
     DEFAULT_CREDENTIALS,
@@ -26,12 +25,6 @@ from mediastore_ingest.testing import (
     LocalHTTPServer,
     LocalStack,
 )
-
-
-@pytest.fixture(scope="module")
-def ca() -> Iterator[LocalCA]:
-    with LocalCA() as authority:
-        yield authority
 
 
 def test_the_local_origins_stand_in_for_the_registered_descriptions() -> None:

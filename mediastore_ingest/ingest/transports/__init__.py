@@ -1,6 +1,6 @@
-"""How the ingest client's requests travel: the :class:`Transport` protocol and its
-values (:mod:`.base`), urllib3 pools (the default), botocore (direct mode, SigV4) and
-a test double."""
+"""How the ingest client's requests travel: the
+[`Transport`][mediastore_ingest.ingest.Transport] protocol and its values (`base`),
+urllib3 pools (the default), botocore (direct mode, SigV4) and a test double."""
 
 from __future__ import annotations
 

@@ -1,9 +1,12 @@
-"""What every transport shares: :class:`Request`, :class:`Response`, :class:`Headers`
-and the :class:`Transport` protocol.
+"""What every transport shares: [`Request`][mediastore_ingest.ingest.Request],
+[`Response`][mediastore_ingest.ingest.Response],
+[`Headers`][mediastore_ingest.ingest.Headers] and the
+[`Transport`][mediastore_ingest.ingest.Transport] protocol.
 
 A transport sends one request and returns one response; it never retries, never
 follows redirects and never signs. Every failure of the network below it leaves it
-as a :class:`~mediastore_ingest.errors.TransportError` carrying the object path.
+as a [`TransportError`][mediastore_ingest.errors.TransportError] carrying the object
+path.
 """
 
 from __future__ import annotations
@@ -105,7 +108,7 @@ def trusted_headers(items: tuple[tuple[str, str], ...]) -> Headers:
 
 
 def as_headers(value: object) -> Headers:
-    """``value`` as :class:`Headers` (checked unless it is one already)."""
+    """``value`` as `Headers` (checked unless it is one already)."""
     if isinstance(value, Headers):
         return value
     return Headers(value)  # type: ignore[arg-type]  # it checks what it is given
@@ -136,8 +139,8 @@ class Request:
 
 
 class Response:
-    """A response: ``status``, ``headers`` and a body read with :meth:`read` or
-    :meth:`iter_bytes` (exactly once). Close it (or use ``with``) when streaming."""
+    """A response: ``status``, ``headers`` and a body read with `read()` or
+    `iter_bytes()` (exactly once). Close it (or use ``with``) when streaming."""
 
     def __init__(
         self,
@@ -193,7 +196,7 @@ class Response:
 class Transport(Protocol):
     """What the ingest client needs from HTTP: send one request, get one response.
 
-    Implementations raise :class:`~mediastore_ingest.errors.TransportError` for
+    Implementations raise [`TransportError`][mediastore_ingest.errors.TransportError] for
     every connection-level failure and return non-2xx responses as responses.
     """
 
@@ -211,7 +214,7 @@ class BodyReadError(Exception):
 
     Raised by the body readers of this package so a transport can tell "the body
     broke" from "the network broke"; transports re-raise ``original`` with
-    :func:`raise_original`: an :class:`~mediastore_ingest.errors.InvalidInputError`
+    `raise_original`: an [`InvalidInputError`][mediastore_ingest.errors.InvalidInputError]
     (a file that failed, a stream of non-bytes) or the caller's own exception."""
 
     def __init__(self, original: BaseException) -> None:
@@ -227,7 +230,7 @@ def raise_original(exc: BodyReadError) -> NoReturn:
 
 def load_ca_bundle(ca_bundle: object) -> ssl.SSLContext:
     """A verifying TLS context that trusts the system CAs and the PEM file
-    ``ca_bundle``; :class:`~mediastore_ingest.errors.InvalidInputError` when the file
+    ``ca_bundle``; [`InvalidInputError`][mediastore_ingest.errors.InvalidInputError] when the file
     cannot be read or holds no certificate."""
     if not isinstance(ca_bundle, str) or not ca_bundle or "\0" in ca_bundle:
         raise InvalidInputError(f"ca_bundle must be the path of a PEM file, not {ca_bundle!r}")

@@ -1,11 +1,11 @@
 """Direct mode: the client's requests carried by a botocore data-plane client (SigV4
 with the caller's credentials), for encoders inside the origin's region.
 
-:class:`BotocoreTransport` maps each request (PUT / GET / HEAD / DELETE of a path,
+`BotocoreTransport` maps each request (PUT / GET / HEAD / DELETE of a path,
 ``GET /?Path=`` listing) to the matching ``mediastore-data`` operation and turns the
 answer back into a response, so validation, retries, progress and error translation
 are those of the edge client. A ``ClientError`` becomes the error response it was;
-connection failures become :class:`~mediastore_ingest.errors.TransportError`.
+connection failures become [`TransportError`][mediastore_ingest.errors.TransportError].
 """
 
 from __future__ import annotations
@@ -33,6 +33,12 @@ __all__ = ["BotocoreTransport"]
 # The botocore client that speaks each SigV4 service's data plane the way this
 # transport maps requests (path-addressed objects, ListItems).
 _DATA_PLANE_CLIENTS = {"mediastore": "mediastore-data"}
+
+
+def reaches_directly(origin: str | Origin) -> bool:
+    """True if `BotocoreTransport` can speak ``origin``'s data plane directly
+    (with SigV4, bypassing the distribution)."""
+    return get_origin(origin).sigv4_service in _DATA_PLANE_CLIENTS
 
 _READ = 256 * 1024
 
@@ -79,7 +85,7 @@ class _SizedPieceReader(_PieceReader):
 
 class BotocoreTransport:
     """Sends ingest requests through a botocore ``mediastore-data`` client (give a
-    ready one, or let :meth:`create` make it)."""
+    ready one, or let `create()` make it)."""
 
     def __init__(self, client: Any) -> None:
         self._client = client

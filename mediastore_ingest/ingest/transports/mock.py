@@ -21,7 +21,7 @@ class MockTransport:
     """A transport that calls ``handler(request) -> Response`` instead of the network
     (httpx's ``MockTransport``). Iterable request bodies are consumed before the
     handler runs, so it sees ``request.body`` as ``bytes``; the handler may raise
-    :class:`~mediastore_ingest.errors.TransportError` to simulate a failure."""
+    [`TransportError`][mediastore_ingest.errors.TransportError] to simulate a failure."""
 
     def __init__(self, handler: Callable[[Request], Response]) -> None:
         self._handler = handler

@@ -1,7 +1,7 @@
 """The default transport: urllib3 connection pools with keep-alive.
 
 Failures of the network below it (urllib3, ``ssl``, ``socket``, ``http.client``)
-become :class:`~mediastore_ingest.errors.TransportError`. The pools it makes log
+become [`TransportError`][mediastore_ingest.errors.TransportError]. The pools it makes log
 their request lines through urllib3's loggers with signatures and policies redacted.
 """
 
@@ -31,10 +31,10 @@ from mediastore_ingest.ingest.transports.base import (
     Request,
     Response,
     describe_error,
-    load_ca_bundle,
     raise_original,
     trusted_headers,
 )
+from mediastore_ingest.ingest.transports.tls import resuming_context
 
 __all__ = ["Urllib3Transport"]
 
@@ -51,7 +51,7 @@ _filter_lock = threading.Lock()
 
 
 def redact_urllib3_logs() -> None:
-    """Put a :class:`~mediastore_ingest._internal.redact.RedactingFilter` on urllib3's
+    """Put a `RedactingFilter` on urllib3's
     loggers, once (calling it again changes nothing)."""
     with _filter_lock:
         for name in _URLLIB3_LOGGERS:
@@ -66,7 +66,9 @@ class Urllib3Transport:
     TLS is verified unless ``verify=False``; ``ca_bundle`` adds a CA file (the local
     stack's); ``proxy_url`` sends everything through an HTTP(S) proxy;
     ``max_pool_connections`` bounds the connections kept per host (set it to the
-    upload concurrency). Timeouts are in seconds.
+    upload concurrency). Timeouts are in seconds. A connection re-opened to a
+    server resumes its TLS session (`mediastore_ingest.ingest.transports.tls`); urllib3
+    already sets ``TCP_NODELAY`` and never sends ``Expect: 100-continue``.
     """
 
     def __init__(
@@ -95,11 +97,11 @@ class Urllib3Transport:
         }
         if verify:
             kwargs["cert_reqs"] = "CERT_REQUIRED"
-            if ca_bundle is not None:
-                kwargs["ssl_context"] = load_ca_bundle(ca_bundle)
+            kwargs["ssl_context"] = resuming_context(ca_bundle)
         else:
             kwargs["cert_reqs"] = "CERT_NONE"
             kwargs["assert_hostname"] = False
+            kwargs["ssl_context"] = resuming_context(verify=False)
         self._pool: urllib3.PoolManager
         self._proxied = bool(proxy_url)
         if proxy_url:

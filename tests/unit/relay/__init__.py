@@ -1,0 +1,1 @@
+"""Tests of ``mediastore_ingest.relay``."""
