@@ -111,11 +111,10 @@ class RequestAuth:
         signer = self.signer
         if signer is None:
             return url, {}
-        # The client's clock decides what has expired, so a client and a signer with
-        # different clocks (a test's fake clock) agree.
-        now = int(self._clock())
+        # The signer's own clock decides which key signs and what has expired (a
+        # rotating signer picks its key by it); the client's clock sets the expiry.
         if self.cookie:
-            return url, {"Cookie": signer.cookie_header(self.current_policy(), now=now)}
+            return url, {"Cookie": signer.cookie_header(self.current_policy())}
         if self._policy is not None:
-            return signer.sign_url(url, policy=self.current_policy(), now=now), {}
-        return signer.sign_url(url, expires=now + self._expiry, now=now), {}
+            return signer.sign_url(url, policy=self.current_policy()), {}
+        return signer.sign_url(url, expires=int(self._clock()) + self._expiry), {}
