@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from mediastore_ingest._internal.redact import RedactingFilter
 from mediastore_ingest.errors import (
     HTTPStatusError,
     InvalidInputError,
@@ -56,8 +57,11 @@ from mediastore_ingest.relay.order import Job, Scheduler
 __all__ = ["Busy", "Forwarder", "Receipt", "logger"]
 
 #: The relay's one logger: every relay module logs here, and ``mediastore-ingest
-#: relay`` shows it.
+#: relay`` shows it. Its records are redacted (signed URLs' Signature and Policy, URL
+#: passwords) whatever handler shows them; urllib3's are by the ingest transport.
 logger = logging.getLogger("mediastore_ingest.relay.relay")
+if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+    logger.addFilter(RedactingFilter())
 
 #: Statuses after which trying again cannot help: the object is set aside.
 REJECTING_STATUSES = frozenset({400, 411, 413, 414, 415, 422, 431})

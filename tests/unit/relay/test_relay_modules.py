@@ -167,3 +167,14 @@ def test_metrics_render_the_journal_and_the_lag() -> None:
     stats = metrics.stats()
     assert (stats.uploaded, stats.superseded, stats.superseded_manifests) == (4, 3, 2)
     assert (stats.journal_objects, stats.journal_bytes, stats.refused) == (3, 1200, 1)
+
+
+def test_the_relay_logger_redacts_signed_urls(caplog: pytest.LogCaptureFixture) -> None:
+    from mediastore_ingest.relay.forward import logger
+
+    caplog.set_level("INFO", logger=logger.name)
+    logger.warning("relay: upload failed (%s)",
+                   "https://d1.cloudfront.net/live/a.ts?Expires=1&Signature=abc~def&Key-Pair-Id=K")
+    (record,) = [r for r in caplog.records if r.name == logger.name]
+    assert "Signature=<redacted>" in record.getMessage()
+    assert "abc~def" not in caplog.text
