@@ -49,12 +49,12 @@ def dead_port() -> int:
 def test_sigterm_mid_stream_then_restart(tmp_path: Path) -> None:
     expected = local_copy(tmp_path)
     journal = tmp_path / "journal"
-    # A slow edge for the first run (0.8 s per request, one upload at a time), so
+    # A slow edge for the first run (1 s per request, one upload at a time), so
     # SIGTERM leaves objects behind; the restart, after the window, finds it fast.
-    slow = FaultPlan.always("delay", delay=0.8, active_until=11.0)
+    slow = FaultPlan.always("delay", delay=1.0, active_until=14.0)
     with LocalStack(faults=slow) as stack, PlaylistWatch(stack) as watch:
         first = RelayProcess(stack, tmp_path, journal, "--upload-workers", "1",
-                             "--shutdown-timeout", "7", name="first")
+                             "--shutdown-timeout", "9", name="first")
         with first:
             encoder = subprocess.Popen(push_args(first.url, realtime=True))
             try:
