@@ -1,0 +1,351 @@
+"""The server side of one HTTP/1.1 connection, sans I/O: bytes in, events out.
+
+:class:`ServerProtocol` is `h11 <https://h11.readthedocs.io>`_'s server state machine
+with the strictness this package wants where h11 is lenient, in one place that tests
+can feed bytes to directly. The connection code (:mod:`mediastore_ingest.server.base`)
+only moves bytes between the socket and this object.
+
+h11 parses request heads, ``Content-Length`` and chunked bodies, keeps the
+request/response cycle and pipelining straight, and refuses most bad framing itself:
+a field name that is not a token (whitespace before the colon, ``Content Length``),
+NUL, CR or LF inside a field value, conflicting ``Content-Length`` values, a
+``Transfer-Encoding`` other than ``chunked`` or a second one, a missing or repeated
+``Host``, a chunk not followed by CRLF. Around it, a :class:`_FrameScanner` sees every
+byte before h11 does and refuses what h11 lets through (RFC 9112 allows some of it;
+this package takes the strict choice, as :file:`DESIGN.md` says):
+
+- a bare LF as a line end, in the head, in chunk framing and in trailers;
+- obsolete line folding (a field line starting with a space or tab);
+- control characters other than HTAB in the head (h11 allows ``\\x01``-``\\x1f``);
+- a chunk-size line with anything but hex digits and well-formed extensions
+  (h11 allows trailing whitespace: ``5 ``), or more than 16 hex digits;
+- a request with both ``Transfer-Encoding`` and ``Content-Length`` (h11 lets
+  ``Transfer-Encoding`` win; RFC 9112 6.1 allows refusing it, and a proxy must);
+- a head over ``max_head_bytes``, counted exactly, complete or not (h11 bounds only
+  what it holds while a head is incomplete);
+- an HTTP version other than 1.0 and 1.1 (505).
+
+Every refusal is a :class:`ProtocolError` with the status to answer (400, 431 or 505);
+``incomplete`` marks a head or body cut off by the end of the stream. After one, the
+connection is unusable: answer (when there is a head to answer) and close.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, cast
+
+import h11
+
+__all__ = ["Event", "ProtocolError", "ServerProtocol"]
+
+#: What :meth:`ServerProtocol.next_event` returns.
+Event = (
+    h11.Request
+    | h11.Data
+    | h11.EndOfMessage
+    | h11.ConnectionClosed
+    | type[h11.NEED_DATA]
+    | type[h11.PAUSED]
+)
+
+#: Longest chunk-size line (size and extensions) accepted.
+MAX_CHUNK_LINE = 4096
+
+_TOKEN = rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+"
+_QUOTED = rb'"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*"'
+# RFC 9112 7.1: chunk-size [ chunk-ext ], chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS value ] )
+_CHUNK_LINE_RE = re.compile(
+    rb"([0-9A-Fa-f]{1,16})(?:[ \t]*;[ \t]*%s(?:[ \t]*=[ \t]*(?:%s|%s))?)*"
+    % (_TOKEN, _TOKEN, _QUOTED)
+)
+# Control characters a head may not hold; CR and LF are checked as line ends.
+_CTL_RE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_HEAD_END = b"\r\n\r\n"
+
+
+class ProtocolError(Exception):
+    """A request the server must refuse (``status``: 400, 431 or 505), or cut off by
+    the end of the stream (``incomplete``). Internal: the server core answers it and
+    closes the connection; a handler sees a body error as
+    :class:`~mediastore_ingest.errors.RequestBodyError`."""
+
+    def __init__(self, message: str, *, status: int = 400, incomplete: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.incomplete = incomplete
+
+
+_State = Literal[
+    "head", "framing", "fixed", "size", "data", "crlf", "trailer", "done", "closed"
+]
+
+
+class _FrameScanner:
+    """Follows the message framing over the raw byte stream, ahead of h11, and
+    refuses what h11 would accept but this package does not.
+
+    It scans each head up to its end, then waits (state ``framing``) until h11 has
+    parsed that head and :meth:`framed` says how its body is delimited; bodies are
+    skipped (``Content-Length``) or checked line by line (chunked). At the end of a
+    message it stops (``done``): bytes pipelined after it belong to the next request,
+    scanned once :meth:`next_message` starts it, so they cannot spoil this one. It
+    holds no data but one unfinished line (at most :data:`MAX_CHUNK_LINE` or the head
+    cap).
+    """
+
+    def __init__(self, max_head_bytes: int) -> None:
+        self.max_head_bytes = max_head_bytes
+        self.state: _State = "head"
+        self.head_bytes = 0  # of the head being scanned
+        self._tail = b""  # the head's last 3 bytes scanned (a CRLFCRLF may span reads)
+        self._remaining = 0  # of a fixed body, a chunk, or a chunk's CRLF
+        self._line = bytearray()  # an unfinished chunk-size or trailer line
+        self._trailer_bytes = 0
+        self._pending: list[tuple[bytes, int]] = []  # (data, offset) not scanned yet
+        self.eof = False
+
+    # --- feeding -----------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        if data:
+            self._pending.append((data, 0))
+        else:
+            self.eof = True
+
+    def scan(self) -> None:
+        """Scan what was fed, up to the end of a head whose framing is not known yet."""
+        while self._pending and self.state not in ("framing", "done", "closed"):
+            data, pos = self._pending[0]
+            pos = self._step(data, pos)
+            if pos >= len(data):
+                self._pending.pop(0)
+            else:
+                self._pending[0] = (data, pos)
+        if self.eof and not self._pending and self.mid_message:
+            what = "head" if self.state == "head" else "body"
+            raise ProtocolError(f"the connection ended inside a request {what}",
+                                incomplete=True)
+
+    @property
+    def mid_message(self) -> bool:
+        """True when a request has begun and not ended (its head waiting for h11 aside)."""
+        if self.state == "head":
+            return self.head_bytes > 0
+        return self.state not in ("framing", "done", "closed")
+
+    def framed(self, kind: Literal["fixed", "chunked", "close"], length: int = 0) -> None:
+        """The head just scanned has been parsed: its body is ``length`` bytes,
+        chunked, or the connection closes after it (nothing more is scanned)."""
+        assert self.state == "framing"
+        if kind == "close":
+            self.state = "closed"
+        elif kind == "chunked":
+            self.state = "size"
+        else:
+            self._remaining = length
+            self.state = "fixed" if length else "done"
+
+    def next_message(self) -> None:
+        """The request/response cycle is over: scan the next request's head."""
+        if self.state == "done":
+            self.state = "head"
+            self.head_bytes = 0
+            self._tail = b""
+
+    # --- the states ----------------------------------------------------------------------
+
+    def _step(self, data: bytes, pos: int) -> int:
+        state = self.state
+        if state == "head":
+            return self._scan_head(data, pos)
+        if state in ("fixed", "data", "crlf"):
+            take = min(self._remaining, len(data) - pos)
+            if state == "crlf":
+                expected = b"\r\n"[2 - self._remaining : 2 - self._remaining + take]
+                if data[pos : pos + take] != expected:
+                    raise ProtocolError("chunk data not followed by CRLF")
+            self._remaining -= take
+            if not self._remaining:
+                if state == "data":
+                    self.state, self._remaining = "crlf", 2
+                else:
+                    self.state = "done" if state == "fixed" else "size"
+            return pos + take
+        # "size" or "trailer": one line
+        end = data.find(b"\n", pos)
+        limit = MAX_CHUNK_LINE if state == "size" else self.max_head_bytes
+        if end == -1:
+            self._line += data[pos:]
+            if len(self._line) + self._trailer_bytes > limit:
+                raise ProtocolError(f"chunked framing line over {limit} bytes")
+            return len(data)
+        self._line += data[pos : end + 1]
+        line, self._line = bytes(self._line), bytearray()
+        if len(line) + self._trailer_bytes > limit:
+            raise ProtocolError(f"chunked framing line over {limit} bytes")
+        if not line.endswith(b"\r\n") or b"\r" in line[:-2]:
+            raise ProtocolError("chunked framing line not ended by CRLF")
+        if state == "size":
+            self._chunk_size(line[:-2])
+        else:
+            self._trailer(line[:-2])
+        return end + 1
+
+    def _scan_head(self, data: bytes, pos: int) -> int:
+        tail = self._tail
+        # where the head ends: a CRLFCRLF across the previous read, or inside this one
+        joined = tail + data[pos : pos + 3]
+        at = joined.find(_HEAD_END)
+        if at != -1:
+            end = pos + at + 4 - len(tail)
+        else:
+            found = data.find(_HEAD_END, pos)
+            end = -1 if found == -1 else found + 4
+        stop = len(data) if end == -1 else end
+        first = data[pos : pos + 1]
+        # every LF ends a CRLF, and no line starts with whitespace (obsolete folding)
+        lf = data.count(b"\n", pos, stop)
+        if lf:
+            crlf = data.count(b"\r\n", pos, stop) + (tail[-1:] == b"\r" and first == b"\n")
+            if crlf != lf:
+                raise ProtocolError("bare LF line end in the request head")
+        if (
+            data.find(b"\n ", pos, stop) != -1
+            or data.find(b"\n\t", pos, stop) != -1
+            or (tail[-1:] == b"\n" and first in (b" ", b"\t"))
+        ):
+            raise ProtocolError("obsolete line folding in the request head")
+        if _CTL_RE.search(data, pos, stop) is not None:
+            raise ProtocolError("control character in the request head")
+        self.head_bytes += stop - pos
+        if self.head_bytes > self.max_head_bytes:
+            raise ProtocolError(
+                f"request head over {self.max_head_bytes} bytes", status=431
+            )
+        if end == -1:
+            self._tail = (tail + data[max(pos, len(data) - 3) :])[-3:]
+            return len(data)
+        self.state = "framing"
+        return end
+
+    def _chunk_size(self, line: bytes) -> None:
+        match = _CHUNK_LINE_RE.fullmatch(line)
+        if match is None:
+            raise ProtocolError("invalid chunk-size line")
+        size = int(match.group(1), 16)
+        if size:
+            self.state, self._remaining = "data", size
+        else:
+            self.state, self._trailer_bytes = "trailer", 0
+
+    def _trailer(self, line: bytes) -> None:
+        if not line:  # the empty line: the message ends
+            self.state = "done"
+            return
+        self._trailer_bytes += len(line) + 2
+        if line[:1] in (b" ", b"\t"):
+            raise ProtocolError("obsolete line folding in the trailer section")
+        if _CTL_RE.search(line) is not None:
+            raise ProtocolError("control character in the trailer section")
+
+
+class ServerProtocol:
+    """One server connection's HTTP/1.1 state: :meth:`receive` the bytes read,
+    take :meth:`next_event` until ``NEED_DATA``, :meth:`send` responses.
+
+    ``max_head_bytes`` caps each request head (and the trailer section), exactly.
+    :meth:`next_event` raises :class:`ProtocolError` for a request to refuse.
+    """
+
+    def __init__(self, *, max_head_bytes: int) -> None:
+        self.max_head_bytes = max_head_bytes
+        # h11 bounds what it buffers of an incomplete head too; the scanner's exact
+        # count refuses first, so h11's bound is one byte larger.
+        self._h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=max_head_bytes + 1)
+        self._scanner = _FrameScanner(max_head_bytes)
+
+    # --- receiving -----------------------------------------------------------------------
+
+    def receive(self, data: bytes) -> None:
+        """Add bytes read from the peer (``b""``: the peer closed its side)."""
+        self._scanner.feed(data)
+        self._h11.receive_data(data)
+
+    def next_event(self) -> Event:
+        """The next request, body piece, end of message, or ``NEED_DATA``/``PAUSED``."""
+        self._scanner.scan()
+        try:
+            event = self._h11.next_event()
+        except h11.RemoteProtocolError as exc:
+            # what h11 refuses that the scanner let through: 400 (h11 hints 501 for a
+            # transfer coding it does not know; DESIGN.md asks 400 for every framing error)
+            raise ProtocolError(str(exc)) from exc
+        if isinstance(event, h11.Request):
+            self._check_request(event)
+        # a server's h11 connection receives nothing but these
+        return cast(Event, event)
+
+    def _check_request(self, request: h11.Request) -> None:
+        if request.http_version not in (b"1.0", b"1.1"):
+            self._scanner.framed("close")
+            raise ProtocolError(
+                f"HTTP/{request.http_version.decode('ascii')} is not supported", status=505
+            )
+        chunked = content_length = False
+        length = 0
+        for name, value in request.headers:
+            if name == b"transfer-encoding":
+                chunked = True  # h11 took only "chunked", once
+            elif name == b"content-length":
+                content_length = True
+                length = int(value)
+        if chunked and content_length:
+            self._scanner.framed("close")
+            raise ProtocolError("both Transfer-Encoding and Content-Length")
+        if chunked:
+            self._scanner.framed("chunked")
+        else:
+            self._scanner.framed("fixed", length)
+
+    @property
+    def head_bytes(self) -> int:
+        """Bytes of the next request's head received so far (0: none yet)."""
+        return self._scanner.head_bytes if self._scanner.state == "head" else 0
+
+    @property
+    def buffered(self) -> bool:
+        """True when bytes are received but not turned into events yet."""
+        return bool(self._h11.trailing_data[0])
+
+    # --- sending and the cycle -------------------------------------------------------------
+
+    def send(self, event: h11.InformationalResponse | h11.Response | h11.Data | h11.EndOfMessage
+             ) -> bytes:
+        """The bytes of ``event`` (h11's :class:`~h11.LocalProtocolError` for one the
+        cycle does not allow: a body for HEAD, more than ``Content-Length``...)."""
+        return self._h11.send(event)
+
+    def send_failed(self) -> None:
+        """The peer could not be written to: the response side is broken."""
+        self._h11.send_failed()
+
+    def start_next_cycle(self) -> None:
+        """Both sides finished a request/response: get ready for the next request."""
+        self._h11.start_next_cycle()
+        self._scanner.next_message()
+
+    @property
+    def our_state(self) -> type:
+        """h11's state of the response side (``h11.SEND_RESPONSE``, ``h11.DONE``...)."""
+        return self._h11.our_state
+
+    @property
+    def their_state(self) -> type:
+        """h11's state of the request side (``h11.SEND_BODY``, ``h11.DONE``...)."""
+        return self._h11.their_state
+
+    @property
+    def waiting_for_100_continue(self) -> bool:
+        """True when the client waits for ``100 Continue`` before sending its body."""
+        return self._h11.they_are_waiting_for_100_continue
