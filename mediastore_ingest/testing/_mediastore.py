@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import datetime
 import hashlib
 import itertools
@@ -25,7 +24,6 @@ import logging
 import os
 import re
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, cast
@@ -324,30 +322,7 @@ class _ContainerHandler(OriginHandler):
         """The body's pieces, as long as the whole arrives within the container's
         ``upload_timeout`` of the request head (MediaStore cancels the request
         otherwise): a stalled or trickling upload ends in RequestBodyError."""
-        timeout = self.container.upload_timeout
-        if timeout is None:
-            yield from self.iter_body(max_size=limit)
-            return
-        deadline = time.monotonic() + timeout
-        body = self.iter_body(max_size=limit)
-        try:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise RequestBodyError(
-                        f"upload not finished within {timeout} s", reason="incomplete"
-                    )
-                # A read that waits past the deadline times out (and ends the body).
-                self.request.settimeout(min(remaining, self.timeout))
-                try:
-                    piece = next(body)
-                except StopIteration:
-                    return
-                yield piece
-        finally:
-            body.close()
-            with contextlib.suppress(OSError):
-                self.request.settimeout(self.timeout)
+        return self.iter_body(max_size=limit, within=self.container.upload_timeout)
 
     def _get_object(self, raw_path: str, query: str) -> None:
         container = self.container
