@@ -256,8 +256,9 @@ class RequestHandler:
             except TimeoutError:
                 if started or first:
                     self.owner._count("header_timeout")
-                    if started:
-                        self._answer_error(408, "the request head took too long")
+                    if started:  # no lingering for a peer this slow
+                        self._answer_error(408, "the request head took too long",
+                                           linger=False)
                 else:
                     self.owner._count("idle_timeout")
                 return None
@@ -292,8 +293,9 @@ class RequestHandler:
         logger.debug("%s %s: refused a request: %s", type(self.owner).__name__, self.peer, exc)
         self._answer_error(exc.status, str(exc))
 
-    def _answer_error(self, status: int, message: str) -> None:
-        """Answer ``status`` from the core and close (the head is not usable)."""
+    def _answer_error(self, status: int, message: str, *, linger: bool = True) -> None:
+        """Answer ``status`` from the core and close (the head is not usable); with
+        ``linger``, the close waits for the peer to stop sending (see :meth:`finish`)."""
         self.close_connection = True
         if self._peer_gone:
             return
@@ -306,7 +308,7 @@ class RequestHandler:
         with contextlib.suppress(OSError):
             self.request.settimeout(_ERROR_WRITE_TIMEOUT)
             self.request.sendall(head + body)
-            self._wrote = True
+            self._wrote = linger
 
     def _serve_request(self, request: h11.Request) -> None:
         self.command = request.method.decode("ascii")

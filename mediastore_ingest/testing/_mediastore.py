@@ -52,6 +52,7 @@ from mediastore_ingest.iam.document import (
 )
 from mediastore_ingest.iam.evaluate import RequestContext, evaluate_container_policy
 from mediastore_ingest.origins import MEDIASTORE
+from mediastore_ingest.server.base import ServerLimits
 from mediastore_ingest.testing._origin import (
     LocalOrigin,
     OriginError,
@@ -451,6 +452,8 @@ class LocalContainer(LocalOrigin):
     ``tls=True`` serves HTTPS with a certificate from ``ca`` (a fresh :class:`LocalCA`
     by default). ``storage_dir`` keeps objects on disk (atomically), so a new
     container on the same directory sees them; by default they live in memory.
+    ``limits`` are the HTTP front end's (:class:`ServerLimits`: head size, deadlines,
+    connection caps; defaults when ``None``).
 
     Policy resources: ``<container ARN>/<path>`` for object operations and
     ``<container ARN>/<folder>`` (``<container ARN>/`` at the root) for ``ListItems``,
@@ -477,6 +480,7 @@ class LocalContainer(LocalOrigin):
         max_streaming_object_size: int = MEDIASTORE.size_limit(streaming=True),
         upload_timeout: float | None = MEDIASTORE.upload_deadline,
         clock: Callable[[], datetime.datetime] = utcnow,
+        limits: ServerLimits | None = None,
     ) -> None:
         # Everything that can fail comes before the CA (temporary files) is made.
         self._container_arn = self.check_names(name, region, account_id)
@@ -517,6 +521,7 @@ class LocalContainer(LocalOrigin):
             host=host,
             port=port,
             clock=clock,
+            limits=limits,
         )
 
     @staticmethod
