@@ -25,6 +25,7 @@ import contextlib
 import email.utils
 import json
 import logging
+import re
 import socket
 import ssl
 import time
@@ -37,7 +38,7 @@ import h11
 from mediastore_ingest._internal.redact import redact_headers, redact_query
 from mediastore_ingest.errors import RequestBodyError
 from mediastore_ingest.server.headers import RequestHeaders
-from mediastore_ingest.server.protocol import ProtocolError, ServerProtocol
+from mediastore_ingest.server.protocol import Event, ProtocolError, ServerProtocol
 from mediastore_ingest.server.records import RecordedRequest
 
 if TYPE_CHECKING:
@@ -50,10 +51,31 @@ __all__ = ["RequestHandler"]
 logger = logging.getLogger("mediastore_ingest.server.base")
 
 _READ_SIZE = 64 * 1024
+#: Reads of a body may be larger: fewer, larger pieces for the handler (and for an
+#: upload streaming them on, whose next hop then parses fewer chunks); a read
+#: returns only what the kernel already holds.
+_BODY_READ_SIZE = 256 * 1024
 #: A response body up to this size leaves in the same write as its head.
 _ONE_WRITE = 64 * 1024
 #: How long an error answer of the core (400, 408...) may take to write.
 _ERROR_WRITE_TIMEOUT = 2.0
+_FRAMING_FIELDS = frozenset({b"content-length", b"transfer-encoding", b"connection"})
+_TOKEN_RE = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
+_BAD_VALUE_RE = re.compile(rb"[\x00\r\n]")
+
+
+_date_cache: tuple[int, str] = (0, "")
+
+
+def _http_date() -> str:
+    """Now as an HTTP date, made once a second."""
+    global _date_cache
+    now = int(time.time())
+    second, text = _date_cache
+    if second != now:
+        text = email.utils.formatdate(now, usegmt=True)
+        _date_cache = (now, text)
+    return text
 
 
 class _PeerGone(BrokenPipeError):
@@ -113,6 +135,7 @@ class RequestHandler:
         self._accepted_at = self._clock()
         self._protocol = ServerProtocol(max_head_bytes=self._limits.max_head_bytes)
         self._peer_gone = False
+        self._timeout_set: float | None = None
         self._aborted = False
         self._wrote = False  # something was written in this request/response cycle
         connection = server.connection_of(request)
@@ -173,7 +196,7 @@ class RequestHandler:
                 remaining = deadline - self._clock()
                 if remaining <= 0:
                     break
-                self.request.settimeout(remaining)
+                self._set_timeout(remaining)
                 data = self.request.recv(_READ_SIZE)
                 if not data:
                     break
@@ -243,7 +266,7 @@ class RequestHandler:
             except ProtocolError as exc:
                 self._refuse_head(exc)
                 return None
-            if isinstance(event, h11.Request):
+            if type(event) is h11.Request:
                 return event
             if event is not h11.NEED_DATA:  # ConnectionClosed (PAUSED cannot be here)
                 return None
@@ -266,8 +289,9 @@ class RequestHandler:
                 return None
             proto.receive(data)
 
-    def _recv(self, deadline: float) -> bytes:
-        """One read, waiting until ``deadline`` at most (TimeoutError after it)."""
+    def _recv(self, deadline: float, size: int = _READ_SIZE) -> bytes:
+        """One read of at most ``size`` bytes, waiting until ``deadline`` at most
+        (TimeoutError after it); ``b""`` at the end of the stream."""
         remaining = deadline - self._clock()
         if self.timeout is not None:
             remaining = min(remaining, self.timeout)
@@ -275,13 +299,21 @@ class RequestHandler:
         if remaining <= 0:
             # Late: take what is already there (the peer is not slow if the bytes
             # waited for us), else it is a timeout.
-            sock.settimeout(0.0)
+            self._set_timeout(0.0)
             try:
-                return sock.recv(_READ_SIZE)
+                return sock.recv(size)
             except (BlockingIOError, InterruptedError, ssl.SSLWantReadError) as exc:
                 raise TimeoutError from exc
-        sock.settimeout(remaining)
-        return sock.recv(_READ_SIZE)
+        self._set_timeout(remaining)
+        return sock.recv(size)
+
+    def _set_timeout(self, seconds: float) -> None:
+        # settimeout is a system call: the one set is kept while it is at most 5 %
+        # longer (a wait may end that much after its deadline, never before).
+        current = self._timeout_set
+        if current is None or not seconds <= current <= seconds * 1.05:
+            self.request.settimeout(seconds)
+            self._timeout_set = seconds
 
     def _refuse_head(self, exc: ProtocolError) -> None:
         if exc.incomplete:
@@ -306,7 +338,7 @@ class RequestHandler:
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
         ).encode("latin-1")
         with contextlib.suppress(OSError):
-            self.request.settimeout(_ERROR_WRITE_TIMEOUT)
+            self._set_timeout(_ERROR_WRITE_TIMEOUT)
             self.request.sendall(head + body)
             self._wrote = linger
 
@@ -420,7 +452,7 @@ class RequestHandler:
 
     def date_time_string(self) -> str:
         """The ``Date`` header value, now."""
-        return email.utils.formatdate(usegmt=True)
+        return _http_date()
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """Log the request line and the status (DEBUG)."""
@@ -523,6 +555,16 @@ class RequestHandler:
         """The whole request body (see :meth:`iter_body`)."""
         return b"".join(self.iter_body(max_size=max_size, within=within))
 
+    def _next_body_event(self) -> Event:
+        try:
+            return self._protocol.next_event()
+        except ProtocolError as exc:
+            if not exc.incomplete:
+                self.owner._count("bad_body")
+            raise RequestBodyError(
+                str(exc), reason="incomplete" if exc.incomplete else "malformed"
+            ) from exc
+
     def _body_pieces(self, max_size: int | None, within: float | None) -> Iterator[bytes]:
         proto = self._protocol
         limits = self._limits
@@ -530,17 +572,20 @@ class RequestHandler:
         start = clock()
         hard = None if within is None else start + within
         total = 0
+        event: Event | None = None
         while True:
-            try:
-                event = proto.next_event()
-            except ProtocolError as exc:
-                if not exc.incomplete:
-                    self.owner._count("bad_body")
-                raise RequestBodyError(
-                    str(exc), reason="incomplete" if exc.incomplete else "malformed"
-                ) from exc
-            if isinstance(event, h11.Data):
-                piece = bytes(event.data)
+            if event is None:
+                event = self._next_body_event()
+            if type(event) is h11.Data:
+                # One piece per read: the chunks (or parts of chunks) already received
+                # are joined, so a handler (and an upload behind it) handles a few
+                # large pieces, not one per chunk of the encoder's.
+                parts = [event.data]
+                event = self._next_body_event()
+                while type(event) is h11.Data:
+                    parts.append(event.data)
+                    event = self._next_body_event()
+                piece = bytes(parts[0]) if len(parts) == 1 else b"".join(parts)
                 total += len(piece)
                 if max_size is not None and total > max_size:
                     raise RequestBodyError(
@@ -548,31 +593,31 @@ class RequestHandler:
                     )
                 self._bytes_in += len(piece)
                 yield piece
-            elif isinstance(event, h11.EndOfMessage):
+                continue  # ``event`` is the one after the piece
+            if type(event) is h11.EndOfMessage:
                 self.trailers = RequestHeaders(
                     (n.decode("latin-1"), v.decode("latin-1"))
                     for n, v in event.headers.raw_items()
                 )
                 return
-            elif event is h11.NEED_DATA:
-                now = clock()
-                deadline = now + limits.io_timeout
-                if limits.body_min_rate:
-                    behind = start + limits.body_grace + total / limits.body_min_rate
-                    deadline = min(deadline, behind)
-                if hard is not None:
-                    deadline = min(deadline, hard)
-                try:
-                    data = self._recv(deadline)
-                except TimeoutError as exc:
-                    self.owner._count("body_timeout")
-                    raise RequestBodyError(
-                        f"body too slow: {total} bytes in {clock() - start:.1f} s",
-                        reason="incomplete",
-                    ) from exc
-                proto.receive(data)
-            else:  # cannot happen inside a body: h11 ends it first
+            if event is not h11.NEED_DATA:  # cannot happen inside a body: h11 ends it first
                 raise RequestBodyError(f"unexpected {event!r} in a body", reason="malformed")
+            event = None
+            deadline = clock() + limits.io_timeout
+            if limits.body_min_rate:
+                behind = start + limits.body_grace + total / limits.body_min_rate
+                deadline = min(deadline, behind)
+            if hard is not None:
+                deadline = min(deadline, hard)
+            try:
+                data = self._recv(deadline, _BODY_READ_SIZE)
+            except TimeoutError as exc:
+                self.owner._count("body_timeout")
+                raise RequestBodyError(
+                    f"body too slow: {total} bytes in {clock() - start:.1f} s",
+                    reason="incomplete",
+                ) from exc
+            proto.receive(data)
 
     def _must_close_after_response(self) -> bool:
         if self._body_state in ("broken", "reading"):
@@ -650,17 +695,33 @@ class RequestHandler:
         self._head = None
         if self._record is None and self.command:
             self._update_record()
-        names = {name.lower() for name, _ in fields}
+        # h11 gets the fields that frame the message (it checks them, keeps the body
+        # to them, and adds Transfer-Encoding or Connection: close as needed); the
+        # other fields are checked here and written after them, in order.
+        framing: list[tuple[bytes, bytes]] = []
+        other: list[bytes] = []
+        for name, value in fields:
+            if name.lower() in _FRAMING_FIELDS:
+                framing.append((name, value))
+            elif _TOKEN_RE.fullmatch(name) is None or _BAD_VALUE_RE.search(value) is not None:
+                raise self.owner.error_class(
+                    f"cannot send the response header {name.decode('latin-1')!r}: "
+                    "not a field name, or CR, LF or NUL in its value"
+                )
+            else:
+                other.append(b"%s: %s\r\n" % (name, value))
         bodiless = self.command == "HEAD" or status in (204, 304)
-        self._response_chunked = not bodiless and (
-            b"transfer-encoding" in names or b"content-length" not in names
+        self._response_chunked = not bodiless and not any(
+            name.lower() == b"content-length" for name, _ in framing
         )
         try:
             data = self._protocol.send(h11.Response(
-                status_code=status, headers=fields, reason=reason.encode("latin-1")
+                status_code=status, headers=framing, reason=reason.encode("latin-1")
             ))
         except h11.LocalProtocolError as exc:
             raise self.owner.error_class(f"cannot send this response head: {exc}") from exc
+        if other:  # h11's head ends with the empty line: the other fields go before it
+            data = data[:-2] + b"".join(other) + b"\r\n"
         self._out.append(data)
         if not self._hold_head:
             self.flush_headers()
@@ -678,7 +739,7 @@ class RequestHandler:
             return
         sock = self.request
         try:
-            sock.settimeout(self._limits.io_timeout if self.timeout is None else self.timeout)
+            self._set_timeout(self._limits.io_timeout if self.timeout is None else self.timeout)
             sock.sendall(data)
         except OSError:
             self._peer_gone = True

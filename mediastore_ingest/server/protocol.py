@@ -115,6 +115,8 @@ class _FrameScanner:
 
     def scan(self) -> None:
         """Scan what was fed, up to the end of a head whose framing is not known yet."""
+        if not self._pending and not self.eof:
+            return
         while self._pending and self.state not in ("framing", "done", "closed"):
             data, pos = self._pending[0]
             pos = self._step(data, pos)
@@ -156,23 +158,40 @@ class _FrameScanner:
     # --- the states ----------------------------------------------------------------------
 
     def _step(self, data: bytes, pos: int) -> int:
-        state = self.state
-        if state == "head":
-            return self._scan_head(data, pos)
-        if state in ("fixed", "data", "crlf"):
-            take = min(self._remaining, len(data) - pos)
+        """Scan ``data`` from ``pos``; where the scan stopped (its end, or a head's)."""
+        size = len(data)
+        while pos < size:
+            state = self.state
+            if state == "head":
+                return self._scan_head(data, pos)
+            if state in ("framing", "done", "closed"):
+                return pos
+            if state == "size" or state == "trailer":
+                pos = self._scan_line(data, pos)
+                continue
+            take = min(self._remaining, size - pos)
             if state == "crlf":
                 expected = b"\r\n"[2 - self._remaining : 2 - self._remaining + take]
                 if data[pos : pos + take] != expected:
                     raise ProtocolError("chunk data not followed by CRLF")
+            pos += take
             self._remaining -= take
-            if not self._remaining:
-                if state == "data":
-                    self.state, self._remaining = "crlf", 2
-                else:
-                    self.state = "done" if state == "fixed" else "size"
-            return pos + take
-        # "size" or "trailer": one line
+            if self._remaining:
+                return pos
+            if state == "fixed":
+                self.state = "done"
+            elif state == "crlf":
+                self.state = "size"
+            elif data[pos : pos + 2] == b"\r\n":  # the chunk's CRLF, read with it
+                pos += 2
+                self.state = "size"
+            else:
+                self.state, self._remaining = "crlf", 2
+        return pos
+
+    def _scan_line(self, data: bytes, pos: int) -> int:
+        """One chunk-size or trailer line (or part of it); where the scan stopped."""
+        state = self.state
         end = data.find(b"\n", pos)
         limit = MAX_CHUNK_LINE if state == "size" else self.max_head_bytes
         if end == -1:
@@ -180,11 +199,14 @@ class _FrameScanner:
             if len(self._line) + self._trailer_bytes > limit:
                 raise ProtocolError(f"chunked framing line over {limit} bytes")
             return len(data)
-        self._line += data[pos : end + 1]
-        line, self._line = bytes(self._line), bytearray()
+        if self._line:
+            self._line += data[pos : end + 1]
+            line, self._line = bytes(self._line), bytearray()
+        else:
+            line = data[pos : end + 1]
         if len(line) + self._trailer_bytes > limit:
             raise ProtocolError(f"chunked framing line over {limit} bytes")
-        if not line.endswith(b"\r\n") or b"\r" in line[:-2]:
+        if line[-2:-1] != b"\r" or b"\r" in line[:-2]:
             raise ProtocolError("chunked framing line not ended by CRLF")
         if state == "size":
             self._chunk_size(line[:-2])
@@ -281,7 +303,7 @@ class ServerProtocol:
             # what h11 refuses that the scanner let through: 400 (h11 hints 501 for a
             # transfer coding it does not know; DESIGN.md asks 400 for every framing error)
             raise ProtocolError(str(exc)) from exc
-        if isinstance(event, h11.Request):
+        if type(event) is h11.Request:
             self._check_request(event)
         # a server's h11 connection receives nothing but these
         return cast(Event, event)
