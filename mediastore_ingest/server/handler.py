@@ -51,10 +51,6 @@ __all__ = ["RequestHandler"]
 logger = logging.getLogger("mediastore_ingest.server.base")
 
 _READ_SIZE = 64 * 1024
-#: Reads of a body may be larger: fewer, larger pieces for the handler (and for an
-#: upload streaming them on, whose next hop then parses fewer chunks); a read
-#: returns only what the kernel already holds.
-_BODY_READ_SIZE = 256 * 1024
 #: A response body up to this size leaves in the same write as its head.
 _ONE_WRITE = 64 * 1024
 #: How long an error answer of the core (400, 408...) may take to write.
@@ -555,69 +551,67 @@ class RequestHandler:
         """The whole request body (see :meth:`iter_body`)."""
         return b"".join(self.iter_body(max_size=max_size, within=within))
 
-    def _next_body_event(self) -> Event:
-        try:
-            return self._protocol.next_event()
-        except ProtocolError as exc:
-            if not exc.incomplete:
-                self.owner._count("bad_body")
-            raise RequestBodyError(
-                str(exc), reason="incomplete" if exc.incomplete else "malformed"
-            ) from exc
-
     def _body_pieces(self, max_size: int | None, within: float | None) -> Iterator[bytes]:
         proto = self._protocol
+        next_event = proto.next_event
         limits = self._limits
         clock = self._clock
         start = clock()
         hard = None if within is None else start + within
         total = 0
         event: Event | None = None
-        while True:
-            if event is None:
-                event = self._next_body_event()
-            if type(event) is h11.Data:
-                # One piece per read: the chunks (or parts of chunks) already received
-                # are joined, so a handler (and an upload behind it) handles a few
-                # large pieces, not one per chunk of the encoder's.
-                parts = [event.data]
-                event = self._next_body_event()
-                while type(event) is h11.Data:
-                    parts.append(event.data)
-                    event = self._next_body_event()
-                piece = bytes(parts[0]) if len(parts) == 1 else b"".join(parts)
-                total += len(piece)
-                if max_size is not None and total > max_size:
-                    raise RequestBodyError(
-                        f"body is over the limit of {max_size} bytes", reason="too_large"
+        try:
+            while True:
+                if event is None:
+                    event = next_event()
+                if type(event) is h11.Data:
+                    # One piece per read: the chunks (or parts of chunks) already
+                    # received are joined, so a handler (and an upload behind it)
+                    # handles a few large pieces, not one per chunk of the encoder's.
+                    parts = [event.data]
+                    event = next_event()
+                    while type(event) is h11.Data:
+                        parts.append(event.data)
+                        event = next_event()
+                    piece = bytes(parts[0]) if len(parts) == 1 else b"".join(parts)
+                    total += len(piece)
+                    if max_size is not None and total > max_size:
+                        raise RequestBodyError(
+                            f"body is over the limit of {max_size} bytes", reason="too_large"
+                        )
+                    self._bytes_in += len(piece)
+                    yield piece
+                    continue  # ``event`` is the one after the piece
+                if type(event) is h11.EndOfMessage:
+                    self.trailers = RequestHeaders(
+                        (n.decode("latin-1"), v.decode("latin-1"))
+                        for n, v in event.headers.raw_items()
                     )
-                self._bytes_in += len(piece)
-                yield piece
-                continue  # ``event`` is the one after the piece
-            if type(event) is h11.EndOfMessage:
-                self.trailers = RequestHeaders(
-                    (n.decode("latin-1"), v.decode("latin-1"))
-                    for n, v in event.headers.raw_items()
-                )
-                return
-            if event is not h11.NEED_DATA:  # cannot happen inside a body: h11 ends it first
-                raise RequestBodyError(f"unexpected {event!r} in a body", reason="malformed")
-            event = None
-            deadline = clock() + limits.io_timeout
-            if limits.body_min_rate:
-                behind = start + limits.body_grace + total / limits.body_min_rate
-                deadline = min(deadline, behind)
-            if hard is not None:
-                deadline = min(deadline, hard)
-            try:
-                data = self._recv(deadline, _BODY_READ_SIZE)
-            except TimeoutError as exc:
-                self.owner._count("body_timeout")
-                raise RequestBodyError(
-                    f"body too slow: {total} bytes in {clock() - start:.1f} s",
-                    reason="incomplete",
-                ) from exc
-            proto.receive(data)
+                    return
+                if event is not h11.NEED_DATA:  # cannot be inside a body: h11 ends it first
+                    raise RequestBodyError(f"unexpected {event!r} in a body", reason="malformed")
+                event = None
+                deadline = clock() + limits.io_timeout
+                if limits.body_min_rate:
+                    behind = start + limits.body_grace + total / limits.body_min_rate
+                    deadline = min(deadline, behind)
+                if hard is not None:
+                    deadline = min(deadline, hard)
+                try:
+                    data = self._recv(deadline)
+                except TimeoutError as exc:
+                    self.owner._count("body_timeout")
+                    raise RequestBodyError(
+                        f"body too slow: {total} bytes in {clock() - start:.1f} s",
+                        reason="incomplete",
+                    ) from exc
+                proto.receive(data)
+        except ProtocolError as exc:
+            if not exc.incomplete:
+                self.owner._count("bad_body")
+            raise RequestBodyError(
+                str(exc), reason="incomplete" if exc.incomplete else "malformed"
+            ) from exc
 
     def _must_close_after_response(self) -> bool:
         if self._body_state in ("broken", "reading"):

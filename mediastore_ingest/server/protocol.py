@@ -5,13 +5,13 @@ with the strictness this package wants where h11 is lenient, in one place that t
 can feed bytes to directly. The connection code (:mod:`mediastore_ingest.server.base`)
 only moves bytes between the socket and this object.
 
-h11 parses request heads, ``Content-Length`` and chunked bodies, keeps the
-request/response cycle and pipelining straight, and refuses most bad framing itself:
-a field name that is not a token (whitespace before the colon, ``Content Length``),
-NUL, CR or LF inside a field value, conflicting ``Content-Length`` values, a
-``Transfer-Encoding`` other than ``chunked`` or a second one, a missing or repeated
-``Host``, a chunk not followed by CRLF. Around it, a :class:`_FrameScanner` sees every
-byte before h11 does and refuses what h11 lets through (RFC 9112 allows some of it;
+h11 parses request heads (and chunked trailers) and ``Content-Length`` bodies, keeps
+the request/response cycle, keep-alive and pipelining straight, frames responses,
+and refuses most bad framing itself: a field name that is not a token (whitespace
+before the colon, ``Content Length``), NUL, CR or LF inside a field value,
+conflicting ``Content-Length`` values, a ``Transfer-Encoding`` other than ``chunked``
+or a second one, a missing or repeated ``Host``. Around it, a :class:`_FrameScanner`
+sees every byte first and refuses what h11 lets through (RFC 9112 allows some of it;
 this package takes the strict choice, as :file:`DESIGN.md` says):
 
 - a bare LF as a line end, in the head, in chunk framing and in trailers;
@@ -24,6 +24,13 @@ this package takes the strict choice, as :file:`DESIGN.md` says):
 - a head over ``max_head_bytes``, counted exactly, complete or not (h11 bounds only
   what it holds while a head is incomplete);
 - an HTTP version other than 1.0 and 1.1 (505).
+
+The scanner has to read every chunk-size line to check it, so it also takes the data
+out of a chunked body: h11 is given the head, then only the last chunk and the
+trailer section (which it parses), so its state machine ends the message where the
+scanner did. h11's own chunked reader would parse every chunk a second time, at some
+microseconds each, three times over on the relay's path (encoder to relay, relay to
+edge, edge to origin).
 
 Every refusal is a :class:`ProtocolError` with the status to answer (400, 431 or 505);
 ``incomplete`` marks a head or body cut off by the end of the stream. After one, the
@@ -62,6 +69,7 @@ _CHUNK_LINE_RE = re.compile(
 # Control characters a head may not hold; CR and LF are checked as line ends.
 _CTL_RE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _HEAD_END = b"\r\n\r\n"
+_CHUNKED_STATES = frozenset({"size", "data", "crlf", "trailer"})
 
 
 class ProtocolError(Exception):
@@ -85,13 +93,15 @@ class _FrameScanner:
     """Follows the message framing over the raw byte stream, ahead of h11, and
     refuses what h11 would accept but this package does not.
 
-    It scans each head up to its end, then waits (state ``framing``) until h11 has
-    parsed that head and :meth:`framed` says how its body is delimited; bodies are
-    skipped (``Content-Length``) or checked line by line (chunked). At the end of a
-    message it stops (``done``): bytes pipelined after it belong to the next request,
-    scanned once :meth:`next_message` starts it, so they cannot spoil this one. It
-    holds no data but one unfinished line (at most :data:`MAX_CHUNK_LINE` or the head
-    cap).
+    It scans each head up to its end and hands it to h11 (``to_h11``), then waits
+    (state ``framing``) until h11 has parsed it and :meth:`framed` says how its body
+    is delimited. A ``Content-Length`` body goes to h11 as it is; a chunked body is
+    checked line by line and its data taken out (``body``), and h11 gets the last
+    chunk and the trailer section. At the end of a message it stops (``done``):
+    bytes pipelined after it belong to the next request, scanned once
+    :meth:`next_message` starts it, so they cannot spoil this one. It holds what was
+    received and not scanned yet, and one unfinished line (at most
+    :data:`MAX_CHUNK_LINE`, or the head cap for trailers).
     """
 
     def __init__(self, max_head_bytes: int) -> None:
@@ -102,8 +112,13 @@ class _FrameScanner:
         self._remaining = 0  # of a fixed body, a chunk, or a chunk's CRLF
         self._line = bytearray()  # an unfinished chunk-size or trailer line
         self._trailer_bytes = 0
+        self._trailers = bytearray()  # the trailer section, for h11
         self._pending: list[tuple[bytes, int]] = []  # (data, offset) not scanned yet
         self.eof = False
+        #: Bytes scanned that h11 is to parse (heads, fixed bodies, chunked endings).
+        self.to_h11: list[bytes] = []
+        #: Data taken out of a chunked body, not handed on yet.
+        self.body: list[bytes] = []
 
     # --- feeding -----------------------------------------------------------------------
 
@@ -174,6 +189,9 @@ class _FrameScanner:
                 expected = b"\r\n"[2 - self._remaining : 2 - self._remaining + take]
                 if data[pos : pos + take] != expected:
                     raise ProtocolError("chunk data not followed by CRLF")
+            else:  # a fixed body (for h11) or a chunk's data (handed on)
+                piece = data if pos == 0 and take == size else data[pos : pos + take]
+                (self.to_h11 if state == "fixed" else self.body).append(piece)
             pos += take
             self._remaining -= take
             if self._remaining:
@@ -245,6 +263,7 @@ class _FrameScanner:
             raise ProtocolError(
                 f"request head over {self.max_head_bytes} bytes", status=431
             )
+        self.to_h11.append(data if pos == 0 and stop == len(data) else data[pos:stop])
         if end == -1:
             self._tail = (tail + data[max(pos, len(data) - 3) :])[-3:]
             return len(data)
@@ -262,9 +281,12 @@ class _FrameScanner:
             self.state, self._trailer_bytes = "trailer", 0
 
     def _trailer(self, line: bytes) -> None:
-        if not line:  # the empty line: the message ends
+        if not line:  # the empty line: the message ends; h11 reads its end
+            self.to_h11.append(b"0\r\n" + bytes(self._trailers) + b"\r\n")
+            self._trailers = bytearray()
             self.state = "done"
             return
+        self._trailers += line + b"\r\n"
         self._trailer_bytes += len(line) + 2
         if line[:1] in (b" ", b"\t"):
             raise ProtocolError("obsolete line folding in the trailer section")
@@ -286,19 +308,36 @@ class ServerProtocol:
         # count refuses first, so h11's bound is one byte larger.
         self._h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=max_head_bytes + 1)
         self._scanner = _FrameScanner(max_head_bytes)
+        self._eof_passed = False
 
     # --- receiving -----------------------------------------------------------------------
 
     def receive(self, data: bytes) -> None:
         """Add bytes read from the peer (``b""``: the peer closed its side)."""
         self._scanner.feed(data)
-        self._h11.receive_data(data)
 
     def next_event(self) -> Event:
         """The next request, body piece, end of message, or ``NEED_DATA``/``PAUSED``."""
-        self._scanner.scan()
+        scanner = self._scanner
+        if scanner._pending or scanner.eof:
+            scanner.scan()
+        if scanner.body:  # chunked data: all there is, in one piece
+            body = scanner.body
+            data = body[0] if len(body) == 1 else b"".join(body)
+            body.clear()
+            return h11.Data(data=data)
+        if not scanner.to_h11 and scanner.state in _CHUNKED_STATES:
+            return h11.NEED_DATA  # inside a chunked body, h11 has nothing to say
+        connection = self._h11
+        if scanner.to_h11:
+            for piece in scanner.to_h11:
+                connection.receive_data(piece)
+            scanner.to_h11.clear()
+        if scanner.eof and not scanner._pending and not self._eof_passed:
+            connection.receive_data(b"")
+            self._eof_passed = True
         try:
-            event = self._h11.next_event()
+            event = connection.next_event()
         except h11.RemoteProtocolError as exc:
             # what h11 refuses that the scanner let through: 400 (h11 hints 501 for a
             # transfer coding it does not know; DESIGN.md asks 400 for every framing error)
@@ -338,7 +377,10 @@ class ServerProtocol:
     @property
     def buffered(self) -> bool:
         """True when bytes are received but not turned into events yet."""
-        return bool(self._h11.trailing_data[0])
+        scanner = self._scanner
+        return bool(
+            scanner._pending or scanner.body or scanner.to_h11 or self._h11.trailing_data[0]
+        )
 
     # --- sending and the cycle -------------------------------------------------------------
 
