@@ -18,9 +18,12 @@ this package takes the strict choice, as :file:`DESIGN.md` says):
 - obsolete line folding (a field line starting with a space or tab);
 - control characters other than HTAB in the head (h11 allows ``\\x01``-``\\x1f``);
 - a chunk-size line with anything but hex digits and well-formed extensions
-  (h11 allows trailing whitespace: ``5 ``), or more than 16 hex digits;
+  (h11 allows trailing whitespace: ``5 ``), more than 16 hex digits or over
+  :data:`MAX_CHUNK_LINE` bytes; chunk data not followed by CRLF; a trailer section
+  over ``max_head_bytes``;
 - a request with both ``Transfer-Encoding`` and ``Content-Length`` (h11 lets
-  ``Transfer-Encoding`` win; RFC 9112 6.1 allows refusing it, and a proxy must);
+  ``Transfer-Encoding`` win; RFC 9112 6.1 allows refusing it, and it is what request
+  smuggling is made of);
 - a head over ``max_head_bytes``, counted exactly, complete or not (h11 bounds only
   what it holds while a head is incomplete);
 - an HTTP version other than 1.0 and 1.1 (505).
