@@ -415,7 +415,7 @@ class RequestHandler:
 
     def _next_cycle(self) -> bool:
         proto = self._protocol
-        if proto.our_state is not h11.DONE or proto.their_state is not h11.DONE:
+        if proto.our_state is not h11.DONE or not proto.request_complete:
             return False
         proto.start_next_cycle()
         return True
@@ -629,7 +629,7 @@ class RequestHandler:
         return length > self.drain_limit
 
     def _drain_unread_body(self) -> None:
-        if self._protocol.their_state is not h11.SEND_BODY:
+        if self._protocol.request_complete:
             return
         if self._body_state == "unread":
             try:

@@ -5,9 +5,10 @@ with the strictness this package wants where h11 is lenient, in one place that t
 can feed bytes to directly. The connection code (:mod:`mediastore_ingest.server.base`)
 only moves bytes between the socket and this object.
 
-h11 parses request heads (and chunked trailers) and ``Content-Length`` bodies, keeps
-the request/response cycle, keep-alive and pipelining straight, frames responses,
-and refuses most bad framing itself: a field name that is not a token (whitespace
+h11 parses request heads and chunked trailers, decides keep-alive and
+``100 Continue``, frames responses (``Content-Length``, chunked or close-delimited;
+no body for HEAD, 204, 304) and holds each response to its framing, and refuses
+most bad framing itself: a field name that is not a token (whitespace
 before the colon, ``Content Length``), NUL, CR or LF inside a field value,
 conflicting ``Content-Length`` values, a ``Transfer-Encoding`` other than ``chunked``
 or a second one, a missing or repeated ``Host``. Around it, a :class:`_FrameScanner`
@@ -28,12 +29,14 @@ this package takes the strict choice, as :file:`DESIGN.md` says):
   what it holds while a head is incomplete);
 - an HTTP version other than 1.0 and 1.1 (505).
 
-The scanner has to read every chunk-size line to check it, so it also takes the data
-out of a chunked body: h11 is given the head, then only the last chunk and the
-trailer section (which it parses), so its state machine ends the message where the
-scanner did. h11's own chunked reader would parse every chunk a second time, at some
-microseconds each, three times over on the relay's path (encoder to relay, relay to
-edge, edge to origin).
+The scanner has to follow every byte to check it, so bodies are delimited and
+handed on by it, one piece per read: a ``Content-Length`` body is counted against
+the length h11 parsed; of a chunked body h11 is given the last chunk and the trailer
+section, which it parses. Each request/response cycle has an h11 connection of its
+own, so h11 never has to read a body the scanner has delimited. h11's body readers
+would make an event of every chunk and every read, at some microseconds each, three
+times over on the relay's path (encoder to relay, relay to edge, edge to origin):
+measured, that made the relay benchmark a fifth slower.
 
 Every refusal is a :class:`ProtocolError` with the status to answer (400, 431 or 505);
 ``incomplete`` marks a head or body cut off by the end of the stream. After one, the
@@ -72,7 +75,7 @@ _CHUNK_LINE_RE = re.compile(
 # Control characters a head may not hold; CR and LF are checked as line ends.
 _CTL_RE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _HEAD_END = b"\r\n\r\n"
-_CHUNKED_STATES = frozenset({"size", "data", "crlf", "trailer"})
+_BODY_STATES = frozenset({"fixed", "size", "data", "crlf", "trailer"})
 
 
 class ProtocolError(Exception):
@@ -98,9 +101,9 @@ class _FrameScanner:
 
     It scans each head up to its end and hands it to h11 (``to_h11``), then waits
     (state ``framing``) until h11 has parsed it and :meth:`framed` says how its body
-    is delimited. A ``Content-Length`` body goes to h11 as it is; a chunked body is
-    checked line by line and its data taken out (``body``), and h11 gets the last
-    chunk and the trailer section. At the end of a message it stops (``done``):
+    is delimited. Body data is taken out (``body``): a ``Content-Length`` body is
+    counted, a chunked body checked line by line, and h11 gets its last chunk and
+    trailer section. At the end of a message it stops (``done``):
     bytes pipelined after it belong to the next request, scanned once
     :meth:`next_message` starts it, so they cannot spoil this one. It holds what was
     received and not scanned yet, and one unfinished line (at most
@@ -120,7 +123,7 @@ class _FrameScanner:
         self.eof = False
         #: Bytes scanned that h11 is to parse (heads, fixed bodies, chunked endings).
         self.to_h11: list[bytes] = []
-        #: Data taken out of a chunked body, not handed on yet.
+        #: Body data taken out, not handed on yet.
         self.body: list[bytes] = []
 
     # --- feeding -----------------------------------------------------------------------
@@ -192,9 +195,8 @@ class _FrameScanner:
                 expected = b"\r\n"[2 - self._remaining : 2 - self._remaining + take]
                 if data[pos : pos + take] != expected:
                     raise ProtocolError("chunk data not followed by CRLF")
-            else:  # a fixed body (for h11) or a chunk's data (handed on)
-                piece = data if pos == 0 and take == size else data[pos : pos + take]
-                (self.to_h11 if state == "fixed" else self.body).append(piece)
+            else:  # body data, handed on
+                self.body.append(data if pos == 0 and take == size else data[pos : pos + take])
             pos += take
             self._remaining -= take
             if self._remaining:
@@ -302,16 +304,25 @@ class ServerProtocol:
     take :meth:`next_event` until ``NEED_DATA``, :meth:`send` responses.
 
     ``max_head_bytes`` caps each request head (and the trailer section), exactly.
-    :meth:`next_event` raises :class:`ProtocolError` for a request to refuse.
+    :meth:`next_event` raises :class:`ProtocolError` for a request to refuse. Each
+    request/response cycle has an h11 connection of its own (made in a microsecond),
+    so h11 need not read a body that the scanner delimits.
     """
 
     def __init__(self, *, max_head_bytes: int) -> None:
         self.max_head_bytes = max_head_bytes
+        self._scanner = _FrameScanner(max_head_bytes)
+        self._new_cycle()
+
+    def _new_cycle(self) -> None:
         # h11 bounds what it buffers of an incomplete head too; the scanner's exact
         # count refuses first, so h11's bound is one byte larger.
-        self._h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=max_head_bytes + 1)
-        self._scanner = _FrameScanner(max_head_bytes)
+        self._h11 = h11.Connection(
+            h11.SERVER, max_incomplete_event_size=self.max_head_bytes + 1
+        )
         self._eof_passed = False
+        self._fixed_length = 0  # of the request being read, when it is not chunked
+        self._request_complete = False
 
     # --- receiving -----------------------------------------------------------------------
 
@@ -324,18 +335,24 @@ class ServerProtocol:
         scanner = self._scanner
         if scanner._pending or scanner.eof:
             scanner.scan()
-        if scanner.body:  # chunked data: all there is, in one piece
+        if scanner.body:  # body data: all there is, in one piece
             body = scanner.body
             data = body[0] if len(body) == 1 else b"".join(body)
             body.clear()
             return h11.Data(data=data)
-        if not scanner.to_h11 and scanner.state in _CHUNKED_STATES:
-            return h11.NEED_DATA  # inside a chunked body, h11 has nothing to say
+        state = scanner.state
+        if not scanner.to_h11:
+            if state in _BODY_STATES or (state == "head" and not scanner.eof):
+                return h11.NEED_DATA  # inside a body or a head, h11 has nothing to say yet
+            if state == "done" and self._fixed_length and not self._request_complete:
+                self._request_complete = True  # the scanner counted the declared length
+                return h11.EndOfMessage()
+            if self._request_complete:
+                return h11.PAUSED  # the next request waits for the next cycle
         connection = self._h11
-        if scanner.to_h11:
-            for piece in scanner.to_h11:
-                connection.receive_data(piece)
-            scanner.to_h11.clear()
+        for piece in scanner.to_h11:
+            connection.receive_data(piece)
+        scanner.to_h11.clear()
         if scanner.eof and not scanner._pending and not self._eof_passed:
             connection.receive_data(b"")
             self._eof_passed = True
@@ -347,6 +364,8 @@ class ServerProtocol:
             raise ProtocolError(str(exc)) from exc
         if type(event) is h11.Request:
             self._check_request(event)
+        elif type(event) is h11.EndOfMessage:  # of a bodiless or a chunked request
+            self._request_complete = True
         # a server's h11 connection receives nothing but these
         return cast(Event, event)
 
@@ -370,6 +389,7 @@ class ServerProtocol:
         if chunked:
             self._scanner.framed("chunked")
         else:
+            self._fixed_length = length  # 0: h11 ends the message itself
             self._scanner.framed("fixed", length)
 
     @property
@@ -381,9 +401,12 @@ class ServerProtocol:
     def buffered(self) -> bool:
         """True when bytes are received but not turned into events yet."""
         scanner = self._scanner
-        return bool(
-            scanner._pending or scanner.body or scanner.to_h11 or self._h11.trailing_data[0]
-        )
+        return bool(scanner._pending or scanner.body or scanner.to_h11)
+
+    @property
+    def request_complete(self) -> bool:
+        """True once the request's end of message was returned."""
+        return self._request_complete
 
     # --- sending and the cycle -------------------------------------------------------------
 
@@ -393,24 +416,17 @@ class ServerProtocol:
         cycle does not allow: a body for HEAD, more than ``Content-Length``...)."""
         return self._h11.send(event)
 
-    def send_failed(self) -> None:
-        """The peer could not be written to: the response side is broken."""
-        self._h11.send_failed()
-
     def start_next_cycle(self) -> None:
-        """Both sides finished a request/response: get ready for the next request."""
-        self._h11.start_next_cycle()
+        """The request was read to its end and answered: get ready for the next one."""
+        if not self._request_complete or self._h11.our_state is not h11.DONE:
+            raise h11.LocalProtocolError("the request/response cycle is not over")
+        self._new_cycle()
         self._scanner.next_message()
 
     @property
     def our_state(self) -> type:
         """h11's state of the response side (``h11.SEND_RESPONSE``, ``h11.DONE``...)."""
         return self._h11.our_state
-
-    @property
-    def their_state(self) -> type:
-        """h11's state of the request side (``h11.SEND_BODY``, ``h11.DONE``...)."""
-        return self._h11.their_state
 
     @property
     def waiting_for_100_continue(self) -> bool:
