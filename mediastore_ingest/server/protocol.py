@@ -124,7 +124,7 @@ class _FrameScanner:
         #: Bytes scanned that h11 is to parse (heads, fixed bodies, chunked endings).
         self.to_h11: list[bytes] = []
         #: Body data taken out, not handed on yet.
-        self.body: list[bytes] = []
+        self.body: list[bytes | memoryview] = []
 
     # --- feeding -----------------------------------------------------------------------
 
@@ -195,8 +195,10 @@ class _FrameScanner:
                 expected = b"\r\n"[2 - self._remaining : 2 - self._remaining + take]
                 if data[pos : pos + take] != expected:
                     raise ProtocolError("chunk data not followed by CRLF")
-            else:  # body data, handed on
-                self.body.append(data if pos == 0 and take == size else data[pos : pos + take])
+            elif pos == 0 and take == size:  # body data, handed on (copied once at most)
+                self.body.append(data)
+            else:
+                self.body.append(memoryview(data)[pos : pos + take])
             pos += take
             self._remaining -= take
             if self._remaining:
@@ -337,7 +339,8 @@ class ServerProtocol:
             scanner.scan()
         if scanner.body:  # body data: all there is, in one piece
             body = scanner.body
-            data = body[0] if len(body) == 1 else b"".join(body)
+            first = body[0]
+            data = first if len(body) == 1 and type(first) is bytes else b"".join(body)
             body.clear()
             return h11.Data(data=data)
         state = scanner.state

@@ -377,6 +377,46 @@ def test_any_split_of_a_good_request_gives_the_same_request(splits: list[int]) -
     assert events[-1] == "EndOfMessage"
 
 
+PIPELINED = (
+    head("live/a.ts", "Content-Length: 5") + b"hello"
+    + head("live/b.ts", "Transfer-Encoding: chunked") + b"2\r\nwo\r\n3\r\nrld\r\n0\r\n\r\n"
+    + b"GET /live/a.ts HTTP/1.1\r\nHost: x\r\n\r\n"
+)
+
+
+def _cycles(data: bytes, splits: list[int]) -> list[tuple[str, bytes]]:
+    """Feed ``data`` cut at ``splits``, answering each request; (target, body) of each."""
+    proto = ServerProtocol(max_head_bytes=4096)
+    bounds = zip([0, *splits], [*splits, len(data)], strict=True)
+    pieces = [data[a:b] for a, b in bounds if b > a]
+    out: list[tuple[str, bytes]] = []
+    target, body = "", b""
+    for piece in [*pieces, b""]:
+        proto.receive(piece)
+        while True:
+            event = proto.next_event()
+            if event is h11.NEED_DATA or isinstance(event, h11.ConnectionClosed):
+                break
+            if isinstance(event, h11.Request):
+                target, body = event.target.decode(), b""
+            elif isinstance(event, h11.Data):
+                body += bytes(event.data)
+            elif isinstance(event, h11.EndOfMessage):
+                out.append((target, body))
+                proto.send(h11.Response(status_code=200, headers=[("Content-Length", "0")]))
+                proto.send(h11.EndOfMessage())
+                proto.start_next_cycle()
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(splits=_splits(len(PIPELINED)))
+def test_any_split_of_pipelined_requests_gives_each_request_and_body(splits: list[int]) -> None:
+    assert _cycles(PIPELINED, splits) == [
+        ("/live/a.ts", b"hello"), ("/live/b.ts", b"world"), ("/live/a.ts", b"")
+    ]
+
+
 @settings(max_examples=30, deadline=None)
 @given(case=st.sampled_from(MALFORMED), data=st.data())
 def test_any_split_of_a_malformed_request_is_refused(
