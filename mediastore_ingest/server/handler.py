@@ -60,6 +60,7 @@ _TOKEN_RE = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
 _BAD_VALUE_RE = re.compile(rb"[\x00\r\n]")
 
 
+_NO_FIELDS = RequestHeaders()  # immutable: one empty set of fields serves every request
 _date_cache: tuple[int, str] = (0, "")
 
 
@@ -125,7 +126,7 @@ class RequestHandler:
         self.server = server
         self.tls = False
         self.close_connection = True
-        self.trailers = RequestHeaders()
+        self.trailers = _NO_FIELDS
         self._limits: ServerLimits = server.limits
         self._clock = time.monotonic
         self._accepted_at = self._clock()
@@ -215,8 +216,8 @@ class RequestHandler:
         self.path = ""
         self.request_version = ""
         self.requestline = ""
-        self.headers = RequestHeaders()
-        self.trailers = RequestHeaders()
+        self.headers = _NO_FIELDS
+        self.trailers = _NO_FIELDS
         self._status: int | None = None
         self._bytes_in = 0
         self._bytes_out = 0
@@ -583,10 +584,11 @@ class RequestHandler:
                     yield piece
                     continue  # ``event`` is the one after the piece
                 if type(event) is h11.EndOfMessage:
-                    self.trailers = RequestHeaders(
-                        (n.decode("latin-1"), v.decode("latin-1"))
-                        for n, v in event.headers.raw_items()
-                    )
+                    if event.headers:
+                        self.trailers = RequestHeaders(
+                            (n.decode("latin-1"), v.decode("latin-1"))
+                            for n, v in event.headers.raw_items()
+                        )
                     return
                 if event is not h11.NEED_DATA:  # cannot be inside a body: h11 ends it first
                     raise RequestBodyError(f"unexpected {event!r} in a body", reason="malformed")
