@@ -404,7 +404,9 @@ class ServerProtocol:
     def buffered(self) -> bool:
         """True when bytes are received but not turned into events yet."""
         scanner = self._scanner
-        return bool(scanner._pending or scanner.body or scanner.to_h11)
+        return bool(
+            scanner._pending or scanner.body or scanner.to_h11 or self._h11.trailing_data[0]
+        )
 
     @property
     def request_complete(self) -> bool:
