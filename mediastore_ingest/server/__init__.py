@@ -1,4 +1,9 @@
-"""The HTTP/1.1 server base that the relay and the local test servers build on."""
+"""The HTTP/1.1 server base that the relay and the local test servers build on.
+
+:class:`LocalHTTPServer` (the listener and its limits) runs a :class:`RequestHandler`
+subclass per connection; :class:`ServerLimits` documents each limit and its default.
+The parsing core is :mod:`mediastore_ingest.server.protocol` (h11, kept strict).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,14 @@ from mediastore_ingest.server.base import (
     RecordedRequest,
     RequestHandler,
 )
+from mediastore_ingest.server.headers import RequestHeaders
+from mediastore_ingest.server.limits import PeerFilter, ServerLimits
 
 __all__ = [
     "LocalHTTPServer",
+    "PeerFilter",
     "RecordedRequest",
     "RequestHandler",
+    "RequestHeaders",
+    "ServerLimits",
 ]

@@ -3,7 +3,8 @@
 :class:`LocalContainer` is a MediaStore container (data API, SigV4, container policy
 enforcement); :class:`LocalCA` issues the certificates local servers present;
 :class:`LocalHTTPServer` and :class:`RequestHandler` are the threaded HTTP/1.1 base
-they are built on. :class:`LocalEdge` stands in for a CloudFront distribution (with
+they are built on (strict parsing; its limits, :class:`ServerLimits`, are every
+server's ``limits=``). :class:`LocalEdge` stands in for a CloudFront distribution (with
 :class:`OriginAccessControl` it signs for an S3 origin), :class:`FaultPlan` injects
 faults there, and :class:`LocalStack` wires the whole chain. :class:`LongLink` is a
 long-haul path on loopback (delay, jitter, bandwidth; round trips counted), and a
@@ -14,7 +15,12 @@ the same chain onto S3 with Origin Access Control: ``LocalStack(origin="s3")``.
 
 from __future__ import annotations
 
-from mediastore_ingest.server.base import LocalHTTPServer, RecordedRequest, RequestHandler
+from mediastore_ingest.server.base import (
+    LocalHTTPServer,
+    RecordedRequest,
+    RequestHandler,
+    ServerLimits,
+)
 from mediastore_ingest.testing._edge import INGEST_METHODS, PLAYBACK_METHODS, LocalEdge
 from mediastore_ingest.testing._faults import (
     ALL_FAULT_KINDS,
@@ -68,5 +74,6 @@ __all__ = [
     "OriginAccessControl",
     "RecordedRequest",
     "RequestHandler",
+    "ServerLimits",
     "StoredObject",
 ]

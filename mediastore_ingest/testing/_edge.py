@@ -68,7 +68,7 @@ from mediastore_ingest.errors import (
     UnknownKeyIdError,
     VerificationError,
 )
-from mediastore_ingest.server.base import RequestHandler
+from mediastore_ingest.server.base import RequestHandler, ServerLimits
 from mediastore_ingest.signing.policy import RESERVED_QUERY_PARAMS, Policy
 from mediastore_ingest.signing.signer import COOKIE_NAMES
 from mediastore_ingest.signing.verifier import PublicKeySource, UrlVerifier
@@ -557,7 +557,8 @@ class LocalEdge(TLSServer):
     order; ``sleep`` performs ``delay`` faults.
 
     ``tls=True`` serves HTTPS with a certificate from ``ca`` (a new
-    :class:`LocalCA` if none). The edge itself binds to loopback only.
+    :class:`LocalCA` if none). The edge itself binds to loopback only. ``limits``
+    are its HTTP front end's (:class:`ServerLimits`: head size, deadlines, caps).
     """
 
     handler_class = _EdgeHandler
@@ -583,6 +584,7 @@ class LocalEdge(TLSServer):
         max_origin_connections: int = 16,
         host: str = "127.0.0.1",
         port: int = 0,
+        limits: ServerLimits | None = None,
     ) -> None:
         # Everything that can fail comes before the CA (a temporary directory) is made.
         if not isinstance(origin, (str, LocalContainer)):
@@ -619,7 +621,7 @@ class LocalEdge(TLSServer):
         self._verify_clock = clock
         self._key_group: dict[str, PublicKeySource] = dict(key_group or {})
         self._key_group_lock = threading.RLock()
-        super().__init__(host=host, port=port, tls=tls, ca=ca)
+        super().__init__(host=host, port=port, tls=tls, ca=ca, limits=limits)
         self._origin = origin
         self._origin_ca_bundle = origin_ca_bundle
         self.name = name

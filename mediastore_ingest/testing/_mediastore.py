@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import datetime
 import hashlib
 import itertools
@@ -25,7 +24,6 @@ import logging
 import os
 import re
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, cast
@@ -54,6 +52,7 @@ from mediastore_ingest.origins.mediastore import (
     container_arn,
     mediastore_object_arn,
 )
+from mediastore_ingest.server.base import ServerLimits
 from mediastore_ingest.testing._origin import (
     LocalOrigin,
     OriginError,
@@ -324,30 +323,7 @@ class _ContainerHandler(OriginHandler):
         """The body's pieces, as long as the whole arrives within the container's
         ``upload_timeout`` of the request head (MediaStore cancels the request
         otherwise): a stalled or trickling upload ends in RequestBodyError."""
-        timeout = self.container.upload_timeout
-        if timeout is None:
-            yield from self.iter_body(max_size=limit)
-            return
-        deadline = time.monotonic() + timeout
-        body = self.iter_body(max_size=limit)
-        try:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise RequestBodyError(
-                        f"upload not finished within {timeout} s", reason="incomplete"
-                    )
-                # A read that waits past the deadline times out (and ends the body).
-                self.request.settimeout(min(remaining, self.timeout))
-                try:
-                    piece = next(body)
-                except StopIteration:
-                    return
-                yield piece
-        finally:
-            body.close()
-            with contextlib.suppress(OSError):
-                self.request.settimeout(self.timeout)
+        return self.iter_body(max_size=limit, within=self.container.upload_timeout)
 
     def _get_object(self, raw_path: str, query: str) -> None:
         container = self.container
@@ -476,6 +452,8 @@ class LocalContainer(LocalOrigin):
     ``tls=True`` serves HTTPS with a certificate from ``ca`` (a fresh :class:`LocalCA`
     by default). ``storage_dir`` keeps objects on disk (atomically), so a new
     container on the same directory sees them; by default they live in memory.
+    ``limits`` are the HTTP front end's (:class:`ServerLimits`: head size, deadlines,
+    connection caps; defaults when ``None``).
 
     Policy resources: ``<container ARN>/<path>`` for object operations and
     ``<container ARN>/<folder>`` (``<container ARN>/`` at the root) for ``ListItems``,
@@ -502,6 +480,7 @@ class LocalContainer(LocalOrigin):
         max_streaming_object_size: int = MEDIASTORE.size_limit(streaming=True),
         upload_timeout: float | None = MEDIASTORE.upload_deadline,
         clock: Callable[[], datetime.datetime] = utcnow,
+        limits: ServerLimits | None = None,
     ) -> None:
         # Everything that can fail comes before the CA (temporary files) is made.
         self._container_arn = self.check_names(name, region, account_id)
@@ -542,6 +521,7 @@ class LocalContainer(LocalOrigin):
             host=host,
             port=port,
             clock=clock,
+            limits=limits,
         )
 
     @staticmethod

@@ -44,7 +44,7 @@ from mediastore_ingest.iam.evaluate import (
     evaluate_container_policy,
 )
 from mediastore_ingest.origins import Origin
-from mediastore_ingest.server.base import RequestHandler
+from mediastore_ingest.server.base import RequestHandler, ServerLimits
 from mediastore_ingest.testing._recording import StoredObject
 from mediastore_ingest.testing._sigv4 import (
     DEFAULT_CREDENTIALS,
@@ -284,6 +284,7 @@ class LocalOrigin(TLSServer):
         host: str,
         port: int,
         clock: Callable[[], datetime.datetime],
+        limits: ServerLimits | None = None,
     ) -> None:
         # Everything that can fail comes before the store directory and the CA are made.
         check_callable("clock", clock)
@@ -297,7 +298,7 @@ class LocalOrigin(TLSServer):
             DEFAULT_CREDENTIALS if credentials is None else credentials
         )
         self._store = ObjectStore(None if storage_dir is None else Path(storage_dir))
-        super().__init__(host=host, port=port, tls=tls, ca=ca)
+        super().__init__(host=host, port=port, tls=tls, ca=ca, limits=limits)
 
     # --- identity ----------------------------------------------------------------------
 

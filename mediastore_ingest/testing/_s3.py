@@ -72,7 +72,7 @@ from mediastore_ingest.errors import InvalidInputError, MediaStoreIngestError, R
 from mediastore_ingest.iam.document import ContainerPolicy
 from mediastore_ingest.iam.evaluate import Decision, RequestContext, evaluate_container_policy
 from mediastore_ingest.origins import S3, bucket_arn, s3_object_arn
-from mediastore_ingest.server.base import RequestHandler
+from mediastore_ingest.server.base import RequestHandler, ServerLimits
 from mediastore_ingest.testing._origin import (
     LocalOrigin,
     OriginError,
@@ -708,8 +708,8 @@ class LocalBucket(LocalOrigin):
     does not explicitly deny, standing in for IAM users with full access.
     ``credentials`` maps access key ids to secrets or :class:`LocalCredential`
     (``principal="cloudfront.amazonaws.com", source_arn=<distribution ARN>`` for an
-    edge's :class:`OriginAccessControl`). ``tls``/``ca``/``storage_dir``/``clock``
-    as for :class:`LocalContainer`.
+    edge's :class:`OriginAccessControl`). ``tls``/``ca``/``storage_dir``/``clock``/
+    ``limits`` as for :class:`LocalContainer`.
 
     The CloudFront origin of this bucket is :attr:`origin_url`
     (``https://127.0.0.1:PORT/<bucket>``).
@@ -736,6 +736,7 @@ class LocalBucket(LocalOrigin):
         port: int = 0,
         max_object_size: int = MAX_S3_OBJECT_SIZE,
         clock: Callable[[], datetime.datetime] = utcnow,
+        limits: ServerLimits | None = None,
     ) -> None:
         self.check_names(bucket, region, account_id)
         check_int("max_object_size", max_object_size, minimum=1)
@@ -755,6 +756,7 @@ class LocalBucket(LocalOrigin):
             host=host,
             port=port,
             clock=clock,
+            limits=limits,
         )
 
     @staticmethod

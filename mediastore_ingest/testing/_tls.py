@@ -22,15 +22,22 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
+import attrs
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from mediastore_ingest._internal.show import shown
-from mediastore_ingest._internal.validate import check_callable, check_path
+from mediastore_ingest._internal.validate import (
+    check,
+    check_callable,
+    check_path,
+    instance_of,
+    optional,
+)
 from mediastore_ingest.errors import InvalidInputError, LocalStackError
-from mediastore_ingest.server.base import LocalHTTPServer
+from mediastore_ingest.server.base import LocalHTTPServer, ServerLimits
 
 __all__ = ["DEFAULT_HOSTS", "LocalCA", "TLSServer", "utcnow"]
 
@@ -281,9 +288,19 @@ class TLSServer(LocalHTTPServer):
     or from a :class:`LocalCA` of its own, which :meth:`close` removes again.
 
     A CA made here is closed again if binding fails, so nothing is left behind.
+    ``limits`` are the server core's (:class:`ServerLimits`; its defaults when ``None``).
     """
 
-    def __init__(self, *, host: str, port: int, tls: bool, ca: LocalCA | None) -> None:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        tls: bool,
+        ca: LocalCA | None,
+        limits: ServerLimits | None = None,
+    ) -> None:
+        check("limits", limits, optional(instance_of(ServerLimits)))
         owned = tls and ca is None
         chosen = (LocalCA() if ca is None else ca) if tls else None
         try:
@@ -291,6 +308,7 @@ class TLSServer(LocalHTTPServer):
                 host=host,
                 port=port,
                 ssl_context=None if chosen is None else chosen.server_context(),
+                **attrs.asdict(limits or ServerLimits()),
             )
         except BaseException:
             if owned and chosen is not None:
