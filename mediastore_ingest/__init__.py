@@ -2,7 +2,7 @@
 
 ``import mediastore_ingest as mi`` and use the names in ``__all__``; everything else
 is private and may change. The offline test stack lives in
-:mod:`mediastore_ingest.testing` (``LocalStack``, ``LocalEdge``, ``LocalContainer``).
+``mediastore_ingest.testing`` (``LocalStack``, ``LocalEdge``, ``LocalContainer``).
 """
 
 from __future__ import annotations

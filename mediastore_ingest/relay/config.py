@@ -1,4 +1,4 @@
-"""How a signing relay listens and what it does with each request: :class:`RelayConfig`.
+"""How a signing relay listens and what it does with each request: ``RelayConfig``.
 
 Per-path rules (Content-Type, Cache-Control, streaming uploads), the peers and token
 it admits, and the limits that bound its memory; all checked when the config is made.
@@ -151,7 +151,7 @@ def is_loopback_host(host: str) -> bool:
 
 @attrs.frozen
 class RelayConfig:
-    """How a :class:`SigningRelay` listens and what it does with each request.
+    """How a ``SigningRelay`` listens and what it does with each request.
 
     ``host``/``port``: where to listen (``port=0`` picks a free one). ``prefix`` is
     put before every request path (``live/channel1/``). ``content_types`` and
@@ -168,14 +168,14 @@ class RelayConfig:
     Every object goes through the journal in ``journal_dir`` (``None``: a private
     temporary directory made at start, removed at close when empty) before the encoder
     is answered ``200``; ``upload_workers`` threads then upload it (see
-    :mod:`mediastore_ingest.relay.journal` and :mod:`mediastore_ingest.relay.order`).
+    ``mediastore_ingest.relay.journal`` and ``mediastore_ingest.relay.order``).
     The journal holds at most ``journal_max_bytes`` of bodies and
     ``journal_max_objects`` objects; past either the relay answers ``503`` with
     ``Retry-After: retry_after``. ``fsync`` is ``"none"`` (survives the relay dying,
     not the machine losing power), ``"data"`` or ``"data+dir"``. A failed upload is
     tried again after a pause doubling up to ``requeue_cap`` seconds, for as long as
     it takes (unless a newer version of its path supersedes it).
-    ``shutdown_timeout`` is how long :meth:`SigningRelay.close` keeps reading the
+    ``shutdown_timeout`` is how long ``SigningRelay.close`` keeps reading the
     requests already on the wire and uploading (``float("inf")``: as long as it
     takes); what is left stays in the journal for the next start.
     """

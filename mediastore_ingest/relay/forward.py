@@ -1,11 +1,11 @@
 """What a signing relay does with each object: journal it, then upload it in order.
 
-The handler thread of a connection calls :meth:`Forwarder.begin`, :meth:`~Forwarder.write`
-and :meth:`~Forwarder.commit` as the body arrives: the body goes into the
-:class:`~mediastore_ingest.relay.journal.Journal` and the encoder is answered once it is
+The handler thread of a connection calls ``Forwarder.begin``, ``write``
+and ``commit`` as the body arrives: the body goes into the
+``Journal`` and the encoder is answered once it is
 committed there. ``upload_workers`` threads take what the
-:class:`~mediastore_ingest.relay.order.Scheduler` says may go now and upload it through
-the :class:`~mediastore_ingest.IngestClient` (whose own retries come first); a failed
+``Scheduler`` says may go now and upload it through
+the ``IngestClient`` (whose own retries come first); a failed
 round waits and goes again, an object the origin refuses for good (400, 411, 413, 414,
 415, 422, 431, or a request the client itself refuses) is set aside in the journal's
 ``failed/``.
@@ -94,8 +94,8 @@ class Forwarder:
     """Journals, orders, uploads and counts the objects of one relay.
 
     ``client`` uploads; ``journal`` (opened) holds the bodies; ``clock`` (monotonic
-    seconds) times each upload for the log. :meth:`start` starts the workers with what the journal
-    had; :meth:`stop` stops them.
+    seconds) times each upload for the log. ``start`` starts the workers with what the journal
+    had; ``stop`` stops them.
     """
 
     def __init__(
@@ -207,7 +207,7 @@ class Forwarder:
         self, path: str, *, method: str, target: str, headers: Mapping[str, str] | object,
         declared: int | None,
     ) -> Receipt:
-        """Start receiving a PUT (or a DELETE) of ``path``: :class:`Busy` when the
+        """Start receiving a PUT (or a DELETE) of ``path``: ``Busy`` when the
         journal is full or ``max_in_flight`` bodies are arriving."""
         config = self.config
         delete = method == "DELETE"
@@ -252,7 +252,7 @@ class Forwarder:
         )
 
     def write(self, receipt: Receipt, piece: bytes) -> None:
-        """Journal one piece of the body; :class:`Busy` past the journal's bound."""
+        """Journal one piece of the body; ``Busy`` past the journal's bound."""
         try:
             receipt.writer.write(piece)
         except JournalFull as exc:

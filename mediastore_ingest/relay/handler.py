@@ -1,8 +1,8 @@
 """The HTTP side of a signing relay: the server and the handler of each request.
 
-:class:`RelayHandler` admits a request (peer allow-list, token), maps it to an object
+``RelayHandler`` admits a request (peer allow-list, token), maps it to an object
 path, reads the body into the journal as fast as the encoder sends it
-(:class:`~mediastore_ingest.relay.forward.Forwarder`) and answers ``200`` once it is
+(``Forwarder``) and answers ``200`` once it is
 committed there; the upload happens later, on the forwarder's workers, so an encoder's
 connection never waits for the origin. ``GET /metrics`` and ``GET /healthz`` are
 answered here.
@@ -48,7 +48,7 @@ class RelayHandler(RequestHandler):
     server_version = "mediastore-ingest-relay"
 
     def setup(self) -> None:
-        """A large receive buffer first: see :data:`RECEIVE_BUFFER`."""
+        """A large receive buffer first: see ``RECEIVE_BUFFER``."""
         with contextlib.suppress(OSError):
             self.request.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
         cast(RelayServer, self.owner).activity(self.request, busy=False)
@@ -292,7 +292,7 @@ class RelayHandler(RequestHandler):
 
 
 class RelayServer(LocalHTTPServer):
-    """The relay's listener: runs :class:`RelayHandler` for ``forwarder``."""
+    """The relay's listener: runs ``RelayHandler`` for ``forwarder``."""
 
     handler_class = RelayHandler
     keeps_request_log = False  # a long-running relay: metrics count instead
@@ -307,9 +307,9 @@ class RelayServer(LocalHTTPServer):
         self.networks = tuple(
             ipaddress.ip_network(n) for n in forwarder.config.allowed_peers
         )
-        #: Until when (monotonic) :meth:`stop` keeps reading requests on the wire.
+        #: Until when (monotonic) ``stop`` keeps reading requests on the wire.
         self.drain_deadline = 0.0
-        #: How long a connection may stay idle while stopping (:data:`DRAIN_IDLE`).
+        #: How long a connection may stay idle while stopping (``DRAIN_IDLE``).
         self.drain_idle = DRAIN_IDLE
         # The relay's own registry of its connections (the base's is not reachable
         # while stopping): socket, busy in a request, since when.

@@ -22,13 +22,13 @@ Write then rename: the body goes to ``tmp/``; once complete it is synced (``fsyn
 ``"data"`` or ``"data+dir"``), its ``.meta`` written and synced, the data renamed into
 ``entries/`` and then the ``.meta`` (with ``"data+dir"`` the directory is synced
 too). A crash (``kill -9``) at any point leaves either a complete entry (both files,
-size and CRC matching) or something :meth:`Journal.open` discards. ``fsync="none"``
+size and CRC matching) or something ``Journal.open`` discards. ``fsync="none"``
 survives the relay process dying (the kernel has the data) but not the machine losing
 power; ``"data"`` keeps the bytes of a renamed entry; ``"data+dir"`` also the renames.
 
 The journal is bounded (``max_bytes`` of bodies, ``max_objects`` entries, both
-counting bodies still being received); :meth:`Journal.begin` and
-:meth:`EntryWriter.write` raise :class:`JournalFull` past a bound.
+counting bodies still being received); ``Journal.begin`` and
+``EntryWriter.write`` raise ``JournalFull`` past a bound.
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ class Entry:
 
 @attrs.frozen
 class Replay:
-    """What :meth:`Journal.open` found from an earlier run."""
+    """What ``Journal.open`` found from an earlier run."""
 
     entries: tuple[Entry, ...]
     superseded: tuple[Entry, ...]  # older versions of a path with a newer entry (removed)
@@ -184,8 +184,8 @@ def _refused(root: Path, exc: BaseException, hint: str) -> RelayError:
 class Journal:
     """The journal in directory ``root`` (see the module docstring).
 
-    Call :meth:`open` first (it creates the directory, takes the lock and reads what an
-    earlier run left); :meth:`close` releases the lock. ``clock`` gives the wall-clock
+    Call ``open`` first (it creates the directory, takes the lock and reads what an
+    earlier run left); ``close`` releases the lock. ``clock`` gives the wall-clock
     time recorded in the entries.
     """
 
@@ -232,7 +232,7 @@ class Journal:
     def open(self) -> Replay:
         """Create or check the directory, take its lock, and read what an earlier run
         left: complete entries (newest version of each path; older ones are removed),
-        discarding half-written ones. :class:`~mediastore_ingest.errors.RelayError`
+        discarding half-written ones. ``RelayError``
         (with a hint) when the directory cannot be used."""
         root = self.root
         hint = ("give --journal-dir (RelayConfig.journal_dir) a directory this user can "
@@ -442,7 +442,7 @@ class Journal:
         availability: str | None = None,
         declared: int | None = None,
     ) -> EntryWriter:
-        """Start an entry for ``path``; :class:`JournalFull` when the journal is at its
+        """Start an entry for ``path``; ``JournalFull`` when the journal is at its
         bound (``declared``: the announced body size, reserved now)."""
         reserve = declared or 0
         with self._lock:
@@ -519,9 +519,9 @@ def _optional(value: object) -> str | None:
 
 
 class EntryWriter:
-    """One entry being written: :meth:`write` the body, then :meth:`commit` (or
-    :meth:`abort`). :meth:`follow` reads the body as it is written (for an upload
-    that streams it on). Used by one thread; :meth:`follow` from another."""
+    """One entry being written: ``write`` the body, then ``commit`` (or
+    ``abort``). ``follow`` reads the body as it is written (for an upload
+    that streams it on). Used by one thread; ``follow`` from another."""
 
     def __init__(
         self,
@@ -560,7 +560,7 @@ class EntryWriter:
         )
 
     def write(self, piece: bytes | bytearray | memoryview) -> None:
-        """Append ``piece``; :class:`JournalFull` past the bound (then :meth:`abort`)."""
+        """Append ``piece``; ``JournalFull`` past the bound (then ``abort``)."""
         if self.state != "open" or self._fd is None:
             raise RelayError("the journal entry is not open")
         size = len(piece)
@@ -633,7 +633,7 @@ class EntryWriter:
 
     def follow(self, piece_size: int = 256 * 1024) -> Iterator[bytes]:
         """The body's bytes as they are written; ends when the body is complete,
-        raises :class:`WriterGone` if it is aborted."""
+        raises ``WriterGone`` if it is aborted."""
         offset = 0
         fd = self._open_for_reading()
         try:
@@ -671,7 +671,7 @@ class EntryWriter:
 
 
 def entry_headers(headers: Mapping[str, str] | object) -> tuple[tuple[str, str], ...]:
-    """The :data:`KEPT_HEADERS` of a request's headers (first value of each)."""
+    """The ``KEPT_HEADERS`` of a request's headers (first value of each)."""
     get = getattr(headers, "get", None)
     if not callable(get):
         return ()

@@ -1,4 +1,4 @@
-"""What a signing relay counts: :class:`RelayStats` snapshots and the Prometheus text
+"""What a signing relay counts: ``RelayStats`` snapshots and the Prometheus text
 ``GET /metrics`` answers.
 
 Counters: requests answered (by method and status), requests refused (by reason),
@@ -106,7 +106,7 @@ class Metrics:
                 setattr(self, name, getattr(self, name) + n)
 
     def outcome(self, name: str, n: int = 1, *, manifest: bool = False) -> None:
-        """Count ``n`` uploads ending as ``name`` (one of :data:`UPLOAD_OUTCOMES`)."""
+        """Count ``n`` uploads ending as ``name`` (one of ``UPLOAD_OUTCOMES``)."""
         with self._lock:
             self.outcomes[name] += n
             if name == "superseded" and manifest:

@@ -1,6 +1,6 @@
 """In which order the relay uploads what it journaled (pure: no I/O, no threads).
 
-A :class:`Scheduler` holds one :class:`Job` per version of a path the relay has
+A ``Scheduler`` holds one ``Job`` per version of a path the relay has
 received and not finished with, and answers "what can be uploaded now?". The rules:
 
 1. **Per path, oldest first, one at a time.** A path's versions are ordered by
@@ -12,7 +12,7 @@ received and not finished with, and answers "what can be uploaded now?". The rul
    dropped when it completes; one whose upload fails is dropped rather than tried
    again. So an older version is never stored over a newer one.
 3. **A manifest waits for what it names.** A manifest with
-   :class:`~mediastore_ingest.ingest.manifests.ManifestRefs` is uploaded only once
+   ``ManifestRefs`` is uploaded only once
    no object it requires (or that matches one of its patterns) *and that arrived
    before it* is still being received, waiting or uploading. Only objects the relay
    holds are waited for: one it never received (stored by an earlier run, or never
@@ -25,7 +25,7 @@ received and not finished with, and answers "what can be uploaded now?". The rul
 5. Otherwise first come, first served (in the order versions became complete).
 
 A version whose body is still arriving may be uploaded while it arrives
-(:meth:`Scheduler.stream`): only when its path has no other version in hand.
+(``Scheduler.stream``): only when its path has no other version in hand.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ class Scheduler:
 
     def abort(self, job: Job) -> None:
         """``job``'s body was broken off (or refused): nothing is uploaded. A streaming
-        upload still running is left to :meth:`finish`."""
+        upload still running is left to ``finish``."""
         job.aborted = True
         if job.state != "running":
             self._remove(job)
@@ -141,7 +141,7 @@ class Scheduler:
 
     def stream(self, job: Job) -> bool:
         """Upload ``job`` while its body arrives, if its path has nothing else in hand;
-        then :meth:`take` hands it out first."""
+        then ``take`` hands it out first."""
         if job.state != "receiving" or len(self._by_path.get(job.path, ())) != 1:
             return False
         job.state = "running"

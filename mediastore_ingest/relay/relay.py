@@ -2,12 +2,12 @@
 
 Encoders such as ffmpeg, OBS and GStreamer push segments and manifests with ``PUT``
 (or ``POST``), chunked, over keep-alive, and cannot sign each request. Point them at
-a :class:`SigningRelay` (``mediastore-ingest relay``, or in Python)::
+a ``SigningRelay`` (``mediastore-ingest relay``, or in Python)::
 
     with SigningRelay("https://d1.cloudfront.net", signer=signer) as relay:
         run_encoder(output=relay.url + "/live/index.m3u8")
 
-What it does with each request (set up in :class:`RelayConfig`):
+What it does with each request (set up in ``RelayConfig``):
 
 * admits it only from ``allowed_peers`` (loopback by default); when other addresses
   are allowed, a shared ``token`` is required in ``token_header`` on every request;
@@ -15,14 +15,14 @@ What it does with each request (set up in :class:`RelayConfig`):
 * maps ``POST`` to ``PUT``, prefixes the path (``prefix``), picks the Content-Type
   and Cache-Control from per-path rules (manifests short, segments long);
 * reads the body as fast as the encoder sends it into the journal
-  (:mod:`~mediastore_ingest.relay.journal`, in ``journal_dir``) and answers ``200``
+  (``journal``, in ``journal_dir``) and answers ``200``
   once it is durable there; ``503`` with ``Retry-After`` when the journal is full
   (``journal_max_bytes``, ``journal_max_objects``) or ``max_in_flight`` bodies are
   arriving, ``413`` over ``max_segment_bytes``; the encoder's connection never waits
   for the origin;
 * uploads from the journal on ``upload_workers`` threads through the
-  :class:`~mediastore_ingest.IngestClient`'s pooled keep-alive connections, in the
-  order :mod:`~mediastore_ingest.relay.order` gives: per path oldest first and never
+  ``IngestClient``'s pooled keep-alive connections, in the
+  order ``order`` gives: per path oldest first and never
   an older version over a newer one (a superseded version still waiting is dropped),
   a manifest only after the objects it names that the relay holds; a failed upload is
   tried again until it succeeds, one the origin refuses for good is set aside in the
@@ -33,7 +33,7 @@ What it does with each request (set up in :class:`RelayConfig`):
 * journals ``DELETE`` in its path's order, only with ``allow_delete`` (else ``405``);
   answers ``GET /metrics`` (Prometheus text) and ``GET /healthz``;
 * logs one line per object (logger ``mediastore_ingest.relay.relay``, INFO);
-  :meth:`SigningRelay.drain` (and :meth:`~SigningRelay.close`) stops accepting,
+  ``SigningRelay.drain`` (and ``close``) stops accepting,
   reads and answers the requests already on the wire, uploads until
   ``shutdown_timeout``, and leaves the rest in the journal for the next start.
 
@@ -77,13 +77,13 @@ class SigningRelay:
     """Accepts unsigned uploads from encoders and forwards them signed.
 
     ``to`` is the ingest distribution (``https://d1.cloudfront.net``) and ``signer``
-    the :class:`~mediastore_ingest.UrlSigner` its key group trusts (``None``: send
+    the ``UrlSigner`` its key group trusts (``None``: send
     unsigned, for an origin that allows it); ``auth`` picks signed URLs or cookies.
     ``ingest_config`` sets timeouts, retries, pool size and ``ca_bundle``. Or pass a
     ready ``client`` (not closed by the relay). ``clock`` (monotonic seconds) times
     the uploads.
 
-    Use as a context manager (or :meth:`start` / :meth:`close`); :attr:`url` is where
+    Use as a context manager (or ``start`` / ``close``); ``url`` is where
     encoders push.
     """
 
@@ -143,7 +143,7 @@ class SigningRelay:
     # --- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> SigningRelay:
-        """Open the journal (:class:`~mediastore_ingest.errors.RelayError` with a hint
+        """Open the journal (``RelayError`` with a hint
         if it cannot be used), queue what an earlier run left, start listening;
         returns ``self``."""
         if self._started:
@@ -224,7 +224,7 @@ class SigningRelay:
         return self._forwarder.wait_uploaded(time.monotonic() + min(float(timeout), 1e9))
 
     def close(self) -> None:
-        """:meth:`drain` (up to ``config.shutdown_timeout``), then close the client
+        """``drain`` (up to ``config.shutdown_timeout``), then close the client
         (when the relay made it). Idempotent."""
         try:
             self.drain()
@@ -260,12 +260,12 @@ class SigningRelay:
     @property
     def journal_dir(self) -> str:
         """The journal's directory (without ``config.journal_dir``, a temporary one made
-        by :meth:`start`; ``""`` before)."""
+        by ``start``; ``""`` before)."""
         return self._journal_dir
 
     @property
     def client(self) -> IngestClient:
-        """The :class:`~mediastore_ingest.IngestClient` uploads go through."""
+        """The ``IngestClient`` uploads go through."""
         return self._client
 
     def stats(self) -> RelayStats:

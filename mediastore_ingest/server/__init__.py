@@ -1,8 +1,8 @@
 """The HTTP/1.1 server base that the relay and the local test servers build on.
 
-:class:`LocalHTTPServer` (the listener and its limits) runs a :class:`RequestHandler`
-subclass per connection; :class:`ServerLimits` documents each limit and its default.
-The parsing core is :mod:`mediastore_ingest.server.protocol` (h11, kept strict).
+``LocalHTTPServer`` (the listener and its limits) runs a ``RequestHandler``
+subclass per connection; ``ServerLimits`` documents each limit and its default.
+The parsing core is ``mediastore_ingest.server.protocol`` (h11, kept strict).
 """
 
 from __future__ import annotations

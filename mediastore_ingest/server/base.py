@@ -1,25 +1,25 @@
 """A small threaded HTTP/1.1 server: the base of the signing relay and the local servers.
 
-:class:`LocalHTTPServer` runs a :class:`RequestHandler` subclass, one thread per
+``LocalHTTPServer`` runs a ``RequestHandler`` subclass, one thread per
 connection, behind a strict, bounded HTTP/1.1 front end:
 
 - parsing is `h11 <https://h11.readthedocs.io>`_'s, with this package's stricter
-  checks around it (:mod:`mediastore_ingest.server.protocol`): malformed framing gets
+  checks around it (``mediastore_ingest.server.protocol``): malformed framing gets
   ``400`` and the connection closes; a head or body cut off never reaches a handler
   as complete;
 - every limit a production front end has is a keyword argument
-  (:class:`~mediastore_ingest.server.limits.ServerLimits`: head size, header and
+  (``ServerLimits``: head size, header and
   keep-alive deadlines, a body's minimum rate, connection caps in all and per peer,
   the listen backlog), and peers outside ``allowed_peers`` are refused when accepted
-  (:mod:`mediastore_ingest.server.listener`);
+  (``mediastore_ingest.server.listener``);
 - optional TLS (the handshake happens in the connection's own thread, so one slow
   client cannot stall ``accept``), and a ``stop()`` that closes live keep-alive
   connections at once.
 
 By default it binds to loopback only (the local test servers); a subclass may allow
 other addresses (``loopback_only``) and name the error it raises (``error_class``).
-Every request is recorded (:class:`RecordedRequest`) so tests can assert on what the
-server saw; :meth:`LocalHTTPServer.counters` counts what the front end refused.
+Every request is recorded (``RecordedRequest``) so tests can assert on what the
+server saw; ``LocalHTTPServer.counters`` counts what the front end refused.
 """
 
 from __future__ import annotations
@@ -71,29 +71,29 @@ def _check_loopback(host: object) -> None:
 
 
 class LocalHTTPServer:
-    """An HTTP/1.1 server running :attr:`handler_class` in a background thread.
+    """An HTTP/1.1 server running ``handler_class`` in a background thread.
 
-    Use as a context manager, or call :meth:`start` and :meth:`stop`. ``host`` is the
+    Use as a context manager, or call ``start`` and ``stop``. ``host`` is the
     address to bind: loopback only unless the class sets ``loopback_only = False``.
     With an ``ssl_context`` it speaks HTTPS. ``port=0`` picks a free port; read
-    :attr:`port` or :attr:`base_url` after starting.
+    ``port`` or ``base_url`` after starting.
 
     The front end's limits are keyword arguments, each described in
-    :class:`~mediastore_ingest.server.limits.ServerLimits` (whose defaults suit
-    encoders on loopback); :attr:`limits` is what is in force. ``allowed_peers``
+    ``ServerLimits`` (whose defaults suit
+    encoders on loopback); ``limits`` is what is in force. ``allowed_peers``
     (addresses or CIDR ranges; ``None``: anyone) is checked on accept: another peer's
     connection is closed before a byte of it is read.
     """
 
     handler_class: type[RequestHandler] = RequestHandler
-    #: Whether requests are kept in :attr:`requests` (a long-running server keeps none).
+    #: Whether requests are kept in ``requests`` (a long-running server keeps none).
     keeps_request_log = True
-    #: How long :meth:`stop` waits for each connection thread after closing its socket.
+    #: How long ``stop`` waits for each connection thread after closing its socket.
     stop_timeout = 5.0
     #: Refuse to bind anything but a loopback address (the local test servers' policy);
     #: a subclass that checks its address itself (the relay) sets it to ``False``.
     loopback_only: ClassVar[bool] = True
-    #: What :meth:`start`, :meth:`port` and :meth:`wait_for_request` raise when the
+    #: What ``start``, ``port`` and ``wait_for_request`` raise when the
     #: server cannot do what was asked.
     error_class: ClassVar[type[MediaStoreIngestError]] = LocalStackError
 
@@ -129,7 +129,7 @@ class LocalHTTPServer:
             max_connections_per_peer=max_connections_per_peer,
             backlog=backlog,
         )
-        #: The peers admitted (see :class:`~mediastore_ingest.server.limits.PeerFilter`).
+        #: The peers admitted (see ``PeerFilter``).
         self.peers = PeerFilter.of(allowed_peers)
         self._host = host
         self._requested_port = port
@@ -209,7 +209,7 @@ class LocalHTTPServer:
 
     @property
     def running(self) -> bool:
-        """True between :meth:`start` and :meth:`stop`."""
+        """True between ``start`` and ``stop``."""
         return self._server is not None
 
     def __enter__(self) -> LocalHTTPServer:
@@ -331,8 +331,8 @@ class LocalHTTPServer:
 
         Requests enter the log when their response head is sent and are updated when
         the server is done with them (a request without an answer, e.g. a cut-off
-        upload, appears only then, with ``status=None``). Raises :attr:`error_class`
-        (:class:`LocalStackError`) after ``timeout`` seconds: a safety net for a broken
+        upload, appears only then, with ``status=None``). Raises ``error_class``
+        (``LocalStackError``) after ``timeout`` seconds: a safety net for a broken
         test, not a synchronisation device.
         """
         def found() -> RecordedRequest | None:

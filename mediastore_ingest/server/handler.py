@@ -1,19 +1,19 @@
 """The request handler: one instance per connection, serving its requests in turn.
 
-:class:`RequestHandler` moves bytes between its socket and a
-:class:`~mediastore_ingest.server.protocol.ServerProtocol` (h11 plus this package's
+``RequestHandler`` moves bytes between its socket and a
+``ServerProtocol`` (h11 plus this package's
 strict checks) and gives subclasses the handler API the relay and the local servers
-use: ``do_GET``/``do_PUT``/..., ``self.headers``, :meth:`~RequestHandler.iter_body`,
-:meth:`~RequestHandler.send_body` and the rest.
+use: ``do_GET``/``do_PUT``/..., ``self.headers``, ``iter_body``,
+``send_body`` and the rest.
 
 What a handler never sees: a head that did not complete (cut off, over the cap, too
 slow: it is discarded or answered ``400``/``408``/``431``/``505`` by the core, and the
 connection closes), and a malformed head. A body that is cut off, malformed, too
-large or too slow makes :meth:`~RequestHandler.iter_body` raise
-:class:`~mediastore_ingest.errors.RequestBodyError` before its end, so nothing built
+large or too slow makes ``iter_body`` raise
+``RequestBodyError`` before its end, so nothing built
 from it is complete; the connection then closes after the response.
 
-Deadlines (from :class:`~mediastore_ingest.server.limits.ServerLimits`) are socket
+Deadlines (from ``ServerLimits``) are socket
 timeouts computed before each read: the head's (``header_timeout``), the keep-alive
 wait's (``idle_timeout``), the body's minimum rate (``body_grace`` +
 ``received / body_min_rate``) and ``io_timeout`` for any one read or write.
@@ -89,16 +89,16 @@ def _phrase(status: int) -> str:
 class RequestHandler:
     """Base handler: subclass it and define ``do_GET`` and friends.
 
-    ``self.owner`` is the :class:`~mediastore_ingest.server.LocalHTTPServer` that runs
+    ``self.owner`` is the ``LocalHTTPServer`` that runs
     the handler; one handler object serves one connection, request after request
     (keep-alive and pipelining), so per-connection state can live on ``self``. For
     each request, ``command``, ``path``, ``request_version`` and ``headers``
-    (:class:`~mediastore_ingest.server.headers.RequestHeaders`) describe it. Read
-    bodies with :meth:`iter_body` / :meth:`read_body`; answer with :meth:`send_body`,
-    :meth:`send_json`, :meth:`start_chunked` / :meth:`write_chunk` /
-    :meth:`end_chunked`, or :meth:`send_response` / :meth:`send_header` /
-    :meth:`end_headers` / :meth:`write_body`. Set ``close_connection`` to close after
-    the response; :meth:`abort_connection` drops it at once.
+    (``RequestHeaders``) describe it. Read
+    bodies with ``iter_body`` / ``read_body``; answer with ``send_body``,
+    ``send_json``, ``start_chunked`` / ``write_chunk`` /
+    ``end_chunked``, or ``send_response`` / ``send_header`` /
+    ``end_headers`` / ``write_body``. Set ``close_connection`` to close after
+    the response; ``abort_connection`` drops it at once.
 
     A handler that returns without answering gets ``500`` (and a close) from the core,
     unless it closed the connection, or a write to the peer failed earlier (then the
@@ -201,7 +201,7 @@ class RequestHandler:
 
     @property
     def owner(self) -> LocalHTTPServer:
-        """The :class:`~mediastore_ingest.server.LocalHTTPServer` running this handler."""
+        """The ``LocalHTTPServer`` running this handler."""
         return self.server.owner
 
     @property
@@ -324,7 +324,7 @@ class RequestHandler:
 
     def _answer_error(self, status: int, message: str, *, linger: bool = True) -> None:
         """Answer ``status`` from the core and close (the head is not usable); with
-        ``linger``, the close waits for the peer to stop sending (see :meth:`finish`)."""
+        ``linger``, the close waits for the peer to stop sending (see ``finish``)."""
         self.close_connection = True
         if self._peer_gone:
             return
@@ -456,7 +456,7 @@ class RequestHandler:
         self.log_message('"%s" %s %s', self.requestline, str(code), str(size))
 
     def log_message(self, format: str, *args: Any) -> None:
-        """Log through :mod:`logging` (DEBUG) instead of writing to stderr."""
+        """Log through ``logging`` (DEBUG) instead of writing to stderr."""
         if logger.isEnabledFor(logging.DEBUG):  # every response logs: format only if shown
             line = redact_query(format % args)  # request lines carry signed URLs
             logger.debug("%s %s - %s", type(self.owner).__name__, self.peer, line)
@@ -472,7 +472,7 @@ class RequestHandler:
         """The declared ``Content-Length``, ``None`` if absent.
 
         The core has checked it (digits only; repeated values equal); the value
-        :class:`RequestBodyError` is kept for callers that catch it.
+        ``RequestBodyError`` is kept for callers that catch it.
         """
         values = self.headers.get_all("Content-Length")
         if not values:
@@ -514,7 +514,7 @@ class RequestHandler:
         """Yield the request body piece by piece as it arrives.
 
         Handles ``Content-Length`` and ``Transfer-Encoding: chunked`` (trailers are
-        read into :attr:`trailers`). Raises :class:`RequestBodyError` when the body
+        read into ``trailers``). Raises ``RequestBodyError`` when the body
         exceeds ``max_size`` (``"too_large"``, checked before reading when the length
         is declared), is badly framed (``"malformed"``), ends early or arrives too
         slowly (``"incomplete"``: under the server's minimum rate, or not all within
@@ -549,7 +549,7 @@ class RequestHandler:
         self._body_state = "read"
 
     def read_body(self, *, max_size: int | None = None, within: float | None = None) -> bytes:
-        """The whole request body (see :meth:`iter_body`)."""
+        """The whole request body (see ``iter_body``)."""
         return b"".join(self.iter_body(max_size=max_size, within=within))
 
     def _body_pieces(self, max_size: int | None, within: float | None) -> Iterator[bytes]:
@@ -647,7 +647,7 @@ class RequestHandler:
     def send_response(self, code: int, message: str | None = None) -> None:
         """Start a response head (``Server`` and ``Date`` included); add
         ``Connection: close`` when the connection cannot be kept. A status under 200
-        is sent at once (``100 Continue``: prefer :meth:`send_continue`)."""
+        is sent at once (``100 Continue``: prefer ``send_continue``)."""
         if code < 200:
             self._write(self._protocol.send(h11.InformationalResponse(
                 status_code=code, headers=[], reason=(message or _phrase(code)).encode("latin-1")

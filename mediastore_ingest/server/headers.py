@@ -11,8 +11,8 @@ __all__ = ["RequestHeaders"]
 class RequestHeaders:
     """Header fields in the order and spelling received; names match case-insensitively.
 
-    What handlers used of :class:`http.client.HTTPMessage`: :meth:`get`,
-    :meth:`get_all`, :meth:`items`, ``name in headers``, ``headers[name]`` (the first
+    What handlers used of ``http.client.HTTPMessage``: ``get``,
+    ``get_all``, ``items``, ``name in headers``, ``headers[name]`` (the first
     value, ``None`` if absent, as ``email.message.Message`` does), iteration over the
     names. Values are ``latin-1`` decoded, without surrounding whitespace. Immutable.
     """

@@ -1,16 +1,16 @@
 """The limits of the server core, and which peers it admits.
 
-:class:`ServerLimits` holds what a production front end bounds (the names and
+``ServerLimits`` holds what a production front end bounds (the names and
 defaults follow nginx, Apache's ``mod_reqtimeout`` and hypercorn where they fit an
 encoder pushing on loopback): the size of a request head, how long a head may take,
 how slowly a body may arrive, how long a keep-alive connection may idle, how many
 connections are served at once (in all, and from one address), and the listen
-backlog. :class:`PeerFilter` is the allow-list a connection is checked against the
+backlog. ``PeerFilter`` is the allow-list a connection is checked against the
 moment it is accepted, before a byte of it is read.
 
-Each limit is a keyword argument of :class:`~mediastore_ingest.server.LocalHTTPServer`
+Each limit is a keyword argument of ``LocalHTTPServer``
 (and so of the relay's listener); the local test servers take a whole
-:class:`ServerLimits` as ``limits=``.
+``ServerLimits`` as ``limits=``.
 """
 
 from __future__ import annotations

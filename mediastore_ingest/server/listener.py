@@ -1,12 +1,12 @@
 """Accepting connections: the listening socket, admission, one thread per connection.
 
-:class:`Listener` binds with a listen backlog of :attr:`ServerLimits.backlog`, and
+``Listener`` binds with a listen backlog of ``ServerLimits.backlog``, and
 decides on each connection the moment it is accepted, before a byte of it is read:
 
-- a peer outside the allow-list (:class:`~mediastore_ingest.server.limits.PeerFilter`)
+- a peer outside the allow-list (``PeerFilter``)
   is closed: ``refused.peer_not_allowed``;
-- over :attr:`~ServerLimits.max_connections` in all, or
-  :attr:`~ServerLimits.max_connections_per_peer` from its address, it is closed:
+- over ``max_connections`` in all, or
+  ``max_connections_per_peer`` from its address, it is closed:
   ``refused.too_many_connections`` / ``refused.too_many_from_peer``.
 
 Closed, not answered ``503``: a refusal must cost nothing (no thread, no read, no
@@ -105,7 +105,7 @@ class Listener:
     # --- accepting -----------------------------------------------------------------------
 
     def serve_forever(self) -> None:
-        """Accept until :meth:`shutdown`."""
+        """Accept until ``shutdown``."""
         with selectors.DefaultSelector() as selector:
             selector.register(self.socket, selectors.EVENT_READ)
             selector.register(self._wake_read, selectors.EVENT_READ)
@@ -115,7 +115,7 @@ class Listener:
                     self._accept_waiting()
 
     def shutdown(self) -> None:
-        """Stop accepting (the thread in :meth:`serve_forever` returns)."""
+        """Stop accepting (the thread in ``serve_forever`` returns)."""
         self._stopping.set()
         with contextlib.suppress(OSError):
             self._wake_write.send(b"x")

@@ -1,8 +1,8 @@
 """The server side of one HTTP/1.1 connection, sans I/O: bytes in, events out.
 
-:class:`ServerProtocol` is `h11 <https://h11.readthedocs.io>`_'s server state machine
+``ServerProtocol`` is `h11 <https://h11.readthedocs.io>`_'s server state machine
 with the strictness this package wants where h11 is lenient, in one place that tests
-can feed bytes to directly. The connection code (:mod:`mediastore_ingest.server.base`)
+can feed bytes to directly. The connection code (``mediastore_ingest.server.base``)
 only moves bytes between the socket and this object.
 
 h11 parses request heads and chunked trailers, decides keep-alive and
@@ -11,7 +11,7 @@ no body for HEAD, 204, 304) and holds each response to its framing, and refuses
 most bad framing itself: a field name that is not a token (whitespace
 before the colon, ``Content Length``), NUL, CR or LF inside a field value,
 conflicting ``Content-Length`` values, a ``Transfer-Encoding`` other than ``chunked``
-or a second one, a missing or repeated ``Host``. Around it, a :class:`_FrameScanner`
+or a second one, a missing or repeated ``Host``. Around it, a ``_FrameScanner``
 sees every byte first and refuses what h11 lets through (RFC 9112 allows some of it;
 this package takes the strict choice, as :file:`DESIGN.md` says):
 
@@ -20,7 +20,7 @@ this package takes the strict choice, as :file:`DESIGN.md` says):
 - control characters other than HTAB in the head (h11 allows ``\\x01``-``\\x1f``);
 - a chunk-size line with anything but hex digits and well-formed extensions
   (h11 allows trailing whitespace: ``5 ``), more than 16 hex digits or over
-  :data:`MAX_CHUNK_LINE` bytes; chunk data not followed by CRLF; a trailer section
+  ``MAX_CHUNK_LINE`` bytes; chunk data not followed by CRLF; a trailer section
   over ``max_head_bytes``;
 - a request with both ``Transfer-Encoding`` and ``Content-Length`` (h11 lets
   ``Transfer-Encoding`` win; RFC 9112 6.1 allows refusing it, and it is what request
@@ -38,7 +38,7 @@ would make an event of every chunk and every read, at some microseconds each, th
 times over on the relay's path (encoder to relay, relay to edge, edge to origin):
 measured, that made the relay benchmark a fifth slower.
 
-Every refusal is a :class:`ProtocolError` with the status to answer (400, 431 or 505);
+Every refusal is a ``ProtocolError`` with the status to answer (400, 431 or 505);
 ``incomplete`` marks a head or body cut off by the end of the stream. After one, the
 connection is unusable: answer (when there is a head to answer) and close.
 """
@@ -52,7 +52,7 @@ import h11
 
 __all__ = ["Event", "ProtocolError", "ServerProtocol"]
 
-#: What :meth:`ServerProtocol.next_event` returns.
+#: What ``ServerProtocol.next_event`` returns.
 Event = (
     h11.Request
     | h11.Data
@@ -82,7 +82,7 @@ class ProtocolError(Exception):
     """A request the server must refuse (``status``: 400, 431 or 505), or cut off by
     the end of the stream (``incomplete``). Internal: the server core answers it and
     closes the connection; a handler sees a body error as
-    :class:`~mediastore_ingest.errors.RequestBodyError`."""
+    ``RequestBodyError``."""
 
     def __init__(self, message: str, *, status: int = 400, incomplete: bool = False) -> None:
         super().__init__(message)
@@ -100,14 +100,14 @@ class _FrameScanner:
     refuses what h11 would accept but this package does not.
 
     It scans each head up to its end and hands it to h11 (``to_h11``), then waits
-    (state ``framing``) until h11 has parsed it and :meth:`framed` says how its body
+    (state ``framing``) until h11 has parsed it and ``framed`` says how its body
     is delimited. Body data is taken out (``body``): a ``Content-Length`` body is
     counted, a chunked body checked line by line, and h11 gets its last chunk and
     trailer section. At the end of a message it stops (``done``):
     bytes pipelined after it belong to the next request, scanned once
-    :meth:`next_message` starts it, so they cannot spoil this one. It holds what was
+    ``next_message`` starts it, so they cannot spoil this one. It holds what was
     received and not scanned yet, and one unfinished line (at most
-    :data:`MAX_CHUNK_LINE`, or the head cap for trailers).
+    ``MAX_CHUNK_LINE``, or the head cap for trailers).
     """
 
     def __init__(self, max_head_bytes: int) -> None:
@@ -302,11 +302,11 @@ class _FrameScanner:
 
 
 class ServerProtocol:
-    """One server connection's HTTP/1.1 state: :meth:`receive` the bytes read,
-    take :meth:`next_event` until ``NEED_DATA``, :meth:`send` responses.
+    """One server connection's HTTP/1.1 state: ``receive`` the bytes read,
+    take ``next_event`` until ``NEED_DATA``, ``send`` responses.
 
     ``max_head_bytes`` caps each request head (and the trailer section), exactly.
-    :meth:`next_event` raises :class:`ProtocolError` for a request to refuse. Each
+    ``next_event`` raises ``ProtocolError`` for a request to refuse. Each
     request/response cycle has an h11 connection of its own (made in a microsecond),
     so h11 need not read a body that the scanner delimits.
     """
@@ -417,7 +417,7 @@ class ServerProtocol:
 
     def send(self, event: h11.InformationalResponse | h11.Response | h11.Data | h11.EndOfMessage
              ) -> bytes:
-        """The bytes of ``event`` (h11's :class:`~h11.LocalProtocolError` for one the
+        """The bytes of ``event`` (h11's ``LocalProtocolError`` for one the
         cycle does not allow: a body for HEAD, more than ``Content-Length``...)."""
         return self._h11.send(event)
 

@@ -1,4 +1,4 @@
-"""What a local server saw of each request: :class:`RecordedRequest`."""
+"""What a local server saw of each request: ``RecordedRequest``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ class RecordedRequest:
 
     ``headers`` keeps the received order and spelling; the values that may be
     credentials (a ``User-Agent`` can be an ingest secret, an ``Authorization`` a
-    SigV4 signature) are :class:`Redacted`: equal to the value, but not shown by a
+    SigV4 signature) are ``Redacted``: equal to the value, but not shown by a
     ``repr`` (nor by pytest's diff of two requests); ``path`` shows a signed URL's
     ``Signature`` and ``Policy`` as ``<redacted>`` in the ``repr`` only. ``status`` is
     the final status

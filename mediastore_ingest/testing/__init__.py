@@ -1,15 +1,15 @@
 """Local stand-ins for AWS, on loopback, for tests of code that uses this package.
 
-:class:`LocalContainer` is a MediaStore container (data API, SigV4, container policy
-enforcement); :class:`LocalCA` issues the certificates local servers present;
-:class:`LocalHTTPServer` and :class:`RequestHandler` are the threaded HTTP/1.1 base
-they are built on (strict parsing; its limits, :class:`ServerLimits`, are every
-server's ``limits=``). :class:`LocalEdge` stands in for a CloudFront distribution (with
-:class:`OriginAccessControl` it signs for an S3 origin), :class:`FaultPlan` injects
-faults there, and :class:`LocalStack` wires the whole chain. :class:`LongLink` is a
+``LocalContainer`` is a MediaStore container (data API, SigV4, container policy
+enforcement); ``LocalCA`` issues the certificates local servers present;
+``LocalHTTPServer`` and ``RequestHandler`` are the threaded HTTP/1.1 base
+they are built on (strict parsing; its limits, ``ServerLimits``, are every
+server's ``limits=``). ``LocalEdge`` stands in for a CloudFront distribution (with
+``OriginAccessControl`` it signs for an S3 origin), ``FaultPlan`` injects
+faults there, and ``LocalStack`` wires the whole chain. ``LongLink`` is a
 long-haul path on loopback (delay, jitter, bandwidth; round trips counted), and a
-:class:`Geography` puts one on each path of the stack (``LocalStack(geography=...)``).
-:class:`LocalBucket` is an S3 bucket (path-style REST API, SigV4, bucket policy) for
+``Geography`` puts one on each path of the stack (``LocalStack(geography=...)``).
+``LocalBucket`` is an S3 bucket (path-style REST API, SigV4, bucket policy) for
 the same chain onto S3 with Origin Access Control: ``LocalStack(origin="s3")``.
 """
 

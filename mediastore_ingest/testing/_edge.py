@@ -4,7 +4,7 @@ It does to each viewer request what CloudFront does in front of a MediaStore (or
 origin, closely enough to test an encoder or an ingest client end to end:
 
 * refuses methods the cache behaviour does not allow (``403``, like CloudFront);
-* verifies signed URLs and signed cookies with :class:`~mediastore_ingest.UrlVerifier`
+* verifies signed URLs and signed cookies with ``UrlVerifier``
   against a key group (key id -> public key), with an injectable clock and the
   viewer's address for ``AWS:SourceIp``; a failure is a CloudFront-style ``403``
   with an XML body (``<Error><Code>AccessDenied</Code>…``) and the verification
@@ -21,11 +21,11 @@ origin, closely enough to test an encoder or an ingest client end to end:
   buffered whole;
 * answers ``502`` when the origin cannot be reached and ``504`` when it does not
   answer in time, and otherwise passes the origin's status, headers and body through;
-* injects the faults of a :class:`~mediastore_ingest.testing.FaultPlan`.
+* injects the faults of a ``FaultPlan``.
 
-What it received is in :attr:`LocalEdge.requests` (viewer side, with the status it
-answered), what it sent to the origin in :attr:`LocalEdge.forwarded`, and the faults
-it injected in :attr:`LocalEdge.faults_injected` / :attr:`LocalEdge.fault_log`.
+What it received is in ``LocalEdge.requests`` (viewer side, with the status it
+answered), what it sent to the origin in ``LocalEdge.forwarded``, and the faults
+it injected in ``LocalEdge.faults_injected`` / ``LocalEdge.fault_log``.
 """
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ def _check_methods(methods: object) -> tuple[str, ...]:
 
 
 class _EdgeHandler(RequestHandler):
-    """Serves one viewer connection of a :class:`LocalEdge`."""
+    """Serves one viewer connection of a ``LocalEdge``."""
 
     server_version = "CloudFront"
     _fault: Fault | None = None
@@ -539,7 +539,7 @@ def _cloudfront_denial(exc: VerificationError) -> tuple[str, str]:
 class LocalEdge(TLSServer):
     """A CloudFront distribution (one cache behaviour) in front of one origin.
 
-    ``origin``: a running :class:`~mediastore_ingest.testing.LocalContainer` (its
+    ``origin``: a running ``LocalContainer`` (its
     endpoint and CA are used) or an origin URL such as ``https://127.0.0.1:8443``
     (a path in it is the distribution's origin path). ``origin_ca_bundle``: the PEM
     CA file to verify an ``https`` origin with (taken from a container by default).
@@ -547,18 +547,18 @@ class LocalEdge(TLSServer):
     ``key_group`` maps trusted key ids to public keys (objects, PEM bytes/text or
     paths); with ``require_signature`` (default) every request needs a valid signed
     URL or signed cookies. The key group can change while the edge serves
-    (:meth:`set_trusted_keys`, :meth:`add_trusted_key`, :meth:`remove_trusted_key`), as
+    (``set_trusted_keys``, ``add_trusted_key``, ``remove_trusted_key``), as
     a key rotation changes CloudFront's. ``allowed_methods`` is one of CloudFront's three sets
-    (:data:`INGEST_METHODS` by default, :data:`PLAYBACK_METHODS`).
+    (``INGEST_METHODS`` by default, ``PLAYBACK_METHODS``).
     ``origin_headers`` are the origin custom headers (e.g.
     ``{"User-Agent": secret.user_agent}``). ``clock`` (epoch seconds) is what the
-    verifier calls "now". ``faults`` is a :class:`FaultPlan` (none by default): one
+    verifier calls "now". ``faults`` is a ``FaultPlan`` (none by default): one
     decision per request that passed the method and signature checks, in arrival
     order; ``sleep`` performs ``delay`` faults.
 
     ``tls=True`` serves HTTPS with a certificate from ``ca`` (a new
-    :class:`LocalCA` if none). The edge itself binds to loopback only. ``limits``
-    are its HTTP front end's (:class:`ServerLimits`: head size, deadlines, caps).
+    ``LocalCA`` if none). The edge itself binds to loopback only. ``limits``
+    are its HTTP front end's (``ServerLimits``: head size, deadlines, caps).
     """
 
     handler_class = _EdgeHandler

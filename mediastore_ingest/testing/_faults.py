@@ -1,9 +1,9 @@
 """Seeded network faults for the local ingest edge.
 
-A :class:`FaultPlan` is an immutable description: which fraction of requests fail,
-which kinds of failure, and their parameters. :meth:`FaultPlan.schedule` turns it
-into a :class:`FaultSchedule`, the thread-safe, stateful part that a
-:class:`~mediastore_ingest.testing.LocalEdge` asks once per request. The schedule
+A ``FaultPlan`` is an immutable description: which fraction of requests fail,
+which kinds of failure, and their parameters. ``FaultPlan.schedule`` turns it
+into a ``FaultSchedule``, the thread-safe, stateful part that a
+``LocalEdge`` asks once per request. The schedule
 draws from ``random.Random(seed)`` in request order, so the same seed and the same
 sequence of requests give the same faults.
 
@@ -54,7 +54,7 @@ FaultKind = Literal[
     "drop_request", "http_502", "http_503", "http_504", "delay", "reset_response"
 ]
 
-#: Every fault kind, in the order :class:`FaultPlan` lists them by default.
+#: Every fault kind, in the order ``FaultPlan`` lists them by default.
 ALL_FAULT_KINDS: tuple[FaultKind, ...] = (
     "drop_request",
     "http_502",
@@ -165,7 +165,7 @@ class FaultPlan:
 
 
 class FaultSchedule:
-    """The stateful side of a :class:`FaultPlan`: one decision per request, in order.
+    """The stateful side of a ``FaultPlan``: one decision per request, in order.
 
     Thread-safe: concurrent requests each get the next decision of the one sequence
     (which request gets which decision then depends on arrival order).

@@ -1,6 +1,6 @@
 """``LongLink``: a long-haul network path on loopback; ``Geography``: where things are.
 
-A :class:`LongLink` is a TCP proxy on ``127.0.0.1`` that forwards every byte to a
+A ``LongLink`` is a TCP proxy on ``127.0.0.1`` that forwards every byte to a
 target after a one-way propagation delay (half the round-trip time it is given),
 optionally plus random jitter and a bandwidth cap (serialisation delay: a piece of
 ``n`` bytes occupies the link for ``8 * n / bandwidth`` seconds, and pieces queue
@@ -26,15 +26,15 @@ What it models, and what it does not:
 * not the receiver's window: the link buffers up to ``max_buffer`` bytes per
   direction (then stops reading, which is the only back-pressure it applies).
 
-:meth:`LongLink.counters` counts, besides bytes, the *flights* in each direction: a
+``LongLink.counters`` counts, besides bytes, the *flights* in each direction: a
 flight is a burst of bytes sent after the other side spoke (or the first on a
 connection). A request/response exchange is one flight up and one down, so the
 round trips a client paid are the flights it sent plus one TCP handshake per
-connection (:attr:`LinkCounters.round_trips`).
+connection (``LinkCounters.round_trips``).
 
-A :class:`Geography` names the three paths of an ingest set-up (encoder → edge,
+A ``Geography`` names the three paths of an ingest set-up (encoder → edge,
 edge → origin, encoder → origin directly) with their round-trip times and
-bandwidths; :data:`GEOGRAPHIES` holds a few presets, and
+bandwidths; ``GEOGRAPHIES`` holds a few presets, and
 ``LocalStack(geography="sao-paulo-us-west-2")`` puts one long link on each path.
 """
 
@@ -78,7 +78,7 @@ _ACCEPT_POLL = 0.2
 
 @attrs.frozen
 class LinkCounters:
-    """What crossed a :class:`LongLink` (since it started, or :meth:`~LongLink.reset_counters`).
+    """What crossed a ``LongLink`` (since it started, or ``reset_counters``).
 
     ``connections`` opened through it; ``flights_up`` / ``flights_down``: bursts of
     bytes towards the target / back, each sent after the other side spoke (or first
@@ -117,7 +117,7 @@ class LongLink:
     ``target``: ``(host, port)`` or a URL whose host and port are forwarded to.
     ``rtt``: the round-trip time in seconds (each direction is delayed by half).
     ``jitter``: up to this many seconds added to each piece's one-way delay, drawn
-    from ``rng`` (a :class:`random.Random`; pass a seeded one for a repeatable run);
+    from ``rng`` (a ``random.Random``; pass a seeded one for a repeatable run);
     delivery stays in order. ``bandwidth_up`` / ``bandwidth_down``: caps in bit/s
     towards the target / back (``None``: no cap). ``max_buffer``: bytes held per
     direction before the link stops reading. Listens on ``host``:``port``
@@ -127,7 +127,7 @@ class LongLink:
             urllib3.request("GET", link.url_for(server_url))  # ~1 round trip later
             link.counters().round_trips  # 2: the handshake and the request
 
-    Use as a context manager, or :meth:`start` / :meth:`stop`.
+    Use as a context manager, or ``start`` / ``stop``.
     """
 
     def __init__(
@@ -222,7 +222,7 @@ class LongLink:
 
     @property
     def running(self) -> bool:
-        """True between :meth:`start` and :meth:`stop`."""
+        """True between ``start`` and ``stop``."""
         return self._listener is not None
 
     def __enter__(self) -> LongLink:
@@ -546,7 +546,7 @@ class Geography:
     encoder's uplink (bit/s, on both of its paths) and ``edge_origin_bandwidth`` the
     edge's connection to the origin (``None``: no cap). ``jitter`` (seconds, up to
     that much added to a piece's one-way delay) applies to the two long-haul paths,
-    drawn from RNGs seeded with ``seed``. See :data:`GEOGRAPHIES` for presets and
+    drawn from RNGs seeded with ``seed``. See ``GEOGRAPHIES`` for presets and
     where their figures come from.
     """
 
@@ -562,7 +562,7 @@ class Geography:
 
     @classmethod
     def named(cls, name: str | Geography) -> Geography:
-        """The preset called ``name`` (see :data:`GEOGRAPHIES`), or ``name`` itself."""
+        """The preset called ``name`` (see ``GEOGRAPHIES``), or ``name`` itself."""
         if isinstance(name, Geography):
             return name
         try:
@@ -590,7 +590,7 @@ class Geography:
         return min(self.encoder_origin_rtt, self.edge_path_rtt) + self.serialisation(size)
 
     def links(self) -> dict[str, dict[str, Any]]:
-        """The :class:`LongLink` arguments of each path: ``encoder_edge``,
+        """The ``LongLink`` arguments of each path: ``encoder_edge``,
         ``edge_origin`` and ``encoder_origin``."""
         return {
             "encoder_edge": {"rtt": self.encoder_edge_rtt, "bandwidth_up": self.encoder_bandwidth},
@@ -656,7 +656,7 @@ def start_links(
     geography: Geography, *, edge_url: str, origin_url: str, started: list[Any]
 ) -> dict[str, LongLink]:
     """Start the encoder → edge and encoder → origin links of ``geography`` (the
-    edge → origin one is started by :func:`start_origin_link` before the edge), add
+    edge → origin one is started by ``start_origin_link`` before the edge), add
     them to ``started`` and return them by path name."""
     arguments = geography.links()
     links: dict[str, LongLink] = {}

@@ -3,13 +3,13 @@
 It speaks the MediaStore data API (``PutObject``, ``GetObject`` with ``Range``,
 ``DescribeObject``, ``DeleteObject``, ``ListItems``) closely enough for botocore's own
 ``mediastore-data`` client, verifies SigV4 signatures with botocore's signer, and
-enforces a container policy with :func:`mediastore_ingest.iam.evaluate.evaluate_container_policy`
+enforces a container policy with ``mediastore_ingest.iam.evaluate.evaluate_container_policy``
 using the real connection's facts (``aws:SecureTransport``, ``aws:UserAgent``,
 ``aws:SourceIp``). Paths, Content-Types, size limits and the upload deadline are
-those of :data:`~mediastore_ingest.origins.MEDIASTORE`.
+those of ``MEDIASTORE``.
 
-Stored bytes are what tests assert on: :meth:`LocalContainer.read`,
-:meth:`LocalContainer.paths`, and the request log :attr:`LocalContainer.requests`.
+Stored bytes are what tests assert on: ``LocalContainer.read``,
+``LocalContainer.paths``, and the request log ``LocalContainer.requests``.
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ _SIGV4_ERRORS: dict[str, tuple[int, str]] = {
 
 
 class _ContainerHandler(OriginHandler):
-    """Routes data-plane requests of one :class:`LocalContainer`."""
+    """Routes data-plane requests of one ``LocalContainer``."""
 
     @property
     def container(self) -> LocalContainer:
@@ -447,12 +447,12 @@ class LocalContainer(LocalOrigin):
 
     ``policy`` is the container policy (JSON text, mapping or ``ContainerPolicy``);
     ``None`` means MediaStore's default (the account has full access, HTTPS only).
-    ``credentials`` maps access key ids to secrets (or :class:`LocalCredential`) for
+    ``credentials`` maps access key ids to secrets (or ``LocalCredential``) for
     SigV4-signed requests; anonymous requests are evaluated with no principal.
-    ``tls=True`` serves HTTPS with a certificate from ``ca`` (a fresh :class:`LocalCA`
+    ``tls=True`` serves HTTPS with a certificate from ``ca`` (a fresh ``LocalCA``
     by default). ``storage_dir`` keeps objects on disk (atomically), so a new
     container on the same directory sees them; by default they live in memory.
-    ``limits`` are the HTTP front end's (:class:`ServerLimits`: head size, deadlines,
+    ``limits`` are the HTTP front end's (``ServerLimits``: head size, deadlines,
     connection caps; defaults when ``None``).
 
     Policy resources: ``<container ARN>/<path>`` for object operations and
@@ -576,7 +576,7 @@ class LocalContainer(LocalOrigin):
     ) -> StoredObject:
         """Store an object directly (no HTTP, no policy): seed data for a test.
 
-        Raises :class:`InvalidPathError` / :class:`InvalidContentTypeError` for what
+        Raises ``InvalidPathError`` / ``InvalidContentTypeError`` for what
         the container would refuse over HTTP.
         """
         self.origin.validate_path(path)
@@ -637,7 +637,7 @@ class LocalContainer(LocalOrigin):
     ) -> bytes:
         """Block until a streaming upload of ``path`` is in progress with ``min_bytes``.
 
-        Returns the bytes received so far. Raises :class:`LocalStackError` after
+        Returns the bytes received so far. Raises ``LocalStackError`` after
         ``timeout`` seconds (a safety net for a broken test) or if the upload ends first.
         """
         check_str("path", path, empty=True)

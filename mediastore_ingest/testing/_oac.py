@@ -1,4 +1,4 @@
-"""Origin Access Control for :class:`~mediastore_ingest.testing.LocalEdge`.
+"""Origin Access Control for ``LocalEdge``.
 
 With OAC, CloudFront signs each request it forwards to an S3 origin with SigV4, as the
 service principal ``cloudfront.amazonaws.com``. For requests with a body, CloudFront

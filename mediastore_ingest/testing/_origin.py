@@ -1,11 +1,11 @@
 """What the local origins (a MediaStore container, an S3 bucket) have in common.
 
-:class:`LocalOrigin` is their server base: SigV4 credentials, the object store
-(:class:`ObjectStore`, in memory or on disk), TLS from a
-:class:`~mediastore_ingest.testing.LocalCA`, and the test surface (``read``,
+``LocalOrigin`` is their server base: SigV4 credentials, the object store
+(``ObjectStore``, in memory or on disk), TLS from a
+``LocalCA``, and the test surface (``read``,
 ``describe``, ``paths``, ``clear``). Each stands in for one
-:class:`~mediastore_ingest.origins.Origin` and takes its rules and limits from it.
-:class:`OriginHandler` is their request handler base; :func:`evaluate_request` checks
+``Origin`` and takes its rules and limits from it.
+``OriginHandler`` is their request handler base; ``evaluate_request`` checks
 a request against a policy with the real connection's facts.
 """
 
@@ -260,16 +260,16 @@ class OriginHandler(RequestHandler):
 
 
 class LocalOrigin(TLSServer):
-    """What :class:`~mediastore_ingest.testing.LocalContainer` and
-    :class:`~mediastore_ingest.testing.LocalBucket` share: SigV4 credentials, the
-    object store, TLS from a :class:`LocalCA` and the test surface (``read``,
+    """What ``LocalContainer`` and
+    ``LocalBucket`` share: SigV4 credentials, the
+    object store, TLS from a ``LocalCA`` and the test surface (``read``,
     ``describe``, ``paths``, ``clear``)."""
 
     #: The origin kind this server stands in for: its rules, limits and SigV4 service.
     origin: ClassVar[Origin]
     #: The botocore signer the origin's clients sign with (verification recomputes it).
     sigv4_signer: ClassVar[Any] = SigV4Auth
-    #: The error code :meth:`read` and :meth:`describe` report for a missing object.
+    #: The error code ``read`` and ``describe`` report for a missing object.
     _not_found_code = "ObjectNotFoundException"
 
     def __init__(
@@ -315,7 +315,7 @@ class LocalOrigin(TLSServer):
     # --- test surface ------------------------------------------------------------------
 
     def read(self, path: str) -> bytes:
-        """The bytes stored at ``path``; :class:`ObjectNotFoundError` if none."""
+        """The bytes stored at ``path``; ``ObjectNotFoundError`` if none."""
         check_str("path", path, empty=True)
         found = self._store.get(path)
         if found is None:
@@ -323,7 +323,7 @@ class LocalOrigin(TLSServer):
         return found[1]
 
     def describe(self, path: str) -> StoredObject:
-        """The metadata stored at ``path``; :class:`ObjectNotFoundError` if none."""
+        """The metadata stored at ``path``; ``ObjectNotFoundError`` if none."""
         check_str("path", path, empty=True)
         meta = self._store.describe(path)
         if meta is None:

@@ -1,9 +1,9 @@
 """What the local servers record for tests to assert on.
 
-:class:`StoredObject` is an object's metadata as a local origin stored it (the
-bytes come from ``read``); :class:`ForwardedRequest` is a request a
-:class:`~mediastore_ingest.testing.LocalEdge` sent to its origin. The server side of
-each request is a :class:`~mediastore_ingest.testing.RecordedRequest`.
+``StoredObject`` is an object's metadata as a local origin stored it (the
+bytes come from ``read``); ``ForwardedRequest`` is a request a
+``LocalEdge`` sent to its origin. The server side of
+each request is a ``RecordedRequest``.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class StoredObject:
 
     @classmethod
     def from_json(cls, document: Mapping[str, Any]) -> StoredObject:
-        """Inverse of :meth:`to_json`; :class:`InvalidInputError` for anything else."""
+        """Inverse of ``to_json``; ``InvalidInputError`` for anything else."""
         try:
             if not isinstance(document, Mapping):
                 raise TypeError(f"a JSON object is needed, not {type_name(document)}")
@@ -93,7 +93,7 @@ class ForwardedRequest:
 
     The ``repr`` (what pytest prints when an assertion fails) never shows a secret:
     the values of ``User-Agent`` (the ingest secret), ``Authorization``, ``Cookie``,
-    ``X-Amz-Security-Token`` and the edge's origin custom headers are :class:`str`
+    ``X-Amz-Security-Token`` and the edge's origin custom headers are ``str``
     objects whose ``repr`` is ``'<redacted>'`` (they compare and print as the value),
     and the signature in ``viewer_path`` is shown as ``Signature=<redacted>``.
     """

@@ -8,7 +8,7 @@ own ``s3`` client with path-style addressing, and with S3's XML error bodies.
 
 What it checks, as S3 does:
 
-* SigV4 (the service of :data:`~mediastore_ingest.origins.S3`) with botocore's
+* SigV4 (the service of ``S3``) with botocore's
   signer; ``x-amz-content-sha256`` is required on signed requests and, when it is
   a hex digest, must match the body received: otherwise
   ``400 XAmzContentSHA256Mismatch`` and nothing is stored (the body is hashed as
@@ -23,9 +23,9 @@ What it checks, as S3 does:
   streaming payloads are not implemented (``501``);
 * ``Content-MD5`` (``BadDigest``), ``x-amz-checksum-*`` headers, 5 GiB objects;
 * the bucket policy, evaluated with
-  :func:`~mediastore_ingest.iam.evaluate.evaluate_container_policy` on ``s3:*``
+  ``evaluate_container_policy`` on ``s3:*``
   actions and ``arn:aws:s3:::<bucket>/<key>`` resources (``arn:aws:s3:::<bucket>``
-  for listing). A :class:`~mediastore_ingest.testing.LocalCredential` with
+  for listing). A ``LocalCredential`` with
   ``principal="cloudfront.amazonaws.com"`` and ``source_arn=<distribution ARN>``
   is how an OAC edge's signature becomes the CloudFront service principal acting
   for one distribution. Principals of the bucket's own account are allowed unless
@@ -164,7 +164,7 @@ def _iso8601(when: datetime.datetime) -> str:
 
 
 class _S3Error(OriginError):
-    """An S3 error answer: an :class:`OriginError` with the XML body's extra
+    """An S3 error answer: an ``OriginError`` with the XML body's extra
     ``fields`` and extra response ``headers``."""
 
     def __init__(
@@ -217,7 +217,7 @@ class _Checksums:
 
 
 class _BucketHandler(OriginHandler):
-    """Routes the S3 requests of one :class:`LocalBucket`."""
+    """Routes the S3 requests of one ``LocalBucket``."""
 
     server_version = "AmazonS3"
     _request_id = ""
@@ -704,14 +704,14 @@ class LocalBucket(LocalOrigin):
     ``bucket`` is the bucket name (S3's naming rules). ``policy`` is the bucket policy
     (JSON text, mapping or a policy object); ``None`` means no bucket policy, as a
     new bucket has. ``owner_access``: principals of ``account_id`` (the default
-    ``credentials``, see :data:`DEFAULT_CREDENTIALS`) may do anything the policy
+    ``credentials``, see ``DEFAULT_CREDENTIALS``) may do anything the policy
     does not explicitly deny, standing in for IAM users with full access.
-    ``credentials`` maps access key ids to secrets or :class:`LocalCredential`
+    ``credentials`` maps access key ids to secrets or ``LocalCredential``
     (``principal="cloudfront.amazonaws.com", source_arn=<distribution ARN>`` for an
-    edge's :class:`OriginAccessControl`). ``tls``/``ca``/``storage_dir``/``clock``/
-    ``limits`` as for :class:`LocalContainer`.
+    edge's ``OriginAccessControl``). ``tls``/``ca``/``storage_dir``/``clock``/
+    ``limits`` as for ``LocalContainer``.
 
-    The CloudFront origin of this bucket is :attr:`origin_url`
+    The CloudFront origin of this bucket is ``origin_url``
     (``https://127.0.0.1:PORT/<bucket>``).
     """
 
@@ -813,7 +813,7 @@ class LocalBucket(LocalOrigin):
 
     @property
     def origin_url(self) -> str:
-        """What a :class:`LocalEdge` takes as origin: the endpoint plus ``/<bucket>``."""
+        """What a ``LocalEdge`` takes as origin: the endpoint plus ``/<bucket>``."""
         return f"{self.endpoint}/{self.bucket}"
 
     def url(self, key: str) -> str:
@@ -823,7 +823,7 @@ class LocalBucket(LocalOrigin):
     # --- test surface --------------------------------------------------------------------
 
     def keys(self) -> list[str]:
-        """Every stored key, sorted (the same as :meth:`paths`)."""
+        """Every stored key, sorted (the same as ``paths``)."""
         return self.paths()
 
     def write(

@@ -1,10 +1,10 @@
 """SigV4 as the local origins check it: credentials, signature verification, aws-chunked.
 
-:func:`verify_sigv4` recomputes a request's ``Authorization`` signature with
-botocore's own signer and says who signed (:class:`Caller`), or why not
-(:class:`SigV4Failure`, which each server turns into its own error answer).
-:class:`LocalCredential` is an access key's secret and who it signs as.
-:class:`AwsChunkedDecoder` reads the ``aws-chunked`` bodies botocore sends with
+``verify_sigv4`` recomputes a request's ``Authorization`` signature with
+botocore's own signer and says who signed (``Caller``), or why not
+(``SigV4Failure``, which each server turns into its own error answer).
+``LocalCredential`` is an access key's secret and who it signs as.
+``AwsChunkedDecoder`` reads the ``aws-chunked`` bodies botocore sends with
 unsigned trailing checksums.
 """
 
@@ -108,7 +108,7 @@ class LocalCredential:
 def as_credential(
     access_key_id: str, value: object, *, what: str = "credential"
 ) -> LocalCredential:
-    """``value`` (a secret key or a :class:`LocalCredential`) as a LocalCredential."""
+    """``value`` (a secret key or a ``LocalCredential``) as a LocalCredential."""
     if isinstance(value, LocalCredential):
         return value
     if not isinstance(value, str) or not value:
@@ -121,8 +121,8 @@ def as_credential(
 
 
 def credential_map(value: object) -> dict[str, LocalCredential]:
-    """``value`` (access key id -> secret key or :class:`LocalCredential`) checked, as
-    a dict of :class:`LocalCredential`."""
+    """``value`` (access key id -> secret key or ``LocalCredential``) checked, as
+    a dict of ``LocalCredential``."""
     return {
         key: as_credential(key, secret, what="credentials value")
         for key, secret in check_credentials(value).items()
@@ -147,7 +147,7 @@ class SigV4Failure(Exception):
     Kinds: ``malformed`` (Authorization header or credential scope), ``unknown_key``,
     ``scope`` (wrong region or service), ``bad_date`` (missing/invalid X-Amz-Date),
     ``date_mismatch`` (scope date differs from X-Amz-Date), ``skew`` (outside
-    :data:`MAX_CLOCK_SKEW`), ``headers`` (host unsigned, or signed headers differ),
+    ``MAX_CLOCK_SKEW``), ``headers`` (host unsigned, or signed headers differ),
     ``payload_hash`` (an invalid ``x-amz-content-sha256``), ``mismatch``.
     """
 
@@ -177,7 +177,7 @@ def verify_sigv4(
     ``payload`` is the body when it was read before verifying; it is only hashed when
     the request carries no ``x-amz-content-sha256``, whose value (a hex digest or one
     of ``payload_tokens``) is otherwise what was signed. Returns who signed; raises
-    :class:`SigV4Failure`.
+    ``SigV4Failure``.
     """
     match = _AUTH_RE.fullmatch(header.strip())
     if match is None:
@@ -255,9 +255,9 @@ class AwsChunkedDecoder:
     """Incremental decoder of an ``aws-chunked`` body with unsigned chunks.
 
     ``feed`` yields the payload bytes as framing allows; trailing headers (checksums)
-    end up in :attr:`trailers`. ``limit`` is the declared decoded length: going past
+    end up in ``trailers``. ``limit`` is the declared decoded length: going past
     it is an error at once, so a lying client cannot make the server buffer more.
-    Every refusal is a :class:`ChunkedBodyError`.
+    Every refusal is a ``ChunkedBodyError``.
     """
 
     _MAX_LINE = 4096

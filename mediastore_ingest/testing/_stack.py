@@ -2,8 +2,8 @@
 
 A signing key and its key id, an ingest secret and a different playback secret, the
 container policy that ties them together, an HTTPS
-:class:`~mediastore_ingest.testing.LocalContainer`, an ingest
-:class:`~mediastore_ingest.testing.LocalEdge` (all methods, signatures required,
+``LocalContainer``, an ingest
+``LocalEdge`` (all methods, signatures required,
 ``User-Agent: MediaStore-Secret-<secret>`` to the origin, optional faults) and a
 playback edge (GET/HEAD, its own secret)::
 
@@ -13,11 +13,11 @@ playback edge (GET/HEAD, its own secret)::
         assert stack.container.read("live/seg1.ts") == data
 
 ``LocalStack(origin="s3")`` is the same chain onto MediaStore's successor: an HTTPS
-:class:`~mediastore_ingest.testing.LocalBucket` behind edges that sign for it with
+``LocalBucket`` behind edges that sign for it with
 Origin Access Control, each with its own credential mapped to its own distribution
 ARN, and a bucket policy letting only the ingest distribution write and only the
 playback distribution read. Uploads must then carry ``x-amz-content-sha256``
-(:meth:`LocalStack.ingest_client` uses ``IngestConfig(origin="s3")``)::
+(``LocalStack.ingest_client`` uses ``IngestConfig(origin="s3")``)::
 
     with LocalStack(origin="s3") as stack:
         stack.ingest_client().put("live/seg1.ts", data)
@@ -99,13 +99,13 @@ def _new_origin_access(region: str) -> OriginAccessControl:
 
 @attrs.frozen
 class _StackOrigin:
-    """How :class:`LocalStack` builds the chain onto one origin kind."""
+    """How ``LocalStack`` builds the chain onto one origin kind."""
 
     #: The local server standing in for the origin (it knows the origin's rules).
     server: type[LocalContainer] | type[LocalBucket]
     #: What the stack calls it (``repr``, messages).
     noun: str
-    #: The :class:`LocalStack` argument that names it.
+    #: The ``LocalStack`` argument that names it.
     name_argument: Literal["container_name", "bucket_name"]
     #: What the ingest distribution may do at the origin by default.
     ingest_actions: tuple[str, ...]
@@ -121,7 +121,7 @@ class _StackOrigin:
 class LocalStack:
     """Keys, secrets, container policy, container and two edges, on loopback.
 
-    ``faults``: a :class:`FaultPlan` applied at the ingest edge only. ``clock``
+    ``faults``: a ``FaultPlan`` applied at the ingest edge only. ``clock``
     (epoch seconds) is what both edges call "now" when verifying signatures, and the
     signer's base for relative expiries; TLS certificates and the container always use
     real time. ``key_algorithm`` is ``"ecdsa"`` (P-256, fast; the default) or
@@ -129,31 +129,31 @@ class LocalStack:
     your own ``key_pair`` and ``key_id``. ``secret``/``playback_secret`` default to new
     random ones. ``ingest_actions`` are granted to the ingest distribution;
     ``playback_signed=False`` makes the playback edge accept unsigned requests;
-    ``edge_tls=True`` makes both edges speak HTTPS (trust :attr:`ca_bundle`).
+    ``edge_tls=True`` makes both edges speak HTTPS (trust ``ca_bundle``).
     ``storage_dir`` keeps the container's objects on disk.
 
-    ``geography`` (a :class:`Geography` or a preset name such as
-    ``"sao-paulo-us-west-2"``) puts a :class:`LongLink` on each path: in front of the
-    ingest edge (:attr:`ingest_base_url` is then the encoder's view, through it),
+    ``geography`` (a ``Geography`` or a preset name such as
+    ``"sao-paulo-us-west-2"``) puts a ``LongLink`` on each path: in front of the
+    ingest edge (``ingest_base_url`` is then the encoder's view, through it),
     between the ingest edge and the origin, and in front of the origin
-    (:attr:`direct_origin_endpoint`); :attr:`links` holds them.
+    (``direct_origin_endpoint``); ``links`` holds them.
 
     ``signer`` brings a signer of your own instead of a generated key (a
-    :class:`~mediastore_ingest.UrlSigner` over an external key such as
-    :class:`~mediastore_ingest.signing.kms.KmsSigner`, or a
-    :class:`~mediastore_ingest.signing.rotation.RotatingUrlSigner`); ``trusted_keys``
+    ``UrlSigner`` over an external key such as
+    ``KmsSigner``, or a
+    ``RotatingUrlSigner``); ``trusted_keys``
     (key id -> public key) is then the edges' key group and must hold the signer's key
-    id. :meth:`set_trusted_keys` changes both edges' key group while running.
+    id. ``set_trusted_keys`` changes both edges' key group while running.
 
-    ``origin="s3"`` puts a :class:`LocalBucket` named ``bucket_name`` in place of the
+    ``origin="s3"`` puts a ``LocalBucket`` named ``bucket_name`` in place of the
     container (see the module docstring): no secrets then, but an
-    :class:`OriginAccessControl` per edge (:attr:`ingest_access`,
-    :attr:`playback_access`) and the bucket policy :attr:`origin_policy`;
-    ``ingest_actions`` default to :data:`DEFAULT_S3_INGEST_ACTIONS`. :attr:`origin`
-    is the container or the bucket; :attr:`container`, :attr:`secret` and the other
-    MediaStore-only attributes raise :class:`LocalStackError` for an S3 stack.
+    ``OriginAccessControl`` per edge (``ingest_access``,
+    ``playback_access``) and the bucket policy ``origin_policy``;
+    ``ingest_actions`` default to ``DEFAULT_S3_INGEST_ACTIONS``. ``origin``
+    is the container or the bucket; ``container``, ``secret`` and the other
+    MediaStore-only attributes raise ``LocalStackError`` for an S3 stack.
 
-    Attributes are available between :meth:`start` and :meth:`stop` (use ``with``).
+    Attributes are available between ``start`` and ``stop`` (use ``with``).
     """
 
     def __init__(
@@ -433,7 +433,7 @@ class LocalStack:
 
     @property
     def running(self) -> bool:
-        """True between :meth:`start` and :meth:`stop`."""
+        """True between ``start`` and ``stop``."""
         return self._parts is not None
 
     def __enter__(self) -> LocalStack:
@@ -466,7 +466,7 @@ class LocalStack:
 
     @property
     def signer(self) -> UrlSigner:
-        """A :class:`~mediastore_ingest.UrlSigner` both edges trust."""
+        """A ``UrlSigner`` both edges trust."""
         signer: UrlSigner = self._part("signer")
         return signer
 
@@ -482,12 +482,12 @@ class LocalStack:
 
     @property
     def key_id(self) -> str:
-        """The CloudFront public key id :attr:`signer` signs with (in the key group)."""
+        """The CloudFront public key id ``signer`` signs with (in the key group)."""
         return self.signer.key_id
 
     @property
     def public_key(self) -> PublicKey:
-        """The public key the edges verify :attr:`signer`'s signatures with."""
+        """The public key the edges verify ``signer``'s signatures with."""
         return self.key_group[self.key_id]
 
     @property
@@ -509,13 +509,13 @@ class LocalStack:
 
     @property
     def secret(self) -> IngestSecret:
-        """The :class:`~mediastore_ingest.IngestSecret` the ingest edge injects."""
+        """The ``IngestSecret`` the ingest edge injects."""
         secret: IngestSecret = self._part("secret")
         return secret
 
     @property
     def playback_secret(self) -> IngestSecret:
-        """The playback edge's own secret (differs from :attr:`secret`)."""
+        """The playback edge's own secret (differs from ``secret``)."""
         secret: IngestSecret = self._part("playback_secret")
         return secret
 
@@ -529,7 +529,7 @@ class LocalStack:
 
     @property
     def origin_policy(self) -> ContainerPolicy | BucketPolicy:
-        """The origin's policy: :attr:`container_policy`, or for ``origin="s3"`` the
+        """The origin's policy: ``container_policy``, or for ``origin="s3"`` the
         bucket policy (ingest distribution writes, playback distribution reads, HTTPS)."""
         policy: ContainerPolicy | BucketPolicy = self._part("policy")
         return policy
@@ -542,7 +542,7 @@ class LocalStack:
 
     @property
     def container(self) -> LocalContainer:
-        """The running :class:`~mediastore_ingest.testing.LocalContainer`."""
+        """The running ``LocalContainer``."""
         origin = self.origin
         if not isinstance(origin, LocalContainer):
             self._part("container")  # raises
@@ -551,7 +551,7 @@ class LocalStack:
 
     @property
     def bucket(self) -> LocalBucket:
-        """The running :class:`~mediastore_ingest.testing.LocalBucket` (``origin="s3"``)."""
+        """The running ``LocalBucket`` (``origin="s3"``)."""
         origin = self.origin
         if not isinstance(origin, LocalBucket):
             self._part("bucket")  # raises
@@ -596,7 +596,7 @@ class LocalStack:
 
     @property
     def ca(self) -> LocalCA:
-        """The :class:`~mediastore_ingest.testing.LocalCA` behind every certificate."""
+        """The ``LocalCA`` behind every certificate."""
         ca: LocalCA = self._part("ca")
         return ca
 
@@ -615,7 +615,7 @@ class LocalStack:
 
     @property
     def geography(self) -> Geography | None:
-        """The :class:`Geography` the links model, if any."""
+        """The ``Geography`` the links model, if any."""
         return self._geography
 
     @property
@@ -679,8 +679,8 @@ class LocalStack:
         return self.signer.sign_url(self.playback_url(path), expires=expires)
 
     def ingest_client(self, **kwargs: Any) -> IngestClient:
-        """An :class:`~mediastore_ingest.IngestClient` for the ingest edge, signing with
-        :attr:`signer` and trusting :attr:`ca_bundle` (and sending
+        """An ``IngestClient`` for the ingest edge, signing with
+        ``signer`` and trusting ``ca_bundle`` (and sending
         ``x-amz-content-sha256`` for ``origin="s3"``); ``kwargs`` go to the client."""
         return self._client(self.ingest_base_url, kwargs)
 
@@ -749,7 +749,7 @@ def _close_all(parts: list[Any]) -> None:
         raise first_error
 
 
-#: The origin kinds a :class:`LocalStack` can build, by ``origin=`` name.
+#: The origin kinds a ``LocalStack`` can build, by ``origin=`` name.
 _STACK_ORIGINS: dict[str, _StackOrigin] = {
     "mediastore": _StackOrigin(
         server=LocalContainer,

@@ -1,8 +1,8 @@
 """A throwaway certificate authority for the local test servers, and their TLS base.
 
-:class:`LocalCA` creates an ECDSA P-256 CA and issues short-lived server certificates
+``LocalCA`` creates an ECDSA P-256 CA and issues short-lived server certificates
 for loopback names (``127.0.0.1`` and ``localhost`` by default, both in the
-subjectAltName). The CA certificate is written to :attr:`LocalCA.ca_bundle`, a PEM
+subjectAltName). The CA certificate is written to ``LocalCA.ca_bundle``, a PEM
 file that urllib3, botocore (``verify=``) and curl (``--cacert``) accept.
 
 Validity is computed from ``now`` (a parameter), never from a hidden clock read in the
@@ -104,12 +104,12 @@ def _san_entry(host: str) -> x509.GeneralName:
 class LocalCA:
     """A CA that exists only for one test run, plus the server contexts it signs.
 
-    ``directory`` is where :attr:`ca_bundle` is written; by default a private temporary
-    directory that :meth:`close` removes. ``now`` (a callable returning an aware
+    ``directory`` is where ``ca_bundle`` is written; by default a private temporary
+    directory that ``close`` removes. ``now`` (a callable returning an aware
     datetime) is read once per certificate to compute ``notBefore``/``notAfter``;
     ``validity`` is how long each certificate lives.
 
-    The private keys never leave this object except inside an :class:`ssl.SSLContext`;
+    The private keys never leave this object except inside an ``ssl.SSLContext``;
     they are not shown by ``repr``.
     """
 
@@ -245,7 +245,7 @@ class LocalCA:
         return cert_pem, key_pem
 
     def server_context(self, hosts: Sequence[str] = DEFAULT_HOSTS) -> ssl.SSLContext:
-        """A server-side :class:`ssl.SSLContext` presenting a fresh certificate for ``hosts``."""
+        """A server-side ``ssl.SSLContext`` presenting a fresh certificate for ``hosts``."""
         cert_pem, key_pem = self.issue_server_certificate(hosts)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -263,7 +263,7 @@ class LocalCA:
         return context
 
     def client_context(self) -> ssl.SSLContext:
-        """A client-side :class:`ssl.SSLContext` that trusts only this CA."""
+        """A client-side ``ssl.SSLContext`` that trusts only this CA."""
         return ssl.create_default_context(cadata=self.ca_pem.decode("ascii"))
 
     def close(self) -> None:
@@ -285,10 +285,10 @@ class LocalCA:
 
 class TLSServer(LocalHTTPServer):
     """A local server that speaks HTTPS (``tls=True``) with a certificate from ``ca``,
-    or from a :class:`LocalCA` of its own, which :meth:`close` removes again.
+    or from a ``LocalCA`` of its own, which ``close`` removes again.
 
     A CA made here is closed again if binding fails, so nothing is left behind.
-    ``limits`` are the server core's (:class:`ServerLimits`; its defaults when ``None``).
+    ``limits`` are the server core's (``ServerLimits``; its defaults when ``None``).
     """
 
     def __init__(
@@ -327,7 +327,7 @@ class TLSServer(LocalHTTPServer):
 
     @property
     def ca(self) -> LocalCA | None:
-        """The :class:`LocalCA` in use, if any."""
+        """The ``LocalCA`` in use, if any."""
         return self._ca
 
     @property

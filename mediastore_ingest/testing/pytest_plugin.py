@@ -4,16 +4,16 @@ Installed with the package (entry point ``pytest11: mediastore_ingest``), so the
 fixtures are available in every test without an import. Each runs on loopback only.
 
 ``mediastore_stack``
-    A running :class:`~mediastore_ingest.testing.LocalStack` (function scope): a
+    A running ``LocalStack`` (function scope): a
     signing key, an ingest secret and a playback secret, the container policy, an
-    HTTPS :class:`~mediastore_ingest.testing.LocalContainer` and two
-    :class:`~mediastore_ingest.testing.LocalEdge` "distributions" (ingest and
+    HTTPS ``LocalContainer`` and two
+    ``LocalEdge`` "distributions" (ingest and
     playback). Stopped after the test.
 ``mediastore_stack_session``
     The same, started once per test session and shared (cheaper; tests see each
     other's objects, so use distinct paths or call ``stack.container.clear()``).
 ``mediastore_stack_options``
-    The keyword arguments given to :class:`~mediastore_ingest.testing.LocalStack` by
+    The keyword arguments given to ``LocalStack`` by
     ``mediastore_stack`` (default: none). Override it in a ``conftest.py`` or a test
     module to inject faults, pick the key type or the origin::
 
@@ -29,26 +29,26 @@ fixtures are available in every test without an import. Each runs on loopback on
             return {"origin": request.param}
 
 ``mediastore_signer``
-    The stack's :class:`~mediastore_ingest.UrlSigner` (trusted by both edges).
+    The stack's ``UrlSigner`` (trusted by both edges).
 ``mediastore_key_pair``
-    The stack's :class:`~mediastore_ingest.signing.keys.KeyPair`.
+    The stack's ``KeyPair``.
 ``mediastore_secret``
-    The :class:`~mediastore_ingest.IngestSecret` the ingest edge sends as
+    The ``IngestSecret`` the ingest edge sends as
     ``User-Agent`` to the container.
 ``mediastore_container_policy``
-    The :class:`~mediastore_ingest.iam.document.ContainerPolicy` the container
+    The ``ContainerPolicy`` the container
     enforces.
 ``mediastore_origin``
     What the edges forward to, whichever the origin: the
-    :class:`~mediastore_ingest.testing.LocalContainer` or the
-    :class:`~mediastore_ingest.testing.LocalBucket` (both have ``.read(path)``, what
+    ``LocalContainer`` or the
+    ``LocalBucket`` (both have ``.read(path)``, what
     the origin really stored; ``.paths()``; ``.requests``, what it received).
 ``mediastore_container``
-    The :class:`~mediastore_ingest.testing.LocalContainer` of a MediaStore stack.
+    The ``LocalContainer`` of a MediaStore stack.
 ``mediastore_bucket``
-    The :class:`~mediastore_ingest.testing.LocalBucket` of an ``origin="s3"`` stack.
+    The ``LocalBucket`` of an ``origin="s3"`` stack.
 ``mediastore_ingest_edge`` / ``mediastore_playback_edge``
-    The two :class:`~mediastore_ingest.testing.LocalEdge` servers (``.base_url``,
+    The two ``LocalEdge`` servers (``.base_url``,
     ``.requests``, ``.forwarded``, ``.faults_injected``).
 
 A failed comparison of a header value that may be a credential (from ``.requests`` or
@@ -98,7 +98,7 @@ def mediastore_stack_options() -> dict[str, Any]:
 
 @pytest.fixture
 def mediastore_stack(mediastore_stack_options: dict[str, Any]) -> Iterator[LocalStack]:
-    """A running :class:`~mediastore_ingest.testing.LocalStack`, stopped after the test."""
+    """A running ``LocalStack``, stopped after the test."""
     from mediastore_ingest.testing._stack import LocalStack
 
     with LocalStack(**mediastore_stack_options) as stack:
@@ -107,7 +107,7 @@ def mediastore_stack(mediastore_stack_options: dict[str, Any]) -> Iterator[Local
 
 @pytest.fixture(scope="session")
 def mediastore_stack_session() -> Iterator[LocalStack]:
-    """One :class:`~mediastore_ingest.testing.LocalStack` shared by the whole session."""
+    """One ``LocalStack`` shared by the whole session."""
     from mediastore_ingest.testing._stack import LocalStack
 
     with LocalStack() as stack:
@@ -146,14 +146,14 @@ def mediastore_origin(mediastore_stack: LocalStack) -> LocalContainer | LocalBuc
 
 @pytest.fixture
 def mediastore_container(mediastore_stack: LocalStack) -> LocalContainer:
-    """The stack's running :class:`~mediastore_ingest.testing.LocalContainer`
+    """The stack's running ``LocalContainer``
     (a MediaStore stack; an S3 stack raises ``LocalStackError``)."""
     return mediastore_stack.container
 
 
 @pytest.fixture
 def mediastore_bucket(mediastore_stack: LocalStack) -> LocalBucket:
-    """The stack's running :class:`~mediastore_ingest.testing.LocalBucket`
+    """The stack's running ``LocalBucket``
     (``origin="s3"``; a MediaStore stack raises ``LocalStackError``)."""
     return mediastore_stack.bucket
 

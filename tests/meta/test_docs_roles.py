@@ -26,16 +26,7 @@ ROLE_IN_HTML = re.compile(r":(?:class|meth|func|attr|mod|data|exc|obj):(?:<code>
 HEADING = re.compile(r'<h[1-6] id="(mediastore_ingest[\w.]*)"')
 
 #: The areas whose docstrings are converted: (module prefix, source path).
-AREAS = (
-    ("mediastore_ingest.ingest", "mediastore_ingest/ingest"),
-    ("mediastore_ingest.cli", "mediastore_ingest/cli"),
-    ("mediastore_ingest.errors", "mediastore_ingest/errors.py"),
-    ("mediastore_ingest._internal", "mediastore_ingest/_internal"),
-    ("mediastore_ingest.iam", "mediastore_ingest/iam"),
-    ("mediastore_ingest.origins", "mediastore_ingest/origins"),
-    ("mediastore_ingest.distribution", "mediastore_ingest/distribution.py"),
-    ("mediastore_ingest.provisioning", "mediastore_ingest/provisioning"),
-)
+AREAS = (("mediastore_ingest", "mediastore_ingest"),)
 
 
 def _sources() -> list[Path]:
