@@ -18,6 +18,7 @@ from mediastore_ingest.ingest import IngestConfig, RetryPolicy
 from mediastore_ingest.origins import get_origin, origin_names
 from mediastore_ingest.relay.journal import FSYNC_MODES
 from mediastore_ingest.relay.relay import DEFAULT_CACHE_RULES, RelayConfig, SigningRelay
+from mediastore_ingest.server.limits import ServerLimits
 
 __all__ = ["register"]
 
@@ -122,6 +123,14 @@ def _build(args: argparse.Namespace) -> SigningRelay:
         upload_workers=args.upload_workers,
         retry_after=args.retry_after,
         shutdown_timeout=args.shutdown_timeout,
+        limits=ServerLimits(
+            max_head_bytes=args.max_head_kb * 1024,
+            header_timeout=args.header_timeout,
+            idle_timeout=args.idle_timeout,
+            body_min_rate=args.body_min_rate,
+            max_connections=args.max_connections,
+            max_connections_per_peer=args.max_connections_per_peer,
+        ),
     )
     ingest_config = IngestConfig(
         origin=origin,  # its path rules, headers and upload kinds
@@ -264,6 +273,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="on SIGINT/SIGTERM: stop accepting, keep reading the requests "
                    "on the wire and uploading for up to this long (default 30); what "
                    "is left stays in the journal")
+    d = ServerLimits()
+    p.add_argument("--max-head-kb", type=int, default=d.max_head_bytes // 1024, metavar="KIB",
+                   help=f"largest request head, in KiB (default {d.max_head_bytes // 1024}); "
+                   "a longer one gets 431")
+    p.add_argument("--header-timeout", type=float, default=d.header_timeout, metavar="SECONDS",
+                   help=f"a request head must arrive within this (default {d.header_timeout:g})")
+    p.add_argument("--idle-timeout", type=float, default=d.idle_timeout, metavar="SECONDS",
+                   help="how long a keep-alive connection may wait for its next request "
+                   f"(default {d.idle_timeout:g})")
+    p.add_argument("--body-min-rate", type=float, default=d.body_min_rate, metavar="BYTES/S",
+                   help=f"a body must keep up this rate after a {d.body_grace:g} s grace "
+                   f"(default {d.body_min_rate:g}; 0: no minimum)")
+    p.add_argument("--max-connections", type=int, default=d.max_connections, metavar="N",
+                   help=f"connections served at once (default {d.max_connections})")
+    p.add_argument("--max-connections-per-peer", type=int, default=d.max_connections_per_peer,
+                   metavar="N", help="connections served at once from one address "
+                   f"(default {d.max_connections_per_peer})")
     p.add_argument("--log-level", default="INFO",
                    choices=("DEBUG", "INFO", "WARNING", "ERROR"),
                    help="what the relay logs on stderr (default INFO)")

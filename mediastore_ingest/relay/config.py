@@ -18,6 +18,7 @@ import attrs
 from mediastore_ingest._internal.show import shown, type_name
 from mediastore_ingest._internal.validate import (
     check_str,
+    instance_of,
     int_in,
     number,
     one_line,
@@ -29,6 +30,7 @@ from mediastore_ingest.ingest import guess_content_type
 from mediastore_ingest.ingest.media import MANIFEST_EXTENSIONS
 from mediastore_ingest.origins import validate_content_type, validate_path
 from mediastore_ingest.relay.journal import FSYNC_MODES, FsyncMode
+from mediastore_ingest.server.limits import ServerLimits
 
 __all__ = ["DEFAULT_CACHE_RULES", "RelayConfig", "is_loopback_host"]
 
@@ -202,6 +204,9 @@ class RelayConfig:
     retry_after: int = attrs.field(default=2, validator=int_in(0, 86400))
     requeue_cap: float = attrs.field(default=5.0, validator=number())
     shutdown_timeout: float = attrs.field(default=30.0, validator=number(infinite=True))
+    #: The HTTP front end's limits (head size, deadlines, connection caps, backlog);
+    #: peers outside ``allowed_peers`` are refused when accepted, before their head.
+    limits: ServerLimits = attrs.field(factory=ServerLimits, validator=instance_of(ServerLimits))
 
     def __attrs_post_init__(self) -> None:
         remote = [n for n in self.allowed_peers if not _is_loopback_network(n)]

@@ -21,6 +21,8 @@ from collections.abc import Callable
 from typing import cast
 from urllib.parse import urlsplit
 
+import attrs
+
 from mediastore_ingest._internal.redact import redact_query
 from mediastore_ingest.errors import RelayError, RequestBodyError
 from mediastore_ingest.relay.forward import Busy, Forwarder, Receipt, logger
@@ -302,7 +304,13 @@ class RelayServer(LocalHTTPServer):
     error_class = RelayError
 
     def __init__(self, forwarder: Forwarder, host: str, port: int) -> None:
-        super().__init__(host=host, port=port)
+        config = forwarder.config
+        super().__init__(
+            host=host,
+            port=port,
+            allowed_peers=config.allowed_peers,  # refused on accept, before the head
+            **attrs.asdict(config.limits),
+        )
         self.forwarder = forwarder
         self.networks = tuple(
             ipaddress.ip_network(n) for n in forwarder.config.allowed_peers
