@@ -18,6 +18,7 @@ from pathlib import Path
 
 from mediastore_ingest.cli._common import checked_key_id, until_stopped
 from mediastore_ingest.errors import InvalidInputError
+from mediastore_ingest.origins import MEDIASTORE
 from mediastore_ingest.signing.keys import generate_key_pair
 from mediastore_ingest.testing import LocalStack
 
@@ -49,7 +50,8 @@ def _describe(stack: LocalStack, key_path: Path, origin: str) -> dict[str, str]:
 
 
 def _print_text(info: dict[str, str]) -> None:
-    origin_flag = " --origin s3" if info["origin"] == "s3" else ""
+    # The flag to repeat in the commands shown (the default origin needs none).
+    origin_flag = "" if info["origin"] == MEDIASTORE.name else f" --origin {info['origin']}"
     lines = [
         f"local stack running ({info['origin']} origin); Ctrl-C stops it",
         f"ingest url:      {info['ingest_url']}",
