@@ -136,9 +136,11 @@ def test_delete_passthrough_only_when_allowed(mediastore_stack: LocalStack) -> N
 def test_peer_allow_list_and_token(mediastore_stack: LocalStack) -> None:
     token = "s3cret-token-0123456789"
     # loopback not in the allowed set: refused on accept, before its head is read
-    with make_relay(mediastore_stack, allowed_peers=("192.0.2.0/24",), token=token) as relay:
-        with pytest.raises((ConnectionError, http.client.HTTPException)):
-            request(relay, "PUT", "/live/a.ts", b"x", {"X-Relay-Token": token})
+    with (
+        make_relay(mediastore_stack, allowed_peers=("192.0.2.0/24",), token=token) as relay,
+        pytest.raises((ConnectionError, http.client.HTTPException)),
+    ):
+        request(relay, "PUT", "/live/a.ts", b"x", {"X-Relay-Token": token})
     with make_relay(mediastore_stack, allowed_peers=("127.0.0.1/32", "192.0.2.0/24"), token=token) as relay:
         status, _ = request(relay, "PUT", "/live/a.ts", b"x")
         assert status == 403
