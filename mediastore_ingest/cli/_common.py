@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import signal
 import string
 import threading
@@ -20,7 +19,6 @@ __all__ = [
     "checked_key_id",
     "env_value",
     "hint_of",
-    "new_key_id",
     "read_setup",
     "until_stopped",
 ]
@@ -65,12 +63,6 @@ def hint_of(error: BaseException | None) -> str | None:
     """The ``hint`` an error of this package carries, if any."""
     hint = getattr(error, "hint", None)
     return hint if isinstance(hint, str) and hint else None
-
-
-def new_key_id() -> str:
-    """A fresh id in the form CloudFront gives public keys (``K2JCJMDEHXQW5F``: 14
-    upper-case letters and digits), for keys made on this machine (the demo)."""
-    return "K" + "".join(secrets.choice(_KEY_ID_ALPHABET) for _ in range(13))
 
 
 class StopSignal:

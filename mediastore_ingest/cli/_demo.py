@@ -38,7 +38,6 @@ from typing import TYPE_CHECKING
 import attrs
 import urllib3
 
-from mediastore_ingest.cli._common import new_key_id
 from mediastore_ingest.errors import InvalidInputError, MediaStoreIngestError
 from mediastore_ingest.iam.document import Condition as PolicyCondition
 from mediastore_ingest.iam.document import (
@@ -51,7 +50,7 @@ from mediastore_ingest.iam.secret import IngestSecret
 from mediastore_ingest.origins import origin_names
 from mediastore_ingest.origins.mediastore import ContainerPolicyBuilder
 from mediastore_ingest.origins.s3 import BucketPolicy, s3_object_arn
-from mediastore_ingest.signing.keys import KeyPair, generate_key_pair
+from mediastore_ingest.signing.keys import KeyPair, generate_key_pair, new_key_id
 from mediastore_ingest.signing.signer import UrlSigner
 
 if TYPE_CHECKING:

@@ -201,6 +201,16 @@ def check_public_key(key: object, *, stacklevel: int = 2) -> PublicKey:
 _KEY_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 
 
+_KEY_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def new_key_id() -> str:
+    """A fresh id in the form CloudFront gives public keys (``K2JCJMDEHXQW5F``: 14
+    upper-case letters and digits), for keys made on this machine (the demo, the
+    local stack)."""
+    return "K" + "".join(secrets.choice(_KEY_ID_ALPHABET) for _ in range(13))
+
+
 def check_key_id(value: object) -> str:
     """Return ``value`` if it can be a CloudFront public key ID (``Key-Pair-Id``):
     upper-case letters and digits, such as ``K2JCJMDEHXQW5F`` (or a legacy key pair's

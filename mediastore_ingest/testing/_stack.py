@@ -55,7 +55,13 @@ from mediastore_ingest.origins import (
     distribution_arn,
 )
 from mediastore_ingest.origins.mediastore import ContainerPolicyBuilder
-from mediastore_ingest.signing.keys import KeyPair, PublicKey, generate_key_pair, load_public_key
+from mediastore_ingest.signing.keys import (
+    KeyPair,
+    PublicKey,
+    generate_key_pair,
+    load_public_key,
+    new_key_id,
+)
 from mediastore_ingest.signing.signer import HashAlgorithm, UrlSigner
 from mediastore_ingest.signing.verifier import PublicKeySource
 from mediastore_ingest.testing._edge import INGEST_METHODS, PLAYBACK_METHODS, LocalEdge
@@ -84,11 +90,6 @@ DEFAULT_INGEST_ACTIONS: tuple[str, ...] = ("mediastore:PutObject", "mediastore:D
 DEFAULT_S3_INGEST_ACTIONS: tuple[str, ...] = ("s3:PutObject", "s3:DeleteObject")
 
 _KEY_ID_ALPHABET = string.ascii_uppercase + string.digits
-
-
-def _new_key_id() -> str:
-    # CloudFront public key ids look like K2JCJMDEHXQW5F: 14 upper-case letters/digits.
-    return "K" + "".join(secrets.choice(_KEY_ID_ALPHABET) for _ in range(13))
 
 
 def _new_origin_access(region: str) -> OriginAccessControl:
@@ -257,7 +258,7 @@ class LocalStack:
             parts = {"signer": self._signer_arg}
         else:
             key_pair = self._key_pair_arg or generate_key_pair(algorithm=self._key_algorithm)
-            key_id = self._key_id_arg or _new_key_id()
+            key_id = self._key_id_arg or new_key_id()
             signer = UrlSigner(
                 key_id, key_pair.private_key, hash_algorithm=self._hash_algorithm, clock=self._clock
             )
