@@ -32,7 +32,7 @@ from urllib.parse import quote, urlsplit
 
 import attrs
 
-from mediastore_ingest.cli._common import env_value
+from mediastore_ingest.cli._kms import add_kms_args, url_signer
 from mediastore_ingest.errors import InvalidInputError, MediaStoreIngestError
 from mediastore_ingest.ingest import IngestClient, IngestConfig, PutRequest, RetryPolicy
 from mediastore_ingest.ingest.transports.tls import resuming_context
@@ -346,22 +346,11 @@ def format_table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _signer(args: argparse.Namespace) -> UrlSigner | None:
-    if not (args.key_id or args.private_key):
-        return None
-    if not (args.key_id and args.private_key):
-        raise InvalidInputError("--key-id and --private-key go together")
-    password = env_value(args.password_env, "the private key's password")
-    return UrlSigner(
-        args.key_id, args.private_key, hash_algorithm=args.hash_algorithm, password=password
-    )
-
-
 def _cmd_probe(args: argparse.Namespace) -> int:
     for name in ("rounds", "segments", "concurrency", "segment_size"):
         if getattr(args, name) < (0 if name == "segments" else 1):
             raise InvalidInputError(f"--{name.replace('_', '-')} is too small")
-    signer = _signer(args)
+    signer = url_signer(args, args.key_id)
 
     def config() -> IngestConfig:
         return IngestConfig(
@@ -434,6 +423,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--key-id", help="CloudFront public key ID (signed requests)")
     p.add_argument("--private-key", metavar="PEM", help="private key file (signed requests)")
     p.add_argument("--password-env", metavar="VAR", help="env variable holding the key password")
+    add_kms_args(p, region=False)  # --region is below
     p.add_argument("--hash-algorithm", choices=("SHA1", "SHA256"), default="SHA256",
                    help="signature hash (default SHA256; SHA1 is CloudFront's legacy default)")
     p.add_argument("--origin", choices=("mediastore", "s3"), default="mediastore",
@@ -443,7 +433,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="the origin's own endpoint, probed unsigned beside the edge")
     p.add_argument("--direct-upload", action="store_true",
                    help="also upload to --direct-endpoint with your AWS credentials (SigV4)")
-    p.add_argument("--region", help="AWS region for --direct-upload")
+    p.add_argument("--region", help="AWS region for --direct-upload and --kms-key-id")
     p.add_argument("--segment-size", type=int, default=375_000, metavar="BYTES",
                    help="segment size for the throughput test (default 375000)")
     p.add_argument("--segments", type=int, default=8, metavar="N",
